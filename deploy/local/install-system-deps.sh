@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Debian packages the tests run for real: ClickHouse server (18.16 in bookworm)
+# and Prometheus with promtool. Installs only what is missing; needs root or sudo.
+set -euo pipefail
+need=()
+command -v clickhouse-server >/dev/null 2>&1 || need+=(clickhouse-server clickhouse-client)
+command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+if [ ${#need[@]} -eq 0 ]; then
+  echo "system packages: clickhouse-server and prometheus already installed"
+  exit 0
+fi
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null 2>&1 || { echo "error: installing ${need[*]} needs root (or sudo)" >&2; exit 1; }
+  sudo="sudo"
+fi
+echo "system packages: installing ${need[*]} (Debian)"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q >/dev/null
+$sudo apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
+# The packages' own service scripts are not used: tests start private instances.
+echo "system packages: done"

@@ -1,0 +1,1 @@
+"""CX Pulse: real-time customer-experience scores from Kafka into ClickHouse."""

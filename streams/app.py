@@ -1,0 +1,95 @@
+"""The Faust application, ``streams.app:app``: the ingest agent and the web pages.
+
+Settings come from the environment when this module is imported, so the CLI
+sets ``CX_KAFKA_BOOTSTRAP`` (e.g. to the local broker) before importing it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+
+import faust
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from streams import metrics
+from streams.config import Settings
+from streams.contract import DEADLETTER_TOPIC, TOPIC_OF_TYPE, Validator
+from streams.ingest import build_batch
+from streams.rows import Batch, Source
+from streams.sink import Sink
+
+settings = Settings.from_env()
+
+
+def broker_urls(bootstrap: str) -> list[str]:
+    return [f"kafka://{host.strip()}" for host in bootstrap.split(",") if host.strip()]
+
+
+app = faust.App(
+    settings.app_id,
+    broker=broker_urls(settings.kafka_bootstrap or "127.0.0.1:9092"),
+    datadir=str(settings.data_dir / "faust"),
+    autodiscover=False,
+    web_port=settings.metrics_port,
+    topic_partitions=settings.partitions,
+    value_serializer="raw",
+    key_serializer="raw",
+    consumer_auto_offset_reset="earliest",
+    broker_session_timeout=settings.session_timeout,
+    broker_heartbeat_interval=max(1.0, settings.session_timeout / 5),
+    producer_max_request_size=4 * 1024 * 1024,
+    consumer_max_fetch_size=8 * 1024 * 1024,
+)
+
+source_topics = app.topic(*TOPIC_OF_TYPE.values(), value_serializer="raw", key_serializer="raw")
+deadletter_topic = app.topic(DEADLETTER_TOPIC, value_serializer="raw", key_serializer="raw")
+validator = Validator(max_event_bytes=settings.max_event_bytes,
+                      max_age_seconds=settings.max_event_age_days * 86400)
+
+
+async def publish_deadletters(envelopes: list[bytes]) -> None:
+    deliveries = [await deadletter_topic.send(value=envelope) for envelope in envelopes]
+    await asyncio.gather(*deliveries)
+
+
+sink = Sink(settings.warehouse_url, publish_deadletters)
+
+
+def record(batch: Batch, topics: Counter[str], now: float) -> None:
+    rejected = Counter(row["topic"] for row in batch.rows.get("deadletters", ()))
+    for topic, count in topics.items():
+        metrics.EVENTS.labels(topic, "accepted").inc(count - rejected[topic])
+        metrics.EVENTS.labels(topic, "rejected").inc(rejected[topic])
+    for row in batch.rows.get("deadletters", ()):
+        metrics.DEADLETTERS.labels(row["reason"]).inc()
+    observe = metrics.EVENT_LAG_SECONDS.observe
+    for event in batch.accepted:
+        observe(max(0.0, now - event.occurred_ms / 1000))
+
+
+@app.agent(source_topics, name="cxpulse.ingest", concurrency=1)
+async def ingest(stream: faust.StreamT) -> None:
+    """Validate, write and dead-letter in batches bounded by rows and time.
+
+    Each message gets one extra reference while its batch is written, so if the
+    write is interrupted (shutdown, crash) take_events' own ack cannot mark it
+    done: offsets are committed only for rows that are in ClickHouse.
+    """
+    async for events in stream.take_events(settings.batch_rows, within=settings.batch_seconds):
+        messages = [event.message for event in events]
+        for message in messages:
+            message.incref()
+        now = time.time()
+        batch = build_batch(
+            ((Source(m.topic, m.partition, m.offset), m.value) for m in messages), validator, now)
+        await sink.write(batch)
+        for message in messages:
+            message.decref()
+        record(batch, Counter(m.topic for m in messages), now)
+
+
+@app.page("/metrics")
+async def prometheus_metrics(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
+    return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])

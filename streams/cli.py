@@ -1,0 +1,239 @@
+"""``cxpulse``: the command line. Every failure a user can cause ends in one clear line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
+from pathlib import Path
+
+from streams import kafka
+from streams.broker import BrokerError
+from streams.config import ConfigError, Settings
+from streams.warehouse import WarehouseError, connect
+from streams.warehouse.migrate import migrate
+
+USER_ERRORS = (ConfigError, kafka.KafkaError, BrokerError, WarehouseError, OSError, ValueError)
+
+
+def say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def parse_time(text: str) -> float:
+    """An RFC 3339 time (``Z`` or offset) or ``now``, as Unix seconds."""
+    if text == "now":
+        return time.time()
+    moment = datetime.fromisoformat(text.upper())
+    if moment.tzinfo is None:
+        raise ValueError(f"time {text!r} needs a UTC offset, e.g. 2026-11-22T10:00:00Z")
+    return moment.timestamp()
+
+
+def parse_duration(text: str) -> float:
+    """``90``, ``90s``, ``15m``, ``2h``, ``7d`` as seconds."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    number, unit = (text[:-1], text[-1]) if text[-1:] in units else (text, "s")
+    try:
+        value = float(number) * units[unit]
+    except ValueError:
+        raise ValueError(f"duration {text!r} is not like 90s, 15m, 2h or 7d") from None
+    if value <= 0:
+        raise ValueError(f"duration {text!r} must be positive")
+    return value
+
+
+@contextlib.contextmanager
+def pipeline_ready(settings: Settings, *, start_local: bool) -> Iterator[Settings]:
+    """Kafka reachable with topics, ClickHouse migrated: the settings to run with."""
+    with kafka.bootstrap_for(settings, start_local=start_local) as bootstrap:
+        os.environ["CX_KAFKA_BOOTSTRAP"] = bootstrap
+        created = kafka.create_topics(bootstrap, settings.partitions)
+        if created:
+            say(f"created topics {', '.join(created)} ({settings.partitions} partitions)")
+        warehouse = connect(settings.warehouse_url)
+        applied = migrate(warehouse)
+        say(f"warehouse {warehouse.description}: "
+            + (f"applied {', '.join(applied)}" if applied else "schema up to date"))
+        yield Settings.from_env()
+
+
+def run_faust_worker(loglevel: str) -> None:
+    """Run the Faust worker for ``streams.app:app`` in this process until stopped."""
+    from faust.worker import Worker
+
+    from streams.app import app
+
+    Worker(app, loglevel=loglevel, quiet=loglevel != "debug").execute_from_commandline()
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    with pipeline_ready(settings, start_local=True) as ready:
+        say(f"worker: Kafka {ready.kafka_bootstrap}, metrics on :{ready.metrics_port}/metrics")
+        run_faust_worker(args.loglevel)
+    return 0
+
+
+def cmd_topics(args: argparse.Namespace, settings: Settings) -> int:
+    with kafka.bootstrap_for(settings, start_local=False) as bootstrap:
+        created = kafka.create_topics(bootstrap, settings.partitions)
+    print(f"created: {', '.join(created)}" if created else "all topics exist")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    warehouse = connect(settings.warehouse_url)
+    applied = migrate(warehouse)
+    print(f"{warehouse.description}: " + (f"applied {', '.join(applied)}" if applied
+                                           else "schema up to date"))
+    return 0
+
+
+def cmd_produce(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.produce import produce_lines
+
+    with kafka.bootstrap_for(settings, start_local=False) as bootstrap:
+        if args.file == "-":
+            report = produce_lines(bootstrap, sys.stdin.buffer, args.topic)
+        else:
+            with Path(args.file).open("rb") as lines:
+                report = produce_lines(bootstrap, lines, args.topic)
+    for problem in report.skipped[:20]:
+        say(f"skipped {problem}")
+    if len(report.skipped) > 20:
+        say(f"... and {len(report.skipped) - 20} more unroutable lines")
+    say(report.summary())
+    return 1 if report.skipped else 0
+
+
+async def paced(events: Iterator[dict], speed: float | None) -> AsyncIterator[tuple]:
+    """Release each event when its event time comes (``speed`` x real time), or at once."""
+    from streams.contract import parse_timestamp
+    from streams.produce import record_of
+
+    origin_wall = time.monotonic()
+    origin_event: float | None = None
+    for event in events:
+        if speed:
+            at = parse_timestamp(event["occurred_at"])[0] / 1000
+            origin_event = at if origin_event is None else origin_event
+            delay = (at - origin_event) / speed - (time.monotonic() - origin_wall)
+            if delay > 0:
+                await asyncio.sleep(delay)
+        yield record_of(event)
+
+
+def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
+    import orjson
+
+    from streams.generate import TrafficSpec, generate
+    from streams.produce import Report, send_stream
+
+    live = not args.backfill
+    start = time.time() if live else time.time() - args.duration
+    spec = TrafficSpec(seed=args.seed, start=start, duration=args.duration, rate=args.rate,
+                       scenario=args.scenario, tenants=tuple(args.tenant or ("acme-shop",
+                                                                             "nordwind")))
+    events = generate(spec)
+    if args.output:
+        with contextlib.ExitStack() as stack:
+            out = sys.stdout.buffer if args.output == "-" else stack.enter_context(
+                Path(args.output).open("wb"))
+            count = 0
+            for event in events:
+                out.write(orjson.dumps(event) + b"\n")
+                count += 1
+        say(f"wrote {count} events")
+        return 0
+    with kafka.bootstrap_for(settings, start_local=False) as bootstrap:
+        mode = "live" if live else "backfill"
+        say(f"generating {args.scenario} traffic ({mode}): ~{args.rate:g} events/s for "
+            f"{args.duration:g}s of event time to {bootstrap}")
+        report = asyncio.run(send_stream(bootstrap, paced(events, 1.0 if live else None),
+                                         Report()))
+    say(report.summary())
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from streams import demo
+
+    with pipeline_ready(settings, start_local=True) as ready:
+        return demo.run(ready, duration=args.duration, rate=args.rate, scenario=args.scenario)
+
+
+def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
+    from streams import bench
+
+    return bench.run(settings, events=args.events, output=args.json)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cxpulse", description="Real-time CX scores from Kafka into ClickHouse. "
+        "Configured by CX_* environment variables (see README).")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="the main job on embedded defaults, with live output")
+    demo.add_argument("--duration", type=parse_duration, default=None,
+                      help="stop after this long (e.g. 60s); default: run until Ctrl-C")
+    demo.add_argument("--rate", type=float, default=200.0, help="events per second")
+    demo.add_argument("--scenario", default="incident", help="traffic scenario")
+    demo.set_defaults(func=cmd_demo)
+
+    worker = sub.add_parser("worker", help="run a Faust worker (any number share the partitions)")
+    worker.add_argument("--loglevel", default="info",
+                        choices=["crit", "error", "warn", "info", "debug"])
+    worker.set_defaults(func=cmd_worker)
+
+    sub.add_parser("topics", help="create the topics (CX_PARTITIONS partitions)").set_defaults(
+        func=cmd_topics)
+    sub.add_parser("migrate", help="apply schemas/clickhouse idempotently").set_defaults(
+        func=cmd_migrate)
+
+    produce = sub.add_parser("produce", help="send JSON Lines events, routed by 'type'")
+    produce.add_argument("file", help="a JSON Lines file, or - for stdin")
+    produce.add_argument("--topic", help="send every line verbatim to this topic (no routing)")
+    produce.set_defaults(func=cmd_produce)
+
+    generate = sub.add_parser("generate", help="realistic synthetic traffic")
+    generate.add_argument("--seed", type=int, default=7)
+    generate.add_argument("--rate", type=float, default=100.0, help="mean events per second")
+    generate.add_argument("--duration", type=parse_duration, default=60.0,
+                          help="event time covered, e.g. 60s, 2h, 8d")
+    generate.add_argument("--scenario", default="steady")
+    generate.add_argument("--tenant", action="append", help="a tenant (repeatable)")
+    generate.add_argument("--backfill", action="store_true",
+                          help="event times over the past --duration, sent at once "
+                          "(default: live, paced in real time)")
+    generate.add_argument("--output", help="write JSON Lines to this file (- for stdout) "
+                          "instead of Kafka")
+    generate.set_defaults(func=cmd_generate)
+
+    bench = sub.add_parser("bench", help="measure ingest throughput against the local broker")
+    bench.add_argument("--events", type=int, default=200_000)
+    bench.add_argument("--json", help="also write the results to this JSON file")
+    bench.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        return int(args.func(args, settings) or 0)
+    except KeyboardInterrupt:
+        say("interrupted")
+        return 130
+    except USER_ERRORS as error:
+        say(f"cxpulse {args.command}: error: {error}")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

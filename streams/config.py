@@ -1,0 +1,83 @@
+"""Settings from the environment (12-factor), each with a safe default.
+
+Read once per process; everything else receives a ``Settings`` instead of
+touching ``os.environ`` so tests can build their own.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class ConfigError(ValueError):
+    """A setting has a value we cannot use; the message names the variable."""
+
+
+def _int(env: dict[str, str], name: str, default: int, *, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _float(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if not value > 0:
+        raise ConfigError(f"{name} must be > 0, got {raw!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    kafka_bootstrap: str | None = None
+    """``host:port[,host:port]``; None means "start the bundled local broker"."""
+    clickhouse_url: str | None = None
+    """``clickhouse://user:pass@host:9000/db`` or ``chdb:///path``; None means embedded."""
+    data_dir: Path = field(default_factory=lambda: Path(".cxpulse"))
+    metrics_port: int = 6066
+    partitions: int = 4
+    app_id: str = "cxpulse"
+    max_event_age_days: int = 30
+    max_event_bytes: int = 64 * 1024
+    batch_rows: int = 10_000
+    batch_seconds: float = 0.5
+    session_timeout: float = 15.0
+    """Kafka group session: how soon a dead worker's partitions move to the others."""
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        return cls(
+            kafka_bootstrap=env.get("CX_KAFKA_BOOTSTRAP") or None,
+            clickhouse_url=env.get("CX_CLICKHOUSE_URL") or None,
+            data_dir=Path(env.get("CX_DATA_DIR") or ".cxpulse"),
+            metrics_port=_int(env, "CX_METRICS_PORT", 6066, minimum=1),
+            partitions=_int(env, "CX_PARTITIONS", 4, minimum=1),
+            app_id=env.get("CX_APP_ID") or "cxpulse",
+            max_event_age_days=_int(env, "CX_MAX_EVENT_AGE_DAYS", 30, minimum=1),
+            max_event_bytes=_int(env, "CX_MAX_EVENT_BYTES", 64 * 1024, minimum=1024),
+            batch_rows=_int(env, "CX_BATCH_ROWS", 10_000, minimum=1),
+            batch_seconds=_float(env, "CX_BATCH_SECONDS", 0.5),
+            session_timeout=_float(env, "CX_SESSION_TIMEOUT", 15.0),
+        )
+
+    @property
+    def warehouse_url(self) -> str:
+        """The ClickHouse URL in force: the configured one or embedded chdb in the data dir."""
+        if self.clickhouse_url:
+            return self.clickhouse_url
+        return f"chdb://{(self.data_dir / 'clickhouse').resolve()}"

@@ -1,0 +1,18 @@
+"""Prometheus metrics of the pipeline itself; names are an interface for rules and dashboards."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+EVENTS = Counter("cx_events", "Messages consumed, by source topic and outcome (accepted|rejected)",
+                 ["topic", "outcome"])
+DEADLETTERS = Counter("cx_deadletters", "Messages dead-lettered, by machine-readable reason",
+                      ["reason"])
+SINK_ROWS = Counter("cx_sink_rows", "Rows written to ClickHouse, by table", ["table"])
+SINK_WRITE_SECONDS = Histogram(
+    "cx_sink_write_seconds", "Wall time of one batch write to ClickHouse, retries included",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
+SINK_ERRORS = Counter("cx_sink_errors", "Failed ClickHouse or dead-letter writes (each retried)")
+EVENT_LAG_SECONDS = Histogram(
+    "cx_event_lag_seconds", "Ingest time minus event time of accepted events",
+    buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600, 6 * 3600, 86400, 7 * 86400))

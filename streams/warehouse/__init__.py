@@ -1,0 +1,46 @@
+"""The warehouse edge: one small interface over ClickHouse server and embedded chdb.
+
+``connect(url)`` picks the engine from the URL scheme; everything above it
+speaks ``Warehouse`` and never knows which engine it has.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+
+class WarehouseError(RuntimeError):
+    """A ClickHouse call failed; the message says which server and what it answered."""
+
+
+class Warehouse(Protocol):
+    database: str
+    description: str
+    """Where this is (URL without password) and which engine version answered."""
+
+    def execute(self, sql: str) -> None: ...
+
+    def query(self, sql: str) -> list[dict[str, Any]]: ...
+
+    def insert(self, table: str, rows: list[dict[str, Any]]) -> None:
+        """Insert rows (dicts with the same keys) into ``database.table`` in one statement."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def connect(url: str) -> Warehouse:
+    """``clickhouse://user:pass@host:9000/db`` (native protocol) or ``chdb:///path[?database=db]``."""
+    scheme = urlsplit(url).scheme
+    if scheme in ("clickhouse", "clickhouses"):
+        from streams.warehouse.native import NativeWarehouse
+
+        return NativeWarehouse(url)
+    if scheme == "chdb":
+        from streams.warehouse.embedded import EmbeddedWarehouse
+
+        return EmbeddedWarehouse.open(url)
+    raise WarehouseError(
+        f"unsupported ClickHouse URL {url!r}: use clickhouse://user:pass@host:9000/db "
+        "or chdb:///path (CX_CLICKHOUSE_URL)")

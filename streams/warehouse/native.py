@@ -1,0 +1,72 @@
+"""ClickHouse server over the native protocol (clickhouse-driver)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from clickhouse_driver import Client
+from clickhouse_driver import errors as ch_errors
+
+from streams.warehouse import WarehouseError
+
+# Errors that mean "the server is not there right now" as opposed to "it said no".
+_ERRORS = (ch_errors.Error, OSError, EOFError)
+
+
+def version_settings(version: str) -> dict[str, Any]:
+    """Per-version settings, so the DDL itself runs unchanged on every engine we support."""
+    major = int(version.split(".", 1)[0])
+    return {"allow_experimental_low_cardinality_type": 1} if major < 19 else {}
+
+
+class NativeWarehouse:
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        self.database = parts.path.strip("/") or "cx"
+        # Connect without a database: the first migration creates it.
+        self._client = Client.from_url(urlunsplit(parts._replace(path="/default")))
+        host = parts.hostname or "localhost"
+        self._where = f"clickhouse://{host}:{parts.port or 9000}/{self.database}"
+        self._settings: dict[str, Any] | None = None
+        self._lock = threading.Lock()  # a Client is one connection: one call at a time
+        self.description = self._where
+
+    def _ensure_settings(self) -> dict[str, Any]:
+        if self._settings is None:
+            version = self._call(lambda: self._client.execute("SELECT version()"))[0][0]
+            self._settings = version_settings(version)
+            self.description = f"{self._where} (ClickHouse {version})"
+        return self._settings
+
+    def _call(self, fn: Any) -> Any:
+        try:
+            with self._lock:
+                return fn()
+        except _ERRORS as error:
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            raise WarehouseError(
+                f"ClickHouse at {self._where}: {type(error).__name__}: {first_line}") from error
+
+    def execute(self, sql: str) -> None:
+        settings = self._ensure_settings()
+        self._call(lambda: self._client.execute(sql, settings=settings))
+
+    def query(self, sql: str) -> list[dict[str, Any]]:
+        settings = self._ensure_settings()
+        rows, columns = self._call(lambda: self._client.execute(
+            sql, settings=settings, with_column_types=True))
+        names = [name for name, _ in columns]
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
+    def insert(self, table: str, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        settings = self._ensure_settings()
+        columns = ", ".join(rows[0])
+        sql = f"INSERT INTO {self.database}.{table} ({columns}) VALUES"
+        self._call(lambda: self._client.execute(sql, rows, settings=settings))
+
+    def close(self) -> None:
+        self._client.disconnect()

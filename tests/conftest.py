@@ -1,0 +1,77 @@
+"""Fixtures for real services; see tests/services.py for how each one starts."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from streams import broker
+from streams.warehouse import Warehouse, connect
+from tests.services import ClickHouseServer, Worker
+
+_ids = itertools.count(1)
+
+
+@pytest.fixture
+def kafka(tmp_path: Path) -> Iterator[str]:
+    """A fresh Tansu broker per test (it starts in ~50 ms, and memory topics isolate tests)."""
+    running = broker.start(tmp_path / "broker")
+    try:
+        yield running.bootstrap
+    finally:
+        broker.stop(running, tmp_path / "broker")
+
+
+@pytest.fixture(scope="session")
+def clickhouse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClickHouseServer]:
+    server = ClickHouseServer(tmp_path_factory.mktemp("clickhouse"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def server_url(clickhouse_server: ClickHouseServer) -> str:
+    """A URL with a database of its own for this test."""
+    return clickhouse_server.url(f"test_{next(_ids)}")
+
+
+@pytest.fixture
+def server_warehouse(server_url: str) -> Iterator[Warehouse]:
+    warehouse = connect(server_url)
+    yield warehouse
+    warehouse.close()
+
+
+@pytest.fixture(scope="session")
+def embedded_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
+    """The test process's one chdb (chdb allows one per process); tests use own tables."""
+    return connect(f"chdb://{tmp_path_factory.mktemp('chdb')}?database=embedded_tests")
+
+
+@pytest.fixture(params=["server", "embedded"])
+def warehouse(request: pytest.FixtureRequest) -> Warehouse:
+    """Both engines the schema promises to run on: ClickHouse 18.16 server and current chdb."""
+    if request.param == "server":
+        return request.getfixturevalue("server_warehouse")
+    return request.getfixturevalue("embedded_warehouse")
+
+
+@pytest.fixture
+def start_worker(tmp_path: Path) -> Iterator[object]:
+    """Start ``cxpulse worker`` subprocesses; all are stopped after the test."""
+    workers: list[Worker] = []
+
+    def start(env: dict[str, str], name: str = "worker") -> Worker:
+        worker = Worker(env, tmp_path / f"{name}-{len(workers)}.log")
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()

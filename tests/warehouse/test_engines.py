@@ -1,0 +1,84 @@
+"""The same DDL and inserts on both engines: ClickHouse 18.16 (server) and current chdb."""
+
+from __future__ import annotations
+
+import time
+
+import orjson
+import pytest
+
+from streams.contract import Rejection, Validator
+from streams.rows import DEADLETTER_TABLE, TABLE_OF_TYPE, Source, deadletter_row, event_row
+from streams.warehouse import Warehouse, WarehouseError, connect
+from streams.warehouse.migrate import migrate, migration_files
+from tests.contract_cases import EXAMPLES, NOW
+
+pytestmark = pytest.mark.integration
+
+
+def columns(warehouse: Warehouse, table: str) -> set[str]:
+    return {row["name"] for row in warehouse.query(
+        f"SELECT name FROM system.columns WHERE database = '{warehouse.database}' "
+        f"AND table = '{table}'")}
+
+
+def test_migrate_creates_every_table_and_is_idempotent(warehouse: Warehouse) -> None:
+    migrate(warehouse)
+    versions = {row["version"] for row in warehouse.query(
+        f"SELECT version FROM {warehouse.database}.schema_migrations")}
+    assert versions == {version for version, _ in migration_files()}
+    assert migrate(warehouse) == []
+    for table in [*TABLE_OF_TYPE.values(), DEADLETTER_TABLE]:
+        assert columns(warehouse, table), f"{table} missing"
+
+
+def test_rows_match_the_table_columns(warehouse: Warehouse) -> None:
+    migrate(warehouse)
+    validator = Validator(max_event_bytes=65536, max_age_seconds=10**9)
+    for kind, example in EXAMPLES.items():
+        event = validator.check(orjson.dumps(example), f"cx.{TABLE_OF_TYPE[kind]}", NOW)
+        row = event_row(event, Source("t", 0, 0), int(NOW))
+        assert set(row) == columns(warehouse, TABLE_OF_TYPE[kind]) - set(), kind
+    dead = deadletter_row(Rejection("too_large", "m"), Source("t", 0, 0), b"x", 0)
+    assert set(dead) == columns(warehouse, DEADLETTER_TABLE)
+
+
+def test_duplicates_collapse_and_text_is_stored_verbatim(warehouse: Warehouse) -> None:
+    migrate(warehouse)
+    validator = Validator(max_event_bytes=65536, max_age_seconds=10**9)
+    nasty = "'); DROP TABLE feedback; -- \\' \" \\x00 \x00 \t\n l'été مرحبا 日本語 😀"
+    event_id = f"verbatim-{time.monotonic_ns()}"
+    raw = orjson.dumps(EXAMPLES["feedback"] | {"event_id": event_id, "comment": nasty})
+    event = validator.check(raw, "cx.feedback", NOW)
+    rows = [event_row(event, Source("cx.feedback", 1, offset), int(NOW)) for offset in (5, 6)]
+    warehouse.insert("feedback", rows)
+    warehouse.insert("feedback", rows[:1])
+    got = warehouse.query(
+        f"SELECT comment, toUnixTimestamp(occurred_at) AS at, utc_offset_min "
+        f"FROM {warehouse.database}.feedback FINAL WHERE event_id = '{event_id}'")
+    assert len(got) == 1
+    assert got[0]["comment"] == nasty
+    # 2026-11-22T17:45:00+07:00 is 10:45:00 UTC
+    assert int(got[0]["at"]) == 1795344300 and int(got[0]["utc_offset_min"]) == 420
+
+
+def test_deadletter_payload_keeps_every_byte(warehouse: Warehouse) -> None:
+    migrate(warehouse)
+    payload = bytes(range(256)) + b"'\\\x00" + "ünïcode".encode()
+    offset = time.monotonic_ns() % 10**12
+    row = deadletter_row(Rejection("invalid_json", "not JSON"), Source("cx.feedback", 3, offset),
+                         payload, int(NOW))
+    warehouse.insert(DEADLETTER_TABLE, [row])
+    got = warehouse.query(
+        f"SELECT hex(payload) AS h, reason, partition, offset "
+        f"FROM {warehouse.database}.deadletters WHERE offset = {offset}")
+    assert bytes.fromhex(got[0]["h"]) == payload
+    assert got[0]["reason"] == "invalid_json" and int(got[0]["partition"]) == 3
+
+
+def test_bad_url_and_unreachable_server_are_clear_errors() -> None:
+    with pytest.raises(WarehouseError, match="unsupported ClickHouse URL"):
+        connect("mysql://x")
+    down = connect("clickhouse://default:@127.0.0.1:1/cx")
+    with pytest.raises(WarehouseError, match=r"127\.0\.0\.1:1"):
+        down.query("SELECT 1")

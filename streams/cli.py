@@ -51,6 +51,7 @@ def parse_duration(text: str) -> float:
 @contextlib.contextmanager
 def pipeline_ready(settings: Settings, *, start_local: bool) -> Iterator[Settings]:
     """Kafka reachable with topics, ClickHouse migrated: the settings to run with."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     with kafka.bootstrap_for(settings, start_local=start_local) as bootstrap:
         os.environ["CX_KAFKA_BOOTSTRAP"] = bootstrap
         created = kafka.create_topics(bootstrap, settings.partitions)

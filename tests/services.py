@@ -128,7 +128,7 @@ class Worker:
         return total
 
     def wait_ready(self, timeout: float = 60) -> None:
-        wait_until(lambda: self.alive() and "cx_events_total" in self.metrics(), timeout,
+        wait_until(lambda: self.alive() and "cx_sink_errors_total" in self.metrics(), timeout,
                    f"worker metrics on :{self.port} (log {self.log})")
 
     def alive(self) -> bool:
@@ -150,3 +150,46 @@ def table_count(warehouse: Warehouse, table: str) -> int:
             f"SELECT count() AS n FROM {warehouse.database}.{table} FINAL")[0]["n"])
     except WarehouseError:
         return -1
+
+
+async def _produce(bootstrap: str, records: list[tuple[str, bytes | None, bytes | None]]) -> list:
+    from streams.kafka import producer
+
+    async with producer(bootstrap) as client:
+        deliveries = [await client.send(topic, value, key=key)  # type: ignore[attr-defined]
+                      for topic, key, value in records]
+        return [await delivery for delivery in deliveries]
+
+
+def produce(bootstrap: str, records: list[tuple[str, bytes | None, bytes | None]]) -> list:
+    """Send (topic, key, value) records as they are; return their RecordMetadata."""
+    import asyncio
+
+    return asyncio.run(_produce(bootstrap, records))
+
+
+def consume_all(bootstrap: str, topic: str, expected: int, timeout: float = 30) -> list[bytes]:
+    """Read a topic from the start (no consumer group) until ``expected`` messages arrived."""
+    import asyncio
+
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    async def run() -> list[bytes]:
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                    max_partition_fetch_bytes=16 * 1024 * 1024,
+                                    fetch_max_bytes=64 * 1024 * 1024)
+        await consumer.start()
+        try:
+            partitions = consumer.partitions_for_topic(topic) or set()
+            consumer.assign([TopicPartition(topic, p) for p in partitions])
+            await consumer.seek_to_beginning()
+            values: list[bytes] = []
+            deadline = time.monotonic() + timeout
+            while len(values) < expected and time.monotonic() < deadline:
+                batches = await consumer.getmany(timeout_ms=500)
+                values += [m.value for batch in batches.values() for m in batch]
+            return values
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(run())

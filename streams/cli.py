@@ -70,7 +70,9 @@ def run_faust_worker(loglevel: str) -> None:
 
     from streams.app import app
 
-    Worker(app, loglevel=loglevel, quiet=loglevel != "debug").execute_from_commandline()
+    worker = Worker(app, loglevel=loglevel, quiet=loglevel != "debug", redirect_stdouts=False)
+    worker.spinner = None  # its terminal escapes garble logs and the demo view
+    worker.execute_from_commandline()
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
@@ -136,7 +138,8 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
     from streams.produce import Report, send_stream
 
     live = not args.backfill
-    start = time.time() if live else time.time() - args.duration
+    start = args.start if args.start is not None else (
+        time.time() if live else time.time() - args.duration)
     spec = TrafficSpec(seed=args.seed, start=start, duration=args.duration, rate=args.rate,
                        scenario=args.scenario, tenants=tuple(args.tenant or ("acme-shop",
                                                                              "nordwind")))
@@ -209,6 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
                           help="event time covered, e.g. 60s, 2h, 8d")
     generate.add_argument("--scenario", default="steady")
     generate.add_argument("--tenant", action="append", help="a tenant (repeatable)")
+    generate.add_argument("--start", type=parse_time, default=None,
+                          help="event time of the start (RFC 3339); default: now, or "
+                          "--duration ago with --backfill. Same seed and start, same events")
     generate.add_argument("--backfill", action="store_true",
                           help="event times over the past --duration, sent at once "
                           "(default: live, paced in real time)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -10,6 +11,9 @@ from clickhouse_driver import Client
 from clickhouse_driver import errors as ch_errors
 
 from streams.warehouse import WarehouseError
+
+# The driver logs each failed connect with a traceback; WarehouseError says it in one line.
+logging.getLogger("clickhouse_driver").setLevel(logging.ERROR)
 
 # Errors that mean "the server is not there right now" as opposed to "it said no".
 _ERRORS = (ch_errors.Error, OSError, EOFError)

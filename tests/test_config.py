@@ -1,0 +1,33 @@
+"""Settings from the environment: safe defaults, clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from streams.config import ConfigError, Settings
+
+
+def test_defaults_are_embedded_and_local() -> None:
+    settings = Settings.from_env({})
+    assert settings.kafka_bootstrap is None and settings.clickhouse_url is None
+    assert settings.warehouse_url == f"chdb://{Path('.cxpulse/clickhouse').resolve()}"
+    assert (settings.metrics_port, settings.partitions) == (6066, 4)
+
+
+def test_values_are_read() -> None:
+    settings = Settings.from_env({"CX_KAFKA_BOOTSTRAP": "k:9092", "CX_PARTITIONS": "12",
+                                  "CX_CLICKHOUSE_URL": "clickhouse://h/db",
+                                  "CX_BATCH_SECONDS": "0.1"})
+    assert settings.kafka_bootstrap == "k:9092" and settings.partitions == 12
+    assert settings.warehouse_url == "clickhouse://h/db" and settings.batch_seconds == 0.1
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("CX_PARTITIONS", "four"), ("CX_PARTITIONS", "0"), ("CX_METRICS_PORT", "-1"),
+    ("CX_BATCH_SECONDS", "soon"), ("CX_BATCH_SECONDS", "0"), ("CX_MAX_EVENT_BYTES", "10"),
+])
+def test_bad_values_name_the_variable(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env({name: value})

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from importlib.resources import files
 from typing import Any, Final
 
@@ -128,7 +128,12 @@ def parse_timestamp(text: str) -> tuple[int, int]:
     moment = datetime.fromisoformat(text.upper())
     offset = moment.utcoffset()
     assert offset is not None  # the pattern requires an offset
-    return int(moment.timestamp() * 1000 // 1), int(offset.total_seconds() // 60)
+    # Integer arithmetic: float seconds * 1000 can be off by a millisecond.
+    return (moment - _EPOCH) // _MILLISECOND, int(offset.total_seconds() // 60)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND = timedelta(milliseconds=1)
 
 
 class Validator:

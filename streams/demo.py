@@ -7,6 +7,7 @@ process per data directory, so the demo runs everything in this one).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import signal
 import subprocess
@@ -18,6 +19,7 @@ from streams.config import Settings
 from streams.warehouse import Warehouse, connect
 
 REFRESH_SECONDS = 5.0
+CYCLE_SECONDS = 600.0
 
 HOSTILE = [
     b'{"event_id": "demo-bad-1", "type": "feedback", "occurred_at": ',  # truncated JSON
@@ -76,10 +78,18 @@ def run(settings: Settings, *, duration: float | None, rate: float, scenario: st
 
     bootstrap = settings.kafka_bootstrap or ""
     produce_lines(bootstrap, HOSTILE, topic="cx.feedback")
-    generator = subprocess.Popen(
-        [sys.executable, "-m", "streams.cli", "generate", "--rate", str(rate), "--scenario",
-         scenario, "--duration", str(duration or 24 * 3600)],
-        env=os.environ | {"CX_KAFKA_BOOTSTRAP": bootstrap}, stdin=subprocess.DEVNULL)
+    # The incident fills the middle third of each traffic run, so an open-ended demo
+    # replays short runs (new seed each) to show it within minutes, again and again.
+    run_seconds = duration or CYCLE_SECONDS
+    seeds = itertools.count(1)
+
+    def start_generator() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "generate", "--rate", str(rate), "--scenario",
+             scenario, "--duration", str(run_seconds), "--seed", str(next(seeds))],
+            env=os.environ | {"CX_KAFKA_BOOTSTRAP": bootstrap}, stdin=subprocess.DEVNULL)
+
+    generator = start_generator()
     warehouse = connect(settings.warehouse_url)
     started = time.time()
     window_minutes = 5
@@ -89,6 +99,9 @@ def run(settings: Settings, *, duration: float | None, rate: float, scenario: st
         since = int(time.time()) - window_minutes * 60
         view = await asyncio.to_thread(snapshot, warehouse, since)
         print(render(view, window_minutes), flush=True)
+        nonlocal generator
+        if duration is None and generator.poll() is not None:
+            generator = start_generator()
         if duration is not None and time.time() - started > duration + 2 * REFRESH_SECONDS:
             os.kill(os.getpid(), signal.SIGTERM)
 

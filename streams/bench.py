@@ -1,7 +1,8 @@
 """``cxpulse bench``: ingest throughput of one worker against a fresh local broker.
 
 Measured in one run, so the numbers compare: the raw aiokafka consume + orjson
-decode rate over the same messages (the ceiling), the pure validation cost,
+decode rate over the same messages (the ceiling), a Faust agent that does
+nothing (the framework's own ceiling), the pure validation cost,
 and the end-to-end rate of a real ``cxpulse worker`` process into ClickHouse
 (embedded by default, or ``CX_CLICKHOUSE_URL``), with its peak memory.
 """
@@ -34,7 +35,7 @@ def say(text: str) -> None:
 
 
 def make_records(count: int, now: float) -> list[tuple[str, bytes | None, bytes]]:
-    spec = TrafficSpec(seed=1, start=now - 3600, duration=3600, rate=count / 3600,
+    spec = TrafficSpec(seed=1, start=now - 3600, duration=3600, rate=1.1 * count / 3600,
                        scenario="incident")
     records = [record_of(event) for event in generate(spec)]
     return records[:count]
@@ -82,6 +83,17 @@ def peak_rss_mib(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def empty_agent_rate(bootstrap: str, expected: int) -> float:
+    """Messages/s of a Faust agent that does nothing but take batches: Faust's ceiling."""
+    command = [sys.executable, "-m", "streams.bench_faust", bootstrap, str(expected),
+               str(broker.free_port())]
+    result = subprocess.run(command, capture_output=True, timeout=max(120, expected / 500))
+    lines = [line for line in result.stdout.splitlines() if line.startswith(b"{")]
+    if not lines:
+        raise RuntimeError(f"empty Faust agent failed: {result.stderr.decode()[-500:]}")
+    return float(orjson.loads(lines[-1])["events_per_s"])
 
 
 def worker_rate(bootstrap: str, settings: Settings, work: Path, expected: int) -> dict[str, Any]:
@@ -133,6 +145,8 @@ def run(settings: Settings, *, events: int, output: str | None) -> int:
             raw = asyncio.run(raw_consume_rate(local.bootstrap, kafka.SOURCE_TOPICS,
                                                len(records)))
             say(f"  raw aiokafka consume + orjson decode: {raw:,.0f} msg/s")
+            empty = empty_agent_rate(local.bootstrap, len(records))
+            say(f"  Faust agent doing nothing (take_events): {empty:,.0f} msg/s")
             cost = validation_cost(records, now)
             say(f"  validate + build rows (pure core): {cost:.1f} us/event "
                 f"= {1e6 / cost:,.0f} events/s on one core")
@@ -144,7 +158,8 @@ def run(settings: Settings, *, events: int, output: str | None) -> int:
             broker.stop(local, work / "broker")
     results = {"events": len(records), "partitions": settings.partitions,
                "produce_per_s": sum(report.sent.values()) / report.seconds,
-               "raw_consume_per_s": raw, "validate_us_per_event": cost,
+               "raw_consume_per_s": raw, "empty_faust_agent_per_s": empty,
+               "validate_us_per_event": cost,
                "worker_events_per_s": worker["events_per_s"],
                "worker_peak_rss_mib": worker["peak_rss_mib"],
                "target_events_per_s": 50_000, "reference_naive_faust_per_s": 4_400,

@@ -19,6 +19,8 @@ from datetime import date
 from random import Random
 from typing import Any, Final
 
+from streams.stats import needs_followup
+
 SCENARIOS: Final[dict[str, str]] = {
     "steady": "normal traffic on every channel; scores stable, no incident",
     "incident": "first tenant's mobile_app checkout fails sharply in the middle third of the run",
@@ -278,15 +280,6 @@ _FAILED_PICK_SHARE = 0.08  # feedback drawn from recent failed interactions (unh
 _FOLLOWUPS_PER_ARRIVAL = 0.01  # measured on steady runs; keeps the total near spec.rate
 _INCIDENT_FORCE_SHARE = 0.12  # retry storm: extra interactions in the incident scope
 _RECENT = 512
-
-
-def needs_followup(survey: str, score: int, scale: int | None) -> bool:
-    """The design's close-the-loop rule: NPS <= 6, CSAT <= 2 (5-pt) or <= 4 (10-pt), CES <= 3."""
-    if survey == "nps":
-        return score <= 6
-    if survey == "csat":
-        return score <= (4 if scale == 10 else 2)
-    return score <= 3
 
 
 def _suffix(offset_min: int | None) -> str:

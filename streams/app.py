@@ -54,7 +54,7 @@ async def publish_deadletters(envelopes: list[bytes]) -> None:
     await asyncio.gather(*deliveries)
 
 
-sink = Sink(settings.warehouse_url, publish_deadletters)
+sink = Sink(settings.warehouse_url, publish_deadletters, settings.followup_deadline_ms)
 
 
 def record(batch: Batch, topics: Counter[str], now: float) -> None:
@@ -88,6 +88,12 @@ async def ingest(stream: faust.StreamT) -> None:
         for message in messages:
             message.decref()
         record(batch, Counter(m.topic for m in messages), now)
+
+
+@app.on_rebalance_complete.connect
+async def count_assignment(sender: faust.App, **_: object) -> None:
+    mine = [tp for tp in app.consumer.assignment() if tp.topic in TOPIC_OF_TYPE.values()]
+    metrics.ASSIGNED_PARTITIONS.set(len(mine))
 
 
 @app.page("/metrics")

@@ -171,6 +171,57 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         return demo.run(ready, duration=args.duration, rate=args.rate, scenario=args.scenario)
 
 
+def _number(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def cmd_scores(args: argparse.Namespace, settings: Settings) -> int:
+    import orjson
+
+    from streams.reading import window_scores
+    from streams.scores import parse_weights
+
+    rows = window_scores(
+        connect(settings.warehouse_url), end_ms=int(args.at * 1000),
+        window_ms=int(args.window * 1000), deadline_ms=settings.followup_deadline_ms,
+        tenant=args.tenant, channel=args.channel, touchpoint=args.touchpoint,
+        weights=parse_weights(os.environ.get("CX_HEALTH_WEIGHTS", "")))
+    if args.json:
+        print(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
+        return 0
+    if not rows:
+        say("no scores: nothing matches in that window")
+        return 0
+    print(f"window {rows[0]['window']} ending {rows[0]['window_end']}")
+    print(f"{'tenant':<14}{'channel':<12}{'touchpoint':<14}{'NPS':>7}{'±':>6}{'n':>6}"
+          f"{'CSAT':>7}{'n':>6}{'CES':>6}{'n':>6}{'resp':>7}{'fail':>7}{'SLA':>7}{'health':>8}")
+    for r in rows:
+        print(f"{r['tenant']:<14.14}{r['channel']:<12.12}{r['touchpoint']:<14.14}"
+              f"{_number(r['nps']):>7}{_number(r['nps_moe']):>6}{r['nps_n']:>6}"
+              f"{_number(r['csat']):>7}{r['csat_n']:>6}{_number(r['ces'], 2):>6}{r['ces_n']:>6}"
+              f"{_number(r['response_rate'], 3):>7}{_number(r['failure_rate'], 3):>7}"
+              f"{_number(r['followup_sla'], 3):>7}{_number(r['health']):>8}")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.verify import differences, expected_minutes
+
+    warehouse = connect(settings.warehouse_url)
+    found = differences(warehouse, settings.followup_deadline_ms)
+    if not found:
+        count = len(expected_minutes(warehouse, settings.followup_deadline_ms))
+        print(f"verified {count} scope-minutes in {warehouse.description}: all equal")
+        return 0
+    for diff in found[:50]:
+        fields = ", ".join(f"{name} stored {have} expected {want}"
+                           for name, (have, want) in diff["fields"].items())
+        minute = time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime(diff["minute"]))
+        print(f"{'/'.join(diff['scope'])} {minute}: {fields}")
+    say(f"{len(found)} scope-minutes differ from the recomputation")
+    return 1
+
+
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     from streams import bench
 
@@ -221,6 +272,19 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--output", help="write JSON Lines to this file (- for stdout) "
                           "instead of Kafka")
     generate.set_defaults(func=cmd_generate)
+
+    scores = sub.add_parser("scores", help="scores from ClickHouse for a window")
+    scores.add_argument("--window", type=parse_duration, default=3600.0, help="e.g. 1h, 24h, 7d")
+    scores.add_argument("--at", type=parse_time, default="now",
+                        help="window end (RFC 3339 or now), floored to the minute")
+    scores.add_argument("--tenant")
+    scores.add_argument("--channel")
+    scores.add_argument("--touchpoint")
+    scores.add_argument("--json", action="store_true", help="a JSON array (DESIGN.md keys)")
+    scores.set_defaults(func=cmd_scores)
+
+    sub.add_parser("verify", help="compare scores with a recomputation from raw events; "
+                   "non-zero exit on any difference").set_defaults(func=cmd_verify)
 
     bench = sub.add_parser("bench", help="measure ingest throughput against the local broker")
     bench.add_argument("--events", type=int, default=200_000)

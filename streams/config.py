@@ -56,6 +56,8 @@ class Settings:
     batch_rows: int = 10_000
     batch_seconds: float = 0.5
     session_timeout: float = 15.0
+    followup_hours: int = 48
+    """A feedback needing follow-up is met by a contacted/resolved follow-up within this."""
     """Kafka group session: how soon a dead worker's partitions move to the others."""
 
     @classmethod
@@ -73,6 +75,7 @@ class Settings:
             batch_rows=_int(env, "CX_BATCH_ROWS", 10_000, minimum=1),
             batch_seconds=_float(env, "CX_BATCH_SECONDS", 0.5),
             session_timeout=_float(env, "CX_SESSION_TIMEOUT", 15.0),
+            followup_hours=_int(env, "CX_FOLLOWUP_HOURS", 48, minimum=1),
         )
 
     @property
@@ -81,3 +84,7 @@ class Settings:
         if self.clickhouse_url:
             return self.clickhouse_url
         return f"chdb://{(self.data_dir / 'clickhouse').resolve()}"
+
+    @property
+    def followup_deadline_ms(self) -> int:
+        return self.followup_hours * 3_600_000

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS = Counter("cx_events", "Messages consumed, by source topic and outcome (accepted|rejected)",
                  ["topic", "outcome"])
@@ -16,3 +16,7 @@ SINK_ERRORS = Counter("cx_sink_errors", "Failed ClickHouse or dead-letter writes
 EVENT_LAG_SECONDS = Histogram(
     "cx_event_lag_seconds", "Ingest time minus event time of accepted events",
     buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600, 6 * 3600, 86400, 7 * 86400))
+SCORE_MINUTES = Counter("cx_score_minutes_written",
+                        "Scope-minutes of statistics rewritten in ClickHouse after a batch")
+ASSIGNED_PARTITIONS = Gauge("cx_assigned_partitions",
+                            "Source topic partitions this worker consumes after the last rebalance")

@@ -1,4 +1,6 @@
-"""Write a batch to ClickHouse and publish its dead letters, retrying until both succeed.
+"""Write a batch to ClickHouse (raw rows, then scores) and publish its dead letters.
+
+Each step is retried until it succeeds.
 
 The caller acknowledges the source offsets only after ``Sink.write`` returns,
 so a ClickHouse that is down or restarting holds the stream back instead of
@@ -14,6 +16,7 @@ from collections.abc import Awaitable, Callable
 
 from streams import metrics
 from streams.rows import Batch
+from streams.scoring import score_batch
 from streams.warehouse import Warehouse, WarehouseError, connect
 
 log = logging.getLogger(__name__)
@@ -27,9 +30,10 @@ def backoff(attempt: int, *, first: float = 0.2, cap: float = 30.0) -> float:
 
 
 class Sink:
-    def __init__(self, url: str, publish_deadletters: Publish) -> None:
+    def __init__(self, url: str, publish_deadletters: Publish, followup_deadline_ms: int) -> None:
         self.url = url
         self._publish = publish_deadletters
+        self._deadline_ms = followup_deadline_ms
         self._warehouse: Warehouse | None = None
 
     def _connected(self) -> Warehouse:
@@ -61,12 +65,19 @@ class Sink:
         """Returns only when every row is in ClickHouse and every dead letter is published."""
         started = time.monotonic()
         pending = dict(batch.rows)
+        scored = not batch.accepted
 
         async def insert_pending() -> None:
+            nonlocal scored
             warehouse = await asyncio.to_thread(self._connected)
             for table in list(pending):
                 await asyncio.to_thread(warehouse.insert, table, pending[table])
                 metrics.SINK_ROWS.labels(table).inc(len(pending.pop(table)))
+            if not scored:  # after the raw rows: scoring looks them up
+                minutes = await asyncio.to_thread(score_batch, warehouse, batch.accepted,
+                                                  self._deadline_ms)
+                metrics.SCORE_MINUTES.inc(minutes)
+                scored = True
 
         await self._retry("ClickHouse insert", insert_pending)
         if batch.deadletters:

@@ -131,6 +131,12 @@ class Worker:
         wait_until(lambda: self.alive() and "cx_sink_errors_total" in self.metrics(), timeout,
                    f"worker metrics on :{self.port} (log {self.log})")
 
+    def gauge(self, name: str) -> float:
+        for line in self.metrics().splitlines():
+            if line.startswith(name + " "):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
     def alive(self) -> bool:
         return self.process.poll() is None
 
@@ -142,6 +148,14 @@ class Worker:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+def wait_balanced(workers: list[Worker], partitions: int, timeout: float = 90) -> None:
+    """Until every worker consumes some of the source partitions and together all of them."""
+    def balanced() -> bool:
+        counts = [worker.gauge("cx_assigned_partitions") for worker in workers]
+        return all(counts) and sum(counts) == partitions
+    wait_until(balanced, timeout, f"{len(workers)} workers to share {partitions} partitions")
 
 
 def table_count(warehouse: Warehouse, table: str) -> int:

@@ -11,7 +11,14 @@ import pytest
 
 from streams.warehouse import connect
 from tests.events import hostile, record, stamp, valid_events
-from tests.services import ClickHouseServer, consume_all, produce, table_count, wait_until
+from tests.services import (
+    ClickHouseServer,
+    consume_all,
+    produce,
+    table_count,
+    wait_balanced,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -97,8 +104,7 @@ def test_two_workers_share_the_partitions_and_every_event_lands_once(
         kafka, server_url, start_worker, tmp_path) -> None:
     env = worker_env(kafka, server_url, tmp_path)
     first, second = start_worker(env, "first"), start_worker(env, "second")
-    first.wait_ready()
-    second.wait_ready()
+    wait_balanced([first, second], partitions=3 * 4)
     events = valid_events(4000, time.time())
     produce(kafka, [record(e) for e in events])
     warehouse = connect(server_url)

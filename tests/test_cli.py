@@ -14,7 +14,8 @@ import pytest
 from streams import broker
 from tests.services import CXPULSE, consume_all
 
-COMMANDS = ["demo", "worker", "topics", "migrate", "produce", "generate", "bench"]
+COMMANDS = ["demo", "worker", "topics", "migrate", "produce", "generate", "scores", "verify",
+            "bench"]
 
 
 def cxpulse(*args: str, env: dict[str, str] | None = None, timeout: float = 120,

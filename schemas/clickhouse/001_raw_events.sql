@@ -76,4 +76,6 @@ CREATE TABLE IF NOT EXISTS {database}.followups
     source_offset UInt64
 )
 ENGINE = ReplacingMergeTree()
-ORDER BY event_id;
+-- feedback_id first: scoring looks follow-ups up by the feedback they close.
+-- A resent follow-up carries the same feedback_id, so duplicates still collapse.
+ORDER BY (feedback_id, event_id);

@@ -14,6 +14,12 @@ class WarehouseError(RuntimeError):
     """A ClickHouse call failed; the message says which server and what it answered."""
 
 
+def one_line(error: BaseException, limit: int = 400) -> str:
+    """A server's multi-line error (stack traces included) as one readable line."""
+    text = " ".join(str(error).split()) or repr(error)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 class Warehouse(Protocol):
     database: str
     description: str

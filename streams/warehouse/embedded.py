@@ -1,13 +1,11 @@
 """Embedded ClickHouse (chdb), in-process, one process per data directory.
 
-Inserts are sent as ``VALUES`` literals because dead-letter payloads are raw
-bytes that JSON formats cannot carry; ``sql_literal`` escapes every byte that
-could end a string, so comment text is stored verbatim and never parsed.
+Inserts are sent as ``VALUES`` literals (``warehouse.sql``) because dead-letter
+payloads are raw bytes that JSON formats cannot carry.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 from typing import Any, ClassVar
@@ -15,25 +13,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
-from streams.warehouse import WarehouseError
-
-_STR_ESCAPES = {ord("\\"): "\\\\", ord("'"): "\\'"} | {i: f"\\x{i:02x}" for i in range(32)}
-_BYTES_ESCAPES = _STR_ESCAPES | {i: f"\\x{i:02x}" for i in range(127, 256)}
-
-
-def sql_literal(value: Any) -> str:
-    """A ClickHouse literal for a row value (None, bool, int, float, str or bytes)."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        return "'" + value.translate(_STR_ESCAPES) + "'"
-    if isinstance(value, bytes | bytearray):
-        return "'" + bytes(value).decode("latin-1").translate(_BYTES_ESCAPES) + "'"
-    raise TypeError(f"no ClickHouse literal for {type(value).__name__}")
+from streams.warehouse import WarehouseError, one_line
+from streams.warehouse.sql import sql_literal
 
 
 class EmbeddedWarehouse:
@@ -79,8 +60,8 @@ class EmbeddedWarehouse:
             with self._lock:
                 result = self._session.query(sql, fmt)
         except Exception as error:
-            first = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
-            raise WarehouseError(f"embedded ClickHouse at {self.path}: {first}") from error
+            raise WarehouseError(
+                f"embedded ClickHouse at {self.path}: {one_line(error)}") from error
         return result.bytes() if hasattr(result, "bytes") else bytes(result)
 
     def execute(self, sql: str) -> None:
@@ -100,17 +81,3 @@ class EmbeddedWarehouse:
     def close(self) -> None:
         # The session lives as long as the process: chdb cannot reopen in-process reliably.
         pass
-
-
-def pid_file(path: Path) -> Path:
-    return path / "cxpulse.pid"
-
-
-def owner_pid(path: Path) -> int | None:
-    """The pid of the live process holding this embedded store, if any."""
-    try:
-        pid = int(pid_file(path).read_text().strip())
-        os.kill(pid, 0)
-    except (OSError, ValueError):
-        return None
-    return pid

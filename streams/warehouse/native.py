@@ -10,7 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 from clickhouse_driver import Client
 from clickhouse_driver import errors as ch_errors
 
-from streams.warehouse import WarehouseError
+from streams.warehouse import WarehouseError, one_line
 
 # The driver logs each failed connect with a traceback; WarehouseError says it in one line.
 logging.getLogger("clickhouse_driver").setLevel(logging.ERROR)
@@ -49,9 +49,9 @@ class NativeWarehouse:
             with self._lock:
                 return fn()
         except _ERRORS as error:
-            first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
             raise WarehouseError(
-                f"ClickHouse at {self._where}: {type(error).__name__}: {first_line}") from error
+                f"ClickHouse at {self._where}: {type(error).__name__}: {one_line(error)}"
+            ) from error
 
     def execute(self, sql: str) -> None:
         settings = self._ensure_settings()

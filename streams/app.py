@@ -7,18 +7,28 @@ sets ``CX_KAFKA_BOOTSTRAP`` (e.g. to the local broker) before importing it.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import Counter
+from typing import Any
 
 import faust
+import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from streams import metrics
 from streams.config import Settings
-from streams.contract import DEADLETTER_TOPIC, TOPIC_OF_TYPE, Validator
+from streams.contract import DEADLETTER_TOPIC, SCORES_TOPIC, TOPIC_OF_TYPE, Validator
 from streams.ingest import build_batch
+from streams.reading import group, scope_totals, score_rows, window_scores
 from streams.rows import Batch, Source
+from streams.scores import parse_weights
 from streams.sink import Sink
+from streams.snapshots import clear_gauges, gauge_groups, publish_gauges, top_touchpoints
+from streams.units import parse_duration, parse_time
+from streams.warehouse import WarehouseError
+
+log = logging.getLogger(__name__)
 
 settings = Settings.from_env()
 
@@ -94,6 +104,66 @@ async def ingest(stream: faust.StreamT) -> None:
 async def count_assignment(sender: faust.App, **_: object) -> None:
     mine = [tp for tp in app.consumer.assignment() if tp.topic in TOPIC_OF_TYPE.values()]
     metrics.ASSIGNED_PARTITIONS.set(len(mine))
+
+
+weights = parse_weights(settings.health_weights)
+scores_topic = app.topic(SCORES_TOPIC, value_serializer="raw", key_serializer="raw")
+
+
+def snapshot(now_ms: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(rows for cx.scores: every scope and rollup; rows for gauges: top-N touchpoints)."""
+    end_ms = now_ms - now_ms % 60_000
+    warehouse = sink.warehouse()
+    per_window = {int(seconds * 1000): scope_totals(
+        warehouse, end_ms, int(seconds * 1000), settings.followup_deadline_ms, {})
+        for seconds in settings.score_windows}
+    keep = top_touchpoints(per_window[max(per_window)], settings.top_touchpoints)
+    topic_rows, gauge_rows = [], []
+    for window_ms, totals in per_window.items():
+        topic_rows += score_rows(group(totals), end_ms=end_ms, window_ms=window_ms,
+                                 weights=weights)
+        gauge_rows += score_rows(gauge_groups(totals, keep), end_ms=end_ms,
+                                 window_ms=window_ms, weights=weights)
+    return topic_rows, gauge_rows
+
+
+@app.timer(settings.snapshot_seconds)
+async def publish_snapshots() -> None:
+    """The leader publishes rolling scores; the others show none, so nothing counts twice."""
+    if not app.is_leader():
+        clear_gauges()
+        return
+    try:
+        topic_rows, gauge_rows = await asyncio.to_thread(snapshot, int(time.time() * 1000))
+    except WarehouseError as error:
+        log.warning("score snapshot skipped: %s", error)
+        return
+    publish_gauges(gauge_rows)
+    for row in topic_rows:
+        key = "|".join((row["tenant"], row["channel"], row["touchpoint"], row["window"]))
+        await scores_topic.send(key=key.encode(), value=orjson.dumps(row))
+
+
+@app.page("/v1/scores")
+async def scores_api(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
+    """GET /v1/scores?window=1h&at=...&tenant=&channel=&touchpoint= : as ``cxpulse scores --json``.
+
+    Any worker answers: the state is in ClickHouse, not in one worker's memory.
+    """
+    query = request.query
+    try:
+        window = parse_duration(query.get("window", "1h"))
+        at = parse_time(query.get("at", "now"))
+    except ValueError as error:
+        return web.json({"error": str(error)}, status=400)
+    try:
+        rows = await asyncio.to_thread(
+            window_scores, sink.warehouse(), end_ms=int(at * 1000), window_ms=int(window * 1000),
+            deadline_ms=settings.followup_deadline_ms, tenant=query.get("tenant"),
+            channel=query.get("channel"), touchpoint=query.get("touchpoint"), weights=weights)
+    except WarehouseError as error:
+        return web.json({"error": str(error)}, status=503)
+    return web.bytes(orjson.dumps(rows), content_type="application/json")
 
 
 @app.page("/metrics")

@@ -9,12 +9,12 @@ import os
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime
 from pathlib import Path
 
 from streams import kafka
 from streams.broker import BrokerError
 from streams.config import ConfigError, Settings
+from streams.units import parse_duration, parse_time
 from streams.warehouse import WarehouseError, connect
 from streams.warehouse.migrate import migrate
 
@@ -23,29 +23,6 @@ USER_ERRORS = (ConfigError, kafka.KafkaError, BrokerError, WarehouseError, OSErr
 
 def say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
-
-
-def parse_time(text: str) -> float:
-    """An RFC 3339 time (``Z`` or offset) or ``now``, as Unix seconds."""
-    if text == "now":
-        return time.time()
-    moment = datetime.fromisoformat(text.upper())
-    if moment.tzinfo is None:
-        raise ValueError(f"time {text!r} needs a UTC offset, e.g. 2026-11-22T10:00:00Z")
-    return moment.timestamp()
-
-
-def parse_duration(text: str) -> float:
-    """``90``, ``90s``, ``15m``, ``2h``, ``7d`` as seconds."""
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    number, unit = (text[:-1], text[-1]) if text[-1:] in units else (text, "s")
-    try:
-        value = float(number) * units[unit]
-    except ValueError:
-        raise ValueError(f"duration {text!r} is not like 90s, 15m, 2h or 7d") from None
-    if value <= 0:
-        raise ValueError(f"duration {text!r} must be positive")
-    return value
 
 
 @contextlib.contextmanager
@@ -185,7 +162,7 @@ def cmd_scores(args: argparse.Namespace, settings: Settings) -> int:
         connect(settings.warehouse_url), end_ms=int(args.at * 1000),
         window_ms=int(args.window * 1000), deadline_ms=settings.followup_deadline_ms,
         tenant=args.tenant, channel=args.channel, touchpoint=args.touchpoint,
-        weights=parse_weights(os.environ.get("CX_HEALTH_WEIGHTS", "")))
+        weights=parse_weights(settings.health_weights))
     if args.json:
         print(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
         return 0

@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from streams.units import parse_duration
+
 
 class ConfigError(ValueError):
     """A setting has a value we cannot use; the message names the variable."""
@@ -41,6 +43,13 @@ def _float(env: dict[str, str], name: str, default: float) -> float:
     return value
 
 
+def _windows(raw: str) -> tuple[float, ...]:
+    try:
+        return tuple(parse_duration(part.strip()) for part in raw.split(",") if part.strip())
+    except ValueError as error:
+        raise ConfigError(f"CX_SCORE_WINDOWS: {error}") from None
+
+
 @dataclass(frozen=True)
 class Settings:
     kafka_bootstrap: str | None = None
@@ -57,6 +66,12 @@ class Settings:
     batch_seconds: float = 0.5
     session_timeout: float = 15.0
     followup_hours: int = 48
+    score_windows: tuple[float, ...] = (3600.0, 86400.0, 7 * 86400.0)
+    """Rolling windows for gauges and cx.scores, in seconds (CX_SCORE_WINDOWS=1h,24h,7d)."""
+    snapshot_seconds: float = 15.0
+    top_touchpoints: int = 10
+    health_weights: str = ""
+    """CX_HEALTH_WEIGHTS, e.g. ``nps=2,csat=1``; checked by scores.parse_weights."""
     """A feedback needing follow-up is met by a contacted/resolved follow-up within this."""
     """Kafka group session: how soon a dead worker's partitions move to the others."""
 
@@ -76,6 +91,10 @@ class Settings:
             batch_seconds=_float(env, "CX_BATCH_SECONDS", 0.5),
             session_timeout=_float(env, "CX_SESSION_TIMEOUT", 15.0),
             followup_hours=_int(env, "CX_FOLLOWUP_HOURS", 48, minimum=1),
+            score_windows=_windows(env.get("CX_SCORE_WINDOWS") or "1h,24h,7d"),
+            snapshot_seconds=_float(env, "CX_SNAPSHOT_SECONDS", 15.0),
+            top_touchpoints=_int(env, "CX_TOP_TOUCHPOINTS", 10, minimum=0),
+            health_weights=env.get("CX_HEALTH_WEIGHTS", ""),
         )
 
     @property

@@ -24,6 +24,7 @@ TOPIC_OF_TYPE: Final = {
     "followup": "cx.followups",
 }
 DEADLETTER_TOPIC: Final = "cx.deadletter"
+SCORES_TOPIC: Final = "cx.scores"
 
 REASONS: Final = (
     "invalid_json",

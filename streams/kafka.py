@@ -10,10 +10,10 @@ from pathlib import Path
 
 from streams import broker
 from streams.config import Settings
-from streams.contract import DEADLETTER_TOPIC, TOPIC_OF_TYPE
+from streams.contract import DEADLETTER_TOPIC, SCORES_TOPIC, TOPIC_OF_TYPE
 
 SOURCE_TOPICS = tuple(TOPIC_OF_TYPE.values())
-ALL_TOPICS = (*SOURCE_TOPICS, DEADLETTER_TOPIC)
+ALL_TOPICS = (*SOURCE_TOPICS, DEADLETTER_TOPIC, SCORES_TOPIC)
 
 
 class KafkaError(RuntimeError):

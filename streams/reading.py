@@ -1,32 +1,28 @@
 """Scores for a window from ``score_minutes``: per scope and rolled up (``*``).
 
 ClickHouse sums the minutes; the follow-up counts apply the deadline edge of
-``scores.followups_due`` in SQL; the score math is ``scores.scores``.
+``scores.followups_due`` in SQL; the score math is ``scores.scores``. Grouping
+(rollups, or top-N touchpoints for gauges) sums statistics, so it stays exact.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from streams.scores import DEFAULT_WEIGHTS, SCORE_KEYS, Followups, scores
 from streams.stats import ALL, MINUTE_MS, STAT_COLUMNS, Scope, Stats, rollups
+from streams.units import format_window
 from streams.warehouse import Warehouse
 from streams.warehouse.sql import sql_literal
 
 SCOPE_PARTS = ("tenant", "channel", "touchpoint")
-
-
-def format_window(window_ms: int) -> str:
-    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000)):
-        if window_ms % size == 0:
-            return f"{window_ms // size}{unit}"
-    return f"{window_ms // 1000}s"
+Totals = tuple[Stats, Followups]
 
 
 def scope_totals(warehouse: Warehouse, end_ms: int, window_ms: int, deadline_ms: int,
-                 filters: dict[str, str]) -> dict[Scope, tuple[Stats, Followups]]:
+                 filters: Mapping[str, str]) -> dict[Scope, Totals]:
     """Summed statistics and due/met follow-ups per scope for [end - window, end)."""
     start_s, end_s, edge_s = ((end_ms - window_ms) // 1000, end_ms // 1000,
                               (end_ms - deadline_ms) // 1000)
@@ -48,30 +44,40 @@ def scope_totals(warehouse: Warehouse, end_ms: int, window_ms: int, deadline_ms:
              Followups(int(row["due"]), int(row["met"]))) for row in rows}
 
 
+def group(totals: Mapping[Scope, Totals],
+          targets: Callable[[Scope], Iterable[Scope]] = rollups) -> dict[Scope, Totals]:
+    """Sum each scope into the scopes ``targets`` names (by default: itself and rollups)."""
+    grouped: dict[Scope, Totals] = {}
+    for scope, (stats, followups) in totals.items():
+        for target in targets(scope):
+            have_stats, have = grouped.get(target, (Stats(), Followups(0, 0)))
+            grouped[target] = (have_stats + stats,
+                               Followups(have.due + followups.due, have.met + followups.met))
+    return grouped
+
+
+def score_rows(grouped: Mapping[Scope, Totals], *, end_ms: int, window_ms: int,
+               weights: Mapping[str, float] = DEFAULT_WEIGHTS) -> list[dict[str, Any]]:
+    """Every score (intervals and counts included) per scope, with the scope and window."""
+    window_end = datetime.fromtimestamp(end_ms / 1000, UTC).isoformat().replace("+00:00", "Z")
+    return [{"tenant": scope[0], "channel": scope[1], "touchpoint": scope[2],
+             "window": format_window(window_ms), "window_end": window_end,
+             **scores(stats, followups, weights)}
+            for scope, (stats, followups) in sorted(grouped.items())]
+
+
 def window_scores(warehouse: Warehouse, *, end_ms: int, window_ms: int, deadline_ms: int,
                   tenant: str | None = None, channel: str | None = None,
                   touchpoint: str | None = None,
-                  weights: dict[str, float] = DEFAULT_WEIGHTS) -> list[dict[str, Any]]:
+                  weights: Mapping[str, float] = DEFAULT_WEIGHTS) -> list[dict[str, Any]]:
     """One object per scope and rollup matching the filters, keys as in DESIGN.md."""
     end_ms -= end_ms % MINUTE_MS
     filters = {name: value for name, value in zip(SCOPE_PARTS, (tenant, channel, touchpoint),
                                                   strict=True) if value}
-    totals: dict[Scope, list[Any]] = defaultdict(lambda: [Stats(), 0, 0])
-    for scope, (stats, followups) in scope_totals(warehouse, end_ms, window_ms, deadline_ms,
-                                                  filters).items():
-        for target in rollups(scope):
-            total = totals[target]
-            total[0] += stats
-            total[1] += followups.due
-            total[2] += followups.met
-    window_end = datetime.fromtimestamp(end_ms / 1000, UTC).isoformat().replace("+00:00", "Z")
-    result = []
-    for scope in sorted(totals):
-        if any(scope[SCOPE_PARTS.index(name)] != value for name, value in filters.items()):
-            continue
-        stats, due, met = totals[scope]
-        values = scores(stats, Followups(due, met), weights)
-        result.append({"tenant": scope[0], "channel": scope[1], "touchpoint": scope[2],
-                       "window": format_window(window_ms), "window_end": window_end,
-                       **{key: values[key] for key in SCORE_KEYS}})
-    return result
+    grouped = group(scope_totals(warehouse, end_ms, window_ms, deadline_ms, filters))
+    matching = {scope: totals for scope, totals in grouped.items()
+                if all(scope[SCOPE_PARTS.index(name)] == value
+                       for name, value in filters.items())}
+    keys = (*SCOPE_PARTS, "window", "window_end", *SCORE_KEYS)
+    return [{key: row[key] for key in keys}
+            for row in score_rows(matching, end_ms=end_ms, window_ms=window_ms, weights=weights)]

@@ -36,7 +36,8 @@ class Sink:
         self._deadline_ms = followup_deadline_ms
         self._warehouse: Warehouse | None = None
 
-    def _connected(self) -> Warehouse:
+    def warehouse(self) -> Warehouse:
+        """The connection, opened on first use (blocking: call it from a thread)."""
         if self._warehouse is None:
             self._warehouse = connect(self.url)
         return self._warehouse
@@ -69,7 +70,7 @@ class Sink:
 
         async def insert_pending() -> None:
             nonlocal scored
-            warehouse = await asyncio.to_thread(self._connected)
+            warehouse = await asyncio.to_thread(self.warehouse)
             for table in list(pending):
                 await asyncio.to_thread(warehouse.insert, table, pending[table])
                 metrics.SINK_ROWS.labels(table).inc(len(pending.pop(table)))

@@ -10,6 +10,8 @@ import random
 import signal
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import orjson
@@ -22,7 +24,14 @@ from streams.verify import differences
 from streams.warehouse import connect
 from tests.events import record
 from tests.reference import DEADLINE_MS, Answer, Visit, reference_scores
-from tests.services import CXPULSE, produce, table_count, wait_balanced, wait_until
+from tests.services import (
+    CXPULSE,
+    consume_all,
+    produce,
+    table_count,
+    wait_balanced,
+    wait_until,
+)
 from tests.test_app import worker_env
 
 pytestmark = pytest.mark.integration
@@ -129,3 +138,49 @@ def test_scores_are_exact_with_two_workers(kill: bool, kafka, server_url, start_
                f"{len(unique)} unique events")
     assert_exact(server_url, events, end_ms)
     assert orjson.dumps(events)  # the events are plain JSON: what producers send
+
+
+def test_gauges_topic_and_http_api_show_the_same_exact_scores(
+        kafka, server_url, start_worker, tmp_path: Path) -> None:
+    now = time.time()
+    spec = TrafficSpec(seed=3, start=now - 3 * 3600, duration=3 * 3600 - 120, rate=0.5)
+    events = list(generate(spec))
+    worker = start_worker(worker_env(kafka, server_url, tmp_path)
+                          | {"CX_SNAPSHOT_SECONDS": "1", "CX_TOP_TOUCHPOINTS": "2"})
+    worker.wait_ready()
+    produce(kafka, [record(e) for e in events])
+    warehouse = connect(server_url)
+    wait_until(lambda: sum(table_count(warehouse, t) for t in
+                           ("interactions", "feedback", "followups")) == len(events), 60, "rows")
+    end_ms = int(time.time() * 1000) // 60_000 * 60_000
+    want = expected(events, end_ms, DAY_MS, "acme-shop", None)
+    tenant = '{channel="*",tenant="acme-shop",touchpoint="*",window="24h"}'
+
+    def gauge() -> float | None:
+        for line in worker.metrics().splitlines():
+            if line.startswith("cx_nps" + tenant):
+                return float(line.rsplit(" ", 1)[1])
+        return None
+
+    wait_until(lambda: gauge() is not None and abs(gauge() - want["nps"]) < 1e-6, 30,
+               f"gauge cx_nps{tenant} = {want['nps']}")
+    labels = {line.split('touchpoint="')[1].split('"')[0]
+              for line in worker.metrics().splitlines() if line.startswith("cx_interactions{")}
+    assert len(labels - {"*", "other"}) == 2 and {"*", "other"} <= labels
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{worker.port}/v1/scores?window=24h"
+                                "&tenant=acme-shop&touchpoint=*") as page:
+        rows = orjson.loads(page.read())
+    row = next(r for r in rows if r["channel"] == "*")
+    for key in ("nps", "nps_moe", "csat", "ces", "response_rate", "failure_rate"):
+        assert row[key] == pytest.approx(want[key], abs=1e-6), key
+    assert set(row) == {"tenant", "channel", "touchpoint", "window", "window_end", *CHECKED,
+                        "health"}
+    with pytest.raises(urllib.error.HTTPError) as bad:
+        urllib.request.urlopen(f"http://127.0.0.1:{worker.port}/v1/scores?window=soon")
+    assert bad.value.code == 400 and b"soon" in bad.value.read()
+
+    published = [orjson.loads(v) for v in consume_all(kafka, "cx.scores", 50)]
+    snapshot = [m for m in published if (m["tenant"], m["channel"], m["touchpoint"],
+                                         m["window"]) == ("acme-shop", "*", "*", "24h")]
+    assert snapshot and snapshot[-1]["nps"] == pytest.approx(want["nps"], abs=1e-6)

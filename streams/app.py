@@ -20,11 +20,11 @@ from streams import metrics
 from streams.config import Settings
 from streams.contract import DEADLETTER_TOPIC, SCORES_TOPIC, TOPIC_OF_TYPE, Validator
 from streams.ingest import build_batch
-from streams.reading import group, scope_totals, score_rows, window_scores
+from streams.reading import window_scores
 from streams.rows import Batch, Source
 from streams.scores import parse_weights
 from streams.sink import Sink
-from streams.snapshots import clear_gauges, gauge_groups, publish_gauges, top_touchpoints
+from streams.snapshots import clear_gauges, publish_gauges, snapshot
 from streams.units import parse_duration, parse_time
 from streams.warehouse import WarehouseError
 
@@ -67,16 +67,31 @@ async def publish_deadletters(envelopes: list[bytes]) -> None:
 sink = Sink(settings.warehouse_url, publish_deadletters, settings.followup_deadline_ms)
 
 
-def record(batch: Batch, topics: Counter[str], now: float) -> None:
+def record(batch: Batch, messages: list[Any], now: float) -> None:
+    """Pipeline metrics for one written batch (counts per topic, lag, latency)."""
+    topics = Counter(message.topic for message in messages)
     rejected = Counter(row["topic"] for row in batch.rows.get("deadletters", ()))
     for topic, count in topics.items():
         metrics.EVENTS.labels(topic, "accepted").inc(count - rejected[topic])
         metrics.EVENTS.labels(topic, "rejected").inc(rejected[topic])
     for row in batch.rows.get("deadletters", ()):
         metrics.DEADLETTERS.labels(row["reason"]).inc()
-    observe = metrics.EVENT_LAG_SECONDS.observe
+    metrics.SINK_BATCH_ROWS.observe(len(messages))
+    lag = metrics.EVENT_LAG_SECONDS.observe
     for event in batch.accepted:
-        observe(max(0.0, now - event.occurred_ms / 1000))
+        lag(max(0.0, now - event.occurred_ms / 1000))
+    written = time.time()
+    latency = metrics.SCORE_LATENCY_SECONDS.observe
+    last: dict[Any, Any] = {}
+    for message in messages:
+        if message.timestamp:
+            latency(max(0.0, written - message.timestamp))
+        last[message.tp] = message
+    for tp, message in last.items():
+        highwater = app.consumer.highwater(tp)
+        if highwater is not None:
+            metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(
+                max(0, highwater - message.offset - 1))
 
 
 @app.agent(source_topics, name="cxpulse.ingest", concurrency=1)
@@ -97,7 +112,7 @@ async def ingest(stream: faust.StreamT) -> None:
         await sink.write(batch)
         for message in messages:
             message.decref()
-        record(batch, Counter(m.topic for m in messages), now)
+        record(batch, messages, now)
 
 
 @app.on_rebalance_complete.connect
@@ -108,23 +123,8 @@ async def count_assignment(sender: faust.App, **_: object) -> None:
 
 weights = parse_weights(settings.health_weights)
 scores_topic = app.topic(SCORES_TOPIC, value_serializer="raw", key_serializer="raw")
-
-
-def snapshot(now_ms: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(rows for cx.scores: every scope and rollup; rows for gauges: top-N touchpoints)."""
-    end_ms = now_ms - now_ms % 60_000
-    warehouse = sink.warehouse()
-    per_window = {int(seconds * 1000): scope_totals(
-        warehouse, end_ms, int(seconds * 1000), settings.followup_deadline_ms, {})
-        for seconds in settings.score_windows}
-    keep = top_touchpoints(per_window[max(per_window)], settings.top_touchpoints)
-    topic_rows, gauge_rows = [], []
-    for window_ms, totals in per_window.items():
-        topic_rows += score_rows(group(totals), end_ms=end_ms, window_ms=window_ms,
-                                 weights=weights)
-        gauge_rows += score_rows(gauge_groups(totals, keep), end_ms=end_ms,
-                                 window_ms=window_ms, weights=weights)
-    return topic_rows, gauge_rows
+published: dict[str, bytes] = {}
+"""Last values sent to cx.scores per scope and window (bounded by the number of scopes)."""
 
 
 @app.timer(settings.snapshot_seconds)
@@ -132,16 +132,24 @@ async def publish_snapshots() -> None:
     """The leader publishes rolling scores; the others show none, so nothing counts twice."""
     if not app.is_leader():
         clear_gauges()
+        published.clear()
         return
     try:
-        topic_rows, gauge_rows = await asyncio.to_thread(snapshot, int(time.time() * 1000))
+        topic_rows, gauge_rows = await asyncio.to_thread(
+            snapshot, sink.warehouse(), now_ms=int(time.time() * 1000),
+            windows_ms=[int(seconds * 1000) for seconds in settings.score_windows],
+            deadline_ms=settings.followup_deadline_ms, top_n=settings.top_touchpoints,
+            weights=weights)
     except WarehouseError as error:
         log.warning("score snapshot skipped: %s", error)
         return
     publish_gauges(gauge_rows)
     for row in topic_rows:
         key = "|".join((row["tenant"], row["channel"], row["touchpoint"], row["window"]))
-        await scores_topic.send(key=key.encode(), value=orjson.dumps(row))
+        values = orjson.dumps({k: v for k, v in row.items() if k != "window_end"})
+        if published.get(key) != values:  # only what changed: 100k scopes stay cheap
+            published[key] = values
+            await scores_topic.send(key=key.encode(), value=orjson.dumps(row))
 
 
 @app.page("/v1/scores")

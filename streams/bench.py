@@ -1,21 +1,24 @@
-"""``cxpulse bench``: ingest throughput of one worker against a fresh local broker.
+"""``cxpulse bench``: throughput, latency and memory against fresh local brokers.
 
 Measured in one run, so the numbers compare: the raw aiokafka consume + orjson
 decode rate over the same messages (the ceiling), a Faust agent that does
-nothing (the framework's own ceiling), the pure validation cost,
-and the end-to-end rate of a real ``cxpulse worker`` process into ClickHouse
-(embedded by default, or ``CX_CLICKHOUSE_URL``), with its peak memory.
+nothing (the framework's own ceiling), the pure validation cost, and real
+``cxpulse worker`` processes into ClickHouse (embedded by default, or
+``CX_CLICKHOUSE_URL``): end-to-end rate for one and two workers, event -> score
+latency at half of that rate, and peak memory for 10k and 100k scopes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +29,7 @@ from streams.config import Settings
 from streams.contract import Validator
 from streams.generate import TrafficSpec, generate
 from streams.ingest import build_batch
-from streams.produce import Report, _aiter, record_of, send_stream
+from streams.produce import Report, aiter_of, record_of, send_stream
 from streams.rows import Source
 
 
@@ -72,10 +75,30 @@ def validation_cost(records: list[tuple[str, bytes | None, bytes]], now: float) 
     return (time.perf_counter() - started) / len(sample) * 1e6
 
 
-def rows_written(port: int) -> float:
+def metric_lines(port: int) -> list[str]:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as page:
-        return sum(float(line.rsplit(" ", 1)[1]) for line in page.read().decode().splitlines()
-                   if line.startswith("cx_sink_rows_total{"))
+        return page.read().decode().splitlines()
+
+
+def rows_written(port: int) -> float:
+    return sum(float(line.rsplit(" ", 1)[1]) for line in metric_lines(port)
+               if line.startswith("cx_sink_rows_total{"))
+
+
+def histogram_quantile(lines: list[str], name: str, q: float) -> float:
+    """Quantile from cumulative Prometheus buckets, interpolated linearly within a bucket."""
+    buckets = sorted((float(line.split('le="')[1].split('"')[0]), float(line.rsplit(" ", 1)[1]))
+                     for line in lines if line.startswith(f"{name}_bucket{{"))
+    total = buckets[-1][1] if buckets else 0.0
+    lower_bound = lower_count = 0.0
+    for bound, count in buckets:
+        if count >= q * total:
+            if bound == float("inf"):
+                return lower_bound
+            share = (q * total - lower_count) / max(count - lower_count, 1e-9)
+            return lower_bound + (bound - lower_bound) * share
+        lower_bound, lower_count = bound, count
+    return float("nan")
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -96,42 +119,163 @@ def empty_agent_rate(bootstrap: str, expected: int) -> float:
     return float(orjson.loads(lines[-1])["events_per_s"])
 
 
-def worker_rate(bootstrap: str, settings: Settings, work: Path, expected: int) -> dict[str, Any]:
-    port = broker.free_port()
-    env = os.environ | {"CX_KAFKA_BOOTSTRAP": bootstrap, "CX_DATA_DIR": str(work / "worker"),
-                        "CX_METRICS_PORT": str(port), "CX_APP_ID": "bench"}
-    if settings.clickhouse_url:
-        env["CX_CLICKHOUSE_URL"] = settings.clickhouse_url
-    log = (work / "worker.log").open("wb")
-    process = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker", "--loglevel",
-                                "warn"], env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        first = done = None
-        deadline = time.monotonic() + max(120, expected / 500)
-        written = 0.0
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                written = rows_written(port)
-            except OSError:
-                written = 0.0
-            now = time.perf_counter()
+class Workers:
+    """``cxpulse worker`` processes on a bench broker, each with its own metrics port."""
+
+    def __init__(self, bootstrap: str, url: str, work: Path, name: str, count: int,
+                 extra: dict[str, str] | None = None) -> None:
+        self.ports = [broker.free_port() for _ in range(count)]
+        self.processes = []
+        for index, port in enumerate(self.ports):
+            env = os.environ | {"CX_KAFKA_BOOTSTRAP": bootstrap, "CX_CLICKHOUSE_URL": url,
+                                "CX_DATA_DIR": str(work / f"{name}-{index}"),
+                                "CX_METRICS_PORT": str(port), "CX_APP_ID": f"bench-{name}",
+                                "CX_SESSION_TIMEOUT": "6"} | (extra or {})
+            log = (work / f"{name}-{index}.log").open("wb")
+            self.processes.append(subprocess.Popen(
+                [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "warn"],
+                env=env, stdout=log, stderr=subprocess.STDOUT))
+
+    def written(self) -> float:
+        total = 0.0
+        for port, process in zip(self.ports, self.processes, strict=True):
+            if process.poll() is not None:
+                raise RuntimeError(f"a bench worker exited with {process.returncode}")
+            with contextlib.suppress(OSError):  # not serving yet
+                total += rows_written(port)
+        return total
+
+    def wait_for(self, expected: int) -> float:
+        """Seconds from the first row written to ``expected`` rows written."""
+        first = None
+        deadline = time.monotonic() + max(180, expected / 200)
+        while time.monotonic() < deadline:
+            written = self.written()
             if written and first is None:
-                first = now
-            if written >= expected:
-                done = now
-                break
+                first = time.perf_counter()
+            if written >= expected and first is not None:
+                return max(time.perf_counter() - first, 1e-3)
             time.sleep(0.05)
-        if done is None or first is None:
-            raise RuntimeError(f"worker wrote {written:.0f} of {expected} rows; see {log.name}")
-        return {"events_per_s": expected / (done - first), "seconds": done - first,
-                "peak_rss_mib": peak_rss_mib(process.pid)}
+        raise RuntimeError(f"workers wrote {self.written():.0f} of {expected} rows")
+
+    def wait_assigned(self, partitions: int, timeout: float = 120) -> None:
+        """Until the group owns every source partition: latency then excludes the join."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            owned = 0.0
+            for port in self.ports:
+                with contextlib.suppress(OSError):
+                    owned += sum(float(line.rsplit(" ", 1)[1]) for line in metric_lines(port)
+                                 if line.startswith("cx_assigned_partitions "))
+            if owned >= partitions:
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"bench workers never owned all {partitions} partitions")
+
+    def peak_rss_mib(self) -> float:
+        return max(peak_rss_mib(process.pid) for process in self.processes)
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            process.wait(timeout=30)
+
+
+def warehouse_for(settings: Settings, work: Path, name: str) -> str:
+    """A fresh database per phase, so every phase writes every row."""
+    if settings.clickhouse_url:
+        return settings.clickhouse_url.rstrip("/").rsplit("/", 1)[0] + f"/bench_{name}"
+    return f"chdb://{work / name / 'clickhouse'}"
+
+
+def throughput(bootstrap: str, settings: Settings, work: Path, count: int,
+               expected: int) -> dict[str, float]:
+    name = f"throughput{count}"
+    workers = Workers(bootstrap, warehouse_for(settings, work, name), work, name, count)
+    try:
+        seconds = workers.wait_for(expected)
+        return {"events_per_s": expected / seconds, "seconds": seconds,
+                "peak_rss_mib": workers.peak_rss_mib()}
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        workers.stop()
+
+
+def latency(settings: Settings, work: Path, rate: float, seconds: float) -> dict[str, float]:
+    """Event -> score latency of one worker fed at a steady rate below its capacity."""
+    local = broker.start(work / "latency-broker")
+    try:
+        kafka.create_topics(local.bootstrap, settings.partitions)
+        workers = Workers(local.bootstrap, warehouse_for(settings, work, "latency"), work,
+                          "latency", 1)
+        try:
+            workers.wait_assigned(3 * settings.partitions)
+            now = time.time()
+            spec = TrafficSpec(seed=2, start=now - seconds, duration=seconds, rate=rate)
+            events = list(generate(spec))
+
+            async def paced() -> Any:
+                started = time.monotonic()
+                for index, event in enumerate(events):
+                    delay = index / rate - (time.monotonic() - started)
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    yield record_of(event)
+
+            asyncio.run(send_stream(local.bootstrap, paced(), Report()))
+            workers.wait_for(len(events))
+            lines = metric_lines(workers.ports[0])
+            return {"rate": rate, "events": len(events),
+                    "p50_s": histogram_quantile(lines, "cx_score_latency_seconds", 0.5),
+                    "p99_s": histogram_quantile(lines, "cx_score_latency_seconds", 0.99)}
+        finally:
+            workers.stop()
+    finally:
+        broker.stop(local, work / "latency-broker")
+
+
+def scope_events(scopes: int, now: float) -> list[tuple[str, bytes | None, bytes]]:
+    """One interaction and one NPS answer per scope, spread over 10 tenants and 8 channels."""
+    channels = ("web", "mobile_app", "email", "chat", "messaging", "voice", "store", "social")
+    records = []
+    stamp = datetime.fromtimestamp(now - 600, UTC).isoformat()
+    for index in range(scopes):
+        base = {"occurred_at": stamp, "tenant": f"tenant-{index % 10}",
+                "channel": channels[index // 10 % 8], "touchpoint": f"tp-{index // 80}"}
+        records.append(record_of(base | {"event_id": f"i{index}", "type": "interaction",
+                                         "kind": "visit"}))
+        records.append(record_of(base | {"event_id": f"f{index}", "type": "feedback",
+                                         "survey": "nps", "score": index % 11}))
+    return records
+
+
+def memory(settings: Settings, work: Path, scopes: int) -> dict[str, float]:
+    """Peak RSS of one worker that scored ``scopes`` scopes and published snapshots of them."""
+    local = broker.start(work / f"memory-broker-{scopes}")
+    try:
+        kafka.create_topics(local.bootstrap, settings.partitions)
+        records = scope_events(scopes, time.time())
+        asyncio.run(send_stream(local.bootstrap, aiter_of(records), Report()))
+        name = f"memory{scopes}"
+        workers = Workers(local.bootstrap, warehouse_for(settings, work, name), work, name, 1,
+                          {"CX_SNAPSHOT_SECONDS": "2"})
+        try:
+            workers.wait_for(len(records))
+            time.sleep(6)  # let the leader compute and publish a few snapshots of every scope
+            return {"scopes": scopes, "peak_rss_mib": workers.peak_rss_mib()}
+        finally:
+            workers.stop()
+    finally:
+        broker.stop(local, work / f"memory-broker-{scopes}")
 
 
 def run(settings: Settings, *, events: int, output: str | None) -> int:
     now = time.time()
+    results: dict[str, Any] = {"events": events, "partitions": settings.partitions,
+                               "clickhouse": "server" if settings.clickhouse_url else "chdb",
+                               "target_events_per_s": 50_000,
+                               "reference_naive_faust_per_s": 4_400,
+                               "reference_raw_consume_per_s": 690_000}
     with tempfile.TemporaryDirectory(prefix="cxpulse-bench-") as scratch:
         work = Path(scratch)
         local = broker.start(work / "broker")
@@ -140,30 +284,36 @@ def run(settings: Settings, *, events: int, output: str | None) -> int:
             say(f"bench: {events} events, {settings.partitions} partitions, local broker "
                 f"{local.bootstrap}, ClickHouse {settings.clickhouse_url or 'embedded (chdb)'}")
             records = make_records(events, now)
-            report = asyncio.run(send_stream(local.bootstrap, _aiter(records), Report()))
+            report = asyncio.run(send_stream(local.bootstrap, aiter_of(records), Report()))
+            results["produce_per_s"] = sum(report.sent.values()) / report.seconds
             say(f"  produced {report.summary()}")
-            raw = asyncio.run(raw_consume_rate(local.bootstrap, kafka.SOURCE_TOPICS,
-                                               len(records)))
-            say(f"  raw aiokafka consume + orjson decode: {raw:,.0f} msg/s")
-            empty = empty_agent_rate(local.bootstrap, len(records))
-            say(f"  Faust agent doing nothing (take_events): {empty:,.0f} msg/s")
-            cost = validation_cost(records, now)
-            say(f"  validate + build rows (pure core): {cost:.1f} us/event "
-                f"= {1e6 / cost:,.0f} events/s on one core")
-            worker = worker_rate(local.bootstrap, settings, work, len(records))
-            say(f"  worker end to end (decode, validate, write ClickHouse): "
-                f"{worker['events_per_s']:,.0f} events/s ({worker['seconds']:.1f}s), "
-                f"peak RSS {worker['peak_rss_mib']:.0f} MiB")
+            results["raw_consume_per_s"] = asyncio.run(
+                raw_consume_rate(local.bootstrap, kafka.SOURCE_TOPICS, len(records)))
+            say(f"  raw aiokafka consume + orjson decode: {results['raw_consume_per_s']:,.0f}/s")
+            results["empty_faust_agent_per_s"] = empty_agent_rate(local.bootstrap, len(records))
+            say(f"  Faust agent doing nothing: {results['empty_faust_agent_per_s']:,.0f}/s")
+            results["validate_us_per_event"] = validation_cost(records, now)
+            say(f"  validate + build rows (pure core): {results['validate_us_per_event']:.1f} "
+                "us/event")
+            for count in (1, 2) if settings.clickhouse_url else (1,):
+                done = throughput(local.bootstrap, settings, work, count, len(records))
+                results[f"workers_{count}"] = done
+                say(f"  {count} worker(s) end to end (validate, raw rows, scores): "
+                    f"{done['events_per_s']:,.0f} events/s, peak RSS {done['peak_rss_mib']:.0f} "
+                    "MiB")
+            if not settings.clickhouse_url:
+                say("  2 workers: skipped (embedded ClickHouse is one process; set "
+                    "CX_CLICKHOUSE_URL)")
         finally:
             broker.stop(local, work / "broker")
-    results = {"events": len(records), "partitions": settings.partitions,
-               "produce_per_s": sum(report.sent.values()) / report.seconds,
-               "raw_consume_per_s": raw, "empty_faust_agent_per_s": empty,
-               "validate_us_per_event": cost,
-               "worker_events_per_s": worker["events_per_s"],
-               "worker_peak_rss_mib": worker["peak_rss_mib"],
-               "target_events_per_s": 50_000, "reference_naive_faust_per_s": 4_400,
-               "reference_raw_consume_per_s": 690_000}
+        rate = round(results["workers_1"]["events_per_s"] / 2, -1) or 10.0
+        results["latency"] = latency(settings, work, rate, seconds=20)
+        say(f"  event -> score latency at {rate:,.0f} events/s: p50 "
+            f"{results['latency']['p50_s']:.2f}s, p99 {results['latency']['p99_s']:.2f}s")
+        for scopes in (10_000, 100_000):
+            results[f"memory_{scopes}_scopes"] = memory(settings, work, scopes)
+            say(f"  {scopes:,} scopes: peak RSS "
+                f"{results[f'memory_{scopes}_scopes']['peak_rss_mib']:.0f} MiB")
     print(orjson.dumps(results, option=orjson.OPT_INDENT_2).decode())
     if output:
         Path(output).write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))

@@ -20,3 +20,12 @@ SCORE_MINUTES = Counter("cx_score_minutes_written",
                         "Scope-minutes of statistics rewritten in ClickHouse after a batch")
 ASSIGNED_PARTITIONS = Gauge("cx_assigned_partitions",
                             "Source topic partitions this worker consumes after the last rebalance")
+SINK_BATCH_ROWS = Histogram(
+    "cx_sink_batch_rows", "Messages per consumed batch (one ClickHouse insert per table)",
+    buckets=(1, 10, 100, 500, 1000, 2500, 5000, 10_000, 25_000, 50_000))
+SCORE_LATENCY_SECONDS = Histogram(
+    "cx_score_latency_seconds",
+    "Kafka message timestamp to its raw row and scores written in ClickHouse",
+    buckets=(0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60, 300))
+CONSUMER_LAG = Gauge("cx_consumer_lag", "Messages behind the end of a source partition",
+                     ["topic", "partition"])

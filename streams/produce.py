@@ -87,7 +87,7 @@ async def send_stream(bootstrap: str, records: AsyncIterator[Record], report: Re
     return report
 
 
-async def _aiter(items: Iterable[Record]) -> AsyncIterator[Record]:
+async def aiter_of(items: Iterable[Record]) -> AsyncIterator[Record]:
     for item in items:
         yield item
 
@@ -106,4 +106,4 @@ def produce_lines(bootstrap: str, lines: Iterable[bytes], topic: str | None = No
             except RouteError as error:
                 report.skipped.append(f"line {number}: {error}")
 
-    return asyncio.run(send_stream(bootstrap, _aiter(records()), report))
+    return asyncio.run(send_stream(bootstrap, aiter_of(records()), report))

@@ -13,8 +13,11 @@ from typing import Any
 
 from prometheus_client import Gauge
 
-from streams.reading import Totals, group
-from streams.stats import ALL, Scope
+from streams.reading import Totals, group, scope_totals, score_rows
+from streams.stats import ALL, MINUTE_MS, Scope
+from streams.warehouse import Warehouse
+
+Row = dict[str, Any]
 
 OTHER = "other"
 LABELS = ("tenant", "channel", "touchpoint", "window")
@@ -57,7 +60,24 @@ def gauge_groups(totals: Mapping[Scope, Totals], keep: set[str]) -> dict[Scope, 
     return group(totals, targets)
 
 
-def publish_gauges(rows: list[dict[str, Any]]) -> None:
+def snapshot(warehouse: Warehouse, *, now_ms: int, windows_ms: list[int], deadline_ms: int,
+             top_n: int, weights: Mapping[str, float]) -> tuple[list[Row], list[Row]]:
+    """(rows for cx.scores: every scope and rollup; rows for gauges: top-N touchpoints)."""
+    end_ms = now_ms - now_ms % MINUTE_MS
+    per_window = {window: scope_totals(warehouse, end_ms, window, deadline_ms, {})
+                  for window in windows_ms}
+    keep = top_touchpoints(per_window[max(per_window)], top_n)
+    topic_rows: list[Row] = []
+    gauge_rows: list[Row] = []
+    for window_ms, totals in per_window.items():
+        topic_rows += score_rows(group(totals), end_ms=end_ms, window_ms=window_ms,
+                                 weights=weights)
+        gauge_rows += score_rows(gauge_groups(totals, keep), end_ms=end_ms,
+                                 window_ms=window_ms, weights=weights)
+    return topic_rows, gauge_rows
+
+
+def publish_gauges(rows: list[Row]) -> None:
     """Set every gauge from fresh rows; label sets that vanished or have no data are removed."""
     for key, gauge in GAUGES.items():
         fresh = {tuple(row[label] for label in LABELS): row[key] for row in rows

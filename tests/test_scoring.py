@@ -12,6 +12,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from pathlib import Path
 
 import orjson
@@ -22,7 +23,7 @@ from streams.generate import TrafficSpec, generate
 from streams.reading import window_scores
 from streams.verify import differences
 from streams.warehouse import connect
-from tests.events import record
+from tests.events import CHANNELS, record
 from tests.reference import DEADLINE_MS, Answer, Visit, reference_scores
 from tests.services import (
     CXPULSE,
@@ -83,13 +84,13 @@ def assert_exact(url: str, events: list[dict], end_ms: int) -> None:
     warehouse = connect(url)
     wait_until(lambda: not differences(warehouse, DEADLINE_MS), 120,
                "score_minutes to equal the recomputation from raw events")
-    checked = 0
+    checked: Counter[str] = Counter()
     for at in (end_ms, end_ms - 3 * DAY_MS):
         for name, window in WINDOWS.items():
             rows = window_scores(warehouse, end_ms=at, window_ms=window, deadline_ms=DEADLINE_MS)
             by_scope = {(r["tenant"], r["channel"], r["touchpoint"]): r for r in rows}
             for tenant in ("acme-shop", "nordwind"):
-                for channel in (None, "web", "mobile_app", "email", "chat", "voice", "store"):
+                for channel in (None, *CHANNELS):
                     want = expected(events, at, window, tenant, channel)
                     got = by_scope.get((tenant, channel or "*", "*"))
                     for key in CHECKED:
@@ -101,8 +102,8 @@ def assert_exact(url: str, events: list[dict], end_ms: int) -> None:
                             assert got is not None, (name, tenant, channel)
                             assert got[key] == pytest.approx(want[key], abs=1e-6), (
                                 name, at, tenant, channel, key)
-                            checked += 1
-    assert checked > 200
+                            checked[key] += 1
+    assert min(checked.values()) > 5 and len(checked) == len(CHECKED) - 3, checked
     result = subprocess.run([CXPULSE, "verify"], env={"CX_CLICKHOUSE_URL": url},
                             capture_output=True, timeout=120)
     assert result.returncode == 0, result.stdout.decode()[-2000:]

@@ -82,3 +82,40 @@ def test_bad_url_and_unreachable_server_are_clear_errors() -> None:
     down = connect("clickhouse://default:@127.0.0.1:1/cx")
     with pytest.raises(WarehouseError, match=r"127\.0\.0\.1:1"):
         down.query("SELECT 1")
+
+
+def test_scoring_queries_run_on_both_engines(warehouse: Warehouse) -> None:
+    """Facts, minute sums, window reads and verify: the same SQL on 18.16 and current."""
+    from streams.reading import window_scores
+    from streams.rows import Batch
+    from streams.scoring import score_batch
+    from streams.verify import differences
+
+    migrate(warehouse)
+    tenant = f"t{time.monotonic_ns()}"
+    validator = Validator(max_event_bytes=65536, max_age_seconds=10**9)
+    deadline = 48 * 3600 * 1000
+    events = [
+        {**EXAMPLES["interaction"], "event_id": f"{tenant}-i", "tenant": tenant,
+         "touchpoint": "it's \\ odd"},
+        {**EXAMPLES["feedback"], "event_id": f"{tenant}-f", "tenant": tenant,
+         "occurred_at": "2026-11-19T10:00:00Z"},
+        {**EXAMPLES["followup"], "event_id": f"{tenant}-u", "tenant": tenant,
+         "feedback_id": f"{tenant}-f", "occurred_at": "2026-11-20T10:00:00Z"},
+    ]
+    batch = Batch()
+    for number, event in enumerate(events):
+        topic = {"interaction": "cx.interactions", "feedback": "cx.feedback",
+                 "followup": "cx.followups"}[event["type"]]
+        batch.add_event(validator.check(orjson.dumps(event), topic, NOW),
+                        Source(topic, 0, number), int(NOW))
+    for table, rows in batch.rows.items():
+        warehouse.insert(table, rows)
+    assert score_batch(warehouse, batch.accepted[:2], deadline) == 2
+    assert score_batch(warehouse, batch.accepted[2:], deadline) == 1  # closes the feedback
+    rows = window_scores(warehouse, end_ms=int(NOW * 1000), window_ms=7 * 86_400_000,
+                         deadline_ms=deadline, tenant=tenant)
+    total = next(r for r in rows if r["channel"] == "*")
+    assert total["csat"] == 0.0 and total["csat_n"] == 1 and total["followup_sla"] == 1.0
+    assert any(r["touchpoint"] == "it's \\ odd" for r in rows)
+    assert [d for d in differences(warehouse, deadline) if d["scope"][0] == tenant] == []

@@ -20,19 +20,26 @@ from streams.warehouse.sql import sql_literal
 SCOPE_PARTS = ("tenant", "channel", "touchpoint")
 Totals = tuple[Stats, Followups]
 
+# Aliases differ from the column names: ClickHouse substitutes aliases everywhere in a
+# query, so ``sum(x) AS x`` would change what a WHERE or sumIf() on ``x`` means.
+STAT_SUMS = ", ".join(f"sum({column}) AS total_{column}" for column in STAT_COLUMNS)
+
+
+def stats_of_sums(row: Mapping[str, Any]) -> Stats:
+    """The ``Stats`` of a row selected with ``STAT_SUMS``."""
+    return Stats(*(int(row[f"total_{column}"]) for column in STAT_COLUMNS))
+
 
 def scope_totals(warehouse: Warehouse, end_ms: int, window_ms: int, deadline_ms: int,
                  filters: Mapping[str, str]) -> dict[Scope, Totals]:
     """Summed statistics and due/met follow-ups per scope for [end - window, end)."""
     start_s, end_s, edge_s = ((end_ms - window_ms) // 1000, end_ms // 1000,
                               (end_ms - deadline_ms) // 1000)
-    # Aliases must not shadow the columns that the sumIf() below reads.
-    sums = ", ".join(f"sum({column}) AS total_{column}" for column in STAT_COLUMNS)
     where = [f"minute >= toDateTime({start_s})", f"minute < toDateTime({end_s})"]
     where += [f"{column} = {sql_literal(value)}" for column, value in filters.items()
               if value != ALL]
     rows = warehouse.query(
-        f"SELECT tenant, channel, touchpoint, {sums}, "
+        f"SELECT tenant, channel, touchpoint, {STAT_SUMS}, "
         f"sumIf(followup_needed, minute <= toDateTime({edge_s - 60})) "
         f"+ sumIf(followup_needed_on_minute, minute = toDateTime({edge_s})) AS due, "
         f"sumIf(followup_met, minute <= toDateTime({edge_s - 60})) "
@@ -40,8 +47,7 @@ def scope_totals(warehouse: Warehouse, end_ms: int, window_ms: int, deadline_ms:
         f"FROM {warehouse.database}.score_minutes FINAL WHERE {' AND '.join(where)} "
         "GROUP BY tenant, channel, touchpoint")
     return {(row["tenant"], row["channel"], row["touchpoint"]):
-            (Stats(*(int(row[f"total_{column}"]) for column in STAT_COLUMNS)),
-             Followups(int(row["due"]), int(row["met"]))) for row in rows}
+            (stats_of_sums(row), Followups(int(row["due"]), int(row["met"]))) for row in rows}
 
 
 def group(totals: Mapping[Scope, Totals],

@@ -12,52 +12,49 @@ sees both and marks the feedback met.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from streams.contract import ValidEvent
 from streams.facts import CLOSING_ACTIONS, Answer, Fact, answer_of, in_time, interaction_fact
-from streams.stats import STAT_COLUMNS, Stats
+from streams.reading import STAT_SUMS, stats_of_sums
 from streams.warehouse import Warehouse
-from streams.warehouse.sql import in_list
+from streams.warehouse.sql import OCCURRED_MS, in_list
 
 MinuteKey = tuple[str, str, str, int]
 """(tenant, channel, touchpoint, minute as epoch seconds)."""
-
-_OCCURRED_MS = "toUInt64(toUnixTimestamp(occurred_at)) * 1000 + occurred_ms"
-
 
 def _chunks(items: list[Any], size: int = 2000) -> Iterable[list[Any]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
 
 
+def _query_in(warehouse: Warehouse, values: list[Any],
+              sql: Callable[[str], str]) -> Iterator[dict[str, Any]]:
+    """Run ``sql(in_list)`` over chunks of ``values`` (keeps each query a sane size)."""
+    for chunk in _chunks(values):
+        yield from warehouse.query(sql(in_list(chunk)))
+
+
 def _stored_answers(warehouse: Warehouse, ids: list[str]) -> dict[str, Answer]:
     """Feedback already in the raw table, by event id (a follow-up's target)."""
-    found: dict[str, Answer] = {}
-    db = warehouse.database
-    for chunk in _chunks(ids):
-        for row in warehouse.query(
-                f"SELECT event_id, tenant, channel, touchpoint, {_OCCURRED_MS} AS at_ms, survey, "
-                f"score, scale FROM {db}.feedback WHERE event_id IN {in_list(chunk)} "
-                "LIMIT 1 BY event_id"):
-            found[row["event_id"]] = Answer(
-                row["event_id"], (row["tenant"], row["channel"], row["touchpoint"]),
-                int(row["at_ms"]), row["survey"], int(row["score"]), int(row["scale"]))
-    return found
+    rows = _query_in(warehouse, ids, lambda values: (
+        f"SELECT event_id, tenant, channel, touchpoint, {OCCURRED_MS} AS at_ms, survey, score, "
+        f"scale FROM {warehouse.database}.feedback WHERE event_id IN {values} "
+        "LIMIT 1 BY event_id"))
+    return {row["event_id"]: Answer(row["event_id"],
+                                    (row["tenant"], row["channel"], row["touchpoint"]),
+                                    int(row["at_ms"]), row["survey"], int(row["score"]),
+                                    int(row["scale"])) for row in rows}
 
 
 def _first_closing_followups(warehouse: Warehouse, feedback_ids: list[str]) -> dict[str, int]:
     """Earliest contacted/resolved follow-up time per feedback id, from the raw table."""
-    found: dict[str, int] = {}
-    db = warehouse.database
-    for chunk in _chunks(feedback_ids):
-        for row in warehouse.query(
-                f"SELECT feedback_id, min({_OCCURRED_MS}) AS at_ms FROM {db}.followups "
-                f"WHERE feedback_id IN {in_list(chunk)} AND action IN {in_list(CLOSING_ACTIONS)} "
-                "GROUP BY feedback_id"):
-            found[row["feedback_id"]] = int(row["at_ms"])
-    return found
+    rows = _query_in(warehouse, feedback_ids, lambda values: (
+        f"SELECT feedback_id, min({OCCURRED_MS}) AS at_ms FROM {warehouse.database}.followups "
+        f"WHERE feedback_id IN {values} AND action IN {in_list(CLOSING_ACTIONS)} "
+        "GROUP BY feedback_id"))
+    return {row["feedback_id"]: int(row["at_ms"]) for row in rows}
 
 
 def batch_facts(warehouse: Warehouse, events: list[ValidEvent], deadline_ms: int) -> list[Fact]:
@@ -88,21 +85,18 @@ def batch_facts(warehouse: Warehouse, events: list[ValidEvent], deadline_ms: int
 
 def recompute(warehouse: Warehouse, keys: list[MinuteKey]) -> list[dict[str, Any]]:
     """Absolute sums of the stored facts for these scope-minutes, versioned."""
-    db = warehouse.database
-    sums = ", ".join(f"sum({column}) AS {column}" for column in STAT_COLUMNS)
-    rows: list[dict[str, Any]] = []
     now = int(time.time())
-    for chunk in _chunks(keys, 1000):
-        for row in warehouse.query(
-                f"SELECT tenant, channel, touchpoint, toUnixTimestamp(minute) AS minute, {sums}, "
-                f"count() AS facts FROM {db}.score_facts FINAL "
-                f"WHERE (tenant, channel, touchpoint, toUnixTimestamp(minute)) IN {in_list(chunk)} "
-                "GROUP BY tenant, channel, touchpoint, minute"):
-            stats = Stats.from_dict(row)
-            rows.append({"tenant": row["tenant"], "channel": row["channel"],
-                         "touchpoint": row["touchpoint"], "minute": int(row["minute"]),
-                         **stats.as_dict(), "version": int(row["facts"]) + stats.followup_met,
-                         "computed_at": now})
+    rows = []
+    for row in _query_in(warehouse, keys, lambda values: (
+            f"SELECT tenant, channel, touchpoint, toUnixTimestamp(minute) AS minute_s, "
+            f"{STAT_SUMS}, count() AS facts FROM {warehouse.database}.score_facts FINAL "
+            f"WHERE (tenant, channel, touchpoint, toUnixTimestamp(minute)) IN {values} "
+            "GROUP BY tenant, channel, touchpoint, minute")):
+        stats = stats_of_sums(row)
+        rows.append({"tenant": row["tenant"], "channel": row["channel"],
+                     "touchpoint": row["touchpoint"], "minute": int(row["minute_s"]),
+                     **stats.as_dict(), "version": int(row["facts"]) + stats.followup_met,
+                     "computed_at": now})
     return rows
 
 

@@ -13,10 +13,9 @@ from streams.facts import CLOSING_ACTIONS, in_time
 from streams.stats import STAT_COLUMNS, Stats, feedback_stats, followup_stats, minute_of
 from streams.stats import needs_followup as needs
 from streams.warehouse import Warehouse
-from streams.warehouse.sql import in_list
+from streams.warehouse.sql import OCCURRED_MS, in_list
 
 Key = tuple[str, str, str, int]
-_AT_MS = "toUInt64(toUnixTimestamp(occurred_at)) * 1000 + occurred_ms"
 
 
 def expected_minutes(warehouse: Warehouse, deadline_ms: int) -> dict[Key, Stats]:
@@ -29,10 +28,10 @@ def expected_minutes(warehouse: Warehouse, deadline_ms: int) -> dict[Key, Stats]
         key = (row["tenant"], row["channel"], row["touchpoint"], int(row["minute"]))
         minutes[key] += Stats(interactions=int(row["n"]), failures=int(row["failures"]))
     first_followup = {row["feedback_id"]: int(row["at_ms"]) for row in warehouse.query(
-        f"SELECT feedback_id, min({_AT_MS}) AS at_ms FROM {db}.followups FINAL "
+        f"SELECT feedback_id, min({OCCURRED_MS}) AS at_ms FROM {db}.followups FINAL "
         f"WHERE action IN {in_list(CLOSING_ACTIONS)} GROUP BY feedback_id")}
     for row in warehouse.query(
-            f"SELECT event_id, tenant, channel, touchpoint, {_AT_MS} AS at_ms, survey, score, "
+            f"SELECT event_id, tenant, channel, touchpoint, {OCCURRED_MS} AS at_ms, survey, score, "
             f"scale FROM {db}.feedback FINAL"):
         at_ms, survey, score, scale = (int(row["at_ms"]), row["survey"], int(row["score"]),
                                        int(row["scale"]))

@@ -10,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+OCCURRED_MS = "toUInt64(toUnixTimestamp(occurred_at)) * 1000 + occurred_ms"
+"""Event time in epoch milliseconds, from the raw tables' two columns."""
+
 _STR_ESCAPES = {ord("\\"): "\\\\", ord("'"): "\\'"} | {i: f"\\x{i:02x}" for i in range(32)}
 _BYTES_ESCAPES = _STR_ESCAPES | {i: f"\\x{i:02x}" for i in range(127, 256)}
 

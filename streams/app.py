@@ -129,7 +129,11 @@ published: dict[str, bytes] = {}
 
 @app.timer(settings.snapshot_seconds)
 async def publish_snapshots() -> None:
-    """The leader publishes rolling scores; the others show none, so nothing counts twice."""
+    """The leader publishes rolling scores; the others show none, so nothing counts twice.
+
+    A snapshot that fails (ClickHouse away, shutting down) is skipped, never fatal:
+    the next one follows in CX_SNAPSHOT_SECONDS.
+    """
     if not app.is_leader():
         clear_gauges()
         published.clear()
@@ -140,16 +144,15 @@ async def publish_snapshots() -> None:
             windows_ms=[int(seconds * 1000) for seconds in settings.score_windows],
             deadline_ms=settings.followup_deadline_ms, top_n=settings.top_touchpoints,
             weights=weights)
-    except WarehouseError as error:
-        log.warning("score snapshot skipped: %s", error)
-        return
-    publish_gauges(gauge_rows)
-    for row in topic_rows:
-        key = "|".join((row["tenant"], row["channel"], row["touchpoint"], row["window"]))
-        values = orjson.dumps({k: v for k, v in row.items() if k != "window_end"})
-        if published.get(key) != values:  # only what changed: 100k scopes stay cheap
-            published[key] = values
-            await scores_topic.send(key=key.encode(), value=orjson.dumps(row))
+        publish_gauges(gauge_rows)
+        for row in topic_rows:
+            key = "|".join((row["tenant"], row["channel"], row["touchpoint"], row["window"]))
+            values = orjson.dumps({k: v for k, v in row.items() if k != "window_end"})
+            if published.get(key) != values:  # only what changed: 100k scopes stay cheap
+                await scores_topic.send(key=key.encode(), value=orjson.dumps(row))
+                published[key] = values
+    except Exception as error:
+        log.warning("score snapshot skipped: %s: %s", type(error).__name__, error)
 
 
 @app.page("/v1/scores")

@@ -16,9 +16,12 @@ import time
 from typing import Any
 
 from streams.config import Settings
+from streams.reading import window_scores
+from streams.stats import ALL
 from streams.warehouse import Warehouse, connect
 
 REFRESH_SECONDS = 5.0
+WINDOW_MS = 3_600_000
 CYCLE_SECONDS = 600.0
 
 HOSTILE = [
@@ -29,8 +32,8 @@ HOSTILE = [
 ]
 
 
-def snapshot(warehouse: Warehouse, since: int) -> dict[str, Any]:
-    """What landed so far, and a per-channel preview of the last minutes from raw rows."""
+def snapshot(warehouse: Warehouse, deadline_ms: int) -> dict[str, Any]:
+    """What landed so far, and the live scores of the last hour per tenant and channel."""
     db = warehouse.database
     counts = {row["t"]: int(row["n"]) for row in warehouse.query(
         f"SELECT 'interactions' AS t, count() AS n FROM {db}.interactions UNION ALL "
@@ -39,18 +42,16 @@ def snapshot(warehouse: Warehouse, since: int) -> dict[str, Any]:
         f"SELECT 'deadletters' AS t, count() AS n FROM {db}.deadletters")}
     reasons = {row["reason"]: int(row["n"]) for row in warehouse.query(
         f"SELECT reason, count() AS n FROM {db}.deadletters GROUP BY reason ORDER BY reason")}
-    channels = warehouse.query(
-        f"SELECT channel, count() AS n, countIf(outcome = 'failure') AS failures "
-        f"FROM {db}.interactions FINAL WHERE occurred_at >= toDateTime({since}) "
-        f"GROUP BY channel ORDER BY channel")
-    nps = {row["channel"]: row for row in warehouse.query(
-        f"SELECT channel, count() AS n, countIf(score >= 9) AS p, countIf(score <= 6) AS d "
-        f"FROM {db}.feedback FINAL WHERE survey = 'nps' AND occurred_at >= toDateTime({since}) "
-        f"GROUP BY channel")}
-    return {"counts": counts, "reasons": reasons, "channels": channels, "nps": nps}
+    scores = window_scores(warehouse, end_ms=int(time.time() * 1000) + 60_000,
+                           window_ms=WINDOW_MS, deadline_ms=deadline_ms, touchpoint=ALL)
+    return {"counts": counts, "reasons": reasons, "scores": scores}
 
 
-def render(view: dict[str, Any], window_minutes: int) -> str:
+def _cell(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def render(view: dict[str, Any]) -> str:
     counts = view["counts"]
     lines = [
         f"[{time.strftime('%H:%M:%S')}] landed: interactions {counts.get('interactions', 0)}, "
@@ -58,16 +59,15 @@ def render(view: dict[str, Any], window_minutes: int) -> str:
         f"dead letters {counts.get('deadletters', 0)} "
         + (f"({', '.join(f'{r} {n}' for r, n in view['reasons'].items())})"
            if view["reasons"] else ""),
-        f"  last {window_minutes} min by channel   interactions  failure%   NPS (n)",
+        f"  last hour   {'tenant':<12}{'channel':<12}{'NPS':>7}{'CSAT':>7}{'CES':>6}"
+        f"{'fail%':>7}{'health':>8}",
     ]
-    for row in view["channels"]:
-        n, failures = int(row["n"]), int(row["failures"])
-        nps_row = view["nps"].get(row["channel"])
-        nps = "     -"
-        if nps_row and int(nps_row["n"]):
-            answers = int(nps_row["n"])
-            nps = f"{100 * (int(nps_row['p']) - int(nps_row['d'])) / answers:6.1f} ({answers})"
-        lines.append(f"  {row['channel']:<22}{n:>12}  {100 * failures / max(n, 1):8.1f}   {nps}")
+    for row in view["scores"]:
+        failure = None if row["failure_rate"] is None else 100 * row["failure_rate"]
+        alert = "  <-- low" if row["health"] is not None and row["health"] < 60 else ""
+        lines.append(f"              {row['tenant']:<12.12}{row['channel']:<12.12}"
+                     f"{_cell(row['nps']):>7}{_cell(row['csat']):>7}{_cell(row['ces'], 2):>6}"
+                     f"{_cell(failure):>7}{_cell(row['health']):>8}{alert}")
     return "\n".join(lines)
 
 
@@ -92,13 +92,11 @@ def run(settings: Settings, *, duration: float | None, rate: float, scenario: st
     generator = start_generator()
     warehouse = connect(settings.warehouse_url)
     started = time.time()
-    window_minutes = 5
 
     @app.timer(REFRESH_SECONDS)
     async def show() -> None:
-        since = int(time.time()) - window_minutes * 60
-        view = await asyncio.to_thread(snapshot, warehouse, since)
-        print(render(view, window_minutes), flush=True)
+        view = await asyncio.to_thread(snapshot, warehouse, settings.followup_deadline_ms)
+        print(render(view), flush=True)
         nonlocal generator
         if duration is None and generator.poll() is not None:
             generator = start_generator()

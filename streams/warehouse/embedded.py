@@ -6,6 +6,7 @@ payloads are raw bytes that JSON formats cannot carry.
 
 from __future__ import annotations
 
+import atexit
 import threading
 from pathlib import Path
 from typing import Any, ClassVar
@@ -53,15 +54,18 @@ class EmbeddedWarehouse:
                     f"embedded ClickHouse is already open at {next(iter(cls._open))}; "
                     f"one process can hold only one (asked for {path})")
             cls._open[key] = cls(path, database)
+            atexit.register(cls._open[key].close)
         return cls._open[key]
 
     def _run(self, sql: str, fmt: str = "CSV") -> bytes:
-        try:
-            with self._lock:
+        with self._lock:
+            if self._session is None:
+                raise WarehouseError(f"embedded ClickHouse at {self.path} is closed")
+            try:
                 result = self._session.query(sql, fmt)
-        except Exception as error:
-            raise WarehouseError(
-                f"embedded ClickHouse at {self.path}: {one_line(error)}") from error
+            except Exception as error:
+                raise WarehouseError(
+                    f"embedded ClickHouse at {self.path}: {one_line(error)}") from error
         return result.bytes() if hasattr(result, "bytes") else bytes(result)
 
     def execute(self, sql: str) -> None:
@@ -79,5 +83,12 @@ class EmbeddedWarehouse:
         self._run(f"INSERT INTO {self.database}.{table} ({', '.join(columns)}) VALUES {values}")
 
     def close(self) -> None:
-        # The session lives as long as the process: chdb cannot reopen in-process reliably.
-        pass
+        """Close at exit, under the lock: chdb crashes if torn down mid-query.
+
+        The session otherwise lives as long as the process (chdb cannot reopen a
+        closed one reliably), so ``close`` is only registered with ``atexit``.
+        """
+        with self._lock:
+            if self._session is not None:
+                self._session.close()
+                self._session = None

@@ -139,16 +139,16 @@ async def publish_snapshots() -> None:
         published.clear()
         return
     try:
-        topic_rows, gauge_rows = await asyncio.to_thread(
+        rows = await asyncio.to_thread(
             snapshot, sink.warehouse(), now_ms=int(time.time() * 1000),
             windows_ms=[int(seconds * 1000) for seconds in settings.score_windows],
             deadline_ms=settings.followup_deadline_ms, top_n=settings.top_touchpoints,
             weights=weights)
-        publish_gauges(gauge_rows)
-        for row in topic_rows:
+        publish_gauges(rows)
+        for row in rows:
             key = "|".join((row["tenant"], row["channel"], row["touchpoint"], row["window"]))
             values = orjson.dumps({k: v for k, v in row.items() if k != "window_end"})
-            if published.get(key) != values:  # only what changed: 100k scopes stay cheap
+            if published.get(key) != values:  # only what changed
                 await scores_topic.send(key=key.encode(), value=orjson.dumps(row))
                 published[key] = values
     except Exception as error:

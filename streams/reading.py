@@ -31,22 +31,28 @@ def stats_of_sums(row: Mapping[str, Any]) -> Stats:
 
 
 def scope_totals(warehouse: Warehouse, end_ms: int, window_ms: int, deadline_ms: int,
-                 filters: Mapping[str, str]) -> dict[Scope, Totals]:
-    """Summed statistics and due/met follow-ups per scope for [end - window, end)."""
+                 filters: Mapping[str, str],
+                 grouping: tuple[str, str, str] = SCOPE_PARTS) -> dict[Scope, Totals]:
+    """Summed statistics and due/met follow-ups per scope for [end - window, end).
+
+    ``grouping`` holds the SQL expressions that make the scope, e.g. ``'*'`` for a
+    rolled-up part, so ClickHouse does the grouping and few rows come back.
+    """
     start_s, end_s, edge_s = ((end_ms - window_ms) // 1000, end_ms // 1000,
                               (end_ms - deadline_ms) // 1000)
     where = [f"minute >= toDateTime({start_s})", f"minute < toDateTime({end_s})"]
     where += [f"{column} = {sql_literal(value)}" for column, value in filters.items()
               if value != ALL]
     rows = warehouse.query(
-        f"SELECT tenant, channel, touchpoint, {STAT_SUMS}, "
+        f"SELECT {grouping[0]} AS g_tenant, {grouping[1]} AS g_channel, "
+        f"{grouping[2]} AS g_touchpoint, {STAT_SUMS}, "
         f"sumIf(followup_needed, minute <= toDateTime({edge_s - 60})) "
         f"+ sumIf(followup_needed_on_minute, minute = toDateTime({edge_s})) AS due, "
         f"sumIf(followup_met, minute <= toDateTime({edge_s - 60})) "
         f"+ sumIf(followup_met_on_minute, minute = toDateTime({edge_s})) AS met "
         f"FROM {warehouse.database}.score_minutes FINAL WHERE {' AND '.join(where)} "
-        "GROUP BY tenant, channel, touchpoint")
-    return {(row["tenant"], row["channel"], row["touchpoint"]):
+        "GROUP BY g_tenant, g_channel, g_touchpoint")
+    return {(row["g_tenant"], row["g_channel"], row["g_touchpoint"]):
             (stats_of_sums(row), Followups(int(row["due"]), int(row["met"]))) for row in rows}
 
 

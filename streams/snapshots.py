@@ -7,15 +7,15 @@ are summed into ``other``. Rollups carry ``*``.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
 from prometheus_client import Gauge
 
-from streams.reading import Totals, group, scope_totals, score_rows
+from streams.reading import Totals, scope_totals, score_rows
 from streams.stats import ALL, MINUTE_MS, Scope
 from streams.warehouse import Warehouse
+from streams.warehouse.sql import in_list, sql_literal
 
 Row = dict[str, Any]
 
@@ -44,37 +44,44 @@ GAUGES: dict[str, Gauge] = {
     }.items()}
 
 
-def top_touchpoints(totals: Mapping[Scope, Totals], top_n: int) -> set[str]:
-    volume: Counter[str] = Counter()
-    for (_, _, touchpoint), (stats, _) in totals.items():
-        volume[touchpoint] += stats.interactions + stats.feedback
-    return {name for name, _ in volume.most_common(top_n)}
+def top_touchpoints(warehouse: Warehouse, end_ms: int, window_ms: int, top_n: int) -> list[str]:
+    """The ``top_n`` touchpoints with the most interactions and answers in the window."""
+    if top_n <= 0:
+        return []
+    start_s, end_s = (end_ms - window_ms) // 1000, end_ms // 1000
+    rows = warehouse.query(
+        "SELECT touchpoint, sum(interactions + nps_n + csat5_n + csat10_n + ces_n) AS volume "
+        f"FROM {warehouse.database}.score_minutes FINAL WHERE minute >= toDateTime({start_s}) "
+        f"AND minute < toDateTime({end_s}) GROUP BY touchpoint "
+        f"ORDER BY volume DESC, touchpoint LIMIT {int(top_n)}")
+    return [row["touchpoint"] for row in rows]
 
 
-def gauge_groups(totals: Mapping[Scope, Totals], keep: set[str]) -> dict[Scope, Totals]:
-    def targets(scope: Scope) -> tuple[Scope, Scope, Scope]:
-        tenant, channel, touchpoint = scope
-        return ((tenant, channel, touchpoint if touchpoint in keep else OTHER),
-                (tenant, channel, ALL), (tenant, ALL, ALL))
-
-    return group(totals, targets)
+def groupings(keep: list[str]) -> list[tuple[str, str, str]]:
+    """SQL scope expressions: kept touchpoints by name, the rest as ``other``, and rollups."""
+    touchpoint = (f"if(touchpoint IN {in_list(keep)}, touchpoint, {sql_literal(OTHER)})"
+                  if keep else sql_literal(OTHER))
+    everything = sql_literal(ALL)
+    return [("tenant", "channel", touchpoint), ("tenant", "channel", everything),
+            ("tenant", everything, everything)]
 
 
 def snapshot(warehouse: Warehouse, *, now_ms: int, windows_ms: list[int], deadline_ms: int,
-             top_n: int, weights: Mapping[str, float]) -> tuple[list[Row], list[Row]]:
-    """(rows for cx.scores: every scope and rollup; rows for gauges: top-N touchpoints)."""
+             top_n: int, weights: Mapping[str, float]) -> list[Row]:
+    """Scores of every window for the bounded scope set: what gauges and cx.scores show.
+
+    ClickHouse groups, so the cost is the same for 100 or 100,000 scopes here; the
+    full per-touchpoint detail stays one ``cxpulse scores`` or ``/v1/scores`` away.
+    """
     end_ms = now_ms - now_ms % MINUTE_MS
-    per_window = {window: scope_totals(warehouse, end_ms, window, deadline_ms, {})
-                  for window in windows_ms}
-    keep = top_touchpoints(per_window[max(per_window)], top_n)
-    topic_rows: list[Row] = []
-    gauge_rows: list[Row] = []
-    for window_ms, totals in per_window.items():
-        topic_rows += score_rows(group(totals), end_ms=end_ms, window_ms=window_ms,
-                                 weights=weights)
-        gauge_rows += score_rows(gauge_groups(totals, keep), end_ms=end_ms,
-                                 window_ms=window_ms, weights=weights)
-    return topic_rows, gauge_rows
+    keep = top_touchpoints(warehouse, end_ms, max(windows_ms), top_n)
+    rows: list[Row] = []
+    for window_ms in windows_ms:
+        totals: dict[Scope, Totals] = {}
+        for grouping in groupings(keep):
+            totals |= scope_totals(warehouse, end_ms, window_ms, deadline_ms, {}, grouping)
+        rows += score_rows(totals, end_ms=end_ms, window_ms=window_ms, weights=weights)
+    return rows
 
 
 def publish_gauges(rows: list[Row]) -> None:

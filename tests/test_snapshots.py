@@ -1,43 +1,65 @@
-"""Gauge grouping: bounded touchpoint labels, exact sums, stale label sets removed."""
+"""Snapshots for gauges and cx.scores: bounded touchpoint labels, exact sums, on both engines."""
 
 from __future__ import annotations
 
+import time
+
+import pytest
 from prometheus_client import generate_latest
 
 from streams.reading import group, score_rows
 from streams.scores import Followups
-from streams.snapshots import GAUGES, gauge_groups, publish_gauges, top_touchpoints
+from streams.snapshots import GAUGES, publish_gauges, snapshot
 from streams.stats import Stats
+from streams.warehouse import Warehouse
+from streams.warehouse.migrate import migrate
 
-NONE = Followups(0, 0)
-TOTALS = {
-    ("acme", "web", "checkout"): (Stats(interactions=100, nps_n=4, nps_promoters=4), NONE),
-    ("acme", "web", "search"): (Stats(interactions=50, nps_n=2, nps_detractors=2), NONE),
-    ("acme", "web", "returns"): (Stats(interactions=1, nps_n=2, nps_detractors=1), NONE),
-    ("acme", "chat", "returns"): (Stats(interactions=3), Followups(2, 1)),
+MINUTE = 1_795_344_000  # seconds, a minute boundary
+END_MS = (MINUTE + 60) * 1000
+SCOPES = {
+    ("checkout", "web"): Stats(interactions=100, nps_n=4, nps_promoters=4),
+    ("search", "web"): Stats(interactions=50, nps_n=2, nps_detractors=2),
+    ("returns", "web"): Stats(interactions=1, nps_n=2, nps_detractors=1),
+    ("returns", "chat"): Stats(interactions=3, ces_n=1, ces_sum=5, ces_sum_sq=25),
 }
 
 
-def test_only_top_touchpoints_keep_their_name() -> None:
-    keep = top_touchpoints(TOTALS, 2)
-    assert keep == {"checkout", "search"}
-    grouped = gauge_groups(TOTALS, keep)
-    assert set(grouped) == {("acme", "web", "checkout"), ("acme", "web", "search"),
-                            ("acme", "web", "other"), ("acme", "chat", "other"),
-                            ("acme", "web", "*"), ("acme", "chat", "*"), ("acme", "*", "*")}
-    assert grouped[("acme", "*", "*")] == group(TOTALS)[("acme", "*", "*")]
-    assert grouped[("acme", "*", "*")][1] == Followups(2, 1)
+@pytest.mark.integration
+def test_snapshot_keeps_top_touchpoints_and_sums_the_rest(warehouse: Warehouse) -> None:
+    migrate(warehouse)
+    tenant = f"snap{time.monotonic_ns()}"
+    warehouse.insert("score_minutes", [
+        {"tenant": tenant, "channel": channel, "touchpoint": touchpoint, "minute": MINUTE,
+         **stats.as_dict(), "version": 1, "computed_at": MINUTE}
+        for (touchpoint, channel), stats in SCOPES.items()])
+    rows = [row for row in snapshot(warehouse, now_ms=END_MS + 30_000, windows_ms=[3_600_000],
+                                    deadline_ms=48 * 3_600_000, top_n=2, weights={"nps": 1})
+            if row["tenant"] == tenant]
+    by_scope = {(row["channel"], row["touchpoint"]): row for row in rows}
+    assert set(by_scope) == {("web", "checkout"), ("web", "search"), ("web", "other"),
+                             ("chat", "other"), ("web", "*"), ("chat", "*"), ("*", "*")}
+    totals = {(tenant, channel, touchpoint): (stats, Followups(0, 0))
+              for (touchpoint, channel), stats in SCOPES.items()}
+    expected = {(r["channel"], r["touchpoint"]): r for r in score_rows(
+        group(totals), end_ms=END_MS, window_ms=3_600_000, weights={"nps": 1})}
+    for scope in (("web", "*"), ("chat", "*"), ("*", "*")):
+        assert by_scope[scope] == expected[scope]
+    assert by_scope[("web", "other")]["nps"] == -50.0  # the returns answers alone
+    assert by_scope[("chat", "other")]["ces"] == 5.0
 
 
 def test_publish_sets_and_removes_label_sets() -> None:
-    rows = score_rows(gauge_groups(TOTALS, {"checkout"}), end_ms=0, window_ms=3_600_000)
+    totals = {("acme", "web", "checkout"): (SCOPES[("checkout", "web")], Followups(0, 0)),
+              ("acme", "chat", "*"): (SCOPES[("returns", "chat")], Followups(2, 1))}
+    rows = score_rows(totals, end_ms=0, window_ms=3_600_000)
     publish_gauges(rows)
     text = generate_latest().decode()
     assert 'cx_nps{channel="web",tenant="acme",touchpoint="checkout",window="1h"} 100.0' in text
     assert 'cx_nps{channel="chat"' not in text, "no NPS data on chat: no sample"
+    assert 'cx_followup_overdue{channel="chat",tenant="acme",touchpoint="*",window="1h"} 1.0' \
+        in text
     publish_gauges([row for row in rows if row["channel"] != "web"])
     text = generate_latest().decode()
     assert 'touchpoint="checkout"' not in text
-    assert 'cx_interactions{channel="chat",tenant="acme",touchpoint="*",window="1h"} 3.0' in text
     for gauge in GAUGES.values():
         gauge.clear()

@@ -26,7 +26,7 @@ from streams.scores import parse_weights
 from streams.sink import Sink
 from streams.snapshots import clear_gauges, publish_gauges, snapshot
 from streams.units import parse_duration, parse_time
-from streams.warehouse import WarehouseError
+from streams.warehouse import LazyWarehouse, WarehouseError
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,7 @@ async def publish_deadletters(envelopes: list[bytes]) -> None:
 
 
 sink = Sink(settings.warehouse_url, publish_deadletters, settings.followup_deadline_ms)
+reader = LazyWarehouse(settings.warehouse_url)
 
 
 def record(batch: Batch, messages: list[Any], now: float) -> None:
@@ -140,7 +141,7 @@ async def publish_snapshots() -> None:
         return
     try:
         rows = await asyncio.to_thread(
-            snapshot, sink.warehouse(), now_ms=int(time.time() * 1000),
+            snapshot, reader.get(), now_ms=int(time.time() * 1000),
             windows_ms=[int(seconds * 1000) for seconds in settings.score_windows],
             deadline_ms=settings.followup_deadline_ms, top_n=settings.top_touchpoints,
             weights=weights)
@@ -169,7 +170,7 @@ async def scores_api(web: faust.web.View, request: faust.web.Request) -> faust.w
         return web.json({"error": str(error)}, status=400)
     try:
         rows = await asyncio.to_thread(
-            window_scores, sink.warehouse(), end_ms=int(at * 1000), window_ms=int(window * 1000),
+            window_scores, reader.get(), end_ms=int(at * 1000), window_ms=int(window * 1000),
             deadline_ms=settings.followup_deadline_ms, tenant=query.get("tenant"),
             channel=query.get("channel"), touchpoint=query.get("touchpoint"), weights=weights)
     except WarehouseError as error:

@@ -258,7 +258,7 @@ def memory(settings: Settings, work: Path, scopes: int) -> dict[str, float]:
         asyncio.run(send_stream(local.bootstrap, aiter_of(records), Report()))
         name = f"memory{scopes}"
         workers = Workers(local.bootstrap, warehouse_for(settings, work, name), work, name, 1,
-                          {"CX_SNAPSHOT_SECONDS": "2"})
+                          {"CX_SNAPSHOT_SECONDS": "5"})
         try:
             workers.wait_for(len(records))
             time.sleep(6)  # let the leader compute and publish a few snapshots of every scope

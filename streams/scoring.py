@@ -24,6 +24,10 @@ from streams.warehouse.sql import OCCURRED_MS, in_list
 MinuteKey = tuple[str, str, str, int]
 """(tenant, channel, touchpoint, minute as epoch seconds)."""
 
+def _utc(seconds: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds))
+
+
 def _chunks(items: list[Any], size: int = 2000) -> Iterable[list[Any]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
@@ -87,10 +91,13 @@ def recompute(warehouse: Warehouse, keys: list[MinuteKey]) -> list[dict[str, Any
     """Absolute sums of the stored facts for these scope-minutes, versioned."""
     now = int(time.time())
     rows = []
-    for row in _query_in(warehouse, keys, lambda values: (
+    # Minutes as 'YYYY-MM-DD hh:mm:ss' literals so the IN matches the primary key itself
+    # (a function of `minute` there would make ClickHouse scan the whole table).
+    literal_keys = [(*scope, _utc(minute)) for *scope, minute in keys]
+    for row in _query_in(warehouse, literal_keys, lambda values: (
             f"SELECT tenant, channel, touchpoint, toUnixTimestamp(minute) AS minute_s, "
             f"{STAT_SUMS}, count() AS facts FROM {warehouse.database}.score_facts FINAL "
-            f"WHERE (tenant, channel, touchpoint, toUnixTimestamp(minute)) IN {values} "
+            f"WHERE (tenant, channel, touchpoint, minute) IN {values} "
             "GROUP BY tenant, channel, touchpoint, minute")):
         stats = stats_of_sums(row)
         rows.append({"tenant": row["tenant"], "channel": row["channel"],

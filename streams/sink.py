@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from streams import metrics
 from streams.rows import Batch
 from streams.scoring import score_batch
-from streams.warehouse import Warehouse, WarehouseError, connect
+from streams.warehouse import LazyWarehouse, WarehouseError
 
 log = logging.getLogger(__name__)
 
@@ -31,16 +31,9 @@ def backoff(attempt: int, *, first: float = 0.2, cap: float = 30.0) -> float:
 
 class Sink:
     def __init__(self, url: str, publish_deadletters: Publish, followup_deadline_ms: int) -> None:
-        self.url = url
+        self.connection = LazyWarehouse(url)
         self._publish = publish_deadletters
         self._deadline_ms = followup_deadline_ms
-        self._warehouse: Warehouse | None = None
-
-    def warehouse(self) -> Warehouse:
-        """The connection, opened on first use (blocking: call it from a thread)."""
-        if self._warehouse is None:
-            self._warehouse = connect(self.url)
-        return self._warehouse
 
     async def _retry(self, what: str, step: Callable[[], Awaitable[None]]) -> None:
         attempt = 0
@@ -70,7 +63,7 @@ class Sink:
 
         async def insert_pending() -> None:
             nonlocal scored
-            warehouse = await asyncio.to_thread(self.warehouse)
+            warehouse = await asyncio.to_thread(self.connection.get)
             for table in list(pending):
                 await asyncio.to_thread(warehouse.insert, table, pending[table])
                 metrics.SINK_ROWS.labels(table).inc(len(pending.pop(table)))

@@ -16,7 +16,7 @@ class WarehouseError(RuntimeError):
 
 def one_line(error: BaseException, limit: int = 400) -> str:
     """A server's multi-line error (stack traces included) as one readable line."""
-    text = " ".join(str(error).split()) or repr(error)
+    text = " ".join(str(error).split(" Stack trace:")[0].split()) or repr(error)
     return text if len(text) <= limit else text[:limit] + "..."
 
 
@@ -50,3 +50,21 @@ def connect(url: str) -> Warehouse:
     raise WarehouseError(
         f"unsupported ClickHouse URL {url!r}: use clickhouse://user:pass@host:9000/db "
         "or chdb:///path (CX_CLICKHOUSE_URL)")
+
+
+class LazyWarehouse:
+    """A connection opened on first use, so a worker starts even while ClickHouse is away.
+
+    ``get`` blocks: call it from a thread in async code. Give readers and the writer
+    one each, so reads never queue behind writes on one connection (embedded chdb
+    shares its single session anyway).
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._warehouse: Warehouse | None = None
+
+    def get(self) -> Warehouse:
+        if self._warehouse is None:
+            self._warehouse = connect(self.url)
+        return self._warehouse

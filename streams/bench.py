@@ -155,7 +155,9 @@ class Workers:
                 first = time.perf_counter()
             if written >= expected and first is not None:
                 return max(time.perf_counter() - first, 1e-3)
-            time.sleep(0.05)
+            # Rendering /metrics costs the worker CPU (thousands of gauge series once
+            # scores flow): poll gently, as Prometheus would, not in a tight loop.
+            time.sleep(0.5)
         raise RuntimeError(f"workers wrote {self.written():.0f} of {expected} rows")
 
     def wait_assigned(self, partitions: int, timeout: float = 120) -> None:

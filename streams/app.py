@@ -144,7 +144,7 @@ async def publish_snapshots() -> None:
             snapshot, reader.get(), now_ms=int(time.time() * 1000),
             windows_ms=[int(seconds * 1000) for seconds in settings.score_windows],
             deadline_ms=settings.followup_deadline_ms, top_n=settings.top_touchpoints,
-            weights=weights)
+            weights=weights, min_answers=settings.min_answers)
         publish_gauges(rows)
         for row in rows:
             key = "|".join((row["tenant"], row["channel"], row["touchpoint"], row["window"]))

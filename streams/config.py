@@ -70,6 +70,8 @@ class Settings:
     """Rolling windows for gauges and cx.scores, in seconds (CX_SCORE_WINDOWS=1h,24h,7d)."""
     snapshot_seconds: float = 15.0
     top_touchpoints: int = 10
+    min_answers: int = 5
+    """Coverage: a channel with interactions but fewer answers in a window is a blind spot."""
     health_weights: str = ""
     """CX_HEALTH_WEIGHTS, e.g. ``nps=2,csat=1``; checked by scores.parse_weights."""
     """A feedback needing follow-up is met by a contacted/resolved follow-up within this."""
@@ -94,6 +96,7 @@ class Settings:
             score_windows=_windows(env.get("CX_SCORE_WINDOWS") or "1h,24h,7d"),
             snapshot_seconds=_float(env, "CX_SNAPSHOT_SECONDS", 15.0),
             top_touchpoints=_int(env, "CX_TOP_TOUCHPOINTS", 10, minimum=0),
+            min_answers=_int(env, "CX_MIN_ANSWERS", 5, minimum=1),
             health_weights=env.get("CX_HEALTH_WEIGHTS", ""),
         )
 

@@ -13,6 +13,7 @@ from typing import Any
 from prometheus_client import Gauge
 
 from streams.reading import Totals, scope_totals, score_rows
+from streams.scores import is_blind_spot
 from streams.stats import ALL, MINUTE_MS, Scope
 from streams.warehouse import Warehouse
 from streams.warehouse.sql import in_list, sql_literal
@@ -41,6 +42,7 @@ GAUGES: dict[str, Gauge] = {
         "followup_sla": "Share of due follow-ups met within the deadline",
         "followup_due": "Feedback due for follow-up in the window",
         "followup_overdue": "Due follow-ups not met",
+        "blind_spot": "1 when a channel has interactions but fewer than CX_MIN_ANSWERS answers",
     }.items()}
 
 
@@ -67,7 +69,7 @@ def groupings(keep: list[str]) -> list[tuple[str, str, str]]:
 
 
 def snapshot(warehouse: Warehouse, *, now_ms: int, windows_ms: list[int], deadline_ms: int,
-             top_n: int, weights: Mapping[str, float]) -> list[Row]:
+             top_n: int, weights: Mapping[str, float], min_answers: int = 5) -> list[Row]:
     """Scores of every window for the bounded scope set: what gauges and cx.scores show.
 
     ClickHouse groups, so the cost is the same for 100 or 100,000 scopes here; the
@@ -81,6 +83,10 @@ def snapshot(warehouse: Warehouse, *, now_ms: int, windows_ms: list[int], deadli
         for grouping in groupings(keep):
             totals |= scope_totals(warehouse, end_ms, window_ms, deadline_ms, {}, grouping)
         rows += score_rows(totals, end_ms=end_ms, window_ms=window_ms, weights=weights)
+    for row in rows:  # coverage is per channel: the (tenant, channel, *) rows
+        per_channel = row["touchpoint"] == ALL and row["channel"] != ALL
+        row["blind_spot"] = (int(is_blind_spot(row["interactions"], row["feedback"], min_answers))
+                             if per_channel else None)
     return rows
 
 
@@ -88,7 +94,7 @@ def publish_gauges(rows: list[Row]) -> None:
     """Set every gauge from fresh rows; label sets that vanished or have no data are removed."""
     for key, gauge in GAUGES.items():
         fresh = {tuple(row[label] for label in LABELS): row[key] for row in rows
-                 if row[key] is not None}
+                 if row.get(key) is not None}
         for labels in set(_label_sets(gauge)) - fresh.keys():
             gauge.remove(*labels)
         for labels, value in fresh.items():

@@ -65,9 +65,6 @@ class Stats:
         """Feedback answers of every survey."""
         return self.nps_n + self.csat_n + self.ces_n
 
-    def is_empty(self) -> bool:
-        return not any(astuple(self))
-
     def as_dict(self) -> dict[str, int]:
         return {name: getattr(self, name) for name in _NAMES}
 

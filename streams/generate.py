@@ -461,16 +461,9 @@ class _Run:
         else:
             score = 1 + int(level * ((scale or 5) - 1) + 0.5)
         unhappy = needs_followup(survey, score, scale)
-        event_id = self._id("fb")
-        event: dict[str, Any] = {
-            "event_id": event_id, "type": "feedback",
-            "occurred_at": stamp(ms, self._offset(channel, locale[2]), with_ms),
-            "tenant": tenant, "channel": channel,
-        }
-        if touchpoint is not None:
-            event["touchpoint"] = touchpoint
-        event["customer_id"] = customer
-        event["locale"] = locale[0]
+        event = self._header("fb", "feedback", ms, with_ms,
+                             (tenant, channel, touchpoint, customer, locale))
+        event_id = event["event_id"]
         event["survey"] = survey
         event["score"] = score
         if scale is not None:
@@ -492,6 +485,18 @@ class _Run:
             return ms, event, None
         return ms, event, (event_id, tenant, channel, touchpoint, customer, locale)
 
+    def _header(self, prefix: str, kind: str, ms: int, with_ms: bool,
+                who: tuple[Any, ...]) -> dict[str, Any]:
+        """The common fields of a feedback or follow-up, for one known customer."""
+        tenant, channel, touchpoint, customer, locale = who
+        event: dict[str, Any] = {"event_id": self._id(prefix), "type": kind}
+        event["occurred_at"] = stamp(ms, self._offset(channel, locale[2]), with_ms)
+        event |= {"tenant": tenant, "channel": channel}
+        if touchpoint is not None:
+            event["touchpoint"] = touchpoint
+        event |= {"customer_id": customer, "locale": locale[0]}
+        return event
+
     def plan_followup(self, feedback_ms: int, case: tuple[Any, ...]) -> tuple[int, tuple] | None:
         """When and how an unhappy customer is followed up, if ever (~15% never, ~12% late)."""
         rng = self.rng
@@ -512,15 +517,8 @@ class _Run:
     def followup(self, ms: int, pending: tuple[Any, ...]) -> tuple[dict[str, Any], tuple | None]:
         (feedback_id, tenant, channel, touchpoint, customer, locale), action, agent, stage = pending
         rng = self.rng
-        event: dict[str, Any] = {
-            "event_id": self._id("fu"), "type": "followup",
-            "occurred_at": stamp(ms, self._offset(channel, locale[2]), True),
-            "tenant": tenant, "channel": channel,
-        }
-        if touchpoint is not None:
-            event["touchpoint"] = touchpoint
-        event["customer_id"] = customer
-        event["locale"] = locale[0]
+        event = self._header("fu", "followup", ms, True,
+                             (tenant, channel, touchpoint, customer, locale))
         event["feedback_id"] = feedback_id
         event["action"] = action
         if agent is not None:

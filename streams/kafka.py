@@ -39,15 +39,11 @@ def bootstrap_for(settings: Settings, *, start_local: bool) -> Iterator[str]:
         check_reachable(settings.kafka_bootstrap)
         yield settings.kafka_bootstrap
         return
-    existing = broker.running(settings.data_dir)
-    if existing:
-        yield existing.bootstrap
-        return
-    if not start_local:
+    if not start_local and broker.running(settings.data_dir) is None:
         raise KafkaError(
             f"no Kafka: CX_KAFKA_BOOTSTRAP is unset and no local broker runs for CX_DATA_DIR="
             f"{settings.data_dir} (start one with 'cxpulse worker' or 'cxpulse demo')")
-    with broker.local_broker(Path(settings.data_dir)) as address:
+    with broker.local_broker(Path(settings.data_dir)) as address:  # reuses a running one
         yield address
 
 

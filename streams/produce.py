@@ -36,16 +36,23 @@ def route(line: bytes, topic: str | None = None) -> Record:
         event = orjson.loads(line)
     except orjson.JSONDecodeError as error:
         raise RouteError(f"not JSON ({error})") from None
-    kind = event.get("type") if isinstance(event, dict) else None
+    if not isinstance(event, dict):
+        raise RouteError(f"no routable 'type' (got a JSON {type(event).__name__})")
+    return _record(event, line)
+
+
+def record_of(event: dict[str, Any]) -> Record:
+    """The record for an event we built ourselves (no second parse)."""
+    return _record(event, orjson.dumps(event))
+
+
+def _record(event: dict[str, Any], value: bytes) -> Record:
+    kind = event.get("type")
     if kind not in TOPIC_OF_TYPE:
         raise RouteError(f"no routable 'type' (got {kind!r}; expected one of "
                          f"{', '.join(TOPIC_OF_TYPE)})")
     key = event.get("feedback_id") if kind == "followup" else event.get("event_id")
-    return TOPIC_OF_TYPE[kind], str(key).encode() if key is not None else None, line
-
-
-def record_of(event: dict[str, Any]) -> Record:
-    return route(orjson.dumps(event))
+    return TOPIC_OF_TYPE[kind], str(key).encode() if key is not None else None, value
 
 
 @dataclass

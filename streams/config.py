@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from streams.units import parse_duration
+from streams.core.units import parse_duration
 
 
 class ConfigError(ValueError):

@@ -1,4 +1,4 @@
-"""Fixtures for real services; see tests/services.py for how each one starts."""
+"""Fixtures for real services; see tests/support/services.py for how each one starts."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from streams import broker
+from streams.kafka import broker
 from streams.warehouse import Warehouse, connect
-from tests.services import ClickHouseServer, Worker
+from tests.support.services import ClickHouseServer, Worker
 
 _ids = itertools.count(1)
 

@@ -7,11 +7,11 @@ import time
 import orjson
 import pytest
 
-from streams.contract import Rejection, Validator
-from streams.rows import DEADLETTER_TABLE, TABLE_OF_TYPE, Source, deadletter_row, event_row
+from streams.core.contract import Rejection, Validator
+from streams.core.rows import DEADLETTER_TABLE, TABLE_OF_TYPE, Source, deadletter_row, event_row
 from streams.warehouse import Warehouse, WarehouseError, connect
 from streams.warehouse.migrate import migrate, migration_files
-from tests.contract_cases import EXAMPLES, NOW
+from tests.support.contract_cases import EXAMPLES, NOW
 
 pytestmark = pytest.mark.integration
 
@@ -86,10 +86,10 @@ def test_bad_url_and_unreachable_server_are_clear_errors() -> None:
 
 def test_scoring_queries_run_on_both_engines(warehouse: Warehouse) -> None:
     """Facts, minute sums, window reads and verify: the same SQL on 18.16 and current."""
-    from streams.reading import window_scores
-    from streams.rows import Batch
-    from streams.scoring import score_batch
-    from streams.verify import differences
+    from streams.core.rows import Batch
+    from streams.queries.scoring import score_batch
+    from streams.queries.verify import differences
+    from streams.queries.windows import window_scores
 
     migrate(warehouse)
     tenant = f"t{time.monotonic_ns()}"

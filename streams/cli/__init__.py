@@ -1,0 +1,1 @@
+"""``cxpulse``, the command line (``main``), with the demo and the console rendering."""

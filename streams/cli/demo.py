@@ -1,0 +1,108 @@
+"""``cxpulse demo``: worker + traffic generator + a few hostile messages + a live console view.
+
+The view reads the same ClickHouse the worker writes (embedded chdb allows one
+process per data directory, so the demo runs everything in this one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+from streams.config import Settings
+from streams.core.stats import ALL
+from streams.queries.landed import landed
+from streams.queries.windows import window_scores
+from streams.warehouse import Warehouse, connect
+
+REFRESH_SECONDS = 5.0
+WINDOW_MS = 3_600_000
+CYCLE_SECONDS = 600.0
+
+HOSTILE = [
+    b'{"event_id": "demo-bad-1", "type": "feedback", "occurred_at": ',  # truncated JSON
+    b'{"event_id": "demo-bad-2", "type": "feedback", "occurred_at": "2026-01-01T00:00:00", '
+    b'"tenant": "acme-shop", "channel": "web", "survey": "nps", "score": 9}',  # no offset
+    b"\xff\xfe not even UTF-8",
+]
+
+
+def snapshot(warehouse: Warehouse, deadline_ms: int) -> dict[str, Any]:
+    """What landed so far, and the live scores of the last hour per tenant and channel."""
+    so_far = landed(warehouse)
+    scores = window_scores(warehouse, end_ms=int(time.time() * 1000) + 60_000,
+                           window_ms=WINDOW_MS, deadline_ms=deadline_ms, touchpoint=ALL)
+    return {"counts": so_far.counts, "reasons": so_far.reasons, "scores": scores}
+
+
+def _cell(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def render(view: dict[str, Any]) -> str:
+    counts = view["counts"]
+    lines = [
+        f"[{time.strftime('%H:%M:%S')}] landed: interactions {counts.get('interactions', 0)}, "
+        f"feedback {counts.get('feedback', 0)}, followups {counts.get('followups', 0)}, "
+        f"dead letters {counts.get('deadletters', 0)} "
+        + (f"({', '.join(f'{r} {n}' for r, n in view['reasons'].items())})"
+           if view["reasons"] else ""),
+        f"  last hour   {'tenant':<12}{'channel':<12}{'NPS':>7}{'CSAT':>7}{'CES':>6}"
+        f"{'fail%':>7}{'health':>8}",
+    ]
+    for row in view["scores"]:
+        failure = None if row["failure_rate"] is None else 100 * row["failure_rate"]
+        alert = "  <-- low" if row["health"] is not None and row["health"] < 60 else ""
+        lines.append(f"              {row['tenant']:<12.12}{row['channel']:<12.12}"
+                     f"{_cell(row['nps']):>7}{_cell(row['csat']):>7}{_cell(row['ces'], 2):>6}"
+                     f"{_cell(failure):>7}{_cell(row['health']):>8}{alert}")
+    return "\n".join(lines)
+
+
+def run(settings: Settings, *, duration: float | None, rate: float, scenario: str) -> int:
+    from streams.kafka.produce import produce_lines
+    from streams.worker.app import app
+    from streams.worker.run import run_worker
+
+    bootstrap = settings.kafka_bootstrap or ""
+    produce_lines(bootstrap, HOSTILE, topic="cx.feedback")
+    # The incident fills the middle third of each traffic run, so an open-ended demo
+    # replays short runs (new seed each) to show it within minutes, again and again.
+    run_seconds = duration or CYCLE_SECONDS
+    seeds = itertools.count(1)
+
+    def start_generator() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "generate", "--rate", str(rate), "--scenario",
+             scenario, "--duration", str(run_seconds), "--seed", str(next(seeds))],
+            env=os.environ | {"CX_KAFKA_BOOTSTRAP": bootstrap}, stdin=subprocess.DEVNULL)
+
+    generator = start_generator()
+    warehouse = connect(settings.warehouse_url)
+    started = time.time()
+
+    @app.timer(REFRESH_SECONDS)
+    async def show() -> None:
+        view = await asyncio.to_thread(snapshot, warehouse, settings.followup_deadline_ms)
+        print(render(view), flush=True)
+        nonlocal generator
+        if duration is None and generator.poll() is not None:
+            generator = start_generator()
+        if duration is not None and time.time() - started > duration + 2 * REFRESH_SECONDS:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    print(f"demo: Kafka {bootstrap}, ClickHouse {warehouse.description}, scenario {scenario}, "
+          f"~{rate:g} events/s; metrics on http://127.0.0.1:{settings.metrics_port}/metrics; "
+          "Ctrl-C to stop", flush=True)
+    try:
+        run_worker(app, "warn")
+    finally:
+        generator.terminate()
+        generator.wait(timeout=10)
+    return 0

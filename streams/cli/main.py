@@ -1,0 +1,277 @@
+"""``cxpulse``: the command line. Every failure a user can cause ends in one clear line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+from streams.config import ConfigError, Settings
+from streams.core.units import parse_duration, parse_time
+from streams.kafka import KafkaError, admin
+from streams.kafka.broker import BrokerError
+from streams.warehouse import WarehouseError, connect
+from streams.warehouse.migrate import migrate
+
+USER_ERRORS = (ConfigError, KafkaError, BrokerError, WarehouseError, OSError, ValueError)
+
+
+def say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def pipeline_ready(settings: Settings, *, start_local: bool) -> Iterator[Settings]:
+    """Kafka reachable with topics, ClickHouse migrated: the settings to run with."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with admin.bootstrap_for(settings, start_local=start_local) as bootstrap:
+        os.environ["CX_KAFKA_BOOTSTRAP"] = bootstrap
+        created = admin.create_topics(bootstrap, settings.partitions)
+        if created:
+            say(f"created topics {', '.join(created)} ({settings.partitions} partitions)")
+        warehouse = connect(settings.warehouse_url)
+        applied = migrate(warehouse)
+        say(f"warehouse {warehouse.description}: "
+            + (f"applied {', '.join(applied)}" if applied else "schema up to date"))
+        yield Settings.from_env()
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    with pipeline_ready(settings, start_local=True) as ready:
+        say(f"worker: Kafka {ready.kafka_bootstrap}, metrics on :{ready.metrics_port}/metrics")
+        # Imported only now: the app reads its settings (the bootstrap above) at import.
+        from streams.worker.app import app
+        from streams.worker.run import run_worker
+
+        run_worker(app, args.loglevel)
+    return 0
+
+
+def cmd_topics(args: argparse.Namespace, settings: Settings) -> int:
+    with admin.bootstrap_for(settings, start_local=False) as bootstrap:
+        created = admin.create_topics(bootstrap, settings.partitions)
+    print(f"created: {', '.join(created)}" if created else "all topics exist")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    warehouse = connect(settings.warehouse_url)
+    applied = migrate(warehouse)
+    print(f"{warehouse.description}: " + (f"applied {', '.join(applied)}" if applied
+                                           else "schema up to date"))
+    return 0
+
+
+def cmd_produce(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.kafka.produce import produce_lines
+
+    with admin.bootstrap_for(settings, start_local=False) as bootstrap:
+        if args.file == "-":
+            report = produce_lines(bootstrap, sys.stdin.buffer, args.topic)
+        else:
+            with Path(args.file).open("rb") as lines:
+                report = produce_lines(bootstrap, lines, args.topic)
+    for problem in report.skipped[:20]:
+        say(f"skipped {problem}")
+    if len(report.skipped) > 20:
+        say(f"... and {len(report.skipped) - 20} more unroutable lines")
+    say(report.summary())
+    return 1 if report.skipped else 0
+
+
+async def paced(events: Iterator[dict], speed: float | None) -> AsyncIterator[tuple]:
+    """Release each event when its event time comes (``speed`` x real time), or at once."""
+    from streams.core.contract import parse_timestamp
+    from streams.kafka.produce import record_of
+
+    origin_wall = time.monotonic()
+    origin_event: float | None = None
+    for event in events:
+        if speed:
+            at = parse_timestamp(event["occurred_at"])[0] / 1000
+            origin_event = at if origin_event is None else origin_event
+            delay = (at - origin_event) / speed - (time.monotonic() - origin_wall)
+            if delay > 0:
+                await asyncio.sleep(delay)
+        yield record_of(event)
+
+
+def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
+    import orjson
+
+    from streams.kafka.produce import Report, send_stream
+    from streams.tools.generate import TrafficSpec, generate
+
+    live = not args.backfill
+    start = args.start if args.start is not None else (
+        time.time() if live else time.time() - args.duration)
+    spec = TrafficSpec(seed=args.seed, start=start, duration=args.duration, rate=args.rate,
+                       scenario=args.scenario, tenants=tuple(args.tenant or ("acme-shop",
+                                                                             "nordwind")))
+    events = generate(spec)
+    if args.output:
+        with contextlib.ExitStack() as stack:
+            out = sys.stdout.buffer if args.output == "-" else stack.enter_context(
+                Path(args.output).open("wb"))
+            count = 0
+            for event in events:
+                out.write(orjson.dumps(event) + b"\n")
+                count += 1
+        say(f"wrote {count} events")
+        return 0
+    with admin.bootstrap_for(settings, start_local=False) as bootstrap:
+        mode = "live" if live else "backfill"
+        say(f"generating {args.scenario} traffic ({mode}): ~{args.rate:g} events/s for "
+            f"{args.duration:g}s of event time to {bootstrap}")
+        report = asyncio.run(send_stream(bootstrap, paced(events, 1.0 if live else None),
+                                         Report()))
+    say(report.summary())
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.cli import demo
+
+    with pipeline_ready(settings, start_local=True) as ready:
+        return demo.run(ready, duration=args.duration, rate=args.rate, scenario=args.scenario)
+
+
+def _number(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def cmd_scores(args: argparse.Namespace, settings: Settings) -> int:
+    import orjson
+
+    from streams.core.scores import parse_weights
+    from streams.queries.windows import window_scores
+
+    rows = window_scores(
+        connect(settings.warehouse_url), end_ms=int(args.at * 1000),
+        window_ms=int(args.window * 1000), deadline_ms=settings.followup_deadline_ms,
+        tenant=args.tenant, channel=args.channel, touchpoint=args.touchpoint,
+        weights=parse_weights(settings.health_weights))
+    if args.json:
+        print(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
+        return 0
+    if not rows:
+        say("no scores: nothing matches in that window")
+        return 0
+    print(f"window {rows[0]['window']} ending {rows[0]['window_end']}")
+    print(f"{'tenant':<14}{'channel':<12}{'touchpoint':<14}{'NPS':>7}{'±':>6}{'n':>6}"
+          f"{'CSAT':>7}{'n':>6}{'CES':>6}{'n':>6}{'resp':>7}{'fail':>7}{'SLA':>7}{'health':>8}")
+    for r in rows:
+        print(f"{r['tenant']:<14.14}{r['channel']:<12.12}{r['touchpoint']:<14.14}"
+              f"{_number(r['nps']):>7}{_number(r['nps_moe']):>6}{r['nps_n']:>6}"
+              f"{_number(r['csat']):>7}{r['csat_n']:>6}{_number(r['ces'], 2):>6}{r['ces_n']:>6}"
+              f"{_number(r['response_rate'], 3):>7}{_number(r['failure_rate'], 3):>7}"
+              f"{_number(r['followup_sla'], 3):>7}{_number(r['health']):>8}")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.queries.verify import differences, expected_minutes
+
+    warehouse = connect(settings.warehouse_url)
+    found = differences(warehouse, settings.followup_deadline_ms)
+    if not found:
+        count = len(expected_minutes(warehouse, settings.followup_deadline_ms))
+        print(f"verified {count} scope-minutes in {warehouse.description}: all equal")
+        return 0
+    for diff in found[:50]:
+        fields = ", ".join(f"{name} stored {have} expected {want}"
+                           for name, (have, want) in diff["fields"].items())
+        minute = time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime(diff["minute"]))
+        print(f"{'/'.join(diff['scope'])} {minute}: {fields}")
+    say(f"{len(found)} scope-minutes differ from the recomputation")
+    return 1
+
+
+def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.tools import bench
+
+    return bench.run(settings, events=args.events, output=args.json)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cxpulse", description="Real-time CX scores from Kafka into ClickHouse. "
+        "Configured by CX_* environment variables (see README).")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="the main job on embedded defaults, with live output")
+    demo.add_argument("--duration", type=parse_duration, default=None,
+                      help="stop after this long (e.g. 60s); default: run until Ctrl-C")
+    demo.add_argument("--rate", type=float, default=200.0, help="events per second")
+    demo.add_argument("--scenario", default="incident", help="traffic scenario")
+    demo.set_defaults(func=cmd_demo)
+
+    worker = sub.add_parser("worker", help="run a Faust worker (any number share the partitions)")
+    worker.add_argument("--loglevel", default="info",
+                        choices=["crit", "error", "warn", "info", "debug"])
+    worker.set_defaults(func=cmd_worker)
+
+    sub.add_parser("topics", help="create the topics (CX_PARTITIONS partitions)").set_defaults(
+        func=cmd_topics)
+    sub.add_parser("migrate", help="apply schemas/clickhouse idempotently").set_defaults(
+        func=cmd_migrate)
+
+    produce = sub.add_parser("produce", help="send JSON Lines events, routed by 'type'")
+    produce.add_argument("file", help="a JSON Lines file, or - for stdin")
+    produce.add_argument("--topic", help="send every line verbatim to this topic (no routing)")
+    produce.set_defaults(func=cmd_produce)
+
+    generate = sub.add_parser("generate", help="realistic synthetic traffic")
+    generate.add_argument("--seed", type=int, default=7)
+    generate.add_argument("--rate", type=float, default=100.0, help="mean events per second")
+    generate.add_argument("--duration", type=parse_duration, default=60.0,
+                          help="event time covered, e.g. 60s, 2h, 8d")
+    generate.add_argument("--scenario", default="steady")
+    generate.add_argument("--tenant", action="append", help="a tenant (repeatable)")
+    generate.add_argument("--start", type=parse_time, default=None,
+                          help="event time of the start (RFC 3339); default: now, or "
+                          "--duration ago with --backfill. Same seed and start, same events")
+    generate.add_argument("--backfill", action="store_true",
+                          help="event times over the past --duration, sent at once "
+                          "(default: live, paced in real time)")
+    generate.add_argument("--output", help="write JSON Lines to this file (- for stdout) "
+                          "instead of Kafka")
+    generate.set_defaults(func=cmd_generate)
+
+    scores = sub.add_parser("scores", help="scores from ClickHouse for a window")
+    scores.add_argument("--window", type=parse_duration, default=3600.0, help="e.g. 1h, 24h, 7d")
+    scores.add_argument("--at", type=parse_time, default="now",
+                        help="window end (RFC 3339 or now), floored to the minute")
+    scores.add_argument("--tenant")
+    scores.add_argument("--channel")
+    scores.add_argument("--touchpoint")
+    scores.add_argument("--json", action="store_true", help="a JSON array (DESIGN.md keys)")
+    scores.set_defaults(func=cmd_scores)
+
+    sub.add_parser("verify", help="compare scores with a recomputation from raw events; "
+                   "non-zero exit on any difference").set_defaults(func=cmd_verify)
+
+    bench = sub.add_parser("bench", help="measure ingest throughput against the local broker")
+    bench.add_argument("--events", type=int, default=200_000)
+    bench.add_argument("--json", help="also write the results to this JSON file")
+    bench.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        return int(args.func(args, settings) or 0)
+    except KeyboardInterrupt:
+        say("interrupted")
+        return 130
+    except USER_ERRORS as error:
+        say(f"cxpulse {args.command}: error: {error}")
+        return 2
+

@@ -1,0 +1,65 @@
+"""Which Kafka to use and its topics: one clear error instead of a client's retry loop."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+from streams.config import Settings
+from streams.kafka import ALL_TOPICS, KafkaError, broker
+
+
+def check_reachable(bootstrap: str, timeout: float = 5.0) -> None:
+    """One clear line instead of a client library's retry loop when Kafka is not there."""
+    for address in bootstrap.split(","):
+        host, _, port = address.strip().rpartition(":")
+        try:
+            broker.wait_for_port(host or "localhost", int(port), timeout)
+            return
+        except (broker.BrokerError, ValueError):
+            continue
+    raise KafkaError(f"cannot reach Kafka at {bootstrap} (CX_KAFKA_BOOTSTRAP)")
+
+
+@contextlib.contextmanager
+def bootstrap_for(settings: Settings, *, start_local: bool) -> Iterator[str]:
+    """The Kafka to use: configured, the local broker already running, or a new local one."""
+    if settings.kafka_bootstrap:
+        check_reachable(settings.kafka_bootstrap)
+        yield settings.kafka_bootstrap
+        return
+    if not start_local and broker.running(settings.data_dir) is None:
+        raise KafkaError(
+            f"no Kafka: CX_KAFKA_BOOTSTRAP is unset and no local broker runs for CX_DATA_DIR="
+            f"{settings.data_dir} (start one with 'cxpulse worker' or 'cxpulse demo')")
+    with broker.local_broker(Path(settings.data_dir)) as address:  # reuses a running one
+        yield address
+
+
+def create_topics(bootstrap: str, partitions: int) -> list[str]:
+    """Create the pipeline's topics that do not exist yet; return the ones created."""
+    from kafka.admin import KafkaAdminClient, NewTopic
+    from kafka.errors import KafkaError as ClientError
+    from kafka.errors import TopicAlreadyExistsError
+
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="cxpulse-admin",
+                                 request_timeout_ms=15000)
+    except ClientError as error:
+        raise KafkaError(f"cannot reach Kafka at {bootstrap}: {error}") from error
+    try:
+        existing = set(admin.list_topics())
+        missing = [name for name in ALL_TOPICS if name not in existing]
+        created = []
+        for name in missing:
+            try:
+                admin.create_topics([NewTopic(name, partitions, 1)])
+                created.append(name)
+            except TopicAlreadyExistsError:
+                pass  # another worker won the race
+        return created
+    except ClientError as error:
+        raise KafkaError(f"Kafka at {bootstrap} refused topic creation: {error}") from error
+    finally:
+        admin.close()

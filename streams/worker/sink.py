@@ -1,0 +1,79 @@
+"""Write a batch to ClickHouse (raw rows, then scores) and publish its dead letters.
+
+Each step is retried until it succeeds.
+
+The caller acknowledges the source offsets only after ``Sink.write`` returns,
+so a ClickHouse that is down or restarting holds the stream back instead of
+losing rows. Retried inserts are harmless: tables deduplicate by key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from streams.core.rows import Batch
+from streams.queries.scoring import score_batch
+from streams.warehouse import LazyWarehouse, WarehouseError
+from streams.worker import metrics
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[list[bytes]], Awaitable[None]]
+
+
+def backoff(attempt: int, *, first: float = 0.2, cap: float = 30.0) -> float:
+    """Exponential backoff: 0.2 s, 0.4 s, ... capped at 30 s."""
+    return min(cap, first * 2 ** min(attempt, 16))
+
+
+class Sink:
+    def __init__(self, url: str, publish_deadletters: Publish, followup_deadline_ms: int) -> None:
+        self.connection = LazyWarehouse(url)
+        self._publish = publish_deadletters
+        self._deadline_ms = followup_deadline_ms
+
+    async def _retry(self, what: str, step: Callable[[], Awaitable[None]]) -> None:
+        attempt = 0
+        while True:
+            try:
+                await step()
+                if attempt:
+                    log.warning("%s succeeded after %d retries", what, attempt)
+                return
+            except (TimeoutError, WarehouseError, OSError) as error:
+                reason = str(error)
+            except Exception as error:  # keep the worker alive and the rows in hand
+                log.exception("unexpected error during %s", what)
+                reason = f"{type(error).__name__}: {error}"
+            metrics.SINK_ERRORS.inc()
+            delay = backoff(attempt)
+            attempt += 1
+            log.warning("%s failed (attempt %d): %s; retrying in %.1fs", what, attempt, reason,
+                        delay)
+            await asyncio.sleep(delay)
+
+    async def write(self, batch: Batch) -> None:
+        """Returns only when every row is in ClickHouse and every dead letter is published."""
+        started = time.monotonic()
+        pending = dict(batch.rows)
+        scored = not batch.accepted
+
+        async def insert_pending() -> None:
+            nonlocal scored
+            warehouse = await asyncio.to_thread(self.connection.get)
+            for table in list(pending):
+                await asyncio.to_thread(warehouse.insert, table, pending[table])
+                metrics.SINK_ROWS.labels(table).inc(len(pending.pop(table)))
+            if not scored:  # after the raw rows: scoring looks them up
+                minutes = await asyncio.to_thread(score_batch, warehouse, batch.accepted,
+                                                  self._deadline_ms)
+                metrics.SCORE_MINUTES.inc(minutes)
+                scored = True
+
+        await self._retry("ClickHouse insert", insert_pending)
+        if batch.deadletters:
+            await self._retry("dead-letter publish", lambda: self._publish(batch.deadletters))
+        metrics.SINK_WRITE_SECONDS.observe(time.monotonic() - started)

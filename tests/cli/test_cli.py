@@ -1,0 +1,106 @@
+"""``cxpulse`` as a user runs it: real subprocesses, real broker, clear one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import orjson
+import pytest
+
+from streams.kafka import broker
+from tests.support.services import CXPULSE, consume_all
+
+COMMANDS = ["demo", "worker", "topics", "migrate", "produce", "generate", "scores", "verify",
+            "bench"]
+
+
+def cxpulse(*args: str, env: dict[str, str] | None = None, timeout: float = 120,
+            stdin: bytes | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CX_")}
+    return subprocess.run([CXPULSE, *args], env=clean | (env or {}), capture_output=True,
+                          timeout=timeout, input=stdin, cwd=cwd)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command: str) -> None:
+    result = cxpulse(command, "--help")
+    assert result.returncode == 0 and b"usage: cxpulse " + command.encode() in result.stdout
+
+
+def one_line_error(result: subprocess.CompletedProcess, *needles: str) -> str:
+    text = result.stderr.decode()
+    assert result.returncode == 2, text
+    assert "Traceback" not in text and len(text.strip().splitlines()) == 1, text
+    for needle in needles:
+        assert needle in text, text
+    return text
+
+
+def test_unreachable_broker_is_one_clear_line(tmp_path: Path) -> None:
+    port = broker.free_port()
+    result = cxpulse("topics", env={"CX_KAFKA_BOOTSTRAP": f"127.0.0.1:{port}",
+                                    "CX_DATA_DIR": str(tmp_path)})
+    one_line_error(result, f"127.0.0.1:{port}", "CX_KAFKA_BOOTSTRAP")
+
+
+def test_no_broker_at_all_says_how_to_get_one(tmp_path: Path) -> None:
+    result = cxpulse("produce", "-", env={"CX_DATA_DIR": str(tmp_path)}, stdin=b"")
+    one_line_error(result, "no Kafka", "cxpulse worker")
+
+
+def test_bad_settings_name_the_variable(tmp_path: Path) -> None:
+    one_line_error(cxpulse("migrate", env={"CX_PARTITIONS": "four"}), "CX_PARTITIONS")
+    one_line_error(cxpulse("migrate", env={"CX_CLICKHOUSE_URL": "postgres://x"}),
+                   "CX_CLICKHOUSE_URL")
+    port = broker.free_port()
+    one_line_error(cxpulse("migrate", env={
+        "CX_CLICKHOUSE_URL": f"clickhouse://default:@127.0.0.1:{port}/cx"}), f"{port}")
+    one_line_error(cxpulse("produce", str(tmp_path / "missing.jsonl"),
+                           env={"CX_KAFKA_BOOTSTRAP": "127.0.0.1:1"}), "127.0.0.1:1")
+
+
+def test_produce_routes_by_type_and_reports_unroutable_lines(kafka: str, tmp_path: Path) -> None:
+    lines = [
+        {"event_id": "a", "type": "interaction"}, {"event_id": "b", "type": "feedback"},
+        {"event_id": "c", "type": "followup", "feedback_id": "b"},
+    ]
+    data = b"\n".join(orjson.dumps(line) for line in lines) + b"\n\nnot json\n{\"type\": \"x\"}\n"
+    result = cxpulse("produce", "-", env={"CX_KAFKA_BOOTSTRAP": kafka}, stdin=data)
+    err = result.stderr.decode()
+    assert result.returncode == 1, err
+    assert "line 5: not JSON" in err and "line 6: no routable 'type'" in err
+    assert "sent 3 messages" in err
+    for topic, event_id in [("cx.interactions", "a"), ("cx.feedback", "b"),
+                            ("cx.followups", "c")]:
+        assert [orjson.loads(v)["event_id"] for v in consume_all(kafka, topic, 1)] == [event_id]
+
+
+def test_generate_is_deterministic_and_writes_json_lines() -> None:
+    args = ("generate", "--seed", "3", "--rate", "50", "--duration", "20s", "--backfill",
+            "--start", "2026-11-20T10:00:00+01:00", "--output", "-")
+    first, second = cxpulse(*args), cxpulse(*args)
+    assert first.returncode == 0, first.stderr
+    events = [json.loads(line) for line in first.stdout.splitlines()]
+    assert len(events) > 500
+    assert first.stdout == second.stdout
+    assert events[0]["occurred_at"].startswith("2026-11-20")
+
+
+@pytest.mark.integration
+def test_demo_shows_events_landing_and_stops_its_broker(tmp_path: Path) -> None:
+    result = cxpulse("demo", "--duration", "12s", "--rate", "100", cwd=tmp_path, env={
+        "CX_DATA_DIR": str(tmp_path / "data"), "CX_METRICS_PORT": str(broker.free_port())},
+        timeout=180)
+    out = result.stdout.decode()
+    assert result.returncode == 0, result.stderr.decode()[-3000:]
+    landed = [tuple(map(int, m)) for m in re.findall(
+        r"landed: interactions (\d+), feedback (\d+), followups (\d+), dead letters (\d+)", out)]
+    assert landed, out
+    interactions, feedback, _, dead = landed[-1]
+    assert interactions > 100 and feedback > 10, out
+    assert dead == 3 and "invalid_json 2" in out, out
+    assert not (tmp_path / "data" / "broker.json").exists()

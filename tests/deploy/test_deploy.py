@@ -1,0 +1,892 @@
+"""Checks of deploy/ and grafana/: what users run, validated without Docker or network.
+
+No container engine runs on development and CI machines, so compose and
+Kubernetes files are checked by parsing them and by checking what they refer
+to (files, ports, environment variables, data source uids, metric names);
+Prometheus configuration and alert rules go through ``promtool`` for real.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+import shutil
+import subprocess
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+GRAFANA = ROOT / "grafana"
+PROMETHEUS_DIR = DEPLOY / "prometheus"
+RULES_DIR = PROMETHEUS_DIR / "rules"
+K8S = DEPLOY / "k8s"
+COMPOSE_FILE = DEPLOY / "compose.yaml"
+DATASOURCES_FILE = GRAFANA / "provisioning" / "datasources" / "datasources.yml"
+DASHBOARD_PROVIDERS_FILE = GRAFANA / "provisioning" / "dashboards" / "dashboards.yml"
+DASHBOARDS_DIR = GRAFANA / "dashboards"
+
+# The settings the application reads (streams/config.py, DESIGN.md).
+CX_ENV = {
+    "CX_KAFKA_BOOTSTRAP",
+    "CX_CLICKHOUSE_URL",
+    "CX_DATA_DIR",
+    "CX_METRICS_PORT",
+    "CX_PARTITIONS",
+}
+CX_COMMANDS = {"worker", "topics", "migrate", "demo", "generate"}
+# Environment variables of the third-party images, by image repository.
+THIRD_PARTY_ENV = {
+    "apache/kafka": re.compile(r"CLUSTER_ID|KAFKA_[A-Z0-9_]+"),
+    "clickhouse/clickhouse-server": re.compile(
+        r"CLICKHOUSE_(DB|USER|PASSWORD|DEFAULT_ACCESS_MANAGEMENT|SKIP_USER_SETUP)"
+    ),
+    "grafana/grafana": re.compile(r"GF_[A-Z0-9_]+"),
+    "prom/prometheus": None,
+    "prom/alertmanager": None,
+}
+
+# Prometheus metrics of the workers: the names are an interface of
+# streams/worker/metrics.py, and the score gauges come with the scoring stage.
+COUNTERS = {"cx_events_total", "cx_deadletters_total", "cx_sink_rows_total", "cx_sink_errors_total"}
+HISTOGRAMS = {"cx_sink_write_seconds", "cx_event_lag_seconds"}
+SCORE_GAUGES = {"cx_nps", "cx_csat", "cx_ces", "cx_health", "cx_followup_overdue"}
+HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
+
+DATASOURCE_UIDS = {
+    "cxpulse-prometheus": "prometheus",
+    "cxpulse-clickhouse": "grafana-clickhouse-datasource",
+}
+
+PROMTOOL = "/usr/bin/promtool"
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def load_yaml(path: Path) -> Any:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def load_yaml_docs(path: Path) -> list[Any]:
+    return [doc for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")) if doc is not None]
+
+
+def config_files() -> list[Path]:
+    found = []
+    for base in (DEPLOY, GRAFANA):
+        for pattern in ("*.yml", "*.yaml", "*.json"):
+            found += base.rglob(pattern)
+    return sorted(found)
+
+
+def is_rule_test(path: Path) -> bool:
+    return path.stem.endswith("_test")
+
+
+def rule_files() -> list[Path]:
+    return sorted(p for p in RULES_DIR.glob("*.y*ml") if not is_rule_test(p))
+
+
+def rule_test_files() -> list[Path]:
+    return sorted(p for p in RULES_DIR.glob("*.y*ml") if is_rule_test(p))
+
+
+def alert_rules() -> Iterator[dict[str, Any]]:
+    for path in rule_files():
+        for group in load_yaml(path)["groups"]:
+            yield from group["rules"]
+
+
+def strip_strings(promql: str) -> str:
+    """PromQL without its string literals (label values may look like metric names)."""
+    return re.sub(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'', '""', promql)
+
+
+def cx_metric_names(promql: str) -> set[str]:
+    return set(re.findall(r"(?<![A-Za-z0-9_:])cx_[a-z_]+", strip_strings(promql)))
+
+
+def is_known_metric(name: str) -> bool:
+    if name in COUNTERS or name in SCORE_GAUGES or name in HISTOGRAMS:
+        return True
+    return any(
+        name.endswith(suffix) and name.removesuffix(suffix) in HISTOGRAMS
+        for suffix in HISTOGRAM_SUFFIXES
+    )
+
+
+def walk(node: Any) -> Iterator[tuple[str, Any]]:
+    """Every (key, value) pair in a JSON/YAML tree."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield key, value
+            yield from walk(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from walk(item)
+
+
+def dashboards() -> list[Path]:
+    return sorted(DASHBOARDS_DIR.glob("*.json"))
+
+
+def dashboard_targets(dashboard: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    def panels(items: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        for panel in items:
+            yield panel
+            yield from panels(panel.get("panels", []))  # collapsed rows
+
+    for panel in panels(dashboard["panels"]):
+        for target in panel.get("targets", []):
+            yield panel, target
+
+
+def promql_targets() -> list[tuple[str, str]]:
+    found = []
+    for path in dashboards():
+        for panel, target in dashboard_targets(json.loads(path.read_text(encoding="utf-8"))):
+            if target.get("datasource", panel.get("datasource", {})).get("type") == "prometheus":
+                found.append((f"{path.name}: {panel['title']} {target['refId']}", target["expr"]))
+    return found
+
+
+def image_repository(image: str) -> str:
+    name = image.split("@", 1)[0]
+    if ":" in name.rsplit("/", 1)[-1]:
+        name = name.rsplit(":", 1)[0]
+    return name
+
+
+def env_names(environment: dict[str, Any] | list[str] | None) -> set[str]:
+    if environment is None:
+        return set()
+    if isinstance(environment, dict):
+        return set(environment)
+    return {item.split("=", 1)[0] for item in environment}
+
+
+def env_dict(environment: dict[str, Any] | list[str] | None) -> dict[str, str]:
+    if environment is None:
+        return {}
+    if isinstance(environment, dict):
+        return {key: "" if value is None else str(value) for key, value in environment.items()}
+    return dict(item.split("=", 1) if "=" in item else (item, "") for item in environment)
+
+
+def interpolation_default(value: str) -> str:
+    """The value compose uses when the variable is unset: ``${VAR:-default}`` -> default."""
+    match = re.fullmatch(r"\$\{[A-Z_][A-Z0-9_]*:?-(.*)\}", value)
+    return match.group(1) if match else value
+
+
+def bind_mounts(service: dict[str, Any]) -> dict[str, Path]:
+    """Container path -> host path of a compose service's bind mounts."""
+    mounts = {}
+    for volume in service.get("volumes", []):
+        if isinstance(volume, str):
+            source, target = volume.split(":")[:2]
+        else:
+            if volume.get("type") != "bind":
+                continue
+            source, target = volume["source"], volume["target"]
+        if source.startswith((".", "/", "~")):
+            mounts[target] = (DEPLOY / source).resolve()
+    return mounts
+
+
+def host_path(service: dict[str, Any], container_path: str) -> Path | None:
+    """Where a container path of a compose service is on the host, if bind-mounted."""
+    for target, source in sorted(bind_mounts(service).items(), key=lambda item: -len(item[0])):
+        if container_path == target or container_path.startswith(target.rstrip("/") + "/"):
+            return source / container_path[len(target) :].lstrip("/")
+    return None
+
+
+def command_flag(service: dict[str, Any], flag: str) -> str:
+    for arg in service.get("command", []):
+        if arg.startswith(flag + "="):
+            return arg.split("=", 1)[1]
+    raise AssertionError(f"{flag} is not set in {service.get('command')}")
+
+
+def dockerfile_instructions(path: Path) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) with continuation lines joined and comments dropped."""
+    logical, current = [], ""
+    for line in path.read_text(encoding="utf-8").splitlines():
+        stripped = line.strip()
+        if not current and (not stripped or stripped.startswith("#")):
+            continue
+        if stripped.startswith("#"):
+            continue
+        if stripped.endswith("\\"):
+            current += stripped[:-1] + " "
+            continue
+        logical.append(current + stripped)
+        current = ""
+    return [(text.split(None, 1)[0].upper(), text.split(None, 1)[1]) for text in logical]
+
+
+def dockerignore_excludes(patterns: list[str], relative: str) -> bool:
+    """Docker's .dockerignore rule, simplified: the last matching pattern wins, and a
+    pattern matching a parent directory matches everything below it."""
+    parts = relative.split("/")
+    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    excluded = False
+    for pattern in patterns:
+        negate = pattern.startswith("!")
+        pattern = pattern.lstrip("!").strip("/")
+        candidates = [pattern]
+        if pattern.startswith("**/"):
+            candidates.append(pattern[3:])
+        if any(
+            fnmatch.fnmatchcase(prefix, candidate)
+            for prefix in prefixes
+            for candidate in candidates
+        ):
+            excluded = not negate
+    return excluded
+
+
+def split_top_level(text: str) -> list[str]:
+    """Split a SELECT list on the commas that are not inside parentheses."""
+    items, depth, current = [], 0, ""
+    for char in text:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            items.append(current.strip())
+            current = ""
+        else:
+            current += char
+    return [*items, current.strip()]
+
+
+def run_promtool(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    promtool = PROMTOOL if Path(PROMTOOL).exists() else shutil.which("promtool")
+    if promtool is None:
+        pytest.fail(
+            f"promtool is not installed (looked for {PROMTOOL} and on PATH): "
+            "run `make system-deps` (deploy/local/install-system-deps.sh installs "
+            "Debian's prometheus package, which has promtool)"
+        )
+    return subprocess.run(
+        [promtool, *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def assert_promtool_ok(result: subprocess.CompletedProcess[str]) -> None:
+    assert result.returncode == 0, (
+        f"{' '.join(result.args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+    )
+
+
+# ---------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return load_yaml(COMPOSE_FILE)
+
+
+@pytest.fixture(scope="module")
+def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return compose["services"]
+
+
+@pytest.fixture(scope="module")
+def prometheus_config() -> dict[str, Any]:
+    return load_yaml(PROMETHEUS_DIR / "prometheus.yml")
+
+
+@pytest.fixture(scope="module")
+def datasources() -> dict[str, dict[str, Any]]:
+    return {ds["uid"]: ds for ds in load_yaml(DATASOURCES_FILE)["datasources"]}
+
+
+@pytest.fixture(scope="module")
+def k8s() -> dict[tuple[str, str], dict[str, Any]]:
+    objects = {}
+    for path in sorted(K8S.glob("*.yaml")):
+        if path.name == "kustomization.yaml":
+            continue
+        for doc in load_yaml_docs(path):
+            key = (doc["kind"], doc["metadata"]["name"])
+            assert key not in objects, f"{key} defined twice"
+            objects[key] = doc
+    return objects
+
+
+# ---------------------------------------------------------------- every file parses
+
+
+def test_the_deploy_files_are_there() -> None:
+    names = {path.relative_to(ROOT).as_posix() for path in config_files()}
+    expected = {
+        "deploy/compose.yaml",
+        "deploy/prometheus/prometheus.yml",
+        "deploy/prometheus/rules/pipeline.yml",
+        "deploy/prometheus/rules/pipeline_test.yml",
+        "deploy/alertmanager/alertmanager.yml",
+        "deploy/k8s/kustomization.yaml",
+        "grafana/provisioning/datasources/datasources.yml",
+        "grafana/provisioning/dashboards/dashboards.yml",
+        "grafana/dashboards/cx-pipeline.json",
+    }
+    assert expected <= names, f"missing: {sorted(expected - names)}"
+    assert (DEPLOY / "Dockerfile").is_file()
+    assert (DEPLOY / "README.md").is_file()
+
+
+@pytest.mark.parametrize("path", config_files(), ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_file_parses(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".json":
+        document = json.loads(text)
+        assert isinstance(document, dict), f"{path}: expected a JSON object"
+    else:
+        documents = [doc for doc in yaml.safe_load_all(text) if doc is not None]
+        assert documents, f"{path}: no YAML document"
+        for document in documents:
+            assert isinstance(document, dict), f"{path}: expected a mapping at the top"
+
+
+# ---------------------------------------------------------------- compose
+
+
+def test_compose_services(services: dict[str, dict[str, Any]]) -> None:
+    expected = {
+        "kafka",
+        "clickhouse",
+        "migrate",
+        "topics",
+        "worker",
+        "prometheus",
+        "alertmanager",
+        "grafana",
+    }
+    assert expected <= set(services), f"missing services: {sorted(expected - set(services))}"
+    assert image_repository(services["kafka"]["image"]) == "apache/kafka"
+    assert "controller" in services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"]  # KRaft
+    assert image_repository(services["clickhouse"]["image"]) == "clickhouse/clickhouse-server"
+    for name in ("kafka", "clickhouse", "worker", "prometheus", "alertmanager", "grafana"):
+        assert "healthcheck" in services[name], f"{name} has no healthcheck"
+    for name in ("migrate", "topics", "worker"):
+        assert services[name]["command"] == [name]
+    assert services["worker"]["deploy"]["replicas"] == 2
+    for one_shot in ("migrate", "topics"):
+        assert services[one_shot]["restart"] == "no"
+        assert services["worker"]["depends_on"][one_shot]["condition"] == (
+            "service_completed_successfully"
+        )
+    assert services["migrate"]["depends_on"]["clickhouse"]["condition"] == "service_healthy"
+    assert services["topics"]["depends_on"]["kafka"]["condition"] == "service_healthy"
+
+
+def test_compose_runs_documented_commands(services: dict[str, dict[str, Any]]) -> None:
+    app = [name for name, service in services.items() if "build" in service]
+    assert set(app) == {"migrate", "topics", "worker"}
+    for name in app:
+        assert services[name]["command"][0] in CX_COMMANDS
+
+
+def test_compose_depends_on_existing_services(services: dict[str, dict[str, Any]]) -> None:
+    for name, service in services.items():
+        depends = service.get("depends_on", [])
+        for dependency in depends if isinstance(depends, list) else depends.keys():
+            assert dependency in services, f"{name} depends on unknown service {dependency}"
+
+
+def test_compose_build_references_exist(services: dict[str, dict[str, Any]]) -> None:
+    builds = [service["build"] for service in services.values() if "build" in service]
+    assert builds
+    for build in builds:
+        context = (DEPLOY / build["context"]).resolve()
+        assert context == ROOT, f"build context {context} is not the repository root"
+        dockerfile = context / build["dockerfile"]
+        assert dockerfile.is_file(), f"{dockerfile} does not exist"
+
+
+def test_compose_bind_mounts_exist(
+    compose: dict[str, Any], services: dict[str, dict[str, Any]]
+) -> None:
+    mounted = 0
+    named = set(compose.get("volumes") or {})
+    for name, service in services.items():
+        for target, source in bind_mounts(service).items():
+            assert source.exists(), f"{name}: {source} (mounted at {target}) does not exist"
+            assert ROOT in source.parents, f"{name}: {source} is outside the repository"
+            mounted += 1
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0] if isinstance(volume, str) else volume.get("source")
+            if source and not source.startswith((".", "/", "~")):
+                assert source in named, f"{name}: volume {source} is not declared"
+    assert mounted >= 4
+
+
+def test_compose_config_files_are_mounted(services: dict[str, dict[str, Any]]) -> None:
+    prometheus, alertmanager = services["prometheus"], services["alertmanager"]
+    config = host_path(prometheus, command_flag(prometheus, "--config.file"))
+    assert config == PROMETHEUS_DIR / "prometheus.yml"
+    # Rule files resolve relative to the config file, so the rules must be mounted with it.
+    assert (
+        host_path(
+            prometheus,
+            str(Path(command_flag(prometheus, "--config.file")).parent) + "/rules/pipeline.yml",
+        )
+        == RULES_DIR / "pipeline.yml"
+    )
+    config = host_path(alertmanager, command_flag(alertmanager, "--config.file"))
+    assert config == DEPLOY / "alertmanager" / "alertmanager.yml"
+
+    grafana = services["grafana"]
+    assert host_path(grafana, "/etc/grafana/provisioning") == GRAFANA / "provisioning"
+    home = grafana["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
+    assert host_path(grafana, home) is not None and host_path(grafana, home).is_file()
+    plugins = grafana["environment"]["GF_INSTALL_PLUGINS"]
+    assert "grafana-clickhouse-datasource" in plugins
+
+
+def test_grafana_dashboard_provider_matches_mount(services: dict[str, dict[str, Any]]) -> None:
+    providers = load_yaml(DASHBOARD_PROVIDERS_FILE)["providers"]
+    assert providers
+    for provider in providers:
+        assert provider["type"] == "file"
+        assert host_path(services["grafana"], provider["options"]["path"]) == DASHBOARDS_DIR
+
+
+def test_compose_environment_is_documented(
+    compose: dict[str, Any], services: dict[str, dict[str, Any]]
+) -> None:
+    for name, service in services.items():
+        names = env_names(service.get("environment"))
+        if "build" in service:
+            unknown = names - CX_ENV
+        else:
+            repository = image_repository(service["image"])
+            assert repository in THIRD_PARTY_ENV, f"{name}: unexpected image {repository}"
+            allowed = THIRD_PARTY_ENV[repository]
+            unknown = {n for n in names if allowed is None or not allowed.fullmatch(n)}
+        assert not unknown, f"{name}: undocumented environment variables {sorted(unknown)}"
+    assert env_names(services["worker"]["environment"]) == CX_ENV
+    # Variables compose substitutes from the user's shell or .env file.
+    substituted = set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)", COMPOSE_FILE.read_text()))
+    assert substituted, "expected ${CX_...} substitutions to point at your own services"
+    assert substituted <= CX_ENV, f"undocumented: {sorted(substituted - CX_ENV)}"
+
+
+def test_compose_clickhouse_settings_agree(
+    services: dict[str, dict[str, Any]], datasources: dict[str, dict[str, Any]]
+) -> None:
+    url = urlsplit(interpolation_default(services["worker"]["environment"]["CX_CLICKHOUSE_URL"]))
+    clickhouse = env_dict(services["clickhouse"]["environment"])
+    assert url.scheme == "clickhouse"
+    assert url.hostname in services
+    assert image_repository(services[url.hostname]["image"]) == "clickhouse/clickhouse-server"
+    assert (url.username, url.password, url.path.strip("/")) == (
+        clickhouse["CLICKHOUSE_USER"],
+        clickhouse["CLICKHOUSE_PASSWORD"],
+        clickhouse["CLICKHOUSE_DB"],
+    )
+    source = datasources["cxpulse-clickhouse"]
+    assert (source["jsonData"]["host"], source["jsonData"]["port"]) == (url.hostname, url.port)
+    assert source["jsonData"]["protocol"] == "native"
+    assert source["jsonData"]["username"] == url.username
+    assert source["secureJsonData"]["password"] == url.password
+    assert source["jsonData"]["defaultDatabase"] == url.path.strip("/")
+    prometheus = urlsplit(datasources["cxpulse-prometheus"]["url"])
+    assert prometheus.hostname in services
+    assert image_repository(services[prometheus.hostname]["image"]) == "prom/prometheus"
+
+
+def test_compose_kafka_bootstrap_is_the_internal_listener(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    bootstrap = interpolation_default(services["worker"]["environment"]["CX_KAFKA_BOOTSTRAP"])
+    advertised = services["kafka"]["environment"]["KAFKA_ADVERTISED_LISTENERS"].split(",")
+    assert any(listener.split("://", 1)[1] == bootstrap for listener in advertised), (
+        f"{bootstrap} is not an advertised listener of kafka: {advertised}"
+    )
+
+
+def test_compose_metrics_port_agrees(
+    services: dict[str, dict[str, Any]], prometheus_config: dict[str, Any]
+) -> None:
+    port = int(services["worker"]["environment"]["CX_METRICS_PORT"])
+    assert str(port) in [str(p) for p in services["worker"].get("expose", [])]
+    job = next(j for j in prometheus_config["scrape_configs"] if j["job_name"] == "cxpulse-worker")
+    assert job.get("metrics_path", "/metrics") == "/metrics"
+    targets = []
+    for sd in job.get("dns_sd_configs", []):
+        targets += [(name, sd["port"]) for name in sd["names"]]
+    for static in job.get("static_configs", []):
+        targets += [tuple(t.rsplit(":", 1)) for t in static["targets"]]
+    assert targets
+    for host, target_port in targets:
+        assert host in services and services[host].get("command") == ["worker"], host
+        assert int(target_port) == port
+
+
+def test_prometheus_sends_alerts_to_alertmanager(
+    services: dict[str, dict[str, Any]], prometheus_config: dict[str, Any]
+) -> None:
+    targets = [
+        target
+        for am in prometheus_config["alerting"]["alertmanagers"]
+        for static in am["static_configs"]
+        for target in static["targets"]
+    ]
+    assert targets
+    for target in targets:
+        host, port = target.rsplit(":", 1)
+        assert image_repository(services[host]["image"]) == "prom/alertmanager"
+        assert port == "9093"
+
+
+# ---------------------------------------------------------------- Dockerfile
+
+
+def test_dockerfile() -> None:
+    instructions = dockerfile_instructions(DEPLOY / "Dockerfile")
+    froms = [args for op, args in instructions if op == "FROM"]
+    assert froms[-1].split()[0] == "python:3.11-slim"
+    final = instructions[max(i for i, (op, _) in enumerate(instructions) if op == "FROM") :]
+    users = [args for op, args in final if op == "USER"]
+    assert users and users[-1].split(":")[0] not in {"root", "0"}, "the image must not run as root"
+    env = {}
+    for op, args in final:
+        if op == "ENV":
+            env.update(re.findall(r"([A-Za-z_][A-Za-z0-9_]*)=(\S+)", args))
+    assert {n for n in env if n.startswith("CX_")} <= CX_ENV
+    assert all(n in CX_ENV or n.startswith(("PYTHON", "PIP_")) for n in env), sorted(env)
+    volumes = [args for op, args in final if op == "VOLUME"]
+    assert any(env["CX_DATA_DIR"] in volume for volume in volumes)
+    assert json.loads(next(args for op, args in final if op == "ENTRYPOINT")) == ["cxpulse"]
+    assert next(args for op, args in final if op == "EXPOSE").split() == [env["CX_METRICS_PORT"]]
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert "cxpulse" in scripts
+
+
+def test_docker_build_context_keeps_what_pip_needs() -> None:
+    ignore = DEPLOY / "Dockerfile.dockerignore"
+    patterns = [
+        line.strip()
+        for line in ignore.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    for needed in (
+        "pyproject.toml",
+        "streams/__init__.py",
+        "streams/warehouse/__init__.py",
+        "schemas/__init__.py",
+        "schemas/clickhouse/001_raw_events.sql",
+    ):
+        assert (ROOT / needed).is_file(), needed
+        assert not dockerignore_excludes(patterns, needed), f"{needed} is left out of the image"
+    for dropped in (
+        ".venv/bin/python",
+        ".git/HEAD",
+        "tests/test_deploy.py",
+        "streams/__pycache__/app.cpython-311.pyc",
+        ".cxpulse/broker.json",
+    ):
+        assert dockerignore_excludes(patterns, dropped), f"{dropped} goes into the build context"
+
+
+# ---------------------------------------------------------------- Prometheus and promtool
+
+
+def test_promtool_check_config() -> None:
+    result = run_promtool("check", "config", "prometheus.yml", cwd=PROMETHEUS_DIR)
+    assert_promtool_ok(result)
+    assert f"{len(rule_files())} rule files found" in result.stdout + result.stderr
+
+
+def test_promtool_check_rules() -> None:
+    assert rule_files()
+    assert_promtool_ok(
+        run_promtool("check", "rules", *(str(p) for p in rule_files()), cwd=RULES_DIR)
+    )
+
+
+def test_promtool_test_rules() -> None:
+    assert rule_test_files()
+    assert_promtool_ok(
+        run_promtool("test", "rules", *(p.name for p in rule_test_files()), cwd=RULES_DIR)
+    )
+
+
+def test_rule_files_are_all_loaded_and_tests_are_not(prometheus_config: dict[str, Any]) -> None:
+    loaded = set()
+    for pattern in prometheus_config["rule_files"]:
+        loaded |= {p.resolve() for p in PROMETHEUS_DIR.glob(pattern)}
+    assert loaded == {p.resolve() for p in rule_files()}, (
+        "prometheus.yml rule_files must list every rules/*.yml except the *_test.yml files"
+    )
+
+
+def test_every_rule_file_has_a_test_file() -> None:
+    tested = set()
+    for test_file in rule_test_files():
+        tested |= {(RULES_DIR / name).resolve() for name in load_yaml(test_file)["rule_files"]}
+    assert {p.resolve() for p in rule_files()} <= tested
+
+
+def test_every_alert_is_tested_firing_and_silent() -> None:
+    firing, silent = set(), set()
+    for test_file in rule_test_files():
+        for case in load_yaml(test_file)["tests"]:
+            for check in case.get("alert_rule_test", []):
+                (firing if check.get("exp_alerts") else silent).add(check["alertname"])
+    alerts = {rule["alert"] for rule in alert_rules() if "alert" in rule}
+    assert alerts
+    assert not alerts - firing, f"never tested firing: {sorted(alerts - firing)}"
+    assert not alerts - silent, f"never tested silent: {sorted(alerts - silent)}"
+
+
+def test_alert_rules_are_labelled_and_described() -> None:
+    for rule in alert_rules():
+        if "alert" in rule:
+            assert rule["labels"]["severity"] in {"critical", "warning", "info"}, rule["alert"]
+            assert rule["annotations"]["summary"] and rule["annotations"]["description"]
+
+
+def test_alert_rules_select_scraped_jobs(prometheus_config: dict[str, Any]) -> None:
+    jobs = {job["job_name"] for job in prometheus_config["scrape_configs"]}
+    selected = set()
+    for rule in alert_rules():
+        selected |= set(re.findall(r'\bjob\s*=\s*"([^"]*)"', rule["expr"]))
+    assert selected and selected <= jobs
+
+
+# ---------------------------------------------------------------- metric names
+
+
+def test_known_metric_check_can_fail() -> None:
+    assert is_known_metric("cx_events_total") and is_known_metric("cx_sink_write_seconds_bucket")
+    assert not is_known_metric("cx_events") and not is_known_metric("cx_sink_errors_bucket")
+    assert cx_metric_names('rate(cx_foo_total{topic="cx_bar"}[5m]) / cx_baz') == {
+        "cx_foo_total",
+        "cx_baz",
+    }
+
+
+def test_rule_metrics_are_exposed_by_workers() -> None:
+    used = set()
+    for rule in alert_rules():
+        names = cx_metric_names(rule["expr"])
+        unknown = {n for n in names if not is_known_metric(n)}
+        assert not unknown, f"{rule.get('alert') or rule.get('record')}: unknown {unknown}"
+        used |= names
+    assert {"cx_events_total", "cx_deadletters_total", "cx_sink_errors_total"} <= used
+
+
+def test_dashboard_metrics_are_exposed_by_workers() -> None:
+    targets = promql_targets()
+    assert targets
+    used = set()
+    for where, expr in targets:
+        names = cx_metric_names(expr)
+        unknown = {n for n in names if not is_known_metric(n)}
+        assert not unknown, f"{where}: unknown metrics {unknown}"
+        used |= names
+    assert {
+        "cx_events_total",
+        "cx_deadletters_total",
+        "cx_sink_write_seconds_bucket",
+        "cx_event_lag_seconds_bucket",
+    } <= used
+
+
+def test_documented_metrics_exist_in_the_worker() -> None:
+    from prometheus_client.metrics import MetricWrapperBase
+
+    from streams.worker import metrics
+
+    exported = set()
+    for value in vars(metrics).values():
+        if isinstance(value, MetricWrapperBase):
+            for family in value.describe():
+                if family.type == "counter":
+                    exported.add(family.name + "_total")
+                else:
+                    exported.add(family.name)
+    missing = (COUNTERS | HISTOGRAMS) - exported
+    assert not missing, f"streams/worker/metrics.py does not export {sorted(missing)}"
+
+
+def test_dashboard_promql_parses(tmp_path: Path) -> None:
+    """promtool parses every dashboard query, with Grafana's variables substituted."""
+    rules = []
+    for index, (_, expr) in enumerate(promql_targets()):
+        for variable, value in (
+            ("$__rate_interval", "5m"),
+            ("$__interval", "1m"),
+            ("$__range", "1h"),
+        ):
+            expr = expr.replace(variable, value)
+        assert "$" not in expr, f"unsupported Grafana variable in {expr}"
+        rules.append({"record": f"dashboard:query{index}:expr", "expr": expr})
+    path = tmp_path / "dashboard_queries.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "dashboards", "rules": rules}]}))
+    assert_promtool_ok(run_promtool("check", "rules", path.name, cwd=tmp_path))
+
+
+# ---------------------------------------------------------------- Grafana
+
+
+def test_datasources_have_stable_uids(datasources: dict[str, dict[str, Any]]) -> None:
+    entries = load_yaml(DATASOURCES_FILE)["datasources"]
+    assert len(entries) == len(datasources), "duplicate data source uid"
+    assert {uid: ds["type"] for uid, ds in datasources.items()} == DATASOURCE_UIDS
+
+
+@pytest.mark.parametrize("path", dashboards(), ids=lambda p: p.name)
+def test_dashboard_uses_provisioned_datasources(
+    path: Path, datasources: dict[str, dict[str, Any]]
+) -> None:
+    dashboard = json.loads(path.read_text(encoding="utf-8"))
+    refs = [value for key, value in walk(dashboard) if key == "datasource"]
+    assert refs
+    for ref in refs:
+        assert isinstance(ref, dict), f"data source by name or variable: {ref!r}"
+        assert ref["uid"] in datasources, f"unknown data source uid {ref['uid']!r}"
+        assert ref["type"] == datasources[ref["uid"]]["type"]
+    for panel, target in dashboard_targets(dashboard):
+        assert "datasource" in panel, panel["title"]
+        kind = target.get("datasource", panel["datasource"])["type"]
+        assert target.get("expr" if kind == "prometheus" else "rawSql"), panel["title"]
+
+
+@pytest.mark.parametrize("path", dashboards(), ids=lambda p: p.name)
+def test_dashboard_layout(path: Path) -> None:
+    dashboard = json.loads(path.read_text(encoding="utf-8"))
+    assert dashboard["uid"] and dashboard["title"]
+    ids = [panel["id"] for panel in dashboard["panels"]]
+    assert len(ids) == len(set(ids)), "duplicate panel id"
+    for panel in dashboard["panels"]:
+        grid = panel["gridPos"]
+        assert grid["x"] + grid["w"] <= 24, panel["title"]
+
+
+def test_dashboard_uids_are_unique() -> None:
+    uids = [json.loads(p.read_text(encoding="utf-8"))["uid"] for p in dashboards()]
+    assert uids and len(uids) == len(set(uids))
+
+
+def test_dead_letter_panel_reads_the_warehouse_table() -> None:
+    ddl = (ROOT / "schemas" / "clickhouse" / "002_deadletters.sql").read_text()
+    body = re.search(r"\{database\}\.deadletters\s*\((.*?)\)\s*ENGINE", ddl, re.S)
+    assert body, "cx.deadletters DDL not found"
+    columns = set(re.findall(r"^\s*([a-z_]+)\s+\S", body.group(1), re.M))
+    assert {
+        "received_at",
+        "reason",
+        "message",
+        "topic",
+        "partition",
+        "offset",
+        "payload",
+    } <= columns
+    dashboard = json.loads((DASHBOARDS_DIR / "cx-pipeline.json").read_text(encoding="utf-8"))
+    sql = [
+        target["rawSql"]
+        for panel, target in dashboard_targets(dashboard)
+        if panel["type"] == "table" and "rawSql" in target
+    ]
+    assert sql and "cx.deadletters" in sql[0]
+    selected = re.search(r"SELECT(.*?)\bFROM\b", sql[0], re.S | re.I).group(1)
+    items = split_top_level(selected)
+    assert len(items) >= 5
+    for item in items:
+        expression = re.split(r"\s+AS\s+", item, flags=re.I)[0]
+        identifiers = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", expression))
+        assert identifiers & columns, f"{item!r} reads no column of cx.deadletters"
+        function_names = set(re.findall(r"([A-Za-z_][A-Za-z0-9_]*)\s*\(", expression))
+        assert identifiers - function_names <= columns, f"unknown column in {item!r}"
+
+
+# ---------------------------------------------------------------- Kubernetes
+
+
+def test_kustomization_lists_every_manifest() -> None:
+    kustomization = load_yaml(K8S / "kustomization.yaml")
+    listed = set(kustomization["resources"])
+    present = {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml"}
+    assert listed == present
+    assert {image["name"] for image in kustomization.get("images", [])} == {"cxpulse"}
+
+
+def test_k8s_environment_is_documented(k8s: dict[tuple[str, str], dict[str, Any]]) -> None:
+    config = [doc for (kind, _), doc in k8s.items() if kind in {"ConfigMap", "Secret"}]
+    assert config
+    for doc in config:
+        keys = set(doc.get("data", {})) | set(doc.get("stringData", {}))
+        assert keys and keys <= CX_ENV, f"{doc['metadata']['name']}: {sorted(keys - CX_ENV)}"
+    for key, value in walk(
+        [doc for (kind, _), doc in k8s.items() if kind in {"Deployment", "Job"}]
+    ):
+        if key == "env":
+            names = {item["name"] for item in value}
+            assert names <= CX_ENV, sorted(names - CX_ENV)
+        if key == "envFrom":
+            for source in value:
+                kind = "ConfigMap" if "configMapRef" in source else "Secret"
+                ref = source.get("configMapRef") or source.get("secretRef")
+                assert (kind, ref["name"]) in k8s, f"{kind} {ref['name']} is not defined"
+    secret = k8s[("Secret", "cxpulse-clickhouse")]
+    assert urlsplit(secret["stringData"]["CX_CLICKHOUSE_URL"]).scheme == "clickhouse"
+
+
+def pod_containers(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    spec = doc["spec"]["template"]["spec"]
+    return spec.get("initContainers", []) + spec["containers"]
+
+
+def test_k8s_worker(k8s: dict[tuple[str, str], dict[str, Any]]) -> None:
+    deployment = k8s[("Deployment", "cxpulse-worker")]
+    config = k8s[("ConfigMap", "cxpulse-config")]["data"]
+    port = int(config["CX_METRICS_PORT"])
+    assert deployment["spec"]["replicas"] == 2
+    template = deployment["spec"]["template"]
+    labels = template["metadata"]["labels"]
+    assert deployment["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    annotations = template["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert annotations["prometheus.io/port"] == str(port)
+    assert annotations["prometheus.io/path"] == "/metrics"
+    (container,) = template["spec"]["containers"]
+    assert container["image"].split(":")[0] == "cxpulse"
+    assert container["args"] == ["worker"]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert port in ports.values()
+    for probe in ("readinessProbe", "livenessProbe"):
+        http = container[probe]["httpGet"]
+        assert http["path"] == "/metrics"
+        assert ports.get(http["port"], http["port"]) == port, probe
+    data_dir = config["CX_DATA_DIR"]
+    assert data_dir in {mount["mountPath"] for mount in container["volumeMounts"]}
+    security = template["spec"]["securityContext"]
+    assert security["runAsNonRoot"] is True and security["runAsUser"] != 0
+
+    service = k8s[("Service", "cxpulse-worker")]
+    assert service["spec"]["selector"].items() <= labels.items()
+    (service_port,) = service["spec"]["ports"]
+    assert ports.get(service_port["targetPort"], service_port["targetPort"]) == port
+
+
+def test_k8s_setup_job(k8s: dict[tuple[str, str], dict[str, Any]]) -> None:
+    job = k8s[("Job", "cxpulse-setup")]
+    assert job["spec"]["template"]["spec"]["restartPolicy"] in {"OnFailure", "Never"}
+    commands = [container["args"] for container in pod_containers(job)]
+    assert commands == [["migrate"], ["topics"]]
+    for (kind, name), doc in k8s.items():
+        if kind in {"Deployment", "Job"}:
+            for container in pod_containers(doc):
+                assert container["args"][0] in CX_COMMANDS, f"{name}: {container['args']}"

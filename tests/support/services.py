@@ -1,0 +1,216 @@
+"""Real services for tests, started as local processes: Tansu broker, ClickHouse server, workers.
+
+Fixtures in conftest.py wrap these; tests never mock Kafka or ClickHouse.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from streams.kafka import broker
+from streams.warehouse import Warehouse, WarehouseError, connect
+
+REPO = Path(__file__).resolve().parents[2]
+CXPULSE = str(Path(sys.executable).with_name("cxpulse"))
+
+CLICKHOUSE_CONFIG = """<?xml version="1.0"?>
+<yandex>
+  <logger><level>warning</level><log>{dir}/server.log</log><errorlog>{dir}/error.log</errorlog>
+    <console>0</console></logger>
+  <tcp_port>{port}</tcp_port>
+  <http_port>{http_port}</http_port>
+  <listen_host>127.0.0.1</listen_host>
+  <path>{dir}/data/</path>
+  <tmp_path>{dir}/tmp/</tmp_path>
+  <user_files_path>{dir}/user_files/</user_files_path>
+  <format_schema_path>{dir}/format_schemas/</format_schema_path>
+  <users_config>{dir}/users.xml</users_config>
+  <default_profile>default</default_profile>
+  <default_database>default</default_database>
+  <mark_cache_size>268435456</mark_cache_size>
+</yandex>
+"""
+CLICKHOUSE_USERS = """<?xml version="1.0"?>
+<yandex>
+  <profiles><default><max_memory_usage>4000000000</max_memory_usage></default></profiles>
+  <users><default><password></password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+    <profile>default</profile><quota>default</quota></default></users>
+  <quotas><default></default></quotas>
+</yandex>
+"""
+
+
+def wait_until(check: Callable[[], Any], timeout: float, what: str, every: float = 0.2) -> Any:
+    """Poll ``check`` until it returns something truthy; fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+            if last:
+                return last
+        except Exception as error:  # the service may still be starting
+            last = error
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
+
+
+class ClickHouseServer:
+    """A private clickhouse-server (Debian's 18.16) on free loopback ports."""
+
+    def __init__(self, root: Path) -> None:
+        binary = shutil.which("clickhouse-server")
+        if binary is None:
+            raise RuntimeError("clickhouse-server is not installed: run `make test` (it installs "
+                               "Debian's clickhouse-server) or deploy/local/install-system-deps.sh")
+        self.binary = binary
+        self.root = root
+        self.port = broker.free_port()
+        root.mkdir(parents=True, exist_ok=True)
+        (root / "config.xml").write_text(CLICKHOUSE_CONFIG.format(
+            dir=root, port=self.port, http_port=broker.free_port()))
+        (root / "users.xml").write_text(CLICKHOUSE_USERS)
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def url(self, database: str) -> str:
+        return f"clickhouse://default:@127.0.0.1:{self.port}/{database}"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [self.binary, f"--config-file={self.root / 'config.xml'}"], cwd=self.root,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        probe = connect(self.url("default"))
+        wait_until(lambda: probe.query("SELECT 1 AS ok"), 30, "clickhouse-server to answer")
+        probe.close()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+class Worker:
+    """``cxpulse worker`` as a real subprocess with its own metrics port."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.port = broker.free_port()
+        self.log = log
+        self.env = os.environ | env | {"CX_METRICS_PORT": str(self.port)}
+        self.process = subprocess.Popen(
+            [CXPULSE, "worker", "--loglevel", "warn"], env=self.env, cwd=log.parent,
+            stdout=log.open("ab"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as page:
+            return page.read().decode()
+
+    def counter(self, name: str, **labels: str) -> float:
+        """Sum of a counter's samples whose labels include ``labels``."""
+        total = 0.0
+        for line in self.metrics().splitlines():
+            if not line.startswith(name + "{") and not line.startswith(name + " "):
+                continue
+            if all(f'{key}="{value}"' in line for key, value in labels.items()):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        wait_until(lambda: self.alive() and "cx_sink_errors_total" in self.metrics(), timeout,
+                   f"worker metrics on :{self.port} (log {self.log})")
+
+    def gauge(self, name: str) -> float:
+        for line in self.metrics().splitlines():
+            if line.startswith(name + " "):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.alive():
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def worker_env(kafka: str, url: str, tmp_path: Path) -> dict[str, str]:
+    """Environment for a test's workers: its broker and database, a group of its own."""
+    return {"CX_KAFKA_BOOTSTRAP": kafka, "CX_CLICKHOUSE_URL": url,
+            "CX_DATA_DIR": str(tmp_path / "data"), "CX_SESSION_TIMEOUT": "6",
+            "CX_APP_ID": f"cxtest-{tmp_path.name}", "CX_BATCH_SECONDS": "0.2"}
+
+
+def wait_balanced(workers: list[Worker], partitions: int, timeout: float = 90) -> None:
+    """Until every worker consumes some of the source partitions and together all of them."""
+    def balanced() -> bool:
+        counts = [worker.gauge("cx_assigned_partitions") for worker in workers]
+        return all(counts) and sum(counts) == partitions
+    wait_until(balanced, timeout, f"{len(workers)} workers to share {partitions} partitions")
+
+
+def table_count(warehouse: Warehouse, table: str) -> int:
+    try:
+        return int(warehouse.query(
+            f"SELECT count() AS n FROM {warehouse.database}.{table} FINAL")[0]["n"])
+    except WarehouseError:
+        return -1
+
+
+async def _produce(bootstrap: str, records: list[tuple[str, bytes | None, bytes | None]]) -> list:
+    from streams.kafka.produce import producer
+
+    async with producer(bootstrap) as client:
+        deliveries = [await client.send(topic, value, key=key)  # type: ignore[attr-defined]
+                      for topic, key, value in records]
+        return [await delivery for delivery in deliveries]
+
+
+def produce(bootstrap: str, records: list[tuple[str, bytes | None, bytes | None]]) -> list:
+    """Send (topic, key, value) records as they are; return their RecordMetadata."""
+    import asyncio
+
+    return asyncio.run(_produce(bootstrap, records))
+
+
+def consume_all(bootstrap: str, topic: str, expected: int, timeout: float = 30) -> list[bytes]:
+    """Read a topic from the start (no consumer group) until ``expected`` messages arrived."""
+    import asyncio
+
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    async def run() -> list[bytes]:
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                    max_partition_fetch_bytes=16 * 1024 * 1024,
+                                    fetch_max_bytes=64 * 1024 * 1024)
+        await consumer.start()
+        try:
+            partitions = consumer.partitions_for_topic(topic) or set()
+            consumer.assign([TopicPartition(topic, p) for p in partitions])
+            await consumer.seek_to_beginning()
+            values: list[bytes] = []
+            deadline = time.monotonic() + timeout
+            while len(values) < expected and time.monotonic() < deadline:
+                batches = await consumer.getmany(timeout_ms=500)
+                values += [m.value for batch in batches.values() for m in batch]
+            return values
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(run())

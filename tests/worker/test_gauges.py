@@ -1,0 +1,30 @@
+"""Score gauges: label sets are set from fresh rows and removed when they vanish."""
+
+from __future__ import annotations
+
+from prometheus_client import generate_latest
+
+from streams.core.scores import Followups
+from streams.core.stats import Stats
+from streams.queries.windows import score_rows
+from streams.worker.gauges import GAUGES, publish_gauges
+
+CHECKOUT_WEB = Stats(interactions=100, nps_n=4, nps_promoters=4)
+RETURNS_CHAT = Stats(interactions=3, ces_n=1, ces_sum=5, ces_sum_sq=25)
+
+
+def test_publish_sets_and_removes_label_sets() -> None:
+    totals = {("acme", "web", "checkout"): (CHECKOUT_WEB, Followups(0, 0)),
+              ("acme", "chat", "*"): (RETURNS_CHAT, Followups(2, 1))}
+    rows = score_rows(totals, end_ms=0, window_ms=3_600_000)
+    publish_gauges(rows)
+    text = generate_latest().decode()
+    assert 'cx_nps{channel="web",tenant="acme",touchpoint="checkout",window="1h"} 100.0' in text
+    assert 'cx_nps{channel="chat"' not in text, "no NPS data on chat: no sample"
+    assert 'cx_followup_overdue{channel="chat",tenant="acme",touchpoint="*",window="1h"} 1.0' \
+        in text
+    publish_gauges([row for row in rows if row["channel"] != "web"])
+    text = generate_latest().decode()
+    assert 'touchpoint="checkout"' not in text
+    for gauge in GAUGES.values():
+        gauge.clear()

@@ -1,39 +1,50 @@
 """Settings from the environment (12-factor), each with a safe default.
 
 Read once per process; everything else receives a ``Settings`` instead of
-touching ``os.environ`` so tests can build their own.
+touching ``os.environ`` so tests can build their own. Each field names its
+variable and parser next to its default, so a default is written once.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from streams.core.units import parse_duration
+
+Parse = Callable[[str, str], Any]
+"""(variable name, its non-empty value) -> the setting, or ConfigError naming the variable."""
 
 
 class ConfigError(ValueError):
     """A setting has a value we cannot use; the message names the variable."""
 
 
-def _int(env: dict[str, str], name: str, default: int, *, minimum: int = 0) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
-    if value < minimum:
-        raise ConfigError(f"{name} must be >= {minimum}, got {value}")
-    return value
+def _text(name: str, raw: str) -> str:
+    return raw
 
 
-def _float(env: dict[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
+def _path(name: str, raw: str) -> Path:
+    return Path(raw)
+
+
+def _integer(*, minimum: int) -> Parse:
+    def parse(name: str, raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+        if value < minimum:
+            raise ConfigError(f"{name} must be >= {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def _positive(name: str, raw: str) -> float:
     try:
         value = float(raw)
     except ValueError:
@@ -43,62 +54,64 @@ def _float(env: dict[str, str], name: str, default: float) -> float:
     return value
 
 
-def _windows(raw: str) -> tuple[float, ...]:
+def _windows(name: str, raw: str) -> tuple[float, ...]:
     try:
         return tuple(parse_duration(part.strip()) for part in raw.split(",") if part.strip())
     except ValueError as error:
-        raise ConfigError(f"CX_SCORE_WINDOWS: {error}") from None
+        raise ConfigError(f"{name}: {error}") from None
+
+
+def _env(variable: str, parse: Parse = _text) -> dict[str, Any]:
+    """Field metadata: the variable that sets the field and how to read it."""
+    return {"env": variable, "parse": parse}
 
 
 @dataclass(frozen=True)
 class Settings:
-    kafka_bootstrap: str | None = None
+    kafka_bootstrap: str | None = field(default=None, metadata=_env("CX_KAFKA_BOOTSTRAP"))
     """``host:port[,host:port]``; None means "start the bundled local broker"."""
-    clickhouse_url: str | None = None
+    clickhouse_url: str | None = field(default=None, metadata=_env("CX_CLICKHOUSE_URL"))
     """``clickhouse://user:pass@host:9000/db`` or ``chdb:///path``; None means embedded."""
-    data_dir: Path = field(default_factory=lambda: Path(".cxpulse"))
-    metrics_port: int = 6066
-    partitions: int = 4
-    app_id: str = "cxpulse"
-    max_event_age_days: int = 30
-    max_event_bytes: int = 64 * 1024
-    batch_rows: int = 10_000
-    batch_seconds: float = 0.5
-    session_timeout: float = 15.0
-    followup_hours: int = 48
-    score_windows: tuple[float, ...] = (3600.0, 86400.0, 7 * 86400.0)
-    """Rolling windows for gauges and cx.scores, in seconds (CX_SCORE_WINDOWS=1h,24h,7d)."""
-    snapshot_seconds: float = 15.0
-    top_touchpoints: int = 10
-    min_answers: int = 5
-    """Coverage: a channel with interactions but fewer answers in a window is a blind spot."""
-    health_weights: str = ""
-    """CX_HEALTH_WEIGHTS, e.g. ``nps=2,csat=1``; checked by scores.parse_weights."""
-    """A feedback needing follow-up is met by a contacted/resolved follow-up within this."""
+    data_dir: Path = field(default_factory=lambda: Path(".cxpulse"),
+                           metadata=_env("CX_DATA_DIR", _path))
+    metrics_port: int = field(default=6066,
+                              metadata=_env("CX_METRICS_PORT", _integer(minimum=1)))
+    partitions: int = field(default=4, metadata=_env("CX_PARTITIONS", _integer(minimum=1)))
+    app_id: str = field(default="cxpulse", metadata=_env("CX_APP_ID"))
+    max_event_age_days: int = field(
+        default=30, metadata=_env("CX_MAX_EVENT_AGE_DAYS", _integer(minimum=1)))
+    max_event_bytes: int = field(
+        default=64 * 1024, metadata=_env("CX_MAX_EVENT_BYTES", _integer(minimum=1024)))
+    batch_rows: int = field(default=10_000, metadata=_env("CX_BATCH_ROWS", _integer(minimum=1)))
+    batch_seconds: float = field(default=0.5, metadata=_env("CX_BATCH_SECONDS", _positive))
+    session_timeout: float = field(default=15.0, metadata=_env("CX_SESSION_TIMEOUT", _positive))
     """Kafka group session: how soon a dead worker's partitions move to the others."""
+    followup_hours: int = field(
+        default=48, metadata=_env("CX_FOLLOWUP_HOURS", _integer(minimum=1)))
+    """A feedback needing follow-up is met by a contacted/resolved follow-up within this."""
+    score_windows: tuple[float, ...] = field(default=(3600.0, 86400.0, 7 * 86400.0),
+                                             metadata=_env("CX_SCORE_WINDOWS", _windows))
+    """Rolling windows for gauges and cx.scores, in seconds (CX_SCORE_WINDOWS=1h,24h,7d)."""
+    snapshot_seconds: float = field(default=15.0,
+                                    metadata=_env("CX_SNAPSHOT_SECONDS", _positive))
+    top_touchpoints: int = field(
+        default=10, metadata=_env("CX_TOP_TOUCHPOINTS", _integer(minimum=0)))
+    min_answers: int = field(default=5, metadata=_env("CX_MIN_ANSWERS", _integer(minimum=1)))
+    """Coverage: a channel with interactions but fewer answers in a window is a blind spot."""
+    health_weights: str = field(default="", metadata=_env("CX_HEALTH_WEIGHTS"))
+    """CX_HEALTH_WEIGHTS, e.g. ``nps=2,csat=1``; checked by ``core.scores.parse_weights``."""
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
-        env = dict(os.environ if env is None else env)
-        return cls(
-            kafka_bootstrap=env.get("CX_KAFKA_BOOTSTRAP") or None,
-            clickhouse_url=env.get("CX_CLICKHOUSE_URL") or None,
-            data_dir=Path(env.get("CX_DATA_DIR") or ".cxpulse"),
-            metrics_port=_int(env, "CX_METRICS_PORT", 6066, minimum=1),
-            partitions=_int(env, "CX_PARTITIONS", 4, minimum=1),
-            app_id=env.get("CX_APP_ID") or "cxpulse",
-            max_event_age_days=_int(env, "CX_MAX_EVENT_AGE_DAYS", 30, minimum=1),
-            max_event_bytes=_int(env, "CX_MAX_EVENT_BYTES", 64 * 1024, minimum=1024),
-            batch_rows=_int(env, "CX_BATCH_ROWS", 10_000, minimum=1),
-            batch_seconds=_float(env, "CX_BATCH_SECONDS", 0.5),
-            session_timeout=_float(env, "CX_SESSION_TIMEOUT", 15.0),
-            followup_hours=_int(env, "CX_FOLLOWUP_HOURS", 48, minimum=1),
-            score_windows=_windows(env.get("CX_SCORE_WINDOWS") or "1h,24h,7d"),
-            snapshot_seconds=_float(env, "CX_SNAPSHOT_SECONDS", 15.0),
-            top_touchpoints=_int(env, "CX_TOP_TOUCHPOINTS", 10, minimum=0),
-            min_answers=_int(env, "CX_MIN_ANSWERS", 5, minimum=1),
-            health_weights=env.get("CX_HEALTH_WEIGHTS", ""),
-        )
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Settings from ``env`` (default: ``os.environ``); unset or empty keeps the default."""
+        env = os.environ if env is None else env
+        values = {}
+        for setting in fields(cls):
+            variable, parse = setting.metadata["env"], setting.metadata["parse"]
+            raw = env.get(variable)
+            if raw:
+                values[setting.name] = parse(variable, raw)
+        return cls(**values)
 
     @property
     def warehouse_url(self) -> str:

@@ -15,6 +15,7 @@ import sys
 import time
 from typing import Any
 
+from streams.cli.render import demo_view
 from streams.config import Settings
 from streams.core.stats import ALL
 from streams.queries.landed import landed
@@ -39,30 +40,6 @@ def snapshot(warehouse: Warehouse, deadline_ms: int) -> dict[str, Any]:
     scores = window_scores(warehouse, end_ms=int(time.time() * 1000) + 60_000,
                            window_ms=WINDOW_MS, deadline_ms=deadline_ms, touchpoint=ALL)
     return {"counts": so_far.counts, "reasons": so_far.reasons, "scores": scores}
-
-
-def _cell(value: float | None, digits: int = 1) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
-
-
-def render(view: dict[str, Any]) -> str:
-    counts = view["counts"]
-    lines = [
-        f"[{time.strftime('%H:%M:%S')}] landed: interactions {counts.get('interactions', 0)}, "
-        f"feedback {counts.get('feedback', 0)}, followups {counts.get('followups', 0)}, "
-        f"dead letters {counts.get('deadletters', 0)} "
-        + (f"({', '.join(f'{r} {n}' for r, n in view['reasons'].items())})"
-           if view["reasons"] else ""),
-        f"  last hour   {'tenant':<12}{'channel':<12}{'NPS':>7}{'CSAT':>7}{'CES':>6}"
-        f"{'fail%':>7}{'health':>8}",
-    ]
-    for row in view["scores"]:
-        failure = None if row["failure_rate"] is None else 100 * row["failure_rate"]
-        alert = "  <-- low" if row["health"] is not None and row["health"] < 60 else ""
-        lines.append(f"              {row['tenant']:<12.12}{row['channel']:<12.12}"
-                     f"{_cell(row['nps']):>7}{_cell(row['csat']):>7}{_cell(row['ces'], 2):>6}"
-                     f"{_cell(failure):>7}{_cell(row['health']):>8}{alert}")
-    return "\n".join(lines)
 
 
 def run(settings: Settings, *, duration: float | None, rate: float, scenario: str) -> int:
@@ -90,7 +67,7 @@ def run(settings: Settings, *, duration: float | None, rate: float, scenario: st
     @app.timer(REFRESH_SECONDS)
     async def show() -> None:
         view = await asyncio.to_thread(snapshot, warehouse, settings.followup_deadline_ms)
-        print(render(view), flush=True)
+        print(demo_view(view), flush=True)
         nonlocal generator
         if duration is None and generator.poll() is not None:
             generator = start_generator()

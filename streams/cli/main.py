@@ -11,6 +11,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+from streams.cli.render import say, scores_table
 from streams.config import ConfigError, Settings
 from streams.core.units import parse_duration, parse_time
 from streams.kafka import KafkaError, admin
@@ -19,10 +20,6 @@ from streams.warehouse import WarehouseError, connect
 from streams.warehouse.migrate import migrate
 
 USER_ERRORS = (ConfigError, KafkaError, BrokerError, WarehouseError, OSError, ValueError)
-
-
-def say(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
 
 
 @contextlib.contextmanager
@@ -141,10 +138,6 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         return demo.run(ready, duration=args.duration, rate=args.rate, scenario=args.scenario)
 
 
-def _number(value: float | None, digits: int = 1) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
-
-
 def cmd_scores(args: argparse.Namespace, settings: Settings) -> int:
     import orjson
 
@@ -162,15 +155,7 @@ def cmd_scores(args: argparse.Namespace, settings: Settings) -> int:
     if not rows:
         say("no scores: nothing matches in that window")
         return 0
-    print(f"window {rows[0]['window']} ending {rows[0]['window_end']}")
-    print(f"{'tenant':<14}{'channel':<12}{'touchpoint':<14}{'NPS':>7}{'±':>6}{'n':>6}"
-          f"{'CSAT':>7}{'n':>6}{'CES':>6}{'n':>6}{'resp':>7}{'fail':>7}{'SLA':>7}{'health':>8}")
-    for r in rows:
-        print(f"{r['tenant']:<14.14}{r['channel']:<12.12}{r['touchpoint']:<14.14}"
-              f"{_number(r['nps']):>7}{_number(r['nps_moe']):>6}{r['nps_n']:>6}"
-              f"{_number(r['csat']):>7}{r['csat_n']:>6}{_number(r['ces'], 2):>6}{r['ces_n']:>6}"
-              f"{_number(r['response_rate'], 3):>7}{_number(r['failure_rate'], 3):>7}"
-              f"{_number(r['followup_sla'], 3):>7}{_number(r['health']):>8}")
+    print(scores_table(rows))
     return 0
 
 

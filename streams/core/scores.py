@@ -92,20 +92,29 @@ class Followups:
         return self.due - self.met
 
 
+def due_bounds(end_ms: int, deadline_ms: int) -> tuple[int, int]:
+    """Which minutes hold feedback due for follow-up at ``end_ms``: ``(whole, edge)``.
+
+    A feedback at time t is due when t + deadline <= end. Every minute starting at
+    or before ``whole`` counts whole; the minute starting at ``edge`` (= end -
+    deadline) counts only its feedback at that very instant (the ``*_on_minute``
+    statistics); later minutes are not due yet. The one statement of the rule:
+    ``followups_due`` applies it in Python, ``queries.windows`` in SQL.
+    """
+    edge = end_ms - deadline_ms
+    return edge - MINUTE_MS, edge
+
+
 def followups_due(minutes: Iterable[tuple[int, Stats]], end_ms: int, window_ms: int,
                   deadline_ms: int) -> Followups:
-    """Feedback in [end - window, end) needing follow-up whose deadline is <= end.
-
-    A feedback at time t is due when t + deadline <= end: every minute before
-    ``end - deadline`` counts whole, and the minute starting exactly at
-    ``end - deadline`` counts only its feedback at that very instant.
-    """
-    start, edge = end_ms - window_ms, end_ms - deadline_ms
+    """Feedback in [end - window, end) needing follow-up whose deadline is <= end."""
+    start = end_ms - window_ms
+    whole, edge = due_bounds(end_ms, deadline_ms)
     due = met = 0
     for minute, stats in minutes:
         if not start <= minute < end_ms:
             continue
-        if minute + MINUTE_MS <= edge:
+        if minute <= whole:
             due += stats.followup_needed
             met += stats.followup_met
         elif minute == edge:

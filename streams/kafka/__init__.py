@@ -1,7 +1,7 @@
-"""The Kafka edge outside the worker: topics, the local broker, reachability and producing.
+"""The Kafka edge outside the worker: which Kafka, its topics, the local broker, producing.
 
-Names every part shares live here, so ``admin``, ``broker`` and ``produce`` do
-not import each other for them.
+The package itself holds only what every part shares (topic names, ``KafkaError``),
+so importing ``produce`` loads neither the admin client nor the local-broker code.
 """
 
 from __future__ import annotations

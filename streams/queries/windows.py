@@ -1,7 +1,7 @@
 """Scores for a window from ``score_minutes``: per scope and rolled up (``*``).
 
-ClickHouse sums the minutes; the follow-up counts apply the deadline edge of
-``scores.followups_due`` in SQL; the score math is ``scores.scores``. Grouping
+ClickHouse sums the minutes and applies the follow-up deadline rule of
+``core.scores.due_bounds``; the score math is ``core.scores.scores``. Grouping
 (rollups, or top-N touchpoints for gauges) sums statistics, so it stays exact.
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from streams.core.scores import DEFAULT_WEIGHTS, SCORE_KEYS, Followups, scores
+from streams.core.scores import DEFAULT_WEIGHTS, SCORE_KEYS, Followups, due_bounds, scores
 from streams.core.stats import ALL, MINUTE_MS, STAT_COLUMNS, Scope, Stats, rollups
 from streams.core.units import format_window
 from streams.warehouse import Warehouse
@@ -38,17 +38,17 @@ def scope_totals(warehouse: Warehouse, end_ms: int, window_ms: int, deadline_ms:
     ``grouping`` holds the SQL expressions that make the scope, e.g. ``'*'`` for a
     rolled-up part, so ClickHouse does the grouping and few rows come back.
     """
-    start_s, end_s, edge_s = ((end_ms - window_ms) // 1000, end_ms // 1000,
-                              (end_ms - deadline_ms) // 1000)
+    start_s, end_s = (end_ms - window_ms) // 1000, end_ms // 1000
+    whole_s, edge_s = (bound // 1000 for bound in due_bounds(end_ms, deadline_ms))
     where = [f"minute >= toDateTime({start_s})", f"minute < toDateTime({end_s})"]
     where += [f"{column} = {sql_literal(value)}" for column, value in filters.items()
               if value != ALL]
     rows = warehouse.query(
         f"SELECT {grouping[0]} AS g_tenant, {grouping[1]} AS g_channel, "
         f"{grouping[2]} AS g_touchpoint, {STAT_SUMS}, "
-        f"sumIf(followup_needed, minute <= toDateTime({edge_s - 60})) "
+        f"sumIf(followup_needed, minute <= toDateTime({whole_s})) "
         f"+ sumIf(followup_needed_on_minute, minute = toDateTime({edge_s})) AS due, "
-        f"sumIf(followup_met, minute <= toDateTime({edge_s - 60})) "
+        f"sumIf(followup_met, minute <= toDateTime({whole_s})) "
         f"+ sumIf(followup_met_on_minute, minute = toDateTime({edge_s})) AS met "
         f"FROM {warehouse.database}.score_minutes FINAL WHERE {' AND '.join(where)} "
         "GROUP BY g_tenant, g_channel, g_touchpoint")

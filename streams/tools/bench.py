@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 
 from streams import kafka
+from streams.cli.render import say
 from streams.config import Settings
 from streams.core.contract import Validator
 from streams.core.ingest import build_batch
@@ -32,10 +33,6 @@ from streams.core.rows import Source
 from streams.kafka import admin, broker
 from streams.kafka.produce import Report, aiter_of, record_of, send_stream
 from streams.tools.generate import TrafficSpec, generate
-
-
-def say(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
 
 
 def make_records(count: int, now: float) -> list[tuple[str, bytes | None, bytes]]:

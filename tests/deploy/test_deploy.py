@@ -584,6 +584,8 @@ def test_docker_build_context_keeps_what_pip_needs() -> None:
         "pyproject.toml",
         "streams/__init__.py",
         "streams/warehouse/__init__.py",
+        "streams/worker/app.py",
+        "streams/cli/__main__.py",
         "schemas/__init__.py",
         "schemas/clickhouse/001_raw_events.sql",
     ):

@@ -10,7 +10,8 @@ import pytest
 
 from streams.kafka import broker
 from streams.warehouse import Warehouse, connect
-from tests.support.services import ClickHouseServer, Worker
+from streams.warehouse.local import ClickHouseServer
+from tests.support.services import Worker
 
 _ids = itertools.count(1)
 

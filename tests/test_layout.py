@@ -171,7 +171,7 @@ def test_no_import_cycles() -> None:
 def test_only_the_worker_imports_faust() -> None:
     assert faust_outside_worker(GRAPH) == []
     assert {name for name in GRAPH["streams.app"] if top(name) == "streams"} \
-        == {"streams.worker.app"}
+        == {"streams.worker.app", "streams.config"}
 
 
 def test_core_is_pure() -> None:

@@ -44,9 +44,10 @@ def snapshot(warehouse: Warehouse, deadline_ms: int) -> dict[str, Any]:
 
 def run(settings: Settings, *, duration: float | None, rate: float, scenario: str) -> int:
     from streams.kafka.produce import produce_lines
-    from streams.worker.app import app
+    from streams.worker.app import create_app
     from streams.worker.run import run_worker
 
+    app = create_app(settings)
     bootstrap = settings.kafka_bootstrap or ""
     produce_lines(bootstrap, HOSTILE, topic="cx.feedback")
     # The incident fills the middle third of each traffic run, so an open-ended demo

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
+import dataclasses
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -27,7 +27,6 @@ def pipeline_ready(settings: Settings, *, start_local: bool) -> Iterator[Setting
     """Kafka reachable with topics, ClickHouse migrated: the settings to run with."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     with admin.bootstrap_for(settings, start_local=start_local) as bootstrap:
-        os.environ["CX_KAFKA_BOOTSTRAP"] = bootstrap
         created = admin.create_topics(bootstrap, settings.partitions)
         if created:
             say(f"created topics {', '.join(created)} ({settings.partitions} partitions)")
@@ -35,17 +34,16 @@ def pipeline_ready(settings: Settings, *, start_local: bool) -> Iterator[Setting
         applied = migrate(warehouse)
         say(f"warehouse {warehouse.description}: "
             + (f"applied {', '.join(applied)}" if applied else "schema up to date"))
-        yield Settings.from_env()
+        yield dataclasses.replace(settings, kafka_bootstrap=bootstrap)
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     with pipeline_ready(settings, start_local=True) as ready:
         say(f"worker: Kafka {ready.kafka_bootstrap}, metrics on :{ready.metrics_port}/metrics")
-        # Imported only now: the app reads its settings (the bootstrap above) at import.
-        from streams.worker.app import app
+        from streams.worker.app import create_app
         from streams.worker.run import run_worker
 
-        run_worker(app, args.loglevel)
+        run_worker(create_app(ready), args.loglevel)
     return 0
 
 

@@ -2,39 +2,52 @@
 
 A fact is keyed by scope, minute and event id, so storing it twice changes
 nothing; sums of facts per scope and minute are the ``Stats`` of that minute.
+Facts are rows in ``FACT_COLUMNS`` order; their statistics come from the rules
+in ``stats`` and are memoised, since an answer has only a few hundred possible
+contributions.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Final
 
 from streams.core.contract import ValidEvent
+from streams.core.events import Feedback
 from streams.core.stats import (
+    MINUTE_MS,
+    STAT_COLUMNS,
     Scope,
     Stats,
     feedback_stats,
     followup_stats,
     interaction_stats,
-    minute_of,
     needs_followup,
 )
 
 CLOSING_ACTIONS: Final = ("contacted", "resolved")
+FACT_COLUMNS: Final = ("tenant", "channel", "touchpoint", "minute", "event_id", *STAT_COLUMNS)
+FactRow = tuple[Any, ...]
+"""(tenant, channel, touchpoint, minute as epoch seconds, event_id, *statistics)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Fact:
-    scope: Scope
-    minute_ms: int
-    event_id: str
-    stats: Stats
+def _values(stats: Stats) -> tuple[int, ...]:
+    return tuple(stats.as_dict().values())
 
-    def row(self) -> dict[str, Any]:
-        tenant, channel, touchpoint = self.scope
-        return {"tenant": tenant, "channel": channel, "touchpoint": touchpoint,
-                "minute": self.minute_ms // 1000, "event_id": self.event_id,
-                **self.stats.as_dict()}
+
+@cache
+def _interaction_values(outcome: str | None) -> tuple[int, ...]:
+    return _values(interaction_stats(outcome))
+
+
+@cache
+def _answer_values(survey: str, score: int, scale: int, on_minute: bool,
+                   met: bool) -> tuple[int, ...]:
+    stats = feedback_stats(survey, score, scale)
+    if needs_followup(survey, score, scale):
+        stats += followup_stats(0 if on_minute else 1, met)  # an instant on or off the minute
+    return _values(stats)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,28 +65,26 @@ class Answer:
     def needs_followup(self) -> bool:
         return needs_followup(self.survey, self.score, self.scale)
 
-    def fact(self, met: bool) -> Fact:
-        stats = feedback_stats(self.survey, self.score, self.scale)
-        if self.needs_followup:
-            stats += followup_stats(self.occurred_ms, met)
-        return Fact(self.scope, minute_of(self.occurred_ms), self.event_id, stats)
-
-
-def scope_of(fields: dict[str, Any]) -> Scope:
-    return fields["tenant"], fields["channel"], fields.get("touchpoint") or "unspecified"
+    def fact(self, met: bool) -> FactRow:
+        minute_ms = self.occurred_ms - self.occurred_ms % MINUTE_MS
+        return (*self.scope, minute_ms // 1000, self.event_id,
+                *_answer_values(self.survey, self.score, self.scale,
+                                self.occurred_ms == minute_ms, met))
 
 
 def answer_of(event: ValidEvent) -> Answer:
-    data = event.fields
-    scale = int(data.get("scale", 5)) if data["survey"] == "csat" else 0
-    return Answer(data["event_id"], scope_of(data), event.occurred_ms, data["survey"],
-                  int(data["score"]), scale)
+    e = event.event
+    assert isinstance(e, Feedback)
+    scale = (e.scale or 5) if e.survey == "csat" else 0
+    return Answer(e.event_id, (e.tenant, e.channel, e.touchpoint or "unspecified"),
+                  event.occurred_ms, e.survey, e.score, scale)
 
 
-def interaction_fact(event: ValidEvent) -> Fact:
-    data = event.fields
-    return Fact(scope_of(data), minute_of(event.occurred_ms), data["event_id"],
-                interaction_stats(data.get("outcome")))
+def interaction_fact(event: ValidEvent) -> FactRow:
+    e = event.event
+    ms = event.occurred_ms
+    return (e.tenant, e.channel, e.touchpoint or "unspecified", (ms - ms % MINUTE_MS) // 1000,
+            e.event_id, *_interaction_values(getattr(e, "outcome", None)))
 
 
 def in_time(answer_ms: int, followup_ms: int, deadline_ms: int) -> bool:

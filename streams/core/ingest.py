@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import NamedTuple, Protocol
 
-from streams.core.contract import Rejection, Validator
-from streams.core.rows import Batch, Source
+from streams.core.contract import Rejection, Validator, ValidEvent
+from streams.core.rows import Batch
 
 
-def build_batch(messages: Iterable[tuple[Source, bytes | None]], validator: Validator,
-                now: float) -> Batch:
+class Message(Protocol):
+    """A consumed Kafka message as the core needs it (aiokafka's ConsumerRecord is one)."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def value(self) -> bytes | None: ...
+
+
+def build_batch(messages: Iterable[Message], validator: Validator, now: float) -> Batch:
     """Validate every message; a message that cannot be validated is never dropped.
 
     Any exception from validation itself (a bug, not bad input) also dead-letters
@@ -17,15 +30,25 @@ def build_batch(messages: Iterable[tuple[Source, bytes | None]], validator: Vali
     """
     batch = Batch()
     stamp = int(now)
-    for source, raw in messages:
-        payload = raw if raw is not None else b""
+    check, add_event, add_rejection = validator.check, batch.add_event, batch.add_rejection
+    for message in messages:
+        payload = message.value if message.value is not None else b""
         try:
-            outcome = validator.check(payload, source.topic, now)
+            outcome = check(payload, message.topic, now)
         except Exception as error:  # defensive: keep the worker alive, keep the message
             outcome = Rejection("internal_error",
                                 f"validator failed: {type(error).__name__}: {error}")
-        if isinstance(outcome, Rejection):
-            batch.add_rejection(outcome, source, payload, stamp)
+        if type(outcome) is ValidEvent:
+            add_event(outcome, message, stamp)
         else:
-            batch.add_event(outcome, source, stamp)
+            add_rejection(outcome, message, payload, stamp)
     return batch
+
+
+class Record(NamedTuple):
+    """A message built by hand (tests, benchmarks), shaped like aiokafka's ConsumerRecord."""
+
+    topic: str
+    partition: int
+    offset: int
+    value: bytes | None

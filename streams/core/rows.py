@@ -1,102 +1,111 @@
 """Warehouse rows built from validated events and rejections, with no I/O.
 
-Column names match ``schemas/clickhouse``; a test checks them against the
-live tables on both ClickHouse engines.
+Rows are tuples in the column order of ``COLUMNS`` (names as in
+``schemas/clickhouse``; a test checks them against the live tables on both
+engines): the ClickHouse driver takes them as they are, which is several
+times cheaper per row than dicts.
 """
 
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import orjson
+from msgspec import UNSET
 
 from streams.core.contract import Rejection, ValidEvent
+from streams.core.events import AnyEvent, Feedback, Followup, Interaction
 
 TABLE_OF_TYPE: Final = {"interaction": "interactions", "feedback": "feedback",
                         "followup": "followups"}
 DEADLETTER_TABLE: Final = "deadletters"
 
-_TYPE_COLUMNS: Final[dict[str, tuple[tuple[str, Any], ...]]] = {
-    # (column, default when the optional field is absent)
-    "interaction": (("kind", ""), ("outcome", ""), ("duration_ms", None), ("value", None),
-                    ("currency", "")),
-    "feedback": (("survey", ""), ("score", 0), ("scale", 0), ("comment", ""),
-                 ("interaction_id", "")),
-    "followup": (("feedback_id", ""), ("action", ""), ("agent", "")),
+_COMMON: Final = ("event_id", "tenant", "channel", "touchpoint", "occurred_at", "occurred_ms",
+                  "utc_offset_min", "customer_id", "locale", "attributes")
+_SOURCE: Final = ("ingested_at", "source_partition", "source_offset")
+COLUMNS: Final[dict[str, tuple[str, ...]]] = {
+    "interactions": (*_COMMON, "kind", "outcome", "duration_ms", "value", "currency", *_SOURCE),
+    "feedback": (*_COMMON, "survey", "score", "scale", "comment", "interaction_id", *_SOURCE),
+    "followups": (*_COMMON, "feedback_id", "action", "agent", *_SOURCE),
+    DEADLETTER_TABLE: ("received_at", "reason", "message", "topic", "partition", "offset",
+                       "payload"),
 }
+Row = tuple[Any, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Source:
-    """Where a message came from: kept on every row so any row can be traced back."""
+def _interaction(e: Interaction) -> Row:
+    return (e.kind, e.outcome or "", None if e.duration_ms is UNSET else e.duration_ms,
+            None if e.value is UNSET else e.value, e.currency or "")
+
+
+def _feedback(e: Feedback) -> Row:
+    scale = (e.scale or 5) if e.survey == "csat" else 0
+    return e.survey, e.score, scale, e.comment or "", e.interaction_id or ""
+
+
+def _followup(e: Followup) -> Row:
+    return e.feedback_id, e.action, e.agent or ""
+
+
+_TYPE_VALUES: Final[dict[str, Callable[[Any], Row]]] = {
+    "interaction": _interaction, "feedback": _feedback, "followup": _followup}
+
+
+class Source(NamedTuple):
+    """Where a message came from: kept on every row so any row can be traced back.
+
+    Anything with these attributes will do, e.g. the consumed message itself.
+    """
 
     topic: str
     partition: int
     offset: int
 
 
-def event_row(event: ValidEvent, source: Source, ingested_at: int) -> dict[str, Any]:
-    data = event.fields
-    attributes = data.get("attributes")
-    row: dict[str, Any] = {
-        "event_id": data["event_id"],
-        "tenant": data["tenant"],
-        "channel": data["channel"],
-        "touchpoint": data.get("touchpoint") or "unspecified",
-        "occurred_at": event.occurred_ms // 1000,
-        "occurred_ms": event.occurred_ms % 1000,
-        "utc_offset_min": event.utc_offset_min,
-        "customer_id": data.get("customer_id", ""),
-        "locale": data.get("locale", ""),
-        "attributes": orjson.dumps(attributes).decode() if attributes else "{}",
-    }
-    for column, default in _TYPE_COLUMNS[event.type]:
-        row[column] = data.get(column, default)
-    if event.type == "feedback":
-        row["score"] = int(row["score"])
-        if data["survey"] == "csat":
-            row["scale"] = int(data.get("scale", 5))
-    row["ingested_at"] = ingested_at
-    row["source_partition"] = source.partition
-    row["source_offset"] = source.offset
-    return row
+def event_row(event: ValidEvent, source: Source, ingested_at: int) -> Row:
+    """The raw-table row of an event, in ``COLUMNS[TABLE_OF_TYPE[event.type]]`` order."""
+    e: AnyEvent = event.event
+    ms = event.occurred_ms
+    return (e.event_id, e.tenant, e.channel, e.touchpoint or "unspecified", ms // 1000,
+            ms % 1000, event.utc_offset_min, e.customer_id or "", e.locale or "",
+            orjson.dumps(e.attributes).decode() if e.attributes else "{}",
+            *_TYPE_VALUES[e.TYPE](e), ingested_at, source.partition, source.offset)
 
 
 def deadletter_row(rejection: Rejection, source: Source, payload: bytes,
-                   received_at: int) -> dict[str, Any]:
-    return {
-        "received_at": received_at,
-        "reason": rejection.reason,
-        "message": rejection.message,
-        "topic": source.topic,
-        "partition": source.partition,
-        "offset": source.offset,
-        "payload": payload,
-    }
+                   received_at: int) -> Row:
+    return (received_at, rejection.reason, rejection.message, source.topic, source.partition,
+            source.offset, payload)
+
+
+def as_dict(table: str, row: Row) -> dict[str, Any]:
+    """A row by column name: for people and tests, not the hot path."""
+    return dict(zip(COLUMNS[table], row, strict=True))
 
 
 MAX_ENVELOPE_PAYLOAD: Final = 512 * 1024
 
 
-def deadletter_envelope(row: dict[str, Any]) -> bytes:
+def deadletter_envelope(row: Row) -> bytes:
     """The ``cx.deadletter`` message for a dead-letter row (schemas/events/deadletter.json).
 
     Payloads over 512 KiB are cut in the Kafka envelope (``payload_truncated``) so a
     huge message can never make the dead-letter publish itself fail; the
     ClickHouse row always keeps every byte.
     """
-    payload: bytes = row["payload"]
+    received_at, reason, message, topic, partition, offset, payload = row
     return orjson.dumps({
-        "received_at": datetime.fromtimestamp(row["received_at"], UTC).isoformat()
+        "received_at": datetime.fromtimestamp(received_at, UTC).isoformat()
         .replace("+00:00", "Z"),
-        "reason": row["reason"],
-        "message": row["message"],
-        "topic": row["topic"],
-        "partition": row["partition"],
-        "offset": row["offset"],
+        "reason": reason,
+        "message": message,
+        "topic": topic,
+        "partition": partition,
+        "offset": offset,
         "payload_base64": base64.b64encode(payload[:MAX_ENVELOPE_PAYLOAD]).decode(),
         "payload_size": len(payload),
         "payload_truncated": len(payload) > MAX_ENVELOPE_PAYLOAD,
@@ -107,7 +116,7 @@ def deadletter_envelope(row: dict[str, Any]) -> bytes:
 class Batch:
     """Rows per table for one consumed batch, plus the dead-letter envelopes to publish."""
 
-    rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    rows: dict[str, list[Row]] = field(default_factory=dict)
     deadletters: list[bytes] = field(default_factory=list)
     accepted: list[ValidEvent] = field(default_factory=list)
 

@@ -16,7 +16,16 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from streams.core.contract import ValidEvent
-from streams.core.facts import CLOSING_ACTIONS, Answer, Fact, answer_of, in_time, interaction_fact
+from streams.core.facts import (
+    CLOSING_ACTIONS,
+    FACT_COLUMNS,
+    Answer,
+    FactRow,
+    answer_of,
+    in_time,
+    interaction_fact,
+)
+from streams.core.stats import STAT_COLUMNS
 from streams.queries.windows import STAT_SUMS, stats_of_sums
 from streams.warehouse import Warehouse
 from streams.warehouse.sql import OCCURRED_MS, in_list
@@ -61,18 +70,20 @@ def _first_closing_followups(warehouse: Warehouse, feedback_ids: list[str]) -> d
     return {row["feedback_id"]: int(row["at_ms"]) for row in rows}
 
 
-def batch_facts(warehouse: Warehouse, events: list[ValidEvent], deadline_ms: int) -> list[Fact]:
+def batch_facts(warehouse: Warehouse, events: list[ValidEvent], deadline_ms: int
+                ) -> list[FactRow]:
     """The facts a batch adds or changes; its raw rows must already be written."""
-    facts: list[Fact] = []
+    facts: list[FactRow] = []
     answers: list[Answer] = []
     followups: list[tuple[str, int]] = []
-    for event in events:
-        if event.type == "interaction":
-            facts.append(interaction_fact(event))
-        elif event.type == "feedback":
-            answers.append(answer_of(event))
-        elif event.fields["action"] in CLOSING_ACTIONS:
-            followups.append((event.fields["feedback_id"], event.occurred_ms))
+    for valid in events:
+        kind = valid.type
+        if kind == "interaction":
+            facts.append(interaction_fact(valid))
+        elif kind == "feedback":
+            answers.append(answer_of(valid))
+        elif valid.event.action in CLOSING_ACTIONS:  # type: ignore[union-attr]
+            followups.append((valid.event.feedback_id, valid.occurred_ms))  # type: ignore[union-attr]
     unhappy = sorted({a.event_id for a in answers if a.needs_followup})
     first_followup = _first_closing_followups(warehouse, unhappy) if unhappy else {}
     for answer in answers:
@@ -87,8 +98,12 @@ def batch_facts(warehouse: Warehouse, events: list[ValidEvent], deadline_ms: int
     return facts
 
 
-def recompute(warehouse: Warehouse, keys: list[MinuteKey]) -> list[dict[str, Any]]:
-    """Absolute sums of the stored facts for these scope-minutes, versioned."""
+MINUTE_COLUMNS = ("tenant", "channel", "touchpoint", "minute", *STAT_COLUMNS, "version",
+                  "computed_at")
+
+
+def recompute(warehouse: Warehouse, keys: list[MinuteKey]) -> list[tuple[Any, ...]]:
+    """Absolute sums of the stored facts for these scope-minutes, versioned (``MINUTE_COLUMNS``)."""
     now = int(time.time())
     rows = []
     # Minutes as 'YYYY-MM-DD hh:mm:ss' literals so the IN matches the primary key itself
@@ -100,10 +115,8 @@ def recompute(warehouse: Warehouse, keys: list[MinuteKey]) -> list[dict[str, Any
             f"WHERE (tenant, channel, touchpoint, minute) IN {values} "
             "GROUP BY tenant, channel, touchpoint, minute")):
         stats = stats_of_sums(row)
-        rows.append({"tenant": row["tenant"], "channel": row["channel"],
-                     "touchpoint": row["touchpoint"], "minute": int(row["minute_s"]),
-                     **stats.as_dict(), "version": int(row["facts"]) + stats.followup_met,
-                     "computed_at": now})
+        rows.append((row["tenant"], row["channel"], row["touchpoint"], int(row["minute_s"]),
+                     *stats.as_dict().values(), int(row["facts"]) + stats.followup_met, now))
     return rows
 
 
@@ -112,8 +125,8 @@ def score_batch(warehouse: Warehouse, events: list[ValidEvent], deadline_ms: int
     facts = batch_facts(warehouse, events, deadline_ms)
     if not facts:
         return 0
-    warehouse.insert("score_facts", [fact.row() for fact in facts])
-    keys = sorted({(*fact.scope, fact.minute_ms // 1000) for fact in facts})
+    warehouse.insert("score_facts", facts, FACT_COLUMNS)
+    keys = sorted({fact[:4] for fact in facts})
     minutes = recompute(warehouse, keys)
-    warehouse.insert("score_minutes", minutes)
+    warehouse.insert("score_minutes", minutes, MINUTE_COLUMNS)
     return len(minutes)

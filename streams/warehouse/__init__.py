@@ -6,6 +6,7 @@ speaks ``Warehouse`` and never knows which engine it has.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -29,8 +30,13 @@ class Warehouse(Protocol):
 
     def query(self, sql: str) -> list[dict[str, Any]]: ...
 
-    def insert(self, table: str, rows: list[dict[str, Any]]) -> None:
-        """Insert rows (dicts with the same keys) into ``database.table`` in one statement."""
+    def insert(self, table: str, rows: Sequence[Any],
+               columns: Sequence[str] | None = None) -> None:
+        """Insert rows into ``database.table`` in one statement.
+
+        Rows are tuples in ``columns`` order (the hot path), or dicts with the same
+        keys when ``columns`` is None.
+        """
         ...
 
     def close(self) -> None: ...
@@ -68,3 +74,12 @@ class LazyWarehouse:
         if self._warehouse is None:
             self._warehouse = connect(self.url)
         return self._warehouse
+
+
+def as_tuples(rows: Sequence[Any], columns: Sequence[str] | None
+              ) -> tuple[Sequence[str], Sequence[Sequence[Any]]]:
+    """(columns, tuple rows) for ``Warehouse.insert``'s two row shapes."""
+    if columns is not None:
+        return columns, rows
+    names = list(rows[0])
+    return names, [tuple(row[name] for name in names) for row in rows]

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections import Counter as Tally
+from collections.abc import Iterable
+
 from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS = Counter("cx_events", "Messages consumed, by source topic and outcome (accepted|rejected)",
@@ -29,3 +33,21 @@ SCORE_LATENCY_SECONDS = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60, 300))
 CONSUMER_LAG = Gauge("cx_consumer_lag", "Messages behind the end of a source partition",
                      ["topic", "partition"])
+
+
+def observe_many(histogram: Histogram, values: Iterable[float]) -> None:
+    """``observe`` for a whole batch: the same buckets and sum, at a fraction of the cost.
+
+    Observing one by one costs about a microsecond per value, which at tens of
+    thousands of events per second is a noticeable share of a core.
+    """
+    bounds = histogram._upper_bounds
+    total = 0.0
+    counts: Tally[int] = Tally()
+    for value in values:
+        counts[bisect_left(bounds, value)] += 1
+        total += value
+    if counts:
+        histogram._sum.inc(total)
+        for index, count in counts.items():
+            histogram._buckets[index].inc(count)

@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from streams.core.rows import Batch
+from streams.core.rows import COLUMNS, Batch
 from streams.queries.scoring import score_batch
 from streams.warehouse import LazyWarehouse, WarehouseError
 from streams.worker import metrics
@@ -65,7 +65,7 @@ class Sink:
             nonlocal scored
             warehouse = await asyncio.to_thread(self.connection.get)
             for table in list(pending):
-                await asyncio.to_thread(warehouse.insert, table, pending[table])
+                await asyncio.to_thread(warehouse.insert, table, pending[table], COLUMNS[table])
                 metrics.SINK_ROWS.labels(table).inc(len(pending.pop(table)))
             if not scored:  # after the raw rows: scoring looks them up
                 minutes = await asyncio.to_thread(score_batch, warehouse, batch.accepted,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import orjson
 
 from streams.core.contract import Validator
-from streams.core.ingest import build_batch
-from streams.core.rows import Source
+from streams.core.ingest import Record, build_batch
+from streams.core.rows import as_dict
 from tests.support.contract_cases import EXAMPLES, NOW
 from tests.support.events import hostile
 
@@ -21,15 +21,15 @@ class Exploding(Validator):
 def test_every_message_is_accounted_for() -> None:
     validator = Exploding(max_event_bytes=65536, max_age_seconds=30 * 86400)
     bad = hostile(NOW)
-    messages = [(Source(topic, 0, i), value) for i, (topic, _, value, _) in enumerate(bad)]
-    messages.append((Source("cx.feedback", 0, 100), orjson.dumps(EXAMPLES["feedback"])))
-    messages.append((Source("cx.feedback", 0, 101), b"boom"))
+    messages = [Record(topic, 0, i, value) for i, (topic, _, value, _) in enumerate(bad)]
+    messages.append(Record("cx.feedback", 0, 100, orjson.dumps(EXAMPLES["feedback"])))
+    messages.append(Record("cx.feedback", 0, 101, b"boom"))
     batch = build_batch(messages, validator, NOW)
-    dead = batch.rows["deadletters"]
+    dead = [as_dict("deadletters", row) for row in batch.rows["deadletters"]]
     assert len(batch) == len(messages)
     assert [row["reason"] for row in dead[:len(bad)]] == [reason for *_, reason in bad]
     assert dead[-1]["reason"] == "internal_error" and "validator bug" in dead[-1]["message"]
     assert dead[-1]["payload"] == b"boom"
-    assert [row["event_id"] for row in batch.rows["feedback"]] == ["fb-0001"]
+    assert [as_dict("feedback", row)["event_id"] for row in batch.rows["feedback"]] == ["fb-0001"]
     tombstone = next(row for row in dead if row["payload"] == b"" and row["offset"] == 5)
     assert tombstone["reason"] == "invalid_json"

@@ -12,6 +12,7 @@ from streams.core.rows import (
     MAX_ENVELOPE_PAYLOAD,
     Batch,
     Source,
+    as_dict,
     deadletter_envelope,
     deadletter_row,
     event_row,
@@ -26,18 +27,18 @@ def test_event_row_defaults_and_utc() -> None:
     minimal = {k: v for k, v in EXAMPLES["feedback"].items()
                if k in ("event_id", "type", "occurred_at", "tenant", "channel", "survey", "score")}
     event = validator.check(orjson.dumps(minimal | {"survey": "csat"}), "cx.feedback", NOW)
-    row = event_row(event, Source("cx.feedback", 2, 41), 123)
+    row = as_dict("feedback", event_row(event, Source("cx.feedback", 2, 41), 123))
     assert row["touchpoint"] == "unspecified" and row["attributes"] == "{}"
     assert row["scale"] == 5, "CSAT without scale is 5-point"
     assert (row["occurred_at"], row["occurred_ms"], row["utc_offset_min"]) == (1795344300, 0, 420)
     assert (row["source_partition"], row["source_offset"], row["ingested_at"]) == (2, 41, 123)
     nps = validator.check(orjson.dumps(minimal | {"survey": "nps"}), "cx.feedback", NOW)
-    assert event_row(nps, Source("t", 0, 0), 0)["scale"] == 0
+    assert as_dict("feedback", event_row(nps, Source("t", 0, 0), 0))["scale"] == 0
 
 
 def test_attributes_are_stored_as_json() -> None:
     event = validator.check(orjson.dumps(EXAMPLES["interaction"]), "cx.interactions", NOW)
-    row = event_row(event, Source("t", 0, 0), 0)
+    row = as_dict("interactions", event_row(event, Source("t", 0, 0), 0))
     assert orjson.loads(row["attributes"]) == EXAMPLES["interaction"]["attributes"]
     assert row["value"] == 129.9 and row["currency"] == "EUR"
 
@@ -60,7 +61,7 @@ def test_huge_payloads_are_cut_in_the_envelope_only() -> None:
     check_envelope(envelope)
     assert envelope["payload_truncated"] and envelope["payload_size"] == len(payload)
     assert len(base64.b64decode(envelope["payload_base64"])) == MAX_ENVELOPE_PAYLOAD
-    assert row["payload"] == payload
+    assert as_dict("deadletters", row)["payload"] == payload
 
 
 def test_batch_groups_rows_by_table() -> None:

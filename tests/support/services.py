@@ -6,7 +6,6 @@ Fixtures in conftest.py wrap these; tests never mock Kafka or ClickHouse.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -17,37 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from streams.kafka import broker
-from streams.warehouse import Warehouse, WarehouseError, connect
+from streams.warehouse import Warehouse, WarehouseError
 
-REPO = Path(__file__).resolve().parents[2]
 CXPULSE = str(Path(sys.executable).with_name("cxpulse"))
-
-CLICKHOUSE_CONFIG = """<?xml version="1.0"?>
-<yandex>
-  <logger><level>warning</level><log>{dir}/server.log</log><errorlog>{dir}/error.log</errorlog>
-    <console>0</console></logger>
-  <tcp_port>{port}</tcp_port>
-  <http_port>{http_port}</http_port>
-  <listen_host>127.0.0.1</listen_host>
-  <path>{dir}/data/</path>
-  <tmp_path>{dir}/tmp/</tmp_path>
-  <user_files_path>{dir}/user_files/</user_files_path>
-  <format_schema_path>{dir}/format_schemas/</format_schema_path>
-  <users_config>{dir}/users.xml</users_config>
-  <default_profile>default</default_profile>
-  <default_database>default</default_database>
-  <mark_cache_size>268435456</mark_cache_size>
-</yandex>
-"""
-CLICKHOUSE_USERS = """<?xml version="1.0"?>
-<yandex>
-  <profiles><default><max_memory_usage>4000000000</max_memory_usage></default></profiles>
-  <users><default><password></password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
-    <profile>default</profile><quota>default</quota></default></users>
-  <quotas><default></default></quotas>
-</yandex>
-"""
-
 
 def wait_until(check: Callable[[], Any], timeout: float, what: str, every: float = 0.2) -> Any:
     """Poll ``check`` until it returns something truthy; fail naming ``what``."""
@@ -62,44 +33,6 @@ def wait_until(check: Callable[[], Any], timeout: float, what: str, every: float
             last = error
         time.sleep(every)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
-
-
-class ClickHouseServer:
-    """A private clickhouse-server (Debian's 18.16) on free loopback ports."""
-
-    def __init__(self, root: Path) -> None:
-        binary = shutil.which("clickhouse-server")
-        if binary is None:
-            raise RuntimeError("clickhouse-server is not installed: run `make test` (it installs "
-                               "Debian's clickhouse-server) or deploy/local/install-system-deps.sh")
-        self.binary = binary
-        self.root = root
-        self.port = broker.free_port()
-        root.mkdir(parents=True, exist_ok=True)
-        (root / "config.xml").write_text(CLICKHOUSE_CONFIG.format(
-            dir=root, port=self.port, http_port=broker.free_port()))
-        (root / "users.xml").write_text(CLICKHOUSE_USERS)
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def url(self, database: str) -> str:
-        return f"clickhouse://default:@127.0.0.1:{self.port}/{database}"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [self.binary, f"--config-file={self.root / 'config.xml'}"], cwd=self.root,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-        probe = connect(self.url("default"))
-        wait_until(lambda: probe.query("SELECT 1 AS ok"), 30, "clickhouse-server to answer")
-        probe.close()
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
 
 
 class Worker:

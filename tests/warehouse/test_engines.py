@@ -8,7 +8,15 @@ import orjson
 import pytest
 
 from streams.core.contract import Rejection, Validator
-from streams.core.rows import DEADLETTER_TABLE, TABLE_OF_TYPE, Source, deadletter_row, event_row
+from streams.core.rows import (
+    COLUMNS,
+    DEADLETTER_TABLE,
+    TABLE_OF_TYPE,
+    Source,
+    as_dict,
+    deadletter_row,
+    event_row,
+)
 from streams.warehouse import Warehouse, WarehouseError, connect
 from streams.warehouse.migrate import migrate, migration_files
 from tests.support.contract_cases import EXAMPLES, NOW
@@ -37,9 +45,11 @@ def test_rows_match_the_table_columns(warehouse: Warehouse) -> None:
     validator = Validator(max_event_bytes=65536, max_age_seconds=10**9)
     for kind, example in EXAMPLES.items():
         event = validator.check(orjson.dumps(example), f"cx.{TABLE_OF_TYPE[kind]}", NOW)
-        row = event_row(event, Source("t", 0, 0), int(NOW))
-        assert set(row) == columns(warehouse, TABLE_OF_TYPE[kind]) - set(), kind
-    dead = deadletter_row(Rejection("too_large", "m"), Source("t", 0, 0), b"x", 0)
+        table = TABLE_OF_TYPE[kind]
+        row = as_dict(table, event_row(event, Source("t", 0, 0), int(NOW)))
+        assert set(row) == columns(warehouse, table) - set(), kind
+    dead = as_dict(DEADLETTER_TABLE, deadletter_row(Rejection("too_large", "m"),
+                                                    Source("t", 0, 0), b"x", 0))
     assert set(dead) == columns(warehouse, DEADLETTER_TABLE)
 
 
@@ -51,8 +61,8 @@ def test_duplicates_collapse_and_text_is_stored_verbatim(warehouse: Warehouse) -
     raw = orjson.dumps(EXAMPLES["feedback"] | {"event_id": event_id, "comment": nasty})
     event = validator.check(raw, "cx.feedback", NOW)
     rows = [event_row(event, Source("cx.feedback", 1, offset), int(NOW)) for offset in (5, 6)]
-    warehouse.insert("feedback", rows)
-    warehouse.insert("feedback", rows[:1])
+    warehouse.insert("feedback", rows, COLUMNS["feedback"])
+    warehouse.insert("feedback", rows[:1], COLUMNS["feedback"])
     got = warehouse.query(
         f"SELECT comment, toUnixTimestamp(occurred_at) AS at, utc_offset_min "
         f"FROM {warehouse.database}.feedback FINAL WHERE event_id = '{event_id}'")
@@ -68,7 +78,7 @@ def test_deadletter_payload_keeps_every_byte(warehouse: Warehouse) -> None:
     offset = time.monotonic_ns() % 10**12
     row = deadletter_row(Rejection("invalid_json", "not JSON"), Source("cx.feedback", 3, offset),
                          payload, int(NOW))
-    warehouse.insert(DEADLETTER_TABLE, [row])
+    warehouse.insert(DEADLETTER_TABLE, [row], COLUMNS[DEADLETTER_TABLE])
     got = warehouse.query(
         f"SELECT hex(payload) AS h, reason, partition, offset "
         f"FROM {warehouse.database}.deadletters WHERE offset = {offset}")
@@ -110,7 +120,7 @@ def test_scoring_queries_run_on_both_engines(warehouse: Warehouse) -> None:
         batch.add_event(validator.check(orjson.dumps(event), topic, NOW),
                         Source(topic, 0, number), int(NOW))
     for table, rows in batch.rows.items():
-        warehouse.insert(table, rows)
+        warehouse.insert(table, rows, COLUMNS[table])
     assert score_batch(warehouse, batch.accepted[:2], deadline) == 2
     assert score_batch(warehouse, batch.accepted[2:], deadline) == 1  # closes the feedback
     rows = window_scores(warehouse, end_ms=int(NOW * 1000), window_ms=7 * 86_400_000,

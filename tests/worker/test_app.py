@@ -9,9 +9,9 @@ import orjson
 import pytest
 
 from streams.warehouse import connect
+from streams.warehouse.local import ClickHouseServer
 from tests.support.events import hostile, record, stamp, valid_events
 from tests.support.services import (
-    ClickHouseServer,
     consume_all,
     produce,
     table_count,

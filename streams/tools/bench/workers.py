@@ -1,11 +1,7 @@
-"""``cxpulse bench``: throughput, latency and memory against fresh local brokers.
+"""``cxpulse bench`` stages that run real ``cxpulse worker`` processes.
 
-Measured in one run, so the numbers compare: the raw aiokafka consume + orjson
-decode rate over the same messages (the ceiling), a Faust agent that does
-nothing (the framework's own ceiling), the pure validation cost, and real
-``cxpulse worker`` processes into ClickHouse (embedded by default, or
-``CX_CLICKHOUSE_URL``): end-to-end rate for one and two workers, event -> score
-latency at half of that rate, and peak memory for 10k and 100k scopes.
+End-to-end rate, latency and memory are read from the workers' own ``/metrics``,
+as Prometheus would read them.
 """
 
 from __future__ import annotations
@@ -15,7 +11,6 @@ import contextlib
 import os
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from datetime import UTC, datetime
@@ -24,53 +19,9 @@ from typing import Any
 
 import orjson
 
-from streams import kafka
-from streams.cli.render import say
-from streams.config import Settings
-from streams.core.contract import Validator
-from streams.core.ingest import build_batch
-from streams.core.rows import Source
 from streams.kafka import admin, broker
 from streams.kafka.produce import Report, aiter_of, record_of, send_stream
 from streams.tools.generate import TrafficSpec, generate
-
-
-def make_records(count: int, now: float) -> list[tuple[str, bytes | None, bytes]]:
-    spec = TrafficSpec(seed=1, start=now - 3600, duration=3600, rate=1.1 * count / 3600,
-                       scenario="incident")
-    records = [record_of(event) for event in generate(spec)]
-    return records[:count]
-
-
-async def raw_consume_rate(bootstrap: str, topics: tuple[str, ...], expected: int) -> float:
-    """The ceiling: aiokafka fetch + orjson decode, nothing else."""
-    from aiokafka import AIOKafkaConsumer
-
-    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap, group_id="bench-raw",
-                                auto_offset_reset="earliest", enable_auto_commit=False,
-                                max_partition_fetch_bytes=8 << 20, fetch_max_bytes=64 << 20)
-    await consumer.start()
-    try:
-        seen, started = 0, None
-        while seen < expected:
-            batches = await consumer.getmany(timeout_ms=1000, max_records=50_000)
-            started = started or time.perf_counter()
-            for messages in batches.values():
-                for message in messages:
-                    orjson.loads(message.value)
-                seen += len(messages)
-        return seen / (time.perf_counter() - started)
-    finally:
-        await consumer.stop()
-
-
-def validation_cost(records: list[tuple[str, bytes | None, bytes]], now: float) -> float:
-    """Microseconds per message for validation and row building (pure core, one core)."""
-    validator = Validator(max_event_bytes=65536, max_age_seconds=30 * 86400)
-    sample = records[:20_000]
-    started = time.perf_counter()
-    build_batch(((Source(t, 0, i), v) for i, (t, _, v) in enumerate(sample)), validator, now)
-    return (time.perf_counter() - started) / len(sample) * 1e6
 
 
 def metric_lines(port: int) -> list[str]:
@@ -182,17 +133,18 @@ class Workers:
             process.wait(timeout=30)
 
 
-def warehouse_for(settings: Settings, work: Path, name: str) -> str:
-    """A fresh database per phase, so every phase writes every row."""
-    if settings.clickhouse_url:
-        return settings.clickhouse_url.rstrip("/").rsplit("/", 1)[0] + f"/bench_{name}"
+def warehouse_for(base: str | None, work: Path, name: str) -> str:
+    """A fresh database per phase, so every phase writes every row (None: embedded chdb)."""
+    if base:
+        return f"{base}/bench_{name}"
     return f"chdb://{work / name / 'clickhouse'}"
 
 
-def throughput(bootstrap: str, settings: Settings, work: Path, count: int,
+def throughput(bootstrap: str, base: str | None, work: Path, count: int,
                expected: int) -> dict[str, float]:
-    name = f"throughput{count}"
-    workers = Workers(bootstrap, warehouse_for(settings, work, name), work, name, count)
+    """Events/s of ``count`` workers draining ``expected`` events already in the topics."""
+    name = f"throughput{count}{'server' if base else 'chdb'}"
+    workers = Workers(bootstrap, warehouse_for(base, work, name), work, name, count)
     try:
         seconds = workers.wait_for(expected)
         return {"events_per_s": expected / seconds, "seconds": seconds,
@@ -201,37 +153,39 @@ def throughput(bootstrap: str, settings: Settings, work: Path, count: int,
         workers.stop()
 
 
-def latency(settings: Settings, work: Path, rate: float, seconds: float) -> dict[str, float]:
+def latency(base: str | None, partitions: int, work: Path, rate: float,
+            seconds: float) -> dict[str, float]:
     """Event -> score latency of one worker fed at a steady rate below its capacity."""
-    local = broker.start(work / "latency-broker")
+    name = f"latency{int(rate)}"
+    local = broker.start(work / f"{name}-broker")
     try:
-        admin.create_topics(local.bootstrap, settings.partitions)
-        workers = Workers(local.bootstrap, warehouse_for(settings, work, "latency"), work,
-                          "latency", 1)
+        admin.create_topics(local.bootstrap, partitions)
+        workers = Workers(local.bootstrap, warehouse_for(base, work, name), work, name, 1)
         try:
-            workers.wait_assigned(3 * settings.partitions)
+            workers.wait_assigned(3 * partitions)
             now = time.time()
             spec = TrafficSpec(seed=2, start=now - seconds, duration=seconds, rate=rate)
-            events = list(generate(spec))
+            records = [record_of(event) for event in generate(spec)]
 
             async def paced() -> Any:
                 started = time.monotonic()
-                for index, event in enumerate(events):
+                for index, record in enumerate(records):
                     delay = index / rate - (time.monotonic() - started)
                     if delay > 0:
                         await asyncio.sleep(delay)
-                    yield record_of(event)
+                    yield record
 
-            asyncio.run(send_stream(local.bootstrap, paced(), Report()))
-            workers.wait_for(len(events))
+            sent = asyncio.run(send_stream(local.bootstrap, paced(), Report()))
+            workers.wait_for(len(records))
             lines = metric_lines(workers.ports[0])
-            return {"rate": rate, "events": len(events),
+            return {"rate": rate, "events": len(records),
+                    "sent_per_s": sum(sent.sent.values()) / sent.seconds,
                     "p50_s": histogram_quantile(lines, "cx_score_latency_seconds", 0.5),
                     "p99_s": histogram_quantile(lines, "cx_score_latency_seconds", 0.99)}
         finally:
             workers.stop()
     finally:
-        broker.stop(local, work / "latency-broker")
+        broker.stop(local, work / f"{name}-broker")
 
 
 def scope_events(scopes: int, now: float) -> list[tuple[str, bytes | None, bytes]]:
@@ -249,15 +203,15 @@ def scope_events(scopes: int, now: float) -> list[tuple[str, bytes | None, bytes
     return records
 
 
-def memory(settings: Settings, work: Path, scopes: int) -> dict[str, float]:
+def memory(base: str | None, partitions: int, work: Path, scopes: int) -> dict[str, float]:
     """Peak RSS of one worker that scored ``scopes`` scopes and published snapshots of them."""
     local = broker.start(work / f"memory-broker-{scopes}")
     try:
-        admin.create_topics(local.bootstrap, settings.partitions)
+        admin.create_topics(local.bootstrap, partitions)
         records = scope_events(scopes, time.time())
         asyncio.run(send_stream(local.bootstrap, aiter_of(records), Report()))
         name = f"memory{scopes}"
-        workers = Workers(local.bootstrap, warehouse_for(settings, work, name), work, name, 1,
+        workers = Workers(local.bootstrap, warehouse_for(base, work, name), work, name, 1,
                           {"CX_SNAPSHOT_SECONDS": "5"})
         try:
             workers.wait_for(len(records))
@@ -267,54 +221,3 @@ def memory(settings: Settings, work: Path, scopes: int) -> dict[str, float]:
             workers.stop()
     finally:
         broker.stop(local, work / f"memory-broker-{scopes}")
-
-
-def run(settings: Settings, *, events: int, output: str | None) -> int:
-    now = time.time()
-    results: dict[str, Any] = {"events": events, "partitions": settings.partitions,
-                               "clickhouse": "server" if settings.clickhouse_url else "chdb",
-                               "target_events_per_s": 50_000,
-                               "reference_naive_faust_per_s": 4_400,
-                               "reference_raw_consume_per_s": 690_000}
-    with tempfile.TemporaryDirectory(prefix="cxpulse-bench-") as scratch:
-        work = Path(scratch)
-        local = broker.start(work / "broker")
-        try:
-            admin.create_topics(local.bootstrap, settings.partitions)
-            say(f"bench: {events} events, {settings.partitions} partitions, local broker "
-                f"{local.bootstrap}, ClickHouse {settings.clickhouse_url or 'embedded (chdb)'}")
-            records = make_records(events, now)
-            report = asyncio.run(send_stream(local.bootstrap, aiter_of(records), Report()))
-            results["produce_per_s"] = sum(report.sent.values()) / report.seconds
-            say(f"  produced {report.summary()}")
-            results["raw_consume_per_s"] = asyncio.run(
-                raw_consume_rate(local.bootstrap, kafka.SOURCE_TOPICS, len(records)))
-            say(f"  raw aiokafka consume + orjson decode: {results['raw_consume_per_s']:,.0f}/s")
-            results["empty_faust_agent_per_s"] = empty_agent_rate(local.bootstrap, len(records))
-            say(f"  Faust agent doing nothing: {results['empty_faust_agent_per_s']:,.0f}/s")
-            results["validate_us_per_event"] = validation_cost(records, now)
-            say(f"  validate + build rows (pure core): {results['validate_us_per_event']:.1f} "
-                "us/event")
-            for count in (1, 2) if settings.clickhouse_url else (1,):
-                done = throughput(local.bootstrap, settings, work, count, len(records))
-                results[f"workers_{count}"] = done
-                say(f"  {count} worker(s) end to end (validate, raw rows, scores): "
-                    f"{done['events_per_s']:,.0f} events/s, peak RSS {done['peak_rss_mib']:.0f} "
-                    "MiB")
-            if not settings.clickhouse_url:
-                say("  2 workers: skipped (embedded ClickHouse is one process; set "
-                    "CX_CLICKHOUSE_URL)")
-        finally:
-            broker.stop(local, work / "broker")
-        rate = round(results["workers_1"]["events_per_s"] / 2, -1) or 10.0
-        results["latency"] = latency(settings, work, rate, seconds=20)
-        say(f"  event -> score latency at {rate:,.0f} events/s: p50 "
-            f"{results['latency']['p50_s']:.2f}s, p99 {results['latency']['p99_s']:.2f}s")
-        for scopes in (10_000, 100_000):
-            results[f"memory_{scopes}_scopes"] = memory(settings, work, scopes)
-            say(f"  {scopes:,} scopes: peak RSS "
-                f"{results[f'memory_{scopes}_scopes']['peak_rss_mib']:.0f} MiB")
-    print(orjson.dumps(results, option=orjson.OPT_INDENT_2).decode())
-    if output:
-        Path(output).write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
-    return 0

@@ -1,0 +1,169 @@
+"""``cxpulse bench``: every layer of the ingest path measured in one run, side by side.
+
+Fresh local brokers, the same generated messages for every stage: the raw
+aiokafka ceiling, an empty Faust agent (the framework's ceiling), the batch
+ingest path with no work and with validation, the pure validation cost, then
+real ``cxpulse worker`` processes end to end into a ClickHouse server (one and
+two workers) and into embedded chdb; event -> score latency at 50% and 90% of
+one worker's capacity; scoring cost per batch with and without a month of
+history stored; and peak memory with 10k and 100k scopes.
+
+The server is ``CX_CLICKHOUSE_URL`` if set, else a private ``clickhouse-server``
+started for the run (Debian's package, as ``make test`` installs it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from streams.cli.render import say
+from streams.config import Settings
+from streams.core.ingest import build_batch
+from streams.kafka import admin, broker
+from streams.kafka.produce import Report, aiter_of, send_stream
+from streams.tools.bench import stages, workers
+from streams.warehouse.local import ClickHouseServer
+
+TARGET_PER_WORKER = 50_000
+REFERENCE = {"reference_naive_faust_per_s": 4_400, "reference_raw_consume_per_s": 690_000}
+HISTORY_FACT_ROWS = 5_000_000
+
+
+@contextlib.contextmanager
+def server_base(settings: Settings, work: Path) -> Iterator[str | None]:
+    """``clickhouse://.../`` to which the bench appends a database name per stage."""
+    if settings.clickhouse_url:
+        yield settings.clickhouse_url.rstrip("/").rsplit("/", 1)[0]
+        return
+    if shutil.which("clickhouse-server") is None:
+        say("  no ClickHouse server (set CX_CLICKHOUSE_URL or install clickhouse-server): "
+            "server stages skipped")
+        yield None
+        return
+    server = ClickHouseServer(work / "clickhouse-server")
+    server.start()
+    try:
+        yield server.url("x").rsplit("/", 1)[0]
+    finally:
+        server.stop()
+
+
+def run(settings: Settings, *, events: int, output: str | None) -> int:
+    now = time.time()
+    results: dict[str, Any] = {"events": events, "partitions": settings.partitions,
+                               "target_events_per_s": TARGET_PER_WORKER, **REFERENCE}
+    with tempfile.TemporaryDirectory(prefix="cxpulse-bench-") as scratch:
+        work = Path(scratch)
+        records = stages.make_records(events, now)
+        with server_base(settings, work) as base:
+            local = broker.start(work / "broker")
+            try:
+                _drain_stages(results, local.bootstrap, settings, work, base, records, now)
+            finally:
+                broker.stop(local, work / "broker")
+            if base:
+                _server_stages(results, settings, work, base, records, now)
+    print(report(results))
+    print(orjson.dumps(results, option=orjson.OPT_INDENT_2).decode())
+    if output:
+        Path(output).write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
+    return 0
+
+
+def _drain_stages(results: dict[str, Any], bootstrap: str, settings: Settings, work: Path,
+                  base: str | None, records: list[stages.KafkaRecord], now: float) -> None:
+    """Every stage that drains the same produced messages from the start of the topics."""
+    admin.create_topics(bootstrap, settings.partitions)
+    say(f"bench: {len(records):,} events, {settings.partitions} partitions, "
+        f"ClickHouse server {base or 'none'}")
+    sent = asyncio.run(send_stream(bootstrap, aiter_of(records), Report()))
+    results["produce_per_s"] = sum(sent.sent.values()) / sent.seconds
+    say(f"  produced {sent.summary()}")
+    expected = len(records)
+    step(results, "raw_consume_per_s", "raw aiokafka consume + orjson decode (ceiling)",
+         lambda: asyncio.run(stages.raw_consume_rate(bootstrap, expected)))
+    step(results, "empty_faust_agent_per_s", "Faust agent doing nothing",
+         lambda: workers.empty_agent_rate(bootstrap, expected))
+    step(results, "batch_path_no_work_per_s", "batch ingest path, no work",
+         lambda: asyncio.run(stages.ingest_rate(bootstrap, expected, "bench-nowork",
+                                                stages.no_work)))
+    check = stages.validator()
+    step(results, "batch_path_validate_per_s", "batch ingest path, validate + rows",
+         lambda: asyncio.run(stages.ingest_rate(
+             bootstrap, expected, "bench-validate",
+             lambda batch, at: build_batch(batch, check, at))))
+    results["validate_us_per_event"] = stages.validation_cost(records, now)
+    say(f"  validate + build rows (pure core, one core): "
+        f"{results['validate_us_per_event']:.1f} us/event")
+    targets = [("server", base, 1), ("server", base, 2)] if base else []
+    for engine, url, count in [*targets, ("chdb", None, 1)]:
+        key = f"{engine}_workers_{count}"
+        done = workers.throughput(bootstrap, url, work, count, expected)
+        results[key] = done
+        say(f"  {count} worker(s) end to end into {engine}: {done['events_per_s']:,.0f} "
+            f"events/s, peak RSS {done['peak_rss_mib']:.0f} MiB")
+
+
+def _server_stages(results: dict[str, Any], settings: Settings, work: Path, base: str,
+                   records: list[stages.KafkaRecord], now: float) -> None:
+    capacity = results["server_workers_1"]["events_per_s"]
+    for share in (50, 90):
+        rate = round(capacity * share / 100, -1)
+        done = workers.latency(base, settings.partitions, work, rate, seconds=15)
+        results[f"latency_at_{share}pct"] = done
+        say(f"  event -> score latency at {share}% ({rate:,.0f} events/s offered, "
+            f"{done['sent_per_s']:,.0f}/s sent): p50 {done['p50_s']:.2f}s, "
+            f"p99 {done['p99_s']:.2f}s")
+    results["scoring"] = stages.scoring_with_history(base, records, now, HISTORY_FACT_ROWS)
+    say(f"  scoring a 10k batch: {results['scoring']['empty_ms_per_batch']:.0f} ms empty, "
+        f"{results['scoring']['month_ms_per_batch']:.0f} ms with a month stored "
+        f"({HISTORY_FACT_ROWS:,} fact rows)")
+    for scopes in (10_000, 100_000):
+        key = f"memory_{scopes}_scopes"
+        results[key] = workers.memory(base, settings.partitions, work, scopes)
+        say(f"  {scopes:,} scopes: peak RSS {results[key]['peak_rss_mib']:.0f} MiB")
+
+
+def step(results: dict[str, Any], key: str, label: str, measure: Any) -> None:
+    results[key] = measure()
+    say(f"  {label}: {results[key]:,.0f}/s")
+
+
+def report(results: dict[str, Any]) -> str:
+    """The side-by-side table for people (the JSON follows it)."""
+    def rate(key: str) -> str:
+        value = results.get(key)
+        value = value.get("events_per_s") if isinstance(value, dict) else value
+        return "-" if value is None else f"{value:,.0f}/s"
+
+    ceiling = results.get("raw_consume_per_s") or 0.0
+    one = (results.get("server_workers_1") or {}).get("events_per_s", 0.0)
+    two = (results.get("server_workers_2") or {}).get("events_per_s", 0.0)
+    lines = [
+        "stage                                         rate",
+        f"raw aiokafka consume + orjson (ceiling)       {rate('raw_consume_per_s')}",
+        f"Faust agent doing nothing                     {rate('empty_faust_agent_per_s')}",
+        f"batch ingest path, no work                    {rate('batch_path_no_work_per_s')}",
+        f"batch ingest path, validate + rows            {rate('batch_path_validate_per_s')}",
+        f"1 worker end to end, ClickHouse server        {rate('server_workers_1')}",
+        f"2 workers end to end, ClickHouse server       {rate('server_workers_2')}",
+        f"1 worker end to end, chdb (embedded)          {rate('chdb_workers_1')}",
+    ]
+    if one and ceiling:
+        lines.append(f"1 worker / raw ceiling: {one / ceiling:.0%};  2 workers / 1 worker: "
+                     f"{two / one:.2f}x;  target {TARGET_PER_WORKER:,}/s per worker")
+    for share in (50, 90):
+        done = results.get(f"latency_at_{share}pct")
+        if done:
+            lines.append(f"latency at {share}% of capacity ({done['rate']:,.0f}/s): "
+                         f"p50 {done['p50_s']:.2f}s p99 {done['p99_s']:.2f}s")
+    return "\n".join(lines)

@@ -1,0 +1,158 @@
+"""The in-process stages of ``cxpulse bench``: ceilings, the ingest path alone, scoring.
+
+Each stage measures one layer on the same messages, so their rates compare:
+raw aiokafka consume (the ceiling), the batch ingest path with no work and with
+validation only, the pure validation cost, and the scoring cost per batch with
+and without a month of history stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import orjson
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
+
+from streams.config import Settings
+from streams.core.contract import Validator
+from streams.core.ingest import Record, build_batch
+from streams.core.rows import COLUMNS, Batch
+from streams.kafka import SOURCE_TOPICS
+from streams.kafka.produce import record_of
+from streams.queries.scoring import score_batch
+from streams.tools.generate import TrafficSpec, generate
+from streams.warehouse import connect
+from streams.warehouse.migrate import migrate
+from streams.worker.ingest import Fetched, IngestService
+
+KafkaRecord = tuple[str, bytes | None, bytes]
+DEADLINE_MS = 48 * 3_600_000
+
+
+def make_records(count: int, now: float) -> list[KafkaRecord]:
+    """Generated traffic of the last hour (the incident scenario), as Kafka records."""
+    spec = TrafficSpec(seed=1, start=now - 3600, duration=3600, rate=1.1 * count / 3600,
+                       scenario="incident")
+    return [record_of(event) for event in generate(spec)][:count]
+
+
+def validator() -> Validator:
+    return Validator(max_event_bytes=65536, max_age_seconds=30 * 86400)
+
+
+async def raw_consume_rate(bootstrap: str, expected: int) -> float:
+    """The ceiling: aiokafka fetch + orjson decode, nothing else."""
+    consumer = AIOKafkaConsumer(*SOURCE_TOPICS, bootstrap_servers=bootstrap,
+                                group_id="bench-raw", auto_offset_reset="earliest",
+                                enable_auto_commit=False, max_partition_fetch_bytes=8 << 20,
+                                fetch_max_bytes=64 << 20)
+    await consumer.start()
+    try:
+        seen, started = 0, None
+        while seen < expected:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=50_000)
+            started = started or time.perf_counter()
+            for messages in batches.values():
+                for message in messages:
+                    orjson.loads(message.value)
+                seen += len(messages)
+        return seen / (time.perf_counter() - started)
+    finally:
+        await consumer.stop()
+
+
+class _Discard:
+    async def write(self, batch: Batch) -> None:
+        return None
+
+
+async def ingest_rate(bootstrap: str, expected: int, group: str,
+                      prepare: Callable[[list[ConsumerRecord], float], Batch]) -> float:
+    """Events/s of the worker's batch ingest path (fetch, prepare, commit), writing nothing."""
+    done = asyncio.Event()
+    state = {"seen": 0, "started": 0.0, "finished": 0.0}
+
+    def written(fetched: Fetched, consumer: AIOKafkaConsumer) -> None:
+        state["started"] = state["started"] or fetched.validated_at
+        state["seen"] += sum(fetched.topics.values())
+        if state["seen"] >= expected:
+            state["finished"] = time.time()
+            done.set()
+
+    settings = Settings.from_env({"CX_KAFKA_BOOTSTRAP": bootstrap, "CX_APP_ID": group,
+                                  "CX_SESSION_TIMEOUT": "6"})
+    service = IngestService(settings, prepare, _Discard(), written)
+    await service.start()
+    try:
+        await asyncio.wait_for(done.wait(), timeout=max(120.0, expected / 1000))
+    finally:
+        await service.stop()
+    return state["seen"] / max(state["finished"] - state["started"], 1e-3)
+
+
+def no_work(records: list[ConsumerRecord], now: float) -> Batch:
+    return Batch()
+
+
+def validation_cost(records: list[KafkaRecord], now: float) -> float:
+    """Microseconds per message for validation and row building (pure core, one core)."""
+    check = validator()
+    sample = [Record(topic, 0, index, value) for index, (topic, _, value) in
+              enumerate(records[:20_000])]
+    started = time.perf_counter()
+    build_batch(sample, check, now)
+    return (time.perf_counter() - started) / len(sample) * 1e6
+
+
+def fill_history(url: str, rows: int, now: float) -> None:
+    """A month of stored history, written by ClickHouse itself: facts, feedback, follow-ups."""
+    warehouse = connect(url)
+    db, start = warehouse.database, int(now) - 31 * 86400
+    warehouse.execute(
+        f"INSERT INTO {db}.score_facts (tenant, channel, touchpoint, minute, event_id, "
+        "interactions) SELECT concat('history-', toString(number % 10)), 'web', "
+        "concat('tp', toString(intDiv(number, 10) % 10)), "
+        f"toDateTime({start} + intDiv(number, 100) % (30 * 1440) * 60), "
+        f"concat('h', toString(number)), 1 FROM system.numbers LIMIT {rows}")
+    warehouse.execute(
+        f"INSERT INTO {db}.feedback (event_id, tenant, channel, touchpoint, occurred_at, "
+        "survey, score) SELECT concat('hf', toString(number)), 'history', 'web', 'x', "
+        f"toDateTime({start} + number % (30 * 86400)), 'nps', 3 FROM system.numbers "
+        f"LIMIT {rows // 5}")
+    warehouse.execute(
+        f"INSERT INTO {db}.followups (event_id, feedback_id, tenant, channel, touchpoint, "
+        "occurred_at, action) SELECT concat('hu', toString(number)), "
+        "concat('hf', toString(number)), 'history', 'web', 'x', "
+        f"toDateTime({start} + number % (30 * 86400)), 'contacted' FROM system.numbers "
+        f"LIMIT {rows // 10}")
+
+
+def scoring_ms(url: str, records: list[KafkaRecord], now: float, batches: int = 5) -> float:
+    """Mean milliseconds of scoring one 10k-event batch (facts, lookups, minutes)."""
+    warehouse = connect(url)
+    check, total = validator(), 0.0
+    for number in range(batches):
+        chunk = records[number * 10_000:(number + 1) * 10_000]
+        batch = build_batch([Record(topic, 0, offset, value) for offset, (topic, _, value)
+                             in enumerate(chunk)], check, now)
+        for table, rows in batch.rows.items():
+            warehouse.insert(table, rows, COLUMNS[table])
+        started = time.perf_counter()
+        score_batch(warehouse, batch.accepted, DEADLINE_MS)
+        total += time.perf_counter() - started
+    return total / batches * 1000
+
+
+def scoring_with_history(base_url: str, records: list[KafkaRecord], now: float,
+                         history_rows: int) -> dict[str, float]:
+    """The same batches scored into an empty warehouse and into one with a month stored."""
+    result: dict[str, float] = {"history_fact_rows": history_rows}
+    for name, rows in (("empty", 0), ("month", history_rows)):
+        url = f"{base_url}/bench_scoring_{name}"
+        migrate(connect(url))
+        if rows:
+            fill_history(url, rows, now)
+        result[f"{name}_ms_per_batch"] = scoring_ms(url, records, now)
+    return result

@@ -1,0 +1,212 @@
+"""The high-volume ingest path: a batch consumer that runs inside the Faust worker.
+
+Faust's per-message stream path tops out at a few thousand events per second
+here (``cxpulse bench`` measures it), far below the budget, while aiokafka's
+``getmany`` delivers a couple of hundred thousand. So the source topics are
+consumed here, in batches and in a consumer group of their own
+(``CX_APP_ID`` + ``-ingest``); Faust keeps what it is good at: the worker's
+life cycle, the web server, leader election and timers.
+
+One batch flows fetch -> validate -> write (raw rows, scores, dead letters)
+-> commit. Fetching and validating the next batch overlaps the writing of the
+previous one; the queue between them holds at most ``DEPTH`` batches, so a slow
+ClickHouse holds the consumer back instead of filling memory. Offsets are
+committed only after a batch is written, in the order batches were fetched,
+so a crash replays (idempotently) instead of losing. On a rebalance, the
+batches already fetched are written and committed before the partitions go.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import KafkaError
+from mode import Service
+
+from streams.config import Settings
+from streams.core.rows import Batch
+from streams.kafka import SOURCE_TOPICS
+from streams.worker import metrics
+
+log = logging.getLogger(__name__)
+
+DEPTH = 2
+"""Batches validated and waiting to be written: enough to overlap, small enough to bound memory."""
+
+
+class Writer(Protocol):
+    """Where batches go (``streams.worker.sink.Sink``): returns once all of it is stored."""
+
+    async def write(self, batch: Batch) -> None: ...
+
+
+@dataclass(slots=True)
+class Fetched:
+    """One consumed batch: its rows, and what to commit once they are written."""
+
+    batch: Batch
+    offsets: dict[TopicPartition, int]
+    """Next offset per partition: committed after the batch is written."""
+    topics: Counter[str]
+    sent_ms: list[int] = field(default_factory=list)
+    """Kafka timestamps of the messages, for event -> score latency."""
+    validated_at: float = 0.0
+
+
+Prepare = Callable[[list[ConsumerRecord], float], Batch]
+"""Records and the time they are handled -> the batch to write (``build_batch``)."""
+
+
+def fetched_batch(records: list[ConsumerRecord], prepare: Prepare, now: float) -> Fetched:
+    offsets: dict[TopicPartition, int] = {}
+    for record in records:  # records of a partition come in offset order
+        offsets[TopicPartition(record.topic, record.partition)] = record.offset + 1
+    return Fetched(prepare(records, now), offsets,
+                   Counter(record.topic for record in records),
+                   [record.timestamp for record in records if record.timestamp], now)
+
+
+class IngestService(Service):
+    """Fetch, validate, write and commit the source topics in bounded, overlapping batches."""
+
+    def __init__(self, settings: Settings, prepare: Prepare, sink: Writer,
+                 written: Callable[[Fetched, AIOKafkaConsumer], None], **kwargs: object
+                 ) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._settings = settings
+        self._prepare = prepare
+        self._sink = sink
+        self._written = written
+        self._queue: asyncio.Queue[Fetched] = asyncio.Queue(DEPTH)
+        self._pending: list[ConsumerRecord] = []
+        self._cutting = asyncio.Lock()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._consumer: AIOKafkaConsumer | None = None
+        self._crashing: asyncio.Future[None] | None = None
+
+    def _new_consumer(self) -> AIOKafkaConsumer:
+        s = self._settings
+        session_ms = int(s.session_timeout * 1000)
+        return AIOKafkaConsumer(
+            bootstrap_servers=s.kafka_bootstrap or "127.0.0.1:9092",
+            group_id=f"{s.app_id}-ingest", client_id=f"{s.app_id}-ingest",
+            enable_auto_commit=False, auto_offset_reset="earliest",
+            session_timeout_ms=session_ms, heartbeat_interval_ms=max(1000, session_ms // 5),
+            # A ClickHouse outage holds the fetch loop back (backpressure); the member
+            # stays in its group for this long without fetching.
+            max_poll_interval_ms=600_000,
+            max_partition_fetch_bytes=8 << 20, fetch_max_bytes=64 << 20)
+
+    async def on_start(self) -> None:
+        self._consumer = consumer = self._new_consumer()
+        consumer.subscribe(list(SOURCE_TOPICS), listener=_Rebalance(self))
+        await consumer.start()
+        self._tasks = [asyncio.create_task(self._fetch_loop(consumer), name="ingest-fetch"),
+                       asyncio.create_task(self._write_loop(consumer), name="ingest-write")]
+        for task in self._tasks:
+            task.add_done_callback(self._on_task_done)
+
+    def _on_task_done(self, task: asyncio.Task[None]) -> None:
+        """A loop that ends other than by being stopped is a bug: crash, don't idle."""
+        if task.cancelled() or task.exception() is None:
+            return
+        log.error("ingest: %s failed", task.get_name(), exc_info=task.exception())
+        self._crashing = asyncio.ensure_future(self.crash(task.exception()))  # type: ignore[arg-type]
+
+    async def on_stop(self) -> None:
+        """Stop fetching, write and commit what was fetched (bounded), then leave the group."""
+        fetch, write = self._tasks or (None, None)
+        if fetch is not None:
+            fetch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await fetch
+        await self.drain(self._settings.session_timeout)
+        if write is not None:
+            write.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await write
+        if self._consumer is not None:
+            await self._consumer.stop()
+
+    async def drain(self, timeout: float) -> bool:
+        """Queue what is pending and wait until every fetched batch is written and committed."""
+        await self._cut()
+        try:
+            await asyncio.wait_for(self._queue.join(), timeout)
+            return True
+        except TimeoutError:
+            log.warning("ingest: batches still unwritten after %.0fs; their offsets stay "
+                        "uncommitted and will be replayed", timeout)
+            return False
+
+    async def _fetch_loop(self, consumer: AIOKafkaConsumer) -> None:
+        rows, seconds = self._settings.batch_rows, self._settings.batch_seconds
+        first = 0.0
+        while True:
+            wait = seconds if not self._pending else max(0.0, first + seconds - time.monotonic())
+            try:
+                got = await consumer.getmany(timeout_ms=int(wait * 1000),
+                                             max_records=max(1, rows - len(self._pending)))
+            except KafkaError as error:  # the broker away for a moment: try again
+                log.warning("ingest: fetch failed (%s); retrying", error)
+                await asyncio.sleep(1.0)
+                continue
+            if got and not self._pending:
+                first = time.monotonic()
+            for records in got.values():
+                self._pending.extend(records)
+            if self._pending and (len(self._pending) >= rows
+                                  or time.monotonic() - first >= seconds):
+                await self._cut()
+
+    async def _cut(self) -> None:
+        """Validate the pending records as one batch and queue it, in fetch order."""
+        async with self._cutting:
+            if not self._pending:
+                return
+            records, self._pending = self._pending, []
+            await self._queue.put(fetched_batch(records, self._prepare, time.time()))
+
+    async def _write_loop(self, consumer: AIOKafkaConsumer) -> None:
+        while True:
+            fetched = await self._queue.get()
+            try:
+                await self._sink.write(fetched.batch)
+                await self._commit(consumer, fetched.offsets)
+                self._written(fetched, consumer)
+            finally:
+                self._queue.task_done()
+
+    @staticmethod
+    async def _commit(consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
+        mine = consumer.assignment()
+        owned = {tp: offset for tp, offset in offsets.items() if tp in mine}
+        if not owned:
+            return
+        try:
+            await consumer.commit(owned)
+        except KafkaError as error:  # e.g. the group moved on: the rows are written, a
+            log.warning("ingest: commit failed (%s); those events will be replayed "  # replay
+                        "idempotently", error)  # of them is harmless
+
+
+class _Rebalance(ConsumerRebalanceListener):
+    def __init__(self, service: IngestService) -> None:
+        self._service = service
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        if revoked:
+            await self._service.drain(self._service._settings.session_timeout)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        consumer = self._service._consumer
+        metrics.ASSIGNED_PARTITIONS.set(len(consumer.assignment()) if consumer else 0)

@@ -168,9 +168,3 @@ def scores(total: Stats, followups: Followups,
 def is_blind_spot(interactions: int, answers: int, min_answers: int) -> bool:
     """Coverage: interactions happen but fewer than ``min_answers`` feedback answers come back."""
     return interactions > 0 and answers < min_answers
-
-
-def blind_spots(per_channel: Mapping[str, Stats], min_answers: int) -> list[str]:
-    """Channels of one tenant that are blind spots in a window."""
-    return sorted(channel for channel, stats in per_channel.items()
-                  if is_blind_spot(stats.interactions, stats.feedback, min_answers))

@@ -120,13 +120,24 @@ def recompute(warehouse: Warehouse, keys: list[MinuteKey]) -> list[tuple[Any, ..
     return rows
 
 
-def score_batch(warehouse: Warehouse, events: list[ValidEvent], deadline_ms: int) -> int:
-    """Store the batch's facts and rewrite the minutes they touch; returns that count."""
+def store_facts(warehouse: Warehouse, events: list[ValidEvent], deadline_ms: int
+                ) -> set[MinuteKey]:
+    """Store a batch's facts (its raw rows already written); return the minutes they touch."""
     facts = batch_facts(warehouse, events, deadline_ms)
-    if not facts:
+    if facts:
+        warehouse.insert("score_facts", facts, FACT_COLUMNS)
+    return {fact[:4] for fact in facts}
+
+
+def rewrite_minutes(warehouse: Warehouse, keys: set[MinuteKey]) -> int:
+    """Recompute these scope-minutes from the stored facts and write them; returns the count."""
+    if not keys:
         return 0
-    warehouse.insert("score_facts", facts, FACT_COLUMNS)
-    keys = sorted({fact[:4] for fact in facts})
-    minutes = recompute(warehouse, keys)
+    minutes = recompute(warehouse, sorted(keys))
     warehouse.insert("score_minutes", minutes, MINUTE_COLUMNS)
     return len(minutes)
+
+
+def score_batch(warehouse: Warehouse, events: list[ValidEvent], deadline_ms: int) -> int:
+    """Store the batch's facts and rewrite the minutes they touch; returns that count."""
+    return rewrite_minutes(warehouse, store_facts(warehouse, events, deadline_ms))

@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from streams.core.rows import COLUMNS, Batch
-from streams.queries.scoring import score_batch
+from streams.queries.scoring import MinuteKey, rewrite_minutes, store_facts
 from streams.warehouse import LazyWarehouse, WarehouseError
 from streams.worker import metrics
 
@@ -55,25 +55,37 @@ class Sink:
                         delay)
             await asyncio.sleep(delay)
 
-    async def write(self, batch: Batch) -> None:
-        """Returns only when every row is in ClickHouse and every dead letter is published."""
+    async def write(self, batch: Batch) -> set[MinuteKey]:
+        """Raw rows, facts and dead letters; returns the minutes to ``settle``.
+
+        Returns only when every row is in ClickHouse and every dead letter is published.
+        """
         started = time.monotonic()
         pending = dict(batch.rows)
-        scored = not batch.accepted
+        touched: set[MinuteKey] | None = None if batch.accepted else set()
 
         async def insert_pending() -> None:
-            nonlocal scored
+            nonlocal touched
             warehouse = await asyncio.to_thread(self.connection.get)
             for table in list(pending):
                 await asyncio.to_thread(warehouse.insert, table, pending[table], COLUMNS[table])
                 metrics.SINK_ROWS.labels(table).inc(len(pending.pop(table)))
-            if not scored:  # after the raw rows: scoring looks them up
-                minutes = await asyncio.to_thread(score_batch, warehouse, batch.accepted,
+            if touched is None:  # after the raw rows: scoring looks them up
+                touched = await asyncio.to_thread(store_facts, warehouse, batch.accepted,
                                                   self._deadline_ms)
-                metrics.SCORE_MINUTES.inc(minutes)
-                scored = True
 
         await self._retry("ClickHouse insert", insert_pending)
         if batch.deadletters:
             await self._retry("dead-letter publish", lambda: self._publish(batch.deadletters))
         metrics.SINK_WRITE_SECONDS.observe(time.monotonic() - started)
+        assert touched is not None
+        return touched
+
+    async def settle(self, keys: set[MinuteKey]) -> None:
+        """Rewrite these minutes from the stored facts: the scores of what was written."""
+        async def rewrite() -> None:
+            warehouse = await asyncio.to_thread(self.connection.get)
+            metrics.SCORE_MINUTES.inc(await asyncio.to_thread(rewrite_minutes, warehouse, keys))
+
+        if keys:
+            await self._retry("score minutes rewrite", rewrite)

@@ -147,3 +147,24 @@ def consume_all(bootstrap: str, topic: str, expected: int, timeout: float = 30) 
             await consumer.stop()
 
     return asyncio.run(run())
+
+
+def committed(bootstrap: str, group: str, partitions: int = 4) -> int:
+    """Sum of the offsets ``group`` has committed on the source topics (0 where none)."""
+    import asyncio
+
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    from streams.kafka import SOURCE_TOPICS
+
+    async def run() -> int:
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
+                                    enable_auto_commit=False)
+        await consumer.start()
+        try:
+            return sum([await consumer.committed(TopicPartition(topic, partition)) or 0
+                        for topic in SOURCE_TOPICS for partition in range(partitions)])
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(run())

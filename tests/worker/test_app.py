@@ -12,6 +12,7 @@ from streams.warehouse import connect
 from streams.warehouse.local import ClickHouseServer
 from tests.support.events import hostile, record, stamp, valid_events
 from tests.support.services import (
+    committed,
     consume_all,
     produce,
     table_count,
@@ -115,20 +116,28 @@ def test_clickhouse_restart_mid_stream_loses_nothing(kafka, start_worker, tmp_pa
     server.start()
     try:
         url = server.url("restart")
-        worker = start_worker(worker_env(kafka, url, tmp_path))
+        env = worker_env(kafka, url, tmp_path)
+        group = f"{env['CX_APP_ID']}-ingest"
+        worker = start_worker(env)
         worker.wait_ready()
         warehouse = connect(url)
         before = valid_events(1000, time.time(), prefix="before")
         produce(kafka, [record(e) for e in before])
         wait_until(lambda: landed(warehouse, expected_counts(before)), 60, "first rows")
+        wait_until(lambda: committed(kafka, group) == len(before), 30,
+                   "offsets committed once the rows are written")
 
         server.stop()
         during = valid_events(1000, time.time(), prefix="during")
         produce(kafka, [record(e) for e in during])
         wait_until(lambda: worker.counter("cx_sink_errors_total") >= 2, 60, "failed writes")
+        # Nothing is committed past a row that is not in ClickHouse.
+        assert committed(kafka, group) == len(before)
         server.start()
 
         wait_until(lambda: landed(warehouse, expected_counts(before + during)), 90, "all rows")
+        wait_until(lambda: committed(kafka, group) == len(before) + len(during), 30,
+                   "offsets committed after the outage")
         assert worker.alive()
     finally:
         server.stop()

@@ -189,8 +189,7 @@ class Validator:
         if when is None:
             return None
         occurred_ms, offset_min = when
-        age = now - occurred_ms / 1000
-        if age > self.max_age_seconds or -age > MAX_FUTURE_SECONDS:
+        if self._out_of_range(event.occurred_at, occurred_ms, now):
             return None
         return ValidEvent(event, occurred_ms, offset_min)
 
@@ -202,9 +201,10 @@ class Validator:
         if event.locale is not UNSET and not known["locale"].ok(event.locale):
             return False
         if isinstance(event, Feedback):
-            scale = event.scale or None
-            low, high = SCORE_RANGES[event.survey, scale]
-            return low <= event.score <= high and (scale is None or event.survey == "csat")
+            if event.scale and event.survey != "csat":
+                return False
+            low, high = SCORE_RANGES[event.survey, event.scale or None]
+            return low <= event.score <= high
         if isinstance(event, Interaction):
             if (event.value is UNSET) != (event.currency is UNSET):
                 return False
@@ -238,6 +238,14 @@ class Validator:
         except ValueError as error:
             return Rejection("schema_violation", f"occurred_at {stamp!r} is not a valid "
                              f"date-time: {error}")
+        late_or_early = self._out_of_range(stamp, occurred_ms, now)
+        if late_or_early:
+            return late_or_early
+        return ValidEvent(msgspec.convert(event, AnyEvent, strict=False), occurred_ms,
+                          offset_min)
+
+    def _out_of_range(self, stamp: str, occurred_ms: int, now: float) -> Rejection | None:
+        """The event-time window: not older than the maximum age, not too far ahead."""
         age = now - occurred_ms / 1000
         if age > self.max_age_seconds:
             return Rejection("timestamp_out_of_range", f"occurred_at {stamp} is older than the "
@@ -246,13 +254,11 @@ class Validator:
         if -age > MAX_FUTURE_SECONDS:
             return Rejection("timestamp_out_of_range", f"occurred_at {stamp} is more than "
                              f"{MAX_FUTURE_SECONDS // 60} minutes in the future")
-        return ValidEvent(msgspec.convert(event, AnyEvent, strict=False), occurred_ms,
-                          offset_min)
+        return None
 
 
 SCORE_RANGES: Final = {("nps", None): (0, 10), ("ces", None): (1, 7), ("csat", None): (1, 5),
-                       ("csat", 5): (1, 5), ("csat", 10): (1, 10), ("nps", 5): (0, 10),
-                       ("nps", 10): (0, 10), ("ces", 5): (1, 7), ("ces", 10): (1, 7)}
+                       ("csat", 5): (1, 5), ("csat", 10): (1, 10)}
 """Score bounds by (survey, scale), as the feedback schema's if/then rules give them."""
 
 

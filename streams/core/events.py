@@ -13,6 +13,8 @@ from typing import Annotated, ClassVar, Literal
 
 from msgspec import UNSET, Meta, Struct, UnsetType
 
+UNSPECIFIED = "unspecified"
+"""The touchpoint of an event that names none."""
 Int64 = Annotated[int, Meta(ge=-(2**63), le=2**63 - 1)]
 """Integers JSON decoders agree on; larger ones take the explaining path."""
 EventId = Annotated[str, Meta(min_length=1, max_length=64)]
@@ -39,6 +41,11 @@ class Event(Struct, forbid_unknown_fields=True, tag_field="type", frozen=True, k
     locale: Annotated[str, Meta(max_length=35)] | UnsetType = UNSET
     attributes: Attributes | UnsetType = UNSET
 
+    @property
+    def scope(self) -> tuple[str, str, str]:
+        """(tenant, channel, touchpoint), an absent touchpoint being ``unspecified``."""
+        return self.tenant, self.channel, self.touchpoint or UNSPECIFIED
+
 
 class Interaction(Event, tag="interaction", frozen=True):
     TYPE: ClassVar[str] = "interaction"
@@ -58,6 +65,11 @@ class Feedback(Event, tag="feedback", frozen=True):
     scale: Literal[5, 10] | UnsetType = UNSET
     comment: Annotated[str, Meta(max_length=5000)] | UnsetType = UNSET
     interaction_id: EventId | UnsetType = UNSET
+
+    @property
+    def scale_or_default(self) -> int:
+        """The CSAT scale (5 when absent); 0 for NPS and CES, which have none."""
+        return (self.scale or 5) if self.survey == "csat" else 0
 
 
 class Followup(Event, tag="followup", frozen=True):

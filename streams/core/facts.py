@@ -14,7 +14,7 @@ from functools import cache
 from typing import Any, Final
 
 from streams.core.contract import ValidEvent
-from streams.core.events import Feedback
+from streams.core.events import Feedback, Interaction
 from streams.core.stats import (
     MINUTE_MS,
     STAT_COLUMNS,
@@ -46,7 +46,8 @@ def _answer_values(survey: str, score: int, scale: int, on_minute: bool,
                    met: bool) -> tuple[int, ...]:
     stats = feedback_stats(survey, score, scale)
     if needs_followup(survey, score, scale):
-        stats += followup_stats(0 if on_minute else 1, met)  # an instant on or off the minute
+        # followup_stats reads only whether the instant is a minute's start: 0 is, 1 ms is not.
+        stats += followup_stats(0 if on_minute else 1, met)
     return _values(stats)
 
 
@@ -75,16 +76,15 @@ class Answer:
 def answer_of(event: ValidEvent) -> Answer:
     e = event.event
     assert isinstance(e, Feedback)
-    scale = (e.scale or 5) if e.survey == "csat" else 0
-    return Answer(e.event_id, (e.tenant, e.channel, e.touchpoint or "unspecified"),
-                  event.occurred_ms, e.survey, e.score, scale)
+    return Answer(e.event_id, e.scope, event.occurred_ms, e.survey, e.score, e.scale_or_default)
 
 
 def interaction_fact(event: ValidEvent) -> FactRow:
     e = event.event
+    assert isinstance(e, Interaction)
     ms = event.occurred_ms
-    return (e.tenant, e.channel, e.touchpoint or "unspecified", (ms - ms % MINUTE_MS) // 1000,
-            e.event_id, *_interaction_values(getattr(e, "outcome", None)))
+    return (*e.scope, (ms - ms % MINUTE_MS) // 1000, e.event_id,
+            *_interaction_values(e.outcome or None))
 
 
 def in_time(answer_ms: int, followup_ms: int, deadline_ms: int) -> bool:

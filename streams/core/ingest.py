@@ -3,23 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import NamedTuple, Protocol
 
 from streams.core.contract import Rejection, Validator, ValidEvent
-from streams.core.rows import Batch
-
-
-class Message(Protocol):
-    """A consumed Kafka message as the core needs it (aiokafka's ConsumerRecord is one)."""
-
-    @property
-    def topic(self) -> str: ...
-    @property
-    def partition(self) -> int: ...
-    @property
-    def offset(self) -> int: ...
-    @property
-    def value(self) -> bytes | None: ...
+from streams.core.rows import Batch, Message
 
 
 def build_batch(messages: Iterable[Message], validator: Validator, now: float) -> Batch:
@@ -44,11 +30,3 @@ def build_batch(messages: Iterable[Message], validator: Validator, now: float) -
             add_rejection(outcome, message, payload, stamp)
     return batch
 
-
-class Record(NamedTuple):
-    """A message built by hand (tests, benchmarks), shaped like aiokafka's ConsumerRecord."""
-
-    topic: str
-    partition: int
-    offset: int
-    value: bytes | None

@@ -12,7 +12,7 @@ import base64
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple, Protocol
 
 import orjson
 from msgspec import UNSET
@@ -43,8 +43,7 @@ def _interaction(e: Interaction) -> Row:
 
 
 def _feedback(e: Feedback) -> Row:
-    scale = (e.scale or 5) if e.survey == "csat" else 0
-    return e.survey, e.score, scale, e.comment or "", e.interaction_id or ""
+    return e.survey, e.score, e.scale_or_default, e.comment or "", e.interaction_id or ""
 
 
 def _followup(e: Followup) -> Row:
@@ -55,28 +54,42 @@ _TYPE_VALUES: Final[dict[str, Callable[[Any], Row]]] = {
     "interaction": _interaction, "feedback": _feedback, "followup": _followup}
 
 
-class Source(NamedTuple):
-    """Where a message came from: kept on every row so any row can be traced back.
+class Message(Protocol):
+    """A consumed Kafka message as the core needs it (aiokafka's ConsumerRecord is one).
 
-    Anything with these attributes will do, e.g. the consumed message itself.
+    Its topic, partition and offset go on every row, so any row can be traced back.
     """
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def value(self) -> bytes | None: ...
+
+
+class Record(NamedTuple):
+    """A message built by hand (tests, benchmarks), shaped like aiokafka's ConsumerRecord."""
 
     topic: str
     partition: int
     offset: int
+    value: bytes | None = None
 
 
-def event_row(event: ValidEvent, source: Source, ingested_at: int) -> Row:
+def event_row(event: ValidEvent, source: Message, ingested_at: int) -> Row:
     """The raw-table row of an event, in ``COLUMNS[TABLE_OF_TYPE[event.type]]`` order."""
     e: AnyEvent = event.event
     ms = event.occurred_ms
-    return (e.event_id, e.tenant, e.channel, e.touchpoint or "unspecified", ms // 1000,
-            ms % 1000, event.utc_offset_min, e.customer_id or "", e.locale or "",
+    return (e.event_id, *e.scope, ms // 1000, ms % 1000, event.utc_offset_min,
+            e.customer_id or "", e.locale or "",
             orjson.dumps(e.attributes).decode() if e.attributes else "{}",
             *_TYPE_VALUES[e.TYPE](e), ingested_at, source.partition, source.offset)
 
 
-def deadletter_row(rejection: Rejection, source: Source, payload: bytes,
+def deadletter_row(rejection: Rejection, source: Message, payload: bytes,
                    received_at: int) -> Row:
     return (received_at, rejection.reason, rejection.message, source.topic, source.partition,
             source.offset, payload)
@@ -120,12 +133,12 @@ class Batch:
     deadletters: list[bytes] = field(default_factory=list)
     accepted: list[ValidEvent] = field(default_factory=list)
 
-    def add_event(self, event: ValidEvent, source: Source, now: int) -> None:
+    def add_event(self, event: ValidEvent, source: Message, now: int) -> None:
         self.accepted.append(event)
         self.rows.setdefault(TABLE_OF_TYPE[event.type], []).append(
             event_row(event, source, now))
 
-    def add_rejection(self, rejection: Rejection, source: Source, payload: bytes,
+    def add_rejection(self, rejection: Rejection, source: Message, payload: bytes,
                       now: int) -> None:
         row = deadletter_row(rejection, source, payload, now)
         self.rows.setdefault(DEADLETTER_TABLE, []).append(row)

@@ -30,13 +30,8 @@ class Warehouse(Protocol):
 
     def query(self, sql: str) -> list[dict[str, Any]]: ...
 
-    def insert(self, table: str, rows: Sequence[Any],
-               columns: Sequence[str] | None = None) -> None:
-        """Insert rows into ``database.table`` in one statement.
-
-        Rows are tuples in ``columns`` order (the hot path), or dicts with the same
-        keys when ``columns`` is None.
-        """
+    def insert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> None:
+        """Insert rows (tuples in ``columns`` order) into ``database.table`` in one statement."""
         ...
 
     def close(self) -> None: ...
@@ -75,11 +70,3 @@ class LazyWarehouse:
             self._warehouse = connect(self.url)
         return self._warehouse
 
-
-def as_tuples(rows: Sequence[Any], columns: Sequence[str] | None
-              ) -> tuple[Sequence[str], Sequence[Sequence[Any]]]:
-    """(columns, tuple rows) for ``Warehouse.insert``'s two row shapes."""
-    if columns is not None:
-        return columns, rows
-    names = list(rows[0])
-    return names, [tuple(row[name] for name in names) for row in rows]

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
-from streams.warehouse import WarehouseError, as_tuples, one_line
+from streams.warehouse import WarehouseError, one_line
 from streams.warehouse.sql import sql_literal
 
 
@@ -75,13 +75,11 @@ class EmbeddedWarehouse:
     def query(self, sql: str) -> list[dict[str, Any]]:
         return [orjson.loads(line) for line in self._run(sql, "JSONEachRow").splitlines() if line]
 
-    def insert(self, table: str, rows: Sequence[Any],
-               columns: Sequence[str] | None = None) -> None:
+    def insert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> None:
         if not rows:
             return
-        names, tuples = as_tuples(rows, columns)
-        values = ",".join(sql_literal(tuple(row)) for row in tuples)
-        self._run(f"INSERT INTO {self.database}.{table} ({', '.join(names)}) VALUES {values}")
+        values = ",".join(sql_literal(tuple(row)) for row in rows)
+        self._run(f"INSERT INTO {self.database}.{table} ({', '.join(columns)}) VALUES {values}")
 
     def close(self) -> None:
         """Close at exit, under the lock: chdb crashes if torn down mid-query.

@@ -44,7 +44,7 @@ def migrate(warehouse: Warehouse) -> list[str]:
             continue
         for statement in statements(sql, db):
             warehouse.execute(statement)
-        warehouse.insert("schema_migrations", [{"version": version,
-                                                "applied_at": int(time.time())}])
+        warehouse.insert("schema_migrations", [(version, int(time.time()))],
+                         ("version", "applied_at"))
         applied.append(version)
     return applied

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 from clickhouse_driver import Client
 from clickhouse_driver import errors as ch_errors
 
-from streams.warehouse import WarehouseError, as_tuples, one_line
+from streams.warehouse import WarehouseError, one_line
 
 # The driver logs each failed connect with a traceback; WarehouseError says it in one line.
 logging.getLogger("clickhouse_driver").setLevel(logging.ERROR)
@@ -65,14 +65,12 @@ class NativeWarehouse:
         names = [name for name, _ in columns]
         return [dict(zip(names, row, strict=True)) for row in rows]
 
-    def insert(self, table: str, rows: Sequence[Any],
-               columns: Sequence[str] | None = None) -> None:
+    def insert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> None:
         if not rows:
             return
         settings = self._ensure_settings()
-        names, tuples = as_tuples(rows, columns)
-        sql = f"INSERT INTO {self.database}.{table} ({', '.join(names)}) VALUES"
-        data = list(zip(*tuples, strict=True))  # columnar: the driver's cheapest shape
+        sql = f"INSERT INTO {self.database}.{table} ({', '.join(columns)}) VALUES"
+        data = list(zip(*rows, strict=True))  # columnar: the driver's cheapest shape
         self._call(lambda: self._client.execute(sql, data, settings=settings, columnar=True))
 
     def close(self) -> None:

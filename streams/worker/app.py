@@ -20,7 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from streams.config import Settings
 from streams.core.contract import DEADLETTER_TOPIC, SCORES_TOPIC, Validator
 from streams.core.ingest import build_batch
-from streams.core.rows import DEADLETTER_TABLE
+from streams.core.rows import DEADLETTER_TABLE, as_dict
 from streams.core.scores import parse_weights
 from streams.core.units import parse_duration, parse_time
 from streams.queries.snapshots import snapshot
@@ -41,12 +41,12 @@ def broker_urls(bootstrap: str) -> list[str]:
 def record(fetched: Fetched, consumer: AIOKafkaConsumer) -> None:
     """Pipeline metrics for one written batch (counts per topic, lag, latency)."""
     batch = fetched.batch
-    dead = batch.rows.get(DEADLETTER_TABLE, ())
-    rejected = Counter(row[3] for row in dead)  # the source topic
+    dead = [as_dict(DEADLETTER_TABLE, row) for row in batch.rows.get(DEADLETTER_TABLE, ())]
+    rejected = Counter(row["topic"] for row in dead)
     for topic, count in fetched.topics.items():
         metrics.EVENTS.labels(topic, "accepted").inc(count - rejected[topic])
         metrics.EVENTS.labels(topic, "rejected").inc(rejected[topic])
-    for reason, count in Counter(row[1] for row in dead).items():
+    for reason, count in Counter(row["reason"] for row in dead).items():
         metrics.DEADLETTERS.labels(reason).inc(count)
     metrics.SINK_BATCH_ROWS.observe(sum(fetched.topics.values()))
     now = fetched.validated_at

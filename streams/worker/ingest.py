@@ -7,12 +7,13 @@ consumed here, in batches and in a consumer group of their own
 (``CX_APP_ID`` + ``-ingest``); Faust keeps what it is good at: the worker's
 life cycle, the web server, leader election and timers.
 
-One batch flows fetch -> validate -> write (raw rows, scores, dead letters)
--> commit. Fetching and validating the next batch overlaps the writing of the
-previous one; the queue between them holds at most ``DEPTH`` batches, so a slow
-ClickHouse holds the consumer back instead of filling memory. Offsets are
-committed only after a batch is written, in the order batches were fetched,
-so a crash replays (idempotently) instead of losing. On a rebalance, the
+One batch flows fetch -> validate -> write (raw rows, facts, dead letters) ->
+settle (minute scores) -> commit. Fetching and validating the next batch
+overlaps the writing of the previous one; the queue between them holds at most
+``DEPTH`` batches, so a slow ClickHouse holds the consumer back instead of
+filling memory. Offsets are committed only after a batch is written and
+settled, in the order batches were fetched, so a crash replays (idempotently)
+instead of losing. On a rebalance, the
 batches already fetched are written and committed before the partitions go.
 """
 
@@ -73,12 +74,17 @@ Prepare = Callable[[list[ConsumerRecord], float], Batch]
 
 
 def fetched_batch(records: list[ConsumerRecord], prepare: Prepare, now: float) -> Fetched:
-    offsets: dict[TopicPartition, int] = {}
+    """Prepare the batch, and note per partition the offset to commit once it is written."""
+    last: dict[tuple[str, int], int] = {}
+    topics: Counter[str] = Counter()
+    sent_ms = []
     for record in records:  # records of a partition come in offset order
-        offsets[TopicPartition(record.topic, record.partition)] = record.offset + 1
-    return Fetched(prepare(records, now), offsets,
-                   Counter(record.topic for record in records),
-                   [record.timestamp for record in records if record.timestamp], now)
+        last[record.topic, record.partition] = record.offset
+        topics[record.topic] += 1
+        if record.timestamp:
+            sent_ms.append(record.timestamp)
+    offsets = {TopicPartition(*tp): offset + 1 for tp, offset in last.items()}
+    return Fetched(prepare(records, now), offsets, topics, sent_ms, now)
 
 
 class IngestService(Service):
@@ -135,7 +141,7 @@ class IngestService(Service):
             fetch.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await fetch
-        await self.drain(self._settings.session_timeout)
+        await self.drain()
         if write is not None:
             write.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -143,8 +149,16 @@ class IngestService(Service):
         if self._consumer is not None:
             await self._consumer.stop()
 
-    async def drain(self, timeout: float) -> bool:
-        """Queue what is pending and wait until every fetched batch is written and committed."""
+    def count_assignment(self) -> None:
+        consumer = self._consumer
+        metrics.ASSIGNED_PARTITIONS.set(len(consumer.assignment()) if consumer else 0)
+
+    async def drain(self) -> bool:
+        """Queue what is pending and wait until every fetched batch is written and committed.
+
+        Bounded by CX_SESSION_TIMEOUT: what is not written by then stays uncommitted.
+        """
+        timeout = self._settings.session_timeout
         await self._cut()
         try:
             await asyncio.wait_for(self._queue.join(), timeout)
@@ -231,8 +245,7 @@ class _Rebalance(ConsumerRebalanceListener):
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         if revoked:
-            await self._service.drain(self._service._settings.session_timeout)
+            await self._service.drain()
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        consumer = self._service._consumer
-        metrics.ASSIGNED_PARTITIONS.set(len(consumer.assignment()) if consumer else 0)
+        self._service.count_assignment()

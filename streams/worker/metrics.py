@@ -20,8 +20,9 @@ SINK_ERRORS = Counter("cx_sink_errors", "Failed ClickHouse or dead-letter writes
 EVENT_LAG_SECONDS = Histogram(
     "cx_event_lag_seconds", "Ingest time minus event time of accepted events",
     buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600, 6 * 3600, 86400, 7 * 86400))
-SCORE_MINUTES = Counter("cx_score_minutes_written",
-                        "Scope-minutes of statistics rewritten in ClickHouse after a batch")
+SCORE_MINUTES = Counter(
+    "cx_score_minutes_written",
+    "Scope-minutes of statistics rewritten in ClickHouse as written batches settle")
 ASSIGNED_PARTITIONS = Gauge("cx_assigned_partitions",
                             "Source topic partitions this worker consumes after the last rebalance")
 SINK_BATCH_ROWS = Histogram(

@@ -1,10 +1,9 @@
-"""Write a batch to ClickHouse (raw rows, then scores) and publish its dead letters.
+"""Write a batch to ClickHouse (raw rows, then facts), publish its dead letters, settle scores.
 
-Each step is retried until it succeeds.
-
-The caller acknowledges the source offsets only after ``Sink.write`` returns,
-so a ClickHouse that is down or restarting holds the stream back instead of
-losing rows. Retried inserts are harmless: tables deduplicate by key.
+Each step is retried until it succeeds. The caller commits the source offsets
+only after ``write`` and then ``settle`` have returned, so a ClickHouse that is
+down or restarting holds the stream back instead of losing rows. Retried
+inserts are harmless: tables deduplicate by key.
 """
 
 from __future__ import annotations

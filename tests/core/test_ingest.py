@@ -5,8 +5,8 @@ from __future__ import annotations
 import orjson
 
 from streams.core.contract import Validator
-from streams.core.ingest import Record, build_batch
-from streams.core.rows import as_dict
+from streams.core.ingest import build_batch
+from streams.core.rows import Record, as_dict
 from tests.support.contract_cases import EXAMPLES, NOW
 from tests.support.events import hostile
 

@@ -11,7 +11,7 @@ from streams.core.contract import Rejection, Validator, load_event_schemas
 from streams.core.rows import (
     MAX_ENVELOPE_PAYLOAD,
     Batch,
-    Source,
+    Record,
     as_dict,
     deadletter_envelope,
     deadletter_row,
@@ -27,25 +27,25 @@ def test_event_row_defaults_and_utc() -> None:
     minimal = {k: v for k, v in EXAMPLES["feedback"].items()
                if k in ("event_id", "type", "occurred_at", "tenant", "channel", "survey", "score")}
     event = validator.check(orjson.dumps(minimal | {"survey": "csat"}), "cx.feedback", NOW)
-    row = as_dict("feedback", event_row(event, Source("cx.feedback", 2, 41), 123))
+    row = as_dict("feedback", event_row(event, Record("cx.feedback", 2, 41), 123))
     assert row["touchpoint"] == "unspecified" and row["attributes"] == "{}"
     assert row["scale"] == 5, "CSAT without scale is 5-point"
     assert (row["occurred_at"], row["occurred_ms"], row["utc_offset_min"]) == (1795344300, 0, 420)
     assert (row["source_partition"], row["source_offset"], row["ingested_at"]) == (2, 41, 123)
     nps = validator.check(orjson.dumps(minimal | {"survey": "nps"}), "cx.feedback", NOW)
-    assert as_dict("feedback", event_row(nps, Source("t", 0, 0), 0))["scale"] == 0
+    assert as_dict("feedback", event_row(nps, Record("t", 0, 0), 0))["scale"] == 0
 
 
 def test_attributes_are_stored_as_json() -> None:
     event = validator.check(orjson.dumps(EXAMPLES["interaction"]), "cx.interactions", NOW)
-    row = as_dict("interactions", event_row(event, Source("t", 0, 0), 0))
+    row = as_dict("interactions", event_row(event, Record("t", 0, 0), 0))
     assert orjson.loads(row["attributes"]) == EXAMPLES["interaction"]["attributes"]
     assert row["value"] == 129.9 and row["currency"] == "EUR"
 
 
 def test_deadletter_envelope_matches_its_schema_and_keeps_bytes() -> None:
     payload = b"\xff\x00{not json"
-    row = deadletter_row(Rejection("invalid_json", "bad"), Source("cx.feedback", 1, 7), payload,
+    row = deadletter_row(Rejection("invalid_json", "bad"), Record("cx.feedback", 1, 7), payload,
                          1795344300)
     envelope = orjson.loads(deadletter_envelope(row))
     check_envelope(envelope)
@@ -56,7 +56,7 @@ def test_deadletter_envelope_matches_its_schema_and_keeps_bytes() -> None:
 
 def test_huge_payloads_are_cut_in_the_envelope_only() -> None:
     payload = b"x" * (MAX_ENVELOPE_PAYLOAD + 10)
-    row = deadletter_row(Rejection("too_large", "big"), Source("cx.feedback", 0, 0), payload, 0)
+    row = deadletter_row(Rejection("too_large", "big"), Record("cx.feedback", 0, 0), payload, 0)
     envelope = orjson.loads(deadletter_envelope(row))
     check_envelope(envelope)
     assert envelope["payload_truncated"] and envelope["payload_size"] == len(payload)
@@ -70,8 +70,8 @@ def test_batch_groups_rows_by_table() -> None:
         topic = {"interaction": "cx.interactions", "feedback": "cx.feedback",
                  "followup": "cx.followups"}[kind]
         batch.add_event(validator.check(orjson.dumps(EXAMPLES[kind]), topic, NOW),
-                        Source(topic, 0, 0), 0)
-    batch.add_rejection(Rejection("invalid_json", "x"), Source("cx.feedback", 0, 9), b"", 0)
+                        Record(topic, 0, 0), 0)
+    batch.add_rejection(Rejection("invalid_json", "x"), Record("cx.feedback", 0, 9), b"", 0)
     assert {t: len(r) for t, r in batch.rows.items()} == {
         "interactions": 1, "feedback": 2, "followups": 1, "deadletters": 1}
     assert len(batch) == 5 and len(batch.accepted) == 4 and len(batch.deadletters) == 1

@@ -8,6 +8,7 @@ import pytest
 
 from streams.core.scores import Followups
 from streams.core.stats import Stats
+from streams.queries.scoring import MINUTE_COLUMNS
 from streams.queries.snapshots import snapshot
 from streams.queries.windows import group, score_rows
 from streams.warehouse import Warehouse
@@ -28,9 +29,8 @@ def test_snapshot_keeps_top_touchpoints_and_sums_the_rest(warehouse: Warehouse) 
     migrate(warehouse)
     tenant = f"snap{time.monotonic_ns()}"
     warehouse.insert("score_minutes", [
-        {"tenant": tenant, "channel": channel, "touchpoint": touchpoint, "minute": MINUTE,
-         **stats.as_dict(), "version": 1, "computed_at": MINUTE}
-        for (touchpoint, channel), stats in SCOPES.items()])
+        (tenant, channel, touchpoint, MINUTE, *stats.as_dict().values(), 1, MINUTE)
+        for (touchpoint, channel), stats in SCOPES.items()], MINUTE_COLUMNS)
     rows = [row for row in snapshot(warehouse, now_ms=END_MS + 30_000, windows_ms=[3_600_000],
                                     deadline_ms=48 * 3_600_000, top_n=2, weights={"nps": 1})
             if row["tenant"] == tenant]

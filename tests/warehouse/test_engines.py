@@ -12,7 +12,7 @@ from streams.core.rows import (
     COLUMNS,
     DEADLETTER_TABLE,
     TABLE_OF_TYPE,
-    Source,
+    Record,
     as_dict,
     deadletter_row,
     event_row,
@@ -46,10 +46,10 @@ def test_rows_match_the_table_columns(warehouse: Warehouse) -> None:
     for kind, example in EXAMPLES.items():
         event = validator.check(orjson.dumps(example), f"cx.{TABLE_OF_TYPE[kind]}", NOW)
         table = TABLE_OF_TYPE[kind]
-        row = as_dict(table, event_row(event, Source("t", 0, 0), int(NOW)))
+        row = as_dict(table, event_row(event, Record("t", 0, 0), int(NOW)))
         assert set(row) == columns(warehouse, table) - set(), kind
     dead = as_dict(DEADLETTER_TABLE, deadletter_row(Rejection("too_large", "m"),
-                                                    Source("t", 0, 0), b"x", 0))
+                                                    Record("t", 0, 0), b"x", 0))
     assert set(dead) == columns(warehouse, DEADLETTER_TABLE)
 
 
@@ -60,7 +60,7 @@ def test_duplicates_collapse_and_text_is_stored_verbatim(warehouse: Warehouse) -
     event_id = f"verbatim-{time.monotonic_ns()}"
     raw = orjson.dumps(EXAMPLES["feedback"] | {"event_id": event_id, "comment": nasty})
     event = validator.check(raw, "cx.feedback", NOW)
-    rows = [event_row(event, Source("cx.feedback", 1, offset), int(NOW)) for offset in (5, 6)]
+    rows = [event_row(event, Record("cx.feedback", 1, offset), int(NOW)) for offset in (5, 6)]
     warehouse.insert("feedback", rows, COLUMNS["feedback"])
     warehouse.insert("feedback", rows[:1], COLUMNS["feedback"])
     got = warehouse.query(
@@ -76,7 +76,7 @@ def test_deadletter_payload_keeps_every_byte(warehouse: Warehouse) -> None:
     migrate(warehouse)
     payload = bytes(range(256)) + b"'\\\x00" + "ünïcode".encode()
     offset = time.monotonic_ns() % 10**12
-    row = deadletter_row(Rejection("invalid_json", "not JSON"), Source("cx.feedback", 3, offset),
+    row = deadletter_row(Rejection("invalid_json", "not JSON"), Record("cx.feedback", 3, offset),
                          payload, int(NOW))
     warehouse.insert(DEADLETTER_TABLE, [row], COLUMNS[DEADLETTER_TABLE])
     got = warehouse.query(
@@ -118,7 +118,7 @@ def test_scoring_queries_run_on_both_engines(warehouse: Warehouse) -> None:
         topic = {"interaction": "cx.interactions", "feedback": "cx.feedback",
                  "followup": "cx.followups"}[event["type"]]
         batch.add_event(validator.check(orjson.dumps(event), topic, NOW),
-                        Source(topic, 0, number), int(NOW))
+                        Record(topic, 0, number), int(NOW))
     for table, rows in batch.rows.items():
         warehouse.insert(table, rows, COLUMNS[table])
     assert score_batch(warehouse, batch.accepted[:2], deadline) == 2

@@ -19,8 +19,8 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 from streams.config import Settings
 from streams.core.contract import Validator
-from streams.core.ingest import Record, build_batch
-from streams.core.rows import COLUMNS, Batch
+from streams.core.ingest import build_batch
+from streams.core.rows import COLUMNS, Batch, Record
 from streams.kafka import SOURCE_TOPICS
 from streams.kafka.produce import record_of
 from streams.queries.scoring import score_batch

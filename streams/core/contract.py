@@ -30,6 +30,10 @@ TOPIC_OF_TYPE: Final = {
 }
 DEADLETTER_TOPIC: Final = "cx.deadletter"
 SCORES_TOPIC: Final = "cx.scores"
+ALERTS_TOPIC: Final = "cx.alerts"
+"""Alert state changes (``firing``/``resolved``), keyed by tenant|channel|touchpoint|metric."""
+NOTIFICATIONS_TOPIC: Final = "cx.notifications"
+"""Per-response triggers (``case_opened``), keyed by the feedback's event id."""
 
 REASONS: Final = (
     "invalid_json",

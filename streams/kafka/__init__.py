@@ -8,10 +8,16 @@ from __future__ import annotations
 
 import logging
 
-from streams.core.contract import DEADLETTER_TOPIC, SCORES_TOPIC, TOPIC_OF_TYPE
+from streams.core.contract import (
+    ALERTS_TOPIC,
+    DEADLETTER_TOPIC,
+    NOTIFICATIONS_TOPIC,
+    SCORES_TOPIC,
+    TOPIC_OF_TYPE,
+)
 
 SOURCE_TOPICS = tuple(TOPIC_OF_TYPE.values())
-ALL_TOPICS = (*SOURCE_TOPICS, DEADLETTER_TOPIC, SCORES_TOPIC)
+ALL_TOPICS = (*SOURCE_TOPICS, DEADLETTER_TOPIC, SCORES_TOPIC, ALERTS_TOPIC, NOTIFICATIONS_TOPIC)
 
 
 class KafkaError(RuntimeError):

@@ -34,6 +34,14 @@ SCORE_LATENCY_SECONDS = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60, 300))
 CONSUMER_LAG = Gauge("cx_consumer_lag", "Messages behind the end of a source partition",
                      ["topic", "partition"])
+ALERT_PASSES = Counter("cx_alert_passes", "Alert evaluation passes of the leader, by outcome "
+                      "(done | waiting: ingest still catching up | failed)", ["outcome"])
+ALERT_PASS_SECONDS = Histogram(
+    "cx_alert_pass_seconds", "Wall time of one alert evaluation pass (read, judge, record)",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
+ALERT_SCOPES = Gauge("cx_alert_scopes", "Scopes (rollups included) the last alert pass judged")
+ALERT_CHANGES = Counter("cx_alert_changes", "Alert state changes recorded, by state",
+                        ["state"])
 
 
 def observe_many(histogram: Histogram, values: Iterable[float]) -> None:

@@ -80,10 +80,12 @@ DEFAULT_RULES: Final[Mapping[str, Rule]] = {
 class FollowupBounds:
     """Per-tenant bounds on the follow-up backlog (cases past their deadline, not met)."""
 
-    overdue_max: int = 50
-    """More overdue cases than this in the baseline span pages."""
-    sla_min: float = 0.7
-    """Met share of due follow-ups below this pages (with at least ``min_due`` due)."""
+    overdue_max: int | None = None
+    """More overdue cases than this in the baseline span pages. Off by default: a fair
+    bound depends on a tenant's volume and team, so each tenant sets its own."""
+    sla_min: float = 0.5
+    """Met share of due follow-ups below this pages (with at least ``min_due`` due): half
+    the unhappy customers left without a call within the deadline is a broken loop."""
     min_due: int = 20
 
 
@@ -234,6 +236,11 @@ def _measure(metric: str, recent: Span, baseline: Span, rule: Rule,
     return out
 
 
+HEALTH_PART_MIN_N: Final = 20
+"""A health component counts only with this many observations in the recent window: the
+normal approximation behind the composite's variance needs it."""
+
+
 def _health(recent: Span, baseline: Span, rule: Rule, screen: float,
             weights: Mapping[str, float] = DEFAULT_WEIGHTS) -> list[Measured]:
     """Health over the components both spans have, its variance by the delta method."""
@@ -245,8 +252,11 @@ def _health(recent: Span, baseline: Span, rule: Rule, screen: float,
         parts.append(("nps", (value + 100) / 2, (base + 100) / 2, var / 4, n, base_n))
 
     def share(name: str, hits_r: int, n_r: int, hits_b: int, n_b: int, invert: bool) -> None:
-        if n_r and n_b:
-            pooled = (hits_r + hits_b) / (n_r + n_b)
+        pooled = (hits_r + hits_b) / (n_r + n_b) if n_r and n_b else 0.0
+        # The normal approximation of a share needs ~10 expected on each side; a rare
+        # failure at small n would otherwise look hugely significant (its exact test
+        # stays with failure_rate).
+        if n_r * min(pooled, 1 - pooled) >= 10:
             sign, offset = (-1, 100.0) if invert else (1, 0.0)
             parts.append((name, offset + sign * 100 * hits_r / n_r,
                           offset + sign * 100 * hits_b / n_b, 1e4 * pooled * (1 - pooled),
@@ -260,7 +270,7 @@ def _health(recent: Span, baseline: Span, rule: Rule, screen: float,
                       r.ces_n, b.ces_n))
     share("followup", rf.met, rf.due, bf.met, bf.due, False)
     share("reliability", r.failures, r.interactions, b.failures, b.interactions, True)
-    used = [p for p in parts if weights.get(p[0], 0.0) > 0]
+    used = [p for p in parts if weights.get(p[0], 0.0) > 0 and p[4] >= HEALTH_PART_MIN_N]
     total_weight = sum(weights[p[0]] for p in used)
     if not used or not total_weight:
         return []
@@ -386,10 +396,12 @@ def backlog_verdicts(backlogs: Mapping[str, Span], config: DetectorConfig,
         due, met = span.followups.due, span.followups.met
         overdue = due - met
         scope = (tenant, ALL, ALL)
-        finding = Finding(scope, OVERDUE, window_ms, OVERDUE, overdue, bounds.overdue_max, due,
-                          due, overdue - bounds.overdue_max, None)
-        out[(*scope, OVERDUE)] = Verdict(finding if overdue > bounds.overdue_max else None,
-                                         overdue <= 0.8 * bounds.overdue_max, finding)
+        bound = bounds.overdue_max
+        if bound is not None:
+            finding = Finding(scope, OVERDUE, window_ms, OVERDUE, overdue, bound, due, due,
+                              overdue - bound, None)
+            out[(*scope, OVERDUE)] = Verdict(finding if overdue > bound else None,
+                                             overdue <= 0.8 * bound, finding)
         if due >= bounds.min_due:
             sla = met / due
             finding = Finding(scope, SLA_FLOOR, window_ms, SLA_FLOOR, sla, bounds.sla_min, due,

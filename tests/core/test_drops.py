@@ -142,7 +142,7 @@ def test_silent_channel_on_collapsed_volume_only_for_channel_scopes() -> None:
 
 
 def test_backlog_bounds_per_tenant_with_hysteresis() -> None:
-    config = DetectorConfig(bounds=parse_bounds("overdue=50;acme:overdue=10,sla=0.9"))
+    config = DetectorConfig(bounds=parse_bounds("overdue=50,sla=0.7;acme:overdue=10,sla=0.9"))
     backlog = {"acme": span(WEEK_MIN, due=100, met=88), "other": span(WEEK_MIN, due=100, met=88)}
     verdicts = backlog_verdicts(backlog, config, 7 * 24 * HOUR_MS)
     assert verdicts[("acme", ALL, ALL, "followup_overdue")].alarm is not None
@@ -168,6 +168,8 @@ def test_bound_settings() -> None:
     assert parse_bounds("")[ALL] == FollowupBounds()
     bounds = parse_bounds("overdue=20;acme:sla=0.95")
     assert bounds["acme"] == FollowupBounds(overdue_max=20, sla_min=0.95)
+    assert ("t", ALL, ALL, "followup_overdue") not in backlog_verdicts(
+        {"t": span(WEEK_MIN, due=900, met=0)}, DetectorConfig(), 1)  # no bound: off
     with pytest.raises(ValueError, match="share 0-1"):
         parse_bounds("sla=5")
     with pytest.raises(ValueError, match="unknown bound"):

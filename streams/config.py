@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from streams.core.triggers import DEFAULT_KEYWORDS, parse_keywords
 from streams.core.units import parse_duration
 
 Parse = Callable[[str, str], Any]
@@ -61,6 +62,13 @@ def _windows(name: str, raw: str) -> tuple[float, ...]:
         raise ConfigError(f"{name}: {error}") from None
 
 
+def _keywords(name: str, raw: str) -> tuple[str, ...]:
+    try:
+        return parse_keywords(raw)
+    except ValueError as error:
+        raise ConfigError(f"{name}: {error}") from None
+
+
 def _env(variable: str, parse: Parse = _text) -> dict[str, Any]:
     """Field metadata: the variable that sets the field and how to read it."""
     return {"env": variable, "parse": parse}
@@ -100,6 +108,11 @@ class Settings:
     """Coverage: a channel with interactions but fewer answers in a window is a blind spot."""
     health_weights: str = field(default="", metadata=_env("CX_HEALTH_WEIGHTS"))
     """CX_HEALTH_WEIGHTS, e.g. ``nps=2,csat=1``; checked by ``core.scores.parse_weights``."""
+
+    notify_keywords: tuple[str, ...] = field(default=DEFAULT_KEYWORDS,
+                                             metadata=_env("CX_NOTIFY_KEYWORDS", _keywords))
+    """Comment keywords that send ``case_opened`` (comma-separated, whole words, any case;
+    ``none`` for none)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

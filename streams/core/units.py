@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -42,3 +42,10 @@ def format_window(window_ms: int) -> str:
         if window_ms % size == 0:
             return f"{window_ms // size}{unit}"
     return f"{window_ms // 1000}s"
+
+
+def format_time(epoch_ms: int) -> str:
+    """Epoch milliseconds as RFC 3339 UTC with milliseconds, e.g. ``2026-11-22T10:00:00.250Z``."""
+    moment = datetime.fromtimestamp(epoch_ms // 1000, UTC).replace(
+        microsecond=epoch_ms % 1000 * 1000)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -48,17 +48,19 @@ def _overdue(seconds: int | None) -> str:
 
 
 def cases_table(rows: list[Row]) -> str:
-    """``cxpulse cases``: one line per case, oldest first, the comment last (cut to fit)."""
+    """``cxpulse cases``: one line per case, oldest first; the customer id whole (it is
+    whom to call), the comment last, cut to fit."""
+    width = max(len("customer"), *(len(r["customer_id"]) for r in rows)) + 2
     lines = [f"{'opened (UTC)':<17}{'due (UTC)':<17}{'state':<8}{'overdue':>8}  {'tenant':<12}"
-             f"{'channel':<11}{'touchpoint':<12}{'customer':<14}{'survey':<7}{'score':>5}  comment"]
+             f"{'channel':<11}{'touchpoint':<12}{'survey':<7}{'score':>5}  "
+             f"{'customer':<{width}}comment"]
     for r in rows:
         comment = " ".join(r["comment"].split())
         lines.append(f"{r['opened_at'][:16].replace('T', ' '):<17}"
                      f"{r['due_at'][:16].replace('T', ' '):<17}{r['state']:<8}"
                      f"{_overdue(r['overdue_seconds']):>8}  {r['tenant']:<12.12}"
-                     f"{r['channel']:<11.11}{r['touchpoint']:<12.12}"
-                     f"{r['customer_id'] or '-':<14.14}"
-                     f"{r['survey']:<7}{number(r['score'], 0):>5}  {comment[:60]}")
+                     f"{r['channel']:<11.11}{r['touchpoint']:<12.12}{r['survey']:<7}"
+                     f"{r['score']:>5}  {r['customer_id'] or '-':<{width}}{comment[:60]}")
     return "\n".join(lines)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from streams.core.drops import DetectorConfig, parse_bounds, parse_rules
 from streams.core.scores import parse_weights
+from streams.core.triggers import DEFAULT_KEYWORDS, parse_keywords
 from streams.core.units import parse_duration
 
 Parse = Callable[[str, str], Any]
@@ -66,6 +67,13 @@ def _windows(name: str, raw: str) -> tuple[float, ...]:
 def _duration(name: str, raw: str) -> float:
     try:
         return parse_duration(raw.strip())
+    except ValueError as error:
+        raise ConfigError(f"{name}: {error}") from None
+
+
+def _keywords(name: str, raw: str) -> tuple[str, ...]:
+    try:
+        return parse_keywords(raw)
     except ValueError as error:
         raise ConfigError(f"{name}: {error}") from None
 
@@ -135,6 +143,11 @@ class Settings:
     """Per-metric thresholds, e.g. ``nps.min_effect=10,nps.min_n=30`` (see README)."""
     followup_bounds: str = field(default="", metadata=_env("CX_FOLLOWUP_BOUNDS"))
     """Backlog bounds, e.g. ``overdue=50,sla=0.7;acme-shop:overdue=10``."""
+
+    notify_keywords: tuple[str, ...] = field(default=DEFAULT_KEYWORDS,
+                                             metadata=_env("CX_NOTIFY_KEYWORDS", _keywords))
+    """Comment keywords that send ``case_opened`` (comma-separated, whole words, any case;
+    ``none`` for none)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

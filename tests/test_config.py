@@ -24,9 +24,17 @@ def test_values_are_read() -> None:
     assert settings.warehouse_url == "clickhouse://h/db" and settings.batch_seconds == 0.1
 
 
+def test_notify_keywords_default_read_and_off() -> None:
+    assert "refund" in Settings.from_env({}).notify_keywords
+    assert Settings.from_env({"CX_NOTIFY_KEYWORDS": "Chargeback, never  again"}
+                             ).notify_keywords == ("chargeback", "never again")
+    assert Settings.from_env({"CX_NOTIFY_KEYWORDS": "none"}).notify_keywords == ()
+
+
 @pytest.mark.parametrize(("name", "value"), [
     ("CX_PARTITIONS", "four"), ("CX_PARTITIONS", "0"), ("CX_METRICS_PORT", "-1"),
     ("CX_BATCH_SECONDS", "soon"), ("CX_BATCH_SECONDS", "0"), ("CX_MAX_EVENT_BYTES", "10"),
+    ("CX_NOTIFY_KEYWORDS", ","),
 ])
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):

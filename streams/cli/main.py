@@ -157,6 +157,23 @@ def cmd_scores(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_cases(args: argparse.Namespace, settings: Settings) -> int:
+    import orjson
+
+    from streams.cli.render import cases_table
+    from streams.queries.cases import unmet_cases
+
+    rows = unmet_cases(connect(settings.warehouse_url), now_ms=int(time.time() * 1000),
+                       tenant=args.tenant, overdue_only=args.overdue)
+    if args.json:
+        print(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
+    elif rows:
+        print(cases_table(rows))
+    else:
+        say("no overdue cases" if args.overdue else "no open cases: every follow-up is met")
+    return 0
+
+
 def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     from streams.queries.verify import differences, expected_minutes
 
@@ -179,7 +196,7 @@ def alert_rows(changes: list) -> list[dict]:
     """Changes as JSON-ready rows, ``at`` in RFC 3339."""
     from streams.core.units import format_time
 
-    return [change.as_dict() | {"at": format_time(change.at)} for change in changes]
+    return [change.as_dict() | {"at": format_time(change.at * 1000)} for change in changes]
 
 
 def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
@@ -307,6 +324,12 @@ def build_parser() -> argparse.ArgumentParser:
     scores.add_argument("--touchpoint")
     scores.add_argument("--json", action="store_true", help="a JSON array (DESIGN.md keys)")
     scores.set_defaults(func=cmd_scores)
+
+    cases = sub.add_parser("cases", help="follow-up cases that need a call now, oldest first")
+    cases.add_argument("--overdue", action="store_true", help="only those past their deadline")
+    cases.add_argument("--tenant")
+    cases.add_argument("--json", action="store_true", help="a JSON array")
+    cases.set_defaults(func=cmd_cases)
 
     sub.add_parser("verify", help="compare scores with a recomputation from raw events; "
                    "non-zero exit on any difference").set_defaults(func=cmd_verify)

@@ -1,4 +1,4 @@
-"""What ``cxpulse`` shows a person: messages on stderr and the two score tables.
+"""What ``cxpulse`` shows a person: messages on stderr, the score tables and the cases.
 
 One number-cell formatter, so ``cxpulse scores`` and the demo view show a score
 without data (``-``) and round alike; one ``say`` for every command and tool.
@@ -35,6 +35,32 @@ def scores_table(rows: list[Row]) -> str:
                      f"{r['ces_n']:>6}{number(r['response_rate'], 3):>7}"
                      f"{number(r['failure_rate'], 3):>7}{number(r['followup_sla'], 3):>7}"
                      f"{number(r['health']):>8}")
+    return "\n".join(lines)
+
+
+def _overdue(seconds: int | None) -> str:
+    """``-`` while open, else e.g. ``2d03h`` or ``5h12m``."""
+    if seconds is None:
+        return "-"
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    return f"{days}d{hours:02d}h" if days else f"{hours}h{rest // 60:02d}m"
+
+
+def cases_table(rows: list[Row]) -> str:
+    """``cxpulse cases``: one line per case, oldest first; the customer id whole (it is
+    whom to call), the comment last, cut to fit."""
+    width = max(len("customer"), *(len(r["customer_id"]) for r in rows)) + 2
+    lines = [f"{'opened (UTC)':<17}{'due (UTC)':<17}{'state':<8}{'overdue':>8}  {'tenant':<12}"
+             f"{'channel':<11}{'touchpoint':<12}{'survey':<7}{'score':>5}  "
+             f"{'customer':<{width}}comment"]
+    for r in rows:
+        comment = " ".join(r["comment"].split())
+        lines.append(f"{r['opened_at'][:16].replace('T', ' '):<17}"
+                     f"{r['due_at'][:16].replace('T', ' '):<17}{r['state']:<8}"
+                     f"{_overdue(r['overdue_seconds']):>8}  {r['tenant']:<12.12}"
+                     f"{r['channel']:<11.11}{r['touchpoint']:<12.12}{r['survey']:<7}"
+                     f"{r['score']:>5}  {r['customer_id'] or '-':<{width}}{comment[:60]}")
     return "\n".join(lines)
 
 

@@ -53,7 +53,7 @@ def _answer_values(survey: str, score: int, scale: int, on_minute: bool,
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """What scoring needs to know of one feedback answer."""
+    """What scoring and follow-up cases need to know of one feedback answer."""
 
     event_id: str
     scope: Scope
@@ -61,6 +61,8 @@ class Answer:
     survey: str
     score: int
     scale: int
+    customer_id: str = ""
+    comment: str = ""
 
     @property
     def needs_followup(self) -> bool:
@@ -76,7 +78,8 @@ class Answer:
 def answer_of(event: ValidEvent) -> Answer:
     e = event.event
     assert isinstance(e, Feedback)
-    return Answer(e.event_id, e.scope, event.occurred_ms, e.survey, e.score, e.scale_or_default)
+    return Answer(e.event_id, e.scope, event.occurred_ms, e.survey, e.score, e.scale_or_default,
+                  e.customer_id or "", e.comment or "")
 
 
 def interaction_fact(event: ValidEvent) -> FactRow:
@@ -85,6 +88,12 @@ def interaction_fact(event: ValidEvent) -> FactRow:
     ms = event.occurred_ms
     return (*e.scope, (ms - ms % MINUTE_MS) // 1000, e.event_id,
             *_interaction_values(e.outcome or None))
+
+
+def closing_rank(at_ms: int, action: str) -> int:
+    """Which closing follow-up of a feedback counts: the earliest; at the same millisecond,
+    the first action in ``CLOSING_ACTIONS`` (so every worker picks the same one)."""
+    return 2 * at_ms + CLOSING_ACTIONS.index(action)
 
 
 def in_time(answer_ms: int, followup_ms: int, deadline_ms: int) -> bool:

@@ -33,11 +33,6 @@ def parse_time(text: str) -> float:
     return moment.timestamp()
 
 
-def format_time(seconds: float) -> str:
-    """Unix seconds as RFC 3339 UTC, e.g. ``2026-11-22T10:00:00Z``."""
-    return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
-
-
 def format_window(window_ms: int) -> str:
     """``3600000`` -> ``1h``; days only from two days on, so a day reads ``24h``."""
     day, hour, minute = 86_400_000, 3_600_000, 60_000
@@ -47,3 +42,11 @@ def format_window(window_ms: int) -> str:
         if window_ms % size == 0:
             return f"{window_ms // size}{unit}"
     return f"{window_ms // 1000}s"
+
+
+def format_time(epoch_ms: int) -> str:
+    """Epoch ms as RFC 3339 UTC: ``2026-11-22T10:00:00Z``, or ``...:00.250Z`` with ms."""
+    moment = datetime.fromtimestamp(epoch_ms // 1000, UTC).replace(
+        microsecond=epoch_ms % 1000 * 1000)
+    spec = "milliseconds" if epoch_ms % 1000 else "seconds"
+    return moment.isoformat(timespec=spec).replace("+00:00", "Z")

@@ -6,7 +6,8 @@ replay after a crash, a duplicate from a producer, a late event or a second
 worker touching the same minute all converge on the sum of the deduplicated
 facts. A follow-up and its feedback may arrive in any order on any worker:
 each side is written before the other is looked up, so whichever comes last
-sees both and marks the feedback met.
+sees both and marks the feedback met. The same lookup writes the follow-up
+cases (``core.cases``), versioned so the earliest in-time follow-up wins.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from streams.core.cases import CASE_COLUMNS, CaseRow, Closing, case_row, met_by
 from streams.core.contract import ValidEvent
 from streams.core.facts import (
     CLOSING_ACTIONS,
@@ -22,13 +24,12 @@ from streams.core.facts import (
     Answer,
     FactRow,
     answer_of,
-    in_time,
     interaction_fact,
 )
 from streams.core.stats import STAT_COLUMNS
 from streams.queries.windows import STAT_SUMS, stats_of_sums
 from streams.warehouse import Warehouse
-from streams.warehouse.sql import OCCURRED_MS, in_list
+from streams.warehouse.sql import OCCURRED_MS, in_list, sql_literal
 
 MinuteKey = tuple[str, str, str, int]
 """(tenant, channel, touchpoint, minute as epoch seconds)."""
@@ -37,13 +38,17 @@ def _utc(seconds: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds))
 
 
+def _sql_array(values: Iterable[str]) -> str:
+    return "[" + ", ".join(map(sql_literal, values)) + "]"
+
+
 def _chunks(items: list[Any], size: int = 2000) -> Iterable[list[Any]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
 
 
-def _query_in(warehouse: Warehouse, values: list[Any],
-              sql: Callable[[str], str]) -> Iterator[dict[str, Any]]:
+def query_in(warehouse: Warehouse, values: list[Any],
+             sql: Callable[[str], str]) -> Iterator[dict[str, Any]]:
     """Run ``sql(in_list)`` over chunks of ``values`` (keeps each query a sane size)."""
     for chunk in _chunks(values):
         yield from warehouse.query(sql(in_list(chunk)))
@@ -51,51 +56,65 @@ def _query_in(warehouse: Warehouse, values: list[Any],
 
 def _stored_answers(warehouse: Warehouse, ids: list[str]) -> dict[str, Answer]:
     """Feedback already in the raw table, by event id (a follow-up's target)."""
-    rows = _query_in(warehouse, ids, lambda values: (
+    rows = query_in(warehouse, ids, lambda values: (
         f"SELECT event_id, tenant, channel, touchpoint, {OCCURRED_MS} AS at_ms, survey, score, "
-        f"scale FROM {warehouse.database}.feedback WHERE event_id IN {values} "
-        "LIMIT 1 BY event_id"))
+        f"scale, customer_id, comment FROM {warehouse.database}.feedback "
+        f"WHERE event_id IN {values} LIMIT 1 BY event_id"))
     return {row["event_id"]: Answer(row["event_id"],
                                     (row["tenant"], row["channel"], row["touchpoint"]),
                                     int(row["at_ms"]), row["survey"], int(row["score"]),
-                                    int(row["scale"])) for row in rows}
+                                    int(row["scale"]), row["customer_id"], row["comment"])
+            for row in rows}
 
 
-def _first_closing_followups(warehouse: Warehouse, feedback_ids: list[str]) -> dict[str, int]:
-    """Earliest contacted/resolved follow-up time per feedback id, from the raw table."""
-    rows = _query_in(warehouse, feedback_ids, lambda values: (
-        f"SELECT feedback_id, min({OCCURRED_MS}) AS at_ms FROM {warehouse.database}.followups "
+# The order of ``closing_rank``, in SQL: the earliest, then the first action of CLOSING_ACTIONS.
+_CLOSING_RANK = f"2 * ({OCCURRED_MS}) + indexOf({_sql_array(CLOSING_ACTIONS)}, action) - 1"
+
+
+def _first_closing_followups(warehouse: Warehouse, feedback_ids: list[str]
+                             ) -> dict[str, Closing]:
+    """The first closing follow-up (``closing_rank``) per feedback id, from the raw table."""
+    rows = query_in(warehouse, feedback_ids, lambda values: (
+        f"SELECT feedback_id, min({OCCURRED_MS}) AS at_ms, "
+        f"argMin(action, {_CLOSING_RANK}) AS first_action FROM {warehouse.database}.followups "
         f"WHERE feedback_id IN {values} AND action IN {in_list(CLOSING_ACTIONS)} "
         "GROUP BY feedback_id"))
-    return {row["feedback_id"]: int(row["at_ms"]) for row in rows}
+    return {row["feedback_id"]: (int(row["at_ms"]), row["first_action"]) for row in rows}
 
 
 def batch_facts(warehouse: Warehouse, events: list[ValidEvent], deadline_ms: int
-                ) -> list[FactRow]:
-    """The facts a batch adds or changes; its raw rows must already be written."""
+                ) -> tuple[list[FactRow], list[CaseRow]]:
+    """The facts and follow-up cases a batch adds or changes; its raw rows must be written.
+
+    One lookup serves both: each feedback of the batch needing follow-up, and each
+    stored feedback a closing follow-up of the batch points at, is joined with its
+    first closing follow-up in the raw table (the batch's own included).
+    """
     facts: list[FactRow] = []
-    answers: list[Answer] = []
-    followups: list[tuple[str, int]] = []
+    answers: dict[str, Answer] = {}
+    targets: set[str] = set()
     for valid in events:
         kind = valid.type
         if kind == "interaction":
             facts.append(interaction_fact(valid))
         elif kind == "feedback":
-            answers.append(answer_of(valid))
+            answer = answer_of(valid)
+            answers[answer.event_id] = answer
         elif valid.event.action in CLOSING_ACTIONS:  # type: ignore[union-attr]
-            followups.append((valid.event.feedback_id, valid.occurred_ms))  # type: ignore[union-attr]
-    unhappy = sorted({a.event_id for a in answers if a.needs_followup})
-    first_followup = _first_closing_followups(warehouse, unhappy) if unhappy else {}
-    for answer in answers:
-        at = first_followup.get(answer.event_id)
-        facts.append(answer.fact(met=at is not None and in_time(answer.occurred_ms, at,
-                                                                 deadline_ms)))
-    targets = _stored_answers(warehouse, sorted({fid for fid, _ in followups})) if followups else {}
-    for feedback_id, at in followups:
-        answer = targets.get(feedback_id)
-        if answer and answer.needs_followup and in_time(answer.occurred_ms, at, deadline_ms):
-            facts.append(answer.fact(met=True))
-    return facts
+            targets.add(valid.event.feedback_id)  # type: ignore[union-attr]
+    unhappy = {key: answer for key, answer in answers.items() if answer.needs_followup}
+    facts += [answer.fact(met=False) for answer in answers.values() if not answer.needs_followup]
+    stored = targets - answers.keys()
+    if stored:
+        unhappy |= {key: answer for key, answer in _stored_answers(warehouse, sorted(stored))
+                    .items() if answer.needs_followup}
+    first = _first_closing_followups(warehouse, sorted(unhappy)) if unhappy else {}
+    cases = []
+    for key, answer in unhappy.items():
+        met = met_by(answer, first.get(key), deadline_ms)
+        facts.append(answer.fact(met=met is not None))
+        cases.append(case_row(answer, met, deadline_ms))
+    return facts, cases
 
 
 MINUTE_COLUMNS = ("tenant", "channel", "touchpoint", "minute", *STAT_COLUMNS, "version",
@@ -109,7 +128,7 @@ def recompute(warehouse: Warehouse, keys: list[MinuteKey]) -> list[tuple[Any, ..
     # Minutes as 'YYYY-MM-DD hh:mm:ss' literals so the IN matches the primary key itself
     # (a function of `minute` there would make ClickHouse scan the whole table).
     literal_keys = [(*scope, _utc(minute)) for *scope, minute in keys]
-    for row in _query_in(warehouse, literal_keys, lambda values: (
+    for row in query_in(warehouse, literal_keys, lambda values: (
             f"SELECT tenant, channel, touchpoint, toUnixTimestamp(minute) AS minute_s, "
             f"{STAT_SUMS}, count() AS facts FROM {warehouse.database}.score_facts FINAL "
             f"WHERE (tenant, channel, touchpoint, minute) IN {values} "
@@ -122,10 +141,13 @@ def recompute(warehouse: Warehouse, keys: list[MinuteKey]) -> list[tuple[Any, ..
 
 def store_facts(warehouse: Warehouse, events: list[ValidEvent], deadline_ms: int
                 ) -> set[MinuteKey]:
-    """Store a batch's facts (its raw rows already written); return the minutes they touch."""
-    facts = batch_facts(warehouse, events, deadline_ms)
+    """Store a batch's facts and follow-up cases (its raw rows already written); return the
+    minutes the facts touch."""
+    facts, cases = batch_facts(warehouse, events, deadline_ms)
     if facts:
         warehouse.insert("score_facts", facts, FACT_COLUMNS)
+    if cases:
+        warehouse.insert("followup_cases", cases, CASE_COLUMNS)
     return {fact[:4] for fact in facts}
 
 

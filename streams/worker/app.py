@@ -18,7 +18,13 @@ from aiokafka import AIOKafkaConsumer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from streams.config import Settings
-from streams.core.contract import ALERTS_TOPIC, DEADLETTER_TOPIC, SCORES_TOPIC, Validator
+from streams.core.contract import (
+    ALERTS_TOPIC,
+    DEADLETTER_TOPIC,
+    NOTIFICATIONS_TOPIC,
+    SCORES_TOPIC,
+    Validator,
+)
 from streams.core.ingest import build_batch
 from streams.core.rows import DEADLETTER_TABLE, as_dict
 from streams.core.scores import parse_weights
@@ -80,17 +86,20 @@ def create_app(settings: Settings) -> faust.App:
         broker_heartbeat_interval=max(1.0, settings.session_timeout / 5),
         producer_max_request_size=4 * 1024 * 1024,
     )
-    deadletter_topic = app.topic(DEADLETTER_TOPIC, value_serializer="raw", key_serializer="raw")
     scores_topic = app.topic(SCORES_TOPIC, value_serializer="raw", key_serializer="raw")
-    alerts_topic = app.topic(ALERTS_TOPIC, value_serializer="raw", key_serializer="raw")
+    batch_topics = {name: app.topic(name, value_serializer="raw", key_serializer="raw")
+                    for name in (DEADLETTER_TOPIC, NOTIFICATIONS_TOPIC, ALERTS_TOPIC)}
 
-    async def publish_deadletters(envelopes: list[bytes]) -> None:
-        deliveries = [await deadletter_topic.send(value=envelope) for envelope in envelopes]
+    async def publish(topic: str, messages: list[tuple[bytes | None, bytes]]) -> None:
+        """Dead letters, notifications or alert changes: returns once the broker has them all."""
+        deliveries = [await batch_topics[topic].send(key=key, value=value)
+                      for key, value in messages]
         await asyncio.gather(*deliveries)
 
     validator = Validator(max_event_bytes=settings.max_event_bytes,
                           max_age_seconds=settings.max_event_age_days * 86400)
-    sink = Sink(settings.warehouse_url, publish_deadletters, settings.followup_deadline_ms)
+    sink = Sink(settings.warehouse_url, publish, settings.followup_deadline_ms,
+                settings.notify_keywords)
     reader = LazyWarehouse(settings.warehouse_url)
     weights = parse_weights(settings.health_weights)
     published: dict[str, bytes] = {}
@@ -125,9 +134,7 @@ def create_app(settings: Settings) -> faust.App:
                 metrics.ALERT_PASSES.labels("waiting").inc()
                 return
             changes, history = judged
-            deliveries = [await alerts_topic.send(key=key, value=value)
-                          for key, value in map(message, changes)]
-            await asyncio.gather(*deliveries)
+            await publish(ALERTS_TOPIC, [message(change) for change in changes])
             await asyncio.to_thread(record_alerts, reader.get(), changes)
         except Exception as error:
             metrics.ALERT_PASSES.labels("failed").inc()

@@ -16,6 +16,8 @@ SINK_ROWS = Counter("cx_sink_rows", "Rows written to ClickHouse, by table", ["ta
 SINK_WRITE_SECONDS = Histogram(
     "cx_sink_write_seconds", "Wall time of one batch write to ClickHouse, retries included",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
+NOTIFICATIONS = Counter("cx_notifications",
+                        "case_opened messages sent to cx.notifications (once per feedback)")
 SINK_ERRORS = Counter("cx_sink_errors", "Failed ClickHouse or dead-letter writes (each retried)")
 EVENT_LAG_SECONDS = Histogram(
     "cx_event_lag_seconds", "Ingest time minus event time of accepted events",

@@ -1,9 +1,14 @@
-"""Write a batch to ClickHouse (raw rows, then facts), publish its dead letters, settle scores.
+"""Write a batch to ClickHouse (raw rows, then facts and cases), publish its notifications
+and dead letters, settle scores.
 
 Each step is retried until it succeeds. The caller commits the source offsets
 only after ``write`` and then ``settle`` have returned, so a ClickHouse that is
 down or restarting holds the stream back instead of losing rows. Retried
-inserts are harmless: tables deduplicate by key.
+inserts are harmless: tables deduplicate by key. A ``case_opened`` notification
+is sent only for a feedback not yet recorded in ``cx.notifications``, and recorded
+right after the publish: at least once, since a crash (or a failed record) between
+the two, or the same feedback on two workers at the same moment, sends it again
+under the same key.
 """
 
 from __future__ import annotations
@@ -13,14 +18,18 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from streams.core.contract import DEADLETTER_TOPIC, NOTIFICATIONS_TOPIC
 from streams.core.rows import COLUMNS, Batch
+from streams.core.triggers import DEFAULT_KEYWORDS, NOTIFICATION_TYPE, notifications
+from streams.queries.cases import notified, record_notified
 from streams.queries.scoring import MinuteKey, rewrite_minutes, store_facts
 from streams.warehouse import LazyWarehouse, WarehouseError
 from streams.worker import metrics
 
 log = logging.getLogger(__name__)
 
-Publish = Callable[[list[bytes]], Awaitable[None]]
+Publish = Callable[[str, list[tuple[bytes | None, bytes]]], Awaitable[None]]
+"""Send (key, value) messages to a topic; returns once the broker has them all."""
 
 
 def backoff(attempt: int, *, first: float = 0.2, cap: float = 30.0) -> float:
@@ -29,10 +38,12 @@ def backoff(attempt: int, *, first: float = 0.2, cap: float = 30.0) -> float:
 
 
 class Sink:
-    def __init__(self, url: str, publish_deadletters: Publish, followup_deadline_ms: int) -> None:
+    def __init__(self, url: str, publish: Publish, followup_deadline_ms: int,
+                 keywords: tuple[str, ...] = DEFAULT_KEYWORDS) -> None:
         self.connection = LazyWarehouse(url)
-        self._publish = publish_deadletters
+        self._publish = publish
         self._deadline_ms = followup_deadline_ms
+        self._keywords = keywords
 
     async def _retry(self, what: str, step: Callable[[], Awaitable[None]]) -> None:
         attempt = 0
@@ -55,9 +66,10 @@ class Sink:
             await asyncio.sleep(delay)
 
     async def write(self, batch: Batch) -> set[MinuteKey]:
-        """Raw rows, facts and dead letters; returns the minutes to ``settle``.
+        """Raw rows, facts, cases, notifications and dead letters; returns the minutes to
+        ``settle``.
 
-        Returns only when every row is in ClickHouse and every dead letter is published.
+        Returns only when every row is in ClickHouse and every message is published.
         """
         started = time.monotonic()
         pending = dict(batch.rows)
@@ -74,11 +86,26 @@ class Sink:
                                                   self._deadline_ms)
 
         await self._retry("ClickHouse insert", insert_pending)
+        messages = notifications(batch.accepted, self._keywords, self._deadline_ms)
+        if messages:
+            await self._retry("notification publish", lambda: self._notify(messages))
         if batch.deadletters:
-            await self._retry("dead-letter publish", lambda: self._publish(batch.deadletters))
+            await self._retry("dead-letter publish", lambda: self._publish(
+                DEADLETTER_TOPIC, [(None, envelope) for envelope in batch.deadletters]))
         metrics.SINK_WRITE_SECONDS.observe(time.monotonic() - started)
         assert touched is not None
         return touched
+
+    async def _notify(self, messages: dict[str, bytes]) -> None:
+        """Publish the ``case_opened`` messages not sent before, then record them."""
+        warehouse = await asyncio.to_thread(self.connection.get)
+        sent = await asyncio.to_thread(notified, warehouse, sorted(messages))
+        fresh = {key: value for key, value in messages.items() if key not in sent}
+        if fresh:
+            await self._publish(NOTIFICATIONS_TOPIC,
+                                [(key.encode(), value) for key, value in fresh.items()])
+            await asyncio.to_thread(record_notified, warehouse, fresh, NOTIFICATION_TYPE)
+            metrics.NOTIFICATIONS.inc(len(fresh))
 
     async def settle(self, keys: set[MinuteKey]) -> None:
         """Rewrite these minutes from the stored facts: the scores of what was written."""

@@ -14,8 +14,8 @@ import pytest
 from streams.kafka import broker
 from tests.support.services import CXPULSE, consume_all
 
-COMMANDS = ["demo", "worker", "topics", "migrate", "produce", "generate", "scores", "verify",
-            "bench"]
+COMMANDS = ["demo", "worker", "topics", "migrate", "produce", "generate", "scores", "cases",
+            "verify", "bench"]
 
 
 def cxpulse(*args: str, env: dict[str, str] | None = None, timeout: float = 120,
@@ -61,6 +61,14 @@ def test_bad_settings_name_the_variable(tmp_path: Path) -> None:
         "CX_CLICKHOUSE_URL": f"clickhouse://default:@127.0.0.1:{port}/cx"}), f"{port}")
     one_line_error(cxpulse("produce", str(tmp_path / "missing.jsonl"),
                            env={"CX_KAFKA_BOOTSTRAP": "127.0.0.1:1"}), "127.0.0.1:1")
+
+
+def test_cases_errors_are_one_clear_line(tmp_path: Path) -> None:
+    port = broker.free_port()
+    one_line_error(cxpulse("cases", "--json", env={
+        "CX_CLICKHOUSE_URL": f"clickhouse://default:@127.0.0.1:{port}/cx"}), f"{port}")
+    one_line_error(cxpulse("cases", env={"CX_NOTIFY_KEYWORDS": " , "}), "CX_NOTIFY_KEYWORDS")
+    one_line_error(cxpulse("cases", cwd=tmp_path), "cxpulse cases: error:", "does not exist")
 
 
 def test_produce_routes_by_type_and_reports_unroutable_lines(kafka: str, tmp_path: Path) -> None:

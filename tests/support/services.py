@@ -124,11 +124,17 @@ def produce(bootstrap: str, records: list[tuple[str, bytes | None, bytes | None]
 
 def consume_all(bootstrap: str, topic: str, expected: int, timeout: float = 30) -> list[bytes]:
     """Read a topic from the start (no consumer group) until ``expected`` messages arrived."""
+    return [value for _, value in consume_keyed(bootstrap, topic, expected, timeout)]
+
+
+def consume_keyed(bootstrap: str, topic: str, expected: int, timeout: float = 30
+                  ) -> list[tuple[bytes | None, bytes]]:
+    """``consume_all`` with each message's key: (key, value) pairs."""
     import asyncio
 
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
-    async def run() -> list[bytes]:
+    async def run() -> list[tuple[bytes | None, bytes]]:
         consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
                                     max_partition_fetch_bytes=16 * 1024 * 1024,
                                     fetch_max_bytes=64 * 1024 * 1024)
@@ -137,12 +143,12 @@ def consume_all(bootstrap: str, topic: str, expected: int, timeout: float = 30) 
             partitions = consumer.partitions_for_topic(topic) or set()
             consumer.assign([TopicPartition(topic, p) for p in partitions])
             await consumer.seek_to_beginning()
-            values: list[bytes] = []
+            messages: list[tuple[bytes | None, bytes]] = []
             deadline = time.monotonic() + timeout
-            while len(values) < expected and time.monotonic() < deadline:
+            while len(messages) < expected and time.monotonic() < deadline:
                 batches = await consumer.getmany(timeout_ms=500)
-                values += [m.value for batch in batches.values() for m in batch]
-            return values
+                messages += [(m.key, m.value) for batch in batches.values() for m in batch]
+            return messages
         finally:
             await consumer.stop()
 

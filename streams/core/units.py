@@ -44,9 +44,10 @@ def format_window(window_ms: int) -> str:
     return f"{window_ms // 1000}s"
 
 
-def format_time(epoch_ms: int) -> str:
-    """Epoch ms as RFC 3339 UTC: ``2026-11-22T10:00:00Z``, or ``...:00.250Z`` with ms."""
+def format_time(epoch_ms: int, *, millis: bool = True) -> str:
+    """Epoch ms as RFC 3339 UTC, ``2026-11-22T10:00:00.250Z`` (event times keep their ms);
+    ``millis=False`` for whole seconds such as window ends, ``2026-11-22T10:00:00Z``."""
     moment = datetime.fromtimestamp(epoch_ms // 1000, UTC).replace(
-        microsecond=epoch_ms % 1000 * 1000)
-    spec = "milliseconds" if epoch_ms % 1000 else "seconds"
+        microsecond=epoch_ms % 1000 * 1000 if millis else 0)
+    spec = "milliseconds" if millis else "seconds"
     return moment.isoformat(timespec=spec).replace("+00:00", "Z")

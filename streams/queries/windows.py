@@ -70,7 +70,7 @@ def group(totals: Mapping[Scope, Totals],
 def score_rows(grouped: Mapping[Scope, Totals], *, end_ms: int, window_ms: int,
                weights: Mapping[str, float] = DEFAULT_WEIGHTS) -> list[dict[str, Any]]:
     """Every score (intervals and counts included) per scope, with the scope and window."""
-    window_end = format_time(end_ms)
+    window_end = format_time(end_ms, millis=False)
     return [{"tenant": scope[0], "channel": scope[1], "touchpoint": scope[2],
              "window": format_window(window_ms), "window_end": window_end,
              **scores(stats, followups, weights)}

@@ -196,7 +196,8 @@ def alert_rows(changes: list) -> list[dict]:
     """Changes as JSON-ready rows, ``at`` in RFC 3339."""
     from streams.core.units import format_time
 
-    return [change.as_dict() | {"at": format_time(change.at * 1000, millis=False)} for change in changes]
+    return [change.as_dict() | {"at": format_time(change.at * 1000, millis=False)}
+            for change in changes]
 
 
 def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:

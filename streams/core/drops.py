@@ -325,20 +325,25 @@ def metrics_of(scope: Scope) -> tuple[str, ...]:
 
 def findings(comparisons: Iterable[Comparison], config: DetectorConfig) -> list[Finding]:
     """Every hypothesis of one pass, q-values adjusted together (Benjamini-Hochberg)."""
-    found: list[Finding] = []
+    smallest = min(rule.min_n for rule in config.rules.values())
+    found: list[tuple[Scope, str, int, Measured]] = []
     for comparison in comparisons:
-        for metric in metrics_of(comparison.scope):
+        recent = comparison.recent
+        metrics = metrics_of(comparison.scope)
+        if SILENT not in metrics and (recent.stats.interactions + recent.stats.feedback
+                                      + recent.followups.due) < smallest:
+            continue  # too little data for any test: a cheap skip for quiet touchpoints
+        for metric in metrics:
             rule = config.rules[metric]
             screen = rule.min_effect * config.resolve_fraction
             if metric == "health":
-                measured = _health(comparison.recent, comparison.baseline, rule, screen,
-                                   config.weights)
+                measured = _health(recent, comparison.baseline, rule, screen, config.weights)
             else:
-                measured = _measure(metric, comparison.recent, comparison.baseline, rule, screen)
-            found += [Finding(comparison.scope, metric, comparison.window_ms, *m)
-                      for m in measured]
-    q_values = benjamini_hochberg([f.p_value or 0.0 for f in found])
-    return [replace(f, q_value=q) for f, q in zip(found, q_values, strict=True)]
+                measured = _measure(metric, recent, comparison.baseline, rule, screen)
+            found += [(comparison.scope, metric, comparison.window_ms, m) for m in measured]
+    q_values = benjamini_hochberg([m[6] for *_, m in found])
+    return [Finding(scope, metric, window, *m, q_value=q)
+            for (scope, metric, window, m), q in zip(found, q_values, strict=True)]
 
 
 # --- from findings to a verdict per alert -----------------------------------------------------

@@ -66,38 +66,43 @@ class Series:
     def span(self, scope: Scope, start_ms: int, end_ms: int, due_at_ms: int,
              deadline_ms: int) -> Span:
         """Statistics of [start, end) and its follow-ups due at ``due_at_ms``."""
+        edge = self._index(due_bounds(due_at_ms, deadline_ms)[1])
+        return self._span(scope, self._index(start_ms), self._index(end_ms), edge,
+                          (end_ms - start_ms) / 60_000)
+
+    def _span(self, scope: Scope, lo: int, hi: int, edge: int, minutes: float) -> Span:
+        """Buckets [lo, hi); follow-ups due: whole buckets before ``edge``, its first minute."""
         summed = self.cumulative[scope]
-        lo, hi = self._index(start_ms), self._index(end_ms)
         values = (summed[hi] - summed[lo]).tolist()
-        stats = Stats(*values[:len(STAT_COLUMNS)])
-        _, edge_ms = due_bounds(due_at_ms, deadline_ms)
-        edge = self._index(edge_ms)
-        whole_hi = min(hi, edge)
         due = met = 0
+        whole_hi = min(hi, edge)
         if whole_hi > lo:
             whole = summed[whole_hi] - summed[lo]
             due, met = int(whole[_NEEDED]), int(whole[_MET])
         if lo <= edge < hi:
             first = self.first_on[scope][edge]
             due, met = due + int(first[0]), met + int(first[1])
-        return Span(stats, Followups(due, met), (end_ms - start_ms) / 60_000)
+        return Span(Stats(*values[:len(STAT_COLUMNS)]), Followups(due, met), minutes)
 
     def comparisons(self, end_ms: int, config: DetectorConfig, deadline_ms: int
                     ) -> tuple[list[Comparison], dict[str, Span]]:
         """What a live pass at ``end_ms`` compares, and each tenant's follow-up backlog span."""
         out = []
         backlogs: dict[str, Span] = {}
-        lo = self._index(end_ms - max(config.windows_ms) - config.baseline_ms)
-        hi = self._index(end_ms)
+        index = self._index
+        hi = index(end_ms)
+        edge = index(due_bounds(end_ms, deadline_ms)[1])
+        reach = index(end_ms - max(config.windows_ms) - config.baseline_ms)
+        windows = [(window, index(end_ms - window), index(end_ms - window - config.baseline_ms),
+                    window / 60_000) for window in config.windows_ms]
+        baseline_minutes = config.baseline_ms / 60_000
+        backlog_lo = index(end_ms - config.baseline_ms)
         for scope, summed in self.cumulative.items():
-            if not (summed[hi] - summed[lo]).any():
+            if not (summed[hi] - summed[reach]).any():
                 continue  # no data in reach: nothing to compare
-            for window in config.windows_ms:
-                recent = self.span(scope, end_ms - window, end_ms, end_ms, deadline_ms)
-                baseline = self.span(scope, end_ms - window - config.baseline_ms,
-                                     end_ms - window, end_ms, deadline_ms)
-                out.append(Comparison(scope, window, recent, baseline))
+            for window, mid, lo, minutes in windows:
+                out.append(Comparison(scope, window, self._span(scope, mid, hi, edge, minutes),
+                                      self._span(scope, lo, mid, edge, baseline_minutes)))
             if scope[1] == ALL:
-                backlogs[scope[0]] = self.span(scope, end_ms - config.baseline_ms, end_ms,
-                                               end_ms, deadline_ms)
+                backlogs[scope[0]] = self._span(scope, backlog_lo, hi, edge, baseline_minutes)
         return out, backlogs

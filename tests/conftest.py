@@ -11,7 +11,7 @@ import pytest
 from streams.kafka import broker
 from streams.warehouse import Warehouse, connect
 from streams.warehouse.local import ClickHouseServer
-from tests.support.services import Alertmanager, Prometheus, Webhook, Worker
+from tests.support.services import Alertmanager, Prometheus, Server, Webhook, Worker
 
 _ids = itertools.count(1)
 
@@ -86,29 +86,25 @@ def webhook() -> Iterator[Webhook]:
     receiver.stop()
 
 
+def _servers(kind: type[Server], tmp_path: Path) -> Iterator[Callable[[dict], Server]]:
+    started: list[Server] = []
+
+    def start(config: dict) -> Server:
+        started.append(kind(tmp_path / f"{kind.binary}-{len(started)}", config))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.stop()
+
+
 @pytest.fixture
-def start_alertmanager(tmp_path: Path) -> Iterator[Callable[[dict], Alertmanager]]:
+def start_alertmanager(tmp_path: Path) -> Iterator[Callable[[dict], Server]]:
     """Start Debian's Alertmanager with a configuration; stopped after the test."""
-    started: list[Alertmanager] = []
-
-    def start(config: dict) -> Alertmanager:
-        started.append(Alertmanager(tmp_path / f"alertmanager-{len(started)}", config))
-        return started[-1]
-
-    yield start
-    for server in started:
-        server.stop()
+    yield from _servers(Alertmanager, tmp_path)
 
 
 @pytest.fixture
-def start_prometheus(tmp_path: Path) -> Iterator[Callable[[dict], Prometheus]]:
+def start_prometheus(tmp_path: Path) -> Iterator[Callable[[dict], Server]]:
     """Start Debian's Prometheus with a configuration; stopped after the test."""
-    started: list[Prometheus] = []
-
-    def start(config: dict) -> Prometheus:
-        started.append(Prometheus(tmp_path / f"prometheus-{len(started)}", config))
-        return started[-1]
-
-    yield start
-    for server in started:
-        server.stop()
+    yield from _servers(Prometheus, tmp_path)

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from streams.core.drops import DetectorConfig, parse_bounds, parse_rules
+from streams.core.scores import parse_weights
 from streams.core.units import parse_duration
 
 Parse = Callable[[str, str], Any]
@@ -61,6 +63,20 @@ def _windows(name: str, raw: str) -> tuple[float, ...]:
         raise ConfigError(f"{name}: {error}") from None
 
 
+def _duration(name: str, raw: str) -> float:
+    try:
+        return parse_duration(raw.strip())
+    except ValueError as error:
+        raise ConfigError(f"{name}: {error}") from None
+
+
+def _share(name: str, raw: str) -> float:
+    value = _positive(name, raw)
+    if not value < 1:
+        raise ConfigError(f"{name} must be between 0 and 1, got {raw!r}")
+    return value
+
+
 def _env(variable: str, parse: Parse = _text) -> dict[str, Any]:
     """Field metadata: the variable that sets the field and how to read it."""
     return {"env": variable, "parse": parse}
@@ -100,6 +116,25 @@ class Settings:
     """Coverage: a channel with interactions but fewer answers in a window is a blind spot."""
     health_weights: str = field(default="", metadata=_env("CX_HEALTH_WEIGHTS"))
     """CX_HEALTH_WEIGHTS, e.g. ``nps=2,csat=1``; checked by ``core.scores.parse_weights``."""
+    alert_seconds: float = field(default=60.0, metadata=_env("CX_ALERT_SECONDS", _positive))
+    """How often the leader evaluates alerts."""
+    alert_windows: tuple[float, ...] = field(default=(3600.0, 6 * 3600.0),
+                                             metadata=_env("CX_ALERT_WINDOWS", _windows))
+    """Recent windows compared with the baseline (CX_ALERT_WINDOWS=1h,6h)."""
+    alert_baseline: float = field(default=7 * 86400.0,
+                                  metadata=_env("CX_ALERT_BASELINE", _duration))
+    """The span right before each recent window that is its norm."""
+    alert_delay: float = field(default=120.0, metadata=_env("CX_ALERT_DELAY", _duration))
+    """Evaluate up to now minus this: the newest minutes are still arriving."""
+    alert_fdr: float = field(default=0.001, metadata=_env("CX_ALERT_FDR", _share))
+    """False discovery rate of one evaluation pass (Benjamini-Hochberg)."""
+    alert_cooldown: float = field(default=1800.0,
+                                  metadata=_env("CX_ALERT_COOLDOWN", _duration))
+    """After an alert resolves, it does not fire again for this long."""
+    alert_rules: str = field(default="", metadata=_env("CX_ALERT_RULES"))
+    """Per-metric thresholds, e.g. ``nps.min_effect=10,nps.min_n=30`` (see README)."""
+    followup_bounds: str = field(default="", metadata=_env("CX_FOLLOWUP_BOUNDS"))
+    """Backlog bounds, e.g. ``overdue=50,sla=0.7;acme-shop:overdue=10``."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -123,3 +158,21 @@ class Settings:
     @property
     def followup_deadline_ms(self) -> int:
         return self.followup_hours * 3_600_000
+
+    def detector(self) -> DetectorConfig:
+        """The drop detector's configuration; ConfigError names a bad variable."""
+        for name, seconds in (("CX_ALERT_WINDOWS", min(self.alert_windows, default=0)),
+                              ("CX_ALERT_BASELINE", self.alert_baseline)):
+            if seconds < 60 or seconds % 60:
+                raise ConfigError(f"{name} must be whole minutes, got {seconds:g}s")
+        if not self.alert_windows:
+            raise ConfigError("CX_ALERT_WINDOWS must name at least one window, e.g. 1h,6h")
+        try:
+            return DetectorConfig(
+                windows_ms=tuple(sorted(int(w * 1000) for w in self.alert_windows)),
+                baseline_ms=int(self.alert_baseline * 1000), fdr=self.alert_fdr,
+                cooldown_ms=int(self.alert_cooldown * 1000),
+                rules=parse_rules(self.alert_rules), weights=parse_weights(self.health_weights),
+                bounds=parse_bounds(self.followup_bounds))
+        except ValueError as error:
+            raise ConfigError(str(error)) from None

@@ -57,3 +57,14 @@ def demo_view(view: dict[str, Any]) -> str:
                      f"{number(row['nps']):>7}{number(row['csat']):>7}{number(row['ces'], 2):>6}"
                      f"{number(failure):>7}{number(row['health']):>8}{alert}")
     return "\n".join(lines)
+
+
+def alerts_table(changes: list[Row]) -> str:
+    """``cxpulse alerts``: one line per state change, oldest first."""
+    lines = [f"{'at':<21}{'state':<9}{'severity':<9}{'tenant':<14}{'channel':<12}"
+             f"{'touchpoint':<12}{'metric':<16}reason"]
+    for c in changes:
+        lines.append(f"{c['at']:<21}{c['state']:<9}{c['severity']:<9}{c['tenant']:<14.14}"
+                     f"{c['channel']:<12.12}{c['touchpoint']:<12.12}{c['metric']:<16}"
+                     f"{c['reason']}")
+    return "\n".join(lines)

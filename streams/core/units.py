@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -31,6 +31,11 @@ def parse_time(text: str) -> float:
     if moment.tzinfo is None:
         raise ValueError(f"time {text!r} needs a UTC offset, e.g. 2026-11-22T10:00:00Z")
     return moment.timestamp()
+
+
+def format_time(seconds: float) -> str:
+    """Unix seconds as RFC 3339 UTC, e.g. ``2026-11-22T10:00:00Z``."""
+    return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
 
 
 def format_window(window_ms: int) -> str:

@@ -8,12 +8,11 @@ ClickHouse sums the minutes and applies the follow-up deadline rule of
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from streams.core.scores import DEFAULT_WEIGHTS, SCORE_KEYS, Followups, due_bounds, scores
 from streams.core.stats import ALL, MINUTE_MS, STAT_COLUMNS, Scope, Stats, rollups
-from streams.core.units import format_window
+from streams.core.units import format_time, format_window
 from streams.warehouse import Warehouse
 from streams.warehouse.sql import sql_literal
 
@@ -71,7 +70,7 @@ def group(totals: Mapping[Scope, Totals],
 def score_rows(grouped: Mapping[Scope, Totals], *, end_ms: int, window_ms: int,
                weights: Mapping[str, float] = DEFAULT_WEIGHTS) -> list[dict[str, Any]]:
     """Every score (intervals and counts included) per scope, with the scope and window."""
-    window_end = datetime.fromtimestamp(end_ms / 1000, UTC).isoformat().replace("+00:00", "Z")
+    window_end = format_time(end_ms / 1000)
     return [{"tenant": scope[0], "channel": scope[1], "touchpoint": scope[2],
              "window": format_window(window_ms), "window_end": window_end,
              **scores(stats, followups, weights)}

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import orjson
 
 from streams.warehouse import WarehouseError, one_line
-from streams.warehouse.sql import sql_literal
+from streams.warehouse.sql import column_list, sql_literal
 
 
 class EmbeddedWarehouse:
@@ -79,7 +79,7 @@ class EmbeddedWarehouse:
         if not rows:
             return
         values = ",".join(sql_literal(tuple(row)) for row in rows)
-        self._run(f"INSERT INTO {self.database}.{table} ({', '.join(columns)}) VALUES {values}")
+        self._run(f"INSERT INTO {self.database}.{table} {column_list(columns)} VALUES {values}")
 
     def close(self) -> None:
         """Close at exit, under the lock: chdb crashes if torn down mid-query.

@@ -12,6 +12,7 @@ from clickhouse_driver import Client
 from clickhouse_driver import errors as ch_errors
 
 from streams.warehouse import WarehouseError, one_line
+from streams.warehouse.sql import column_list
 
 # The driver logs each failed connect with a traceback; WarehouseError says it in one line.
 logging.getLogger("clickhouse_driver").setLevel(logging.ERROR)
@@ -69,7 +70,7 @@ class NativeWarehouse:
         if not rows:
             return
         settings = self._ensure_settings()
-        sql = f"INSERT INTO {self.database}.{table} ({', '.join(columns)}) VALUES"
+        sql = f"INSERT INTO {self.database}.{table} {column_list(columns)} VALUES"
         data = list(zip(*rows, strict=True))  # columnar: the driver's cheapest shape
         self._call(lambda: self._client.execute(sql, data, settings=settings, columnar=True))
 

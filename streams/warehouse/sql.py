@@ -37,3 +37,8 @@ def sql_literal(value: Any) -> str:
 def in_list(values: Iterable[Any]) -> str:
     """``(a, b, ...)`` for an IN clause; callers never pass an empty iterable."""
     return "(" + ", ".join(sql_literal(value) for value in values) + ")"
+
+
+def column_list(columns: Iterable[str]) -> str:
+    """``(`a`, `b`)``: quoted, so a column may be named like a keyword (``window``)."""
+    return "(" + ", ".join(f"`{column}`" for column in columns) + ")"

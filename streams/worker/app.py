@@ -18,16 +18,18 @@ from aiokafka import AIOKafkaConsumer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from streams.config import Settings
-from streams.core.contract import DEADLETTER_TOPIC, SCORES_TOPIC, Validator
+from streams.core.contract import ALERTS_TOPIC, DEADLETTER_TOPIC, SCORES_TOPIC, Validator
 from streams.core.ingest import build_batch
 from streams.core.rows import DEADLETTER_TABLE, as_dict
 from streams.core.scores import parse_weights
 from streams.core.units import parse_duration, parse_time
+from streams.queries.alerting import record as record_alerts
 from streams.queries.snapshots import snapshot
 from streams.queries.windows import window_scores
 from streams.warehouse import LazyWarehouse, WarehouseError
 from streams.worker import metrics
-from streams.worker.gauges import clear_gauges, publish_gauges
+from streams.worker.alerting import AlertPass, message, open_labels
+from streams.worker.gauges import clear_gauges, publish_gauges, show_alerts
 from streams.worker.ingest import Fetched, IngestService
 from streams.worker.sink import Sink
 
@@ -80,6 +82,7 @@ def create_app(settings: Settings) -> faust.App:
     )
     deadletter_topic = app.topic(DEADLETTER_TOPIC, value_serializer="raw", key_serializer="raw")
     scores_topic = app.topic(SCORES_TOPIC, value_serializer="raw", key_serializer="raw")
+    alerts_topic = app.topic(ALERTS_TOPIC, value_serializer="raw", key_serializer="raw")
 
     async def publish_deadletters(envelopes: list[bytes]) -> None:
         deliveries = [await deadletter_topic.send(value=envelope) for envelope in envelopes]
@@ -93,12 +96,48 @@ def create_app(settings: Settings) -> faust.App:
     published: dict[str, bytes] = {}
     """Last values sent to cx.scores per scope and window (bounded by the number of scopes)."""
 
+    ingest = IngestService(settings, lambda records, now: build_batch(records, validator, now),
+                           sink, record, beacon=app.beacon)
+    alert_pass = AlertPass(settings.detector(), settings.followup_deadline_ms,
+                           int(settings.alert_delay * 1000))
+
     @app.task
     async def start_ingest() -> None:
         """Starts with the app, stops with it (a runtime dependency)."""
-        await app.add_runtime_dependency(
-            IngestService(settings, lambda records, now: build_batch(records, validator, now),
-                          sink, record, beacon=app.beacon))
+        await app.add_runtime_dependency(ingest)
+
+    @app.timer(settings.alert_seconds)
+    async def evaluate_alerts() -> None:
+        """The leader judges score drops; changes go to cx.alerts (topic, then table).
+
+        Published before recorded: a crash in between fires the change again (the
+        same key) rather than losing it. Waits while ingest catches up.
+        """
+        if not app.is_leader():
+            return
+        now_ms = int(time.time() * 1000)
+        if ingest.settled_until * 1000 < alert_pass.end_of(now_ms):
+            metrics.ALERT_PASSES.labels("waiting").inc()
+            return
+        try:
+            judged = await asyncio.to_thread(alert_pass.judge, reader.get(), now_ms)
+            if judged is None:
+                metrics.ALERT_PASSES.labels("waiting").inc()
+                return
+            changes, history = judged
+            deliveries = [await alerts_topic.send(key=key, value=value)
+                          for key, value in map(message, changes)]
+            await asyncio.gather(*deliveries)
+            await asyncio.to_thread(record_alerts, reader.get(), changes)
+        except Exception as error:
+            metrics.ALERT_PASSES.labels("failed").inc()
+            log.warning("alert pass skipped: %s: %s", type(error).__name__, error)
+            return
+        show_alerts(open_labels(history + changes))
+        for change in changes:
+            metrics.ALERT_CHANGES.labels(change.state).inc()
+            log.warning("alert %s: %s %s", change.state, "/".join(change.key), change.reason)
+        metrics.ALERT_PASSES.labels("done").inc()
 
     @app.timer(settings.snapshot_seconds)
     async def publish_snapshots() -> None:

@@ -37,6 +37,21 @@ GAUGES: dict[str, Gauge] = {
     }.items()}
 
 
+ALERT_LABELS = ("tenant", "channel", "touchpoint", "metric", "severity")
+ALERT_ACTIVE = Gauge("cx_alert_active", "1 while a CX alert is open (score drop, silent channel, "
+                     "follow-up backlog); the series goes when it resolves", ALERT_LABELS)
+
+
+def show_alerts(open_labels: set[tuple[str, ...]]) -> None:
+    """Set ``cx_alert_active`` to exactly these open alerts (``ALERT_LABELS`` values)."""
+    have = {tuple(sample.labels[label] for label in ALERT_LABELS)
+            for metric in ALERT_ACTIVE.collect() for sample in metric.samples}
+    for labels in have - open_labels:
+        ALERT_ACTIVE.remove(*labels)
+    for labels in open_labels:
+        ALERT_ACTIVE.labels(*labels).set(1)
+
+
 def publish_gauges(rows: list[Row]) -> None:
     """Set every gauge from fresh rows; label sets that vanished or have no data are removed."""
     for key, gauge in GAUGES.items():
@@ -49,8 +64,10 @@ def publish_gauges(rows: list[Row]) -> None:
 
 
 def clear_gauges() -> None:
+    """A worker that is not the leader shows no scores and no alerts: nothing counts twice."""
     for gauge in GAUGES.values():
         gauge.clear()
+    ALERT_ACTIVE.clear()
 
 
 def _label_sets(gauge: Gauge) -> list[tuple[str, ...]]:

@@ -67,6 +67,9 @@ class Fetched:
     sent_ms: list[int] = field(default_factory=list)
     """Kafka timestamps of the messages, for event -> score latency."""
     validated_at: float = 0.0
+    complete_at: float | None = None
+    """Set when this batch ends at the partitions' high-water marks: every message in the
+    assigned partitions at that wall time is in this batch or an earlier one."""
 
 
 Prepare = Callable[[list[ConsumerRecord], float], Batch]
@@ -104,6 +107,13 @@ class IngestService(Service):
         self._tasks: list[asyncio.Task[None]] = []
         self._consumer: AIOKafkaConsumer | None = None
         self._crashing: asyncio.Future[None] | None = None
+        self._at_end: float | None = None
+        self._in_flight = 0
+        """Batches queued or being written, not yet committed."""
+        self.settled_until = 0.0
+        """Wall time up to which everything in this worker's partitions is written and
+        settled; the alert evaluator waits for it, so a catching-up backlog never looks
+        like a silent channel."""
 
     def _new_consumer(self) -> AIOKafkaConsumer:
         s = self._settings
@@ -186,6 +196,9 @@ class IngestService(Service):
                 first = time.monotonic()
             for records in got.values():
                 self._pending.extend(records)
+            self._at_end = time.time() if await _at_high_water(consumer) else None
+            if not got and not self._pending and not self._in_flight and self._at_end:
+                self.settled_until = self._at_end  # idle and at the end: nothing unsettled
             if self._pending and (len(self._pending) >= rows
                                   or time.monotonic() - first >= seconds):
                 await self._cut()
@@ -196,7 +209,10 @@ class IngestService(Service):
             if not self._pending:
                 return
             records, self._pending = self._pending, []
-            await self._queue.put(fetched_batch(records, self._prepare, time.time()))
+            fetched = fetched_batch(records, self._prepare, time.time())
+            fetched.complete_at = self._at_end
+            self._in_flight += 1
+            await self._queue.put(fetched)
 
     async def _write_loop(self, consumer: AIOKafkaConsumer) -> None:
         """Write each batch, then settle the minutes it touched and commit it.
@@ -220,6 +236,9 @@ class IngestService(Service):
                 for fetched in written:
                     self._written(fetched, consumer)
                     self._queue.task_done()
+                    self._in_flight -= 1
+                    if fetched.complete_at is not None:
+                        self.settled_until = max(self.settled_until, fetched.complete_at)
                 written, touched = [], set()
                 continue
             fetched = await self._queue.get()
@@ -239,6 +258,15 @@ class IngestService(Service):
         except KafkaError as error:  # e.g. the group moved on: the rows are written, a
             log.warning("ingest: commit failed (%s); those events will be replayed "  # replay
                         "idempotently", error)  # of them is harmless
+
+
+async def _at_high_water(consumer: AIOKafkaConsumer) -> bool:
+    """Whether the consumer has fetched everything its partitions held at the last fetch."""
+    for tp in consumer.assignment():
+        high = consumer.highwater(tp)
+        if high is None or await consumer.position(tp) < high:
+            return False
+    return True
 
 
 class _Rebalance(ConsumerRebalanceListener):

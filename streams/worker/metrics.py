@@ -37,6 +37,14 @@ CONSUMER_LAG = Gauge("cx_consumer_lag", "Messages behind the end of a source par
 SNAPSHOT_LAST_SUCCESS = Gauge(
     "cx_snapshot_last_success_timestamp_seconds",
     "Unix time of the leader's last score snapshot read from ClickHouse (0: none yet)")
+ALERT_PASSES = Counter("cx_alert_passes", "Alert evaluation passes of the leader, by outcome "
+                      "(done | waiting: ingest still catching up | failed)", ["outcome"])
+ALERT_PASS_SECONDS = Histogram(
+    "cx_alert_pass_seconds", "Wall time of one alert evaluation pass (read, judge, record)",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
+ALERT_SCOPES = Gauge("cx_alert_scopes", "Scopes (rollups included) the last alert pass judged")
+ALERT_CHANGES = Counter("cx_alert_changes", "Alert state changes recorded, by state",
+                        ["state"])
 
 
 def keep_lag(assigned: set[tuple[str, int]]) -> None:

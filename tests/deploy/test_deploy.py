@@ -56,11 +56,17 @@ THIRD_PARTY_ENV = {
 
 # Prometheus metrics of the workers: the names are an interface of
 # streams/worker/metrics.py, and the score gauges come with the scoring stage.
-COUNTERS = {"cx_events_total", "cx_deadletters_total", "cx_sink_rows_total", "cx_sink_errors_total"}
+COUNTERS = {
+    "cx_events_total",
+    "cx_deadletters_total",
+    "cx_sink_rows_total",
+    "cx_sink_errors_total",
+    "cx_alert_passes_total",
+}
 HISTOGRAMS = {"cx_sink_write_seconds", "cx_event_lag_seconds"}
 SCORE_GAUGES = {"cx_nps", "cx_csat", "cx_ces", "cx_health", "cx_followup_overdue"}
 GAUGES = {"cx_consumer_lag", "cx_snapshot_last_success_timestamp_seconds"}
-# The detector's open alerts (issue 7), exported by the leader worker.
+# The detector's open alerts (issue 7), exported by the leader worker (gauges.py).
 ALERT_GAUGE = "cx_alert_active"
 ALERT_LABELS = {"tenant", "channel", "touchpoint", "metric", "severity"}
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
@@ -737,6 +743,7 @@ def test_rule_metrics_are_exposed_by_workers() -> None:
         "cx_sink_errors_total",
         "cx_consumer_lag",
         "cx_snapshot_last_success_timestamp_seconds",
+        "cx_alert_passes_total",
         ALERT_GAUGE,
     } <= used
 
@@ -777,8 +784,6 @@ def test_documented_metrics_exist_in_the_worker() -> None:
     assert not missing, f"streams/worker does not export {sorted(missing)}"
 
 
-@pytest.mark.xfail(reason="cx_alert_active comes with the drop detector (issue 7 item 5), "
-                          "built in parallel on main; remove this mark once it is merged")
 def test_alert_gauge_exists_in_the_worker() -> None:
     assert worker_metrics().get(ALERT_GAUGE) == ALERT_LABELS
 

@@ -1,0 +1,503 @@
+"""Drop detection: which scores got worse by more than noise, per scope and recent window. No I/O.
+
+Each evaluation pass compares every scope's recent windows (default 1 h and 6 h)
+with the baseline just before each window (default 7 days) and tests, per
+metric, whether the recent window is worse. A window *alarms* for a metric when
+all hold:
+
+- the sample is big enough (``Rule.min_n`` in the window, ``min_baseline_n`` before it);
+- the worsening is at least ``Rule.min_effect`` (polarity is part of the metric:
+  a rising failure rate is a drop in quality);
+- the change is significant after Benjamini-Hochberg across every hypothesis of
+  the pass (all scopes, metrics and windows), at ``DetectorConfig.fdr``.
+
+Several windows catch different incidents: a sharp drop shows in the short one
+at once, a slow one on a small channel only in the long one. The freshest
+window with enough data decides whether an incident is still going on, so a
+long window still holding a past incident neither keeps an alert open nor
+fires it again (see ``Verdict``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Final
+
+from streams.core.scores import DEFAULT_WEIGHTS, Followups
+from streams.core.significance import benjamini_hochberg, fisher, normal_sf, rate_drop
+from streams.core.stats import ALL, Scope, Stats
+from streams.core.units import format_window
+
+SILENT: Final = "silent_channel"
+OVERDUE: Final = "followup_overdue"
+SLA_FLOOR: Final = "followup_sla_floor"
+DROP_METRICS: Final = ("nps", "csat", "ces", "failure_rate", "response_rate", "followup_sla",
+                       "health")
+METRICS: Final = (*DROP_METRICS, SILENT, OVERDUE, SLA_FLOOR)
+
+AlertKey = tuple[str, str, str, str]
+"""(tenant, channel, touchpoint, metric)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """When one metric alarms. Effects are in the metric's own units, worse is positive."""
+
+    min_effect: float
+    """The smallest worsening worth a page."""
+    critical_effect: float
+    """A worsening this large pages as ``critical``, smaller ones as ``warning``."""
+    min_n: int
+    """Fewest observations in a recent window: answers, interactions or due follow-ups."""
+    min_baseline_n: int = 50
+    """Fewest observations in the baseline: below it the scope has no norm to drop from."""
+
+
+DEFAULT_RULES: Final[Mapping[str, Rule]] = {
+    # NPS points: its 95% margin of error is about +-15 at n = 100 answers.
+    "nps": Rule(min_effect=15.0, critical_effect=30.0, min_n=20),
+    # CSAT points (% satisfied): a tenth of customers turning unhappy.
+    "csat": Rule(min_effect=10.0, critical_effect=20.0, min_n=20),
+    # CES on its 1-7 scale: half a step is what customers notice.
+    "ces": Rule(min_effect=0.5, critical_effect=1.0, min_n=20),
+    # Failure share, absolute: 5 more failures in 100 interactions.
+    "failure_rate": Rule(min_effect=0.05, critical_effect=0.15, min_n=20),
+    # Response rate, relative: half the usual answers per interaction.
+    "response_rate": Rule(min_effect=0.5, critical_effect=0.8, min_n=30),
+    # Share of due follow-ups met in time, absolute.
+    "followup_sla": Rule(min_effect=0.15, critical_effect=0.3, min_n=10),
+    # Health index points (0-100).
+    "health": Rule(min_effect=8.0, critical_effect=15.0, min_n=30),
+    # Collapse of a channel's volume, answers or response rate, relative; min_n is the
+    # count the baseline leads us to expect in the window (fewer expected: a zero is no news).
+    SILENT: Rule(min_effect=0.8, critical_effect=0.95, min_n=10, min_baseline_n=30),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class FollowupBounds:
+    """Per-tenant bounds on the follow-up backlog (cases past their deadline, not met)."""
+
+    overdue_max: int = 50
+    """More overdue cases than this in the baseline span pages."""
+    sla_min: float = 0.7
+    """Met share of due follow-ups below this pages (with at least ``min_due`` due)."""
+    min_due: int = 20
+
+
+@dataclass(frozen=True, slots=True)
+class DetectorConfig:
+    windows_ms: tuple[int, ...] = (3_600_000, 6 * 3_600_000)
+    baseline_ms: int = 7 * 86_400_000
+    fdr: float = 0.001
+    """False discovery rate per pass. Low, because a pass runs every minute: what pages
+    must be real, and a real incident's p-values are far below it within the hour."""
+    resolve_p: float = 0.05
+    resolve_fraction: float = 0.5
+    """Hysteresis: an alert resolves only when the freshest window no longer shows a
+    worsening of ``resolve_fraction * min_effect`` at nominal ``resolve_p``."""
+    cooldown_ms: int = 30 * 60_000
+    """After resolving, the same alert does not fire again for this long."""
+    rules: Mapping[str, Rule] = field(default_factory=lambda: dict(DEFAULT_RULES))
+    weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    bounds: Mapping[str, FollowupBounds] = field(
+        default_factory=lambda: {ALL: FollowupBounds()})
+    """Per tenant, ``*`` for every other tenant."""
+
+    def bounds_of(self, tenant: str) -> FollowupBounds:
+        return self.bounds.get(tenant) or self.bounds.get(ALL) or FollowupBounds()
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """Summed statistics of one scope over a stretch of minutes."""
+
+    stats: Stats
+    followups: Followups
+    minutes: float
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """A recent window of one scope and the baseline right before it."""
+
+    scope: Scope
+    window_ms: int
+    recent: Span
+    baseline: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One hypothesis of a pass: did ``measure`` get worse in this window?"""
+
+    scope: Scope
+    metric: str
+    window_ms: int
+    measure: str
+    """What was tested: the metric itself, or for ``silent_channel`` the collapsed part."""
+    value: float
+    baseline: float
+    n: int
+    baseline_n: int
+    effect: float
+    """The worsening in the rule's units; positive is worse."""
+    p_value: float | None
+    """None for bounds, which are not tests."""
+    q_value: float | None = None
+
+    @property
+    def key(self) -> AlertKey:
+        return (*self.scope, self.metric)
+
+
+# --- the tests of each metric -----------------------------------------------------------------
+
+Measured = tuple[str, float, float, int, int, float, float]
+"""(measure, value, baseline, n, baseline n, effect, p-value) before adjustment."""
+
+
+def _z_drop(diff: float, unit_variance: float, n1: int, n2: int) -> float:
+    """P-value of a fall of ``diff`` between two means with the pooled variance per unit."""
+    se = math.sqrt(max(0.0, unit_variance) * (1 / n1 + 1 / n2))
+    if se == 0.0:
+        return 0.0 if diff > 0 else 1.0
+    return normal_sf(diff / se)
+
+
+def _nps_variance(promoters: int, detractors: int, n: int) -> float:
+    """Per-answer variance of NPS in points squared (DESIGN.md), pooled."""
+    p, d = promoters / n, detractors / n
+    return 1e4 * (p + d - (p - d) ** 2)
+
+
+def _ces_variance(total: int, total_sq: int, n: int) -> float:
+    mean = total / n
+    return (total_sq - n * mean * mean) / max(1, n - 1)
+
+
+def _share(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
+
+
+def _nps(r: Stats, b: Stats) -> tuple[float, float, int, int, float]:
+    value = 100 * (r.nps_promoters - r.nps_detractors) / r.nps_n
+    base = 100 * (b.nps_promoters - b.nps_detractors) / b.nps_n
+    var = _nps_variance(r.nps_promoters + b.nps_promoters, r.nps_detractors + b.nps_detractors,
+                        r.nps_n + b.nps_n)
+    return value, base, r.nps_n, b.nps_n, var
+
+
+def _measure(metric: str, recent: Span, baseline: Span, rule: Rule,
+             screen: float) -> list[Measured]:
+    """The tests of one metric; a p-value is computed only for an effect of at least ``screen``."""
+    r, b = recent.stats, baseline.stats
+    out: list[Measured] = []
+
+    def add(measure: str, value: float, base: float, n: int, base_n: int, effect: float,
+            p_value: Callable[[], float]) -> None:
+        if n >= rule.min_n and base_n >= rule.min_baseline_n:
+            p = p_value() if effect >= screen else 1.0
+            out.append((measure, value, base, n, base_n, effect, p))
+
+    if metric == "nps" and r.nps_n and b.nps_n:
+        value, base, n, base_n, var = _nps(r, b)
+        add(metric, value, base, n, base_n, base - value,
+            lambda: _z_drop(base - value, var, n, base_n))
+    elif metric == "csat" and r.csat_n and b.csat_n:
+        value, base = 100 * _share(r.csat_satisfied, r.csat_n), 100 * _share(
+            b.csat_satisfied, b.csat_n)
+        add(metric, value, base, r.csat_n, b.csat_n, base - value,
+            lambda: fisher(r.csat_satisfied, r.csat_n, b.csat_satisfied, b.csat_n, lower=True))
+    elif metric == "ces" and r.ces_n and b.ces_n:
+        value, base = r.ces_sum / r.ces_n, b.ces_sum / b.ces_n
+        var = _ces_variance(r.ces_sum + b.ces_sum, r.ces_sum_sq + b.ces_sum_sq, r.ces_n + b.ces_n)
+        add(metric, value, base, r.ces_n, b.ces_n, base - value,
+            lambda: _z_drop(base - value, var, r.ces_n, b.ces_n))
+    elif metric == "failure_rate" and r.interactions and b.interactions:
+        value, base = _share(r.failures, r.interactions), _share(b.failures, b.interactions)
+        add(metric, value, base, r.interactions, b.interactions, value - base,
+            lambda: fisher(r.failures, r.interactions, b.failures, b.interactions, lower=False))
+    elif metric == "response_rate" and r.interactions and b.interactions and b.feedback:
+        value, base = r.feedback / r.interactions, b.feedback / b.interactions
+        add(metric, value, base, r.interactions, b.interactions, 1 - value / base,
+            lambda: rate_drop(r.feedback, r.interactions, b.feedback, b.interactions))
+    elif metric == "followup_sla" and recent.followups.due and baseline.followups.due:
+        rf, bf = recent.followups, baseline.followups
+        value, base = rf.met / rf.due, bf.met / bf.due
+        add(metric, value, base, rf.due, bf.due, base - value,
+            lambda: fisher(rf.met, rf.due, bf.met, bf.due, lower=True))
+    elif metric == SILENT:
+        out += _silent(recent, baseline, rule, screen)
+    return out
+
+
+def _health(recent: Span, baseline: Span, rule: Rule, screen: float,
+            weights: Mapping[str, float] = DEFAULT_WEIGHTS) -> list[Measured]:
+    """Health over the components both spans have, its variance by the delta method."""
+    r, b = recent.stats, baseline.stats
+    rf, bf = recent.followups, baseline.followups
+    parts: list[tuple[str, float, float, float, int, int]] = []  # name, r, b, unit var, nr, nb
+    if r.nps_n and b.nps_n:
+        value, base, n, base_n, var = _nps(r, b)
+        parts.append(("nps", (value + 100) / 2, (base + 100) / 2, var / 4, n, base_n))
+
+    def share(name: str, hits_r: int, n_r: int, hits_b: int, n_b: int, invert: bool) -> None:
+        if n_r and n_b:
+            pooled = (hits_r + hits_b) / (n_r + n_b)
+            sign, offset = (-1, 100.0) if invert else (1, 0.0)
+            parts.append((name, offset + sign * 100 * hits_r / n_r,
+                          offset + sign * 100 * hits_b / n_b, 1e4 * pooled * (1 - pooled),
+                          n_r, n_b))
+
+    share("csat", r.csat_satisfied, r.csat_n, b.csat_satisfied, b.csat_n, False)
+    if r.ces_n and b.ces_n:
+        var = _ces_variance(r.ces_sum + b.ces_sum, r.ces_sum_sq + b.ces_sum_sq, r.ces_n + b.ces_n)
+        parts.append(("ces", (r.ces_sum / r.ces_n - 1) / 6 * 100,
+                      (b.ces_sum / b.ces_n - 1) / 6 * 100, var * (100 / 6) ** 2,
+                      r.ces_n, b.ces_n))
+    share("followup", rf.met, rf.due, bf.met, bf.due, False)
+    share("reliability", r.failures, r.interactions, b.failures, b.interactions, True)
+    used = [p for p in parts if weights.get(p[0], 0.0) > 0]
+    total_weight = sum(weights[p[0]] for p in used)
+    if not used or not total_weight:
+        return []
+    value = sum(weights[p[0]] * p[1] for p in used) / total_weight
+    base = sum(weights[p[0]] * p[2] for p in used) / total_weight
+    variance = sum((weights[p[0]] / total_weight) ** 2 * p[3] * (1 / p[4] + 1 / p[5])
+                   for p in used)
+    n = r.interactions + r.feedback
+    base_n = b.interactions + b.feedback
+    if n < rule.min_n or base_n < rule.min_baseline_n:
+        return []
+    effect = base - value
+    p_value = 1.0
+    if effect >= screen:
+        se = math.sqrt(variance)
+        p_value = normal_sf(effect / se) if se else float(effect <= 0)
+    return [("health", value, base, n, base_n, effect, p_value)]
+
+
+def _silent(recent: Span, baseline: Span, rule: Rule, screen: float) -> list[Measured]:
+    """Interaction volume, answer volume and response rate against their own baseline."""
+    r, b = recent.stats, baseline.stats
+    out: list[Measured] = []
+    per_minute = recent.minutes / baseline.minutes
+    for measure, now, before in (("interactions", r.interactions, b.interactions),
+                                 ("feedback", r.feedback, b.feedback)):
+        expected = before * per_minute
+        if expected >= rule.min_n and before >= rule.min_baseline_n:
+            effect = 1 - now / expected
+            p = rate_drop(now, recent.minutes, before, baseline.minutes) if effect >= screen \
+                else 1.0
+            out.append((measure, now / recent.minutes, before / baseline.minutes, now, before,
+                        effect, p))
+    if r.interactions and b.interactions and b.feedback >= rule.min_baseline_n:
+        expected = r.interactions * b.feedback / b.interactions
+        if expected >= rule.min_n:
+            effect = 1 - r.feedback / expected
+            p = rate_drop(r.feedback, r.interactions, b.feedback, b.interactions) \
+                if effect >= screen else 1.0
+            out.append(("response_rate", r.feedback / r.interactions,
+                        b.feedback / b.interactions, r.interactions, b.interactions, effect, p))
+    return out
+
+
+def metrics_of(scope: Scope) -> tuple[str, ...]:
+    """Quality drops for every scope; collection health per channel (tenant, channel, *)."""
+    _, channel, touchpoint = scope
+    if channel != ALL and touchpoint == ALL:
+        return (*DROP_METRICS, SILENT)
+    return DROP_METRICS
+
+
+def findings(comparisons: Iterable[Comparison], config: DetectorConfig) -> list[Finding]:
+    """Every hypothesis of one pass, q-values adjusted together (Benjamini-Hochberg)."""
+    found: list[Finding] = []
+    for comparison in comparisons:
+        for metric in metrics_of(comparison.scope):
+            rule = config.rules[metric]
+            screen = rule.min_effect * config.resolve_fraction
+            if metric == "health":
+                measured = _health(comparison.recent, comparison.baseline, rule, screen,
+                                   config.weights)
+            else:
+                measured = _measure(metric, comparison.recent, comparison.baseline, rule, screen)
+            found += [Finding(comparison.scope, metric, comparison.window_ms, *m)
+                      for m in measured]
+    q_values = benjamini_hochberg([f.p_value or 0.0 for f in found])
+    return [replace(f, q_value=q) for f, q in zip(found, q_values, strict=True)]
+
+
+# --- from findings to a verdict per alert -----------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What one pass says of one alert key."""
+
+    alarm: Finding | None
+    """The strongest finding that alarms, in whatever window; None if none does."""
+    clear: bool
+    """The freshest window with enough data shows no sign of the worsening."""
+    current: Finding | None = None
+    """The freshest window's finding: what a resolved alert reports."""
+
+
+def _alarms(finding: Finding, config: DetectorConfig) -> bool:
+    rule = config.rules[finding.metric]
+    return (finding.q_value is not None and finding.q_value <= config.fdr
+            and finding.effect >= rule.min_effect)
+
+
+def _still_worse(finding: Finding, config: DetectorConfig) -> bool:
+    rule = config.rules[finding.metric]
+    return (finding.effect >= rule.min_effect * config.resolve_fraction
+            and (finding.p_value or 0.0) <= config.resolve_p)
+
+
+def verdicts(found: Iterable[Finding], config: DetectorConfig) -> dict[AlertKey, Verdict]:
+    """Per alert key: the alarming finding, if any, and whether the freshest window is clear."""
+    by_key: dict[AlertKey, list[Finding]] = {}
+    for finding in found:
+        by_key.setdefault(finding.key, []).append(finding)
+    out = {}
+    for key, items in by_key.items():
+        freshest = min(f.window_ms for f in items)
+        clear = not any(_still_worse(f, config) for f in items if f.window_ms == freshest)
+        alarming = [f for f in items if _alarms(f, config)]
+        alarm = min(alarming, key=lambda f: (f.q_value, f.window_ms)) if alarming else None
+        current = max((f for f in items if f.window_ms == freshest), key=lambda f: f.effect)
+        out[key] = Verdict(alarm, clear, current)
+    return out
+
+
+def backlog_verdicts(backlogs: Mapping[str, Span], config: DetectorConfig,
+                     window_ms: int) -> dict[AlertKey, Verdict]:
+    """Per tenant: overdue follow-ups and SLA compliance against the tenant's bounds.
+
+    Bounds, not tests: the backlog is a count a team has to work off, whatever
+    its history. Hysteresis: resolve below 80% of the bound (SLA: 5 points above).
+    """
+    out: dict[AlertKey, Verdict] = {}
+    for tenant, span in backlogs.items():
+        bounds = config.bounds_of(tenant)
+        due, met = span.followups.due, span.followups.met
+        overdue = due - met
+        scope = (tenant, ALL, ALL)
+        finding = Finding(scope, OVERDUE, window_ms, OVERDUE, overdue, bounds.overdue_max, due,
+                          due, overdue - bounds.overdue_max, None)
+        out[(*scope, OVERDUE)] = Verdict(finding if overdue > bounds.overdue_max else None,
+                                         overdue <= 0.8 * bounds.overdue_max, finding)
+        if due >= bounds.min_due:
+            sla = met / due
+            finding = Finding(scope, SLA_FLOOR, window_ms, SLA_FLOOR, sla, bounds.sla_min, due,
+                              due, bounds.sla_min - sla, None)
+            out[(*scope, SLA_FLOOR)] = Verdict(finding if sla < bounds.sla_min else None,
+                                               sla >= bounds.sla_min + 0.05, finding)
+    return out
+
+
+def severity(finding: Finding, config: DetectorConfig) -> str:
+    rule = config.rules.get(finding.metric)
+    if rule is None:  # bounds
+        return "warning"
+    return "critical" if finding.effect >= rule.critical_effect else "warning"
+
+
+def recovery(finding: Finding) -> str:
+    """Why an alert resolved: where the freshest window stands now."""
+    digits = 3 if finding.metric in ("failure_rate", "response_rate", "followup_sla") else 1
+    return (f"recovered: {finding.measure} {finding.value:.{digits}f} over "
+            f"{format_window(finding.window_ms)} against {finding.baseline:.{digits}f} "
+            f"before (n={finding.n})")
+
+
+def describe(finding: Finding) -> str:
+    """One line a person reads in the page: what changed, how much, on how much data."""
+    window = format_window(finding.window_ms)
+    if finding.metric == OVERDUE:
+        return (f"{finding.value:.0f} follow-ups overdue (bound {finding.baseline:.0f}) "
+                f"among {finding.n} due in {window}")
+    if finding.metric == SLA_FLOOR:
+        return (f"follow-up SLA {finding.value:.0%} below the floor {finding.baseline:.0%} "
+                f"({finding.n} due in {window})")
+    stats = (f"n={finding.n}, baseline n={finding.baseline_n}, p={finding.p_value:.2g}, "
+             f"q={finding.q_value:.2g}")
+    if finding.metric == SILENT:
+        return (f"{finding.measure} collapsed {finding.effect:.0%} against its baseline over "
+                f"{window} ({finding.value:.3g} vs {finding.baseline:.3g}; {stats})")
+    digits = 3 if finding.metric in ("failure_rate", "response_rate", "followup_sla") else 1
+    verb = "rose" if finding.metric == "failure_rate" else "fell"
+    return (f"{finding.metric} {verb} from {finding.baseline:.{digits}f} to "
+            f"{finding.value:.{digits}f} over {window} ({stats})")
+
+
+def judge(comparisons: Iterable[Comparison], backlogs: Mapping[str, Span],
+          config: DetectorConfig) -> dict[AlertKey, Verdict]:
+    """One pass: drops and collapses (tested together) and follow-up backlogs (bounded)."""
+    return (verdicts(findings(comparisons, config), config)
+            | backlog_verdicts(backlogs, config, config.baseline_ms))
+
+
+# --- configuration as users write it ---------------------------------------------------------
+
+def _pairs(text: str, what: str) -> Iterable[tuple[str, str]]:
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, raw = part.partition("=")
+        if not sep:
+            raise ValueError(f"{what}: {part!r} is not name=value")
+        yield name.strip(), raw.strip()
+
+
+def _number(raw: str, what: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{what} must be a number, got {raw!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{what} must be a number >= 0, got {raw!r}")
+    return value
+
+
+def parse_rules(text: str) -> dict[str, Rule]:
+    """``nps.min_effect=10,failure_rate.min_n=50`` (CX_ALERT_RULES) over ``DEFAULT_RULES``."""
+    rules = dict(DEFAULT_RULES)
+    names = [f.name for f in Rule.__dataclass_fields__.values()]
+    for dotted, raw in _pairs(text, "CX_ALERT_RULES"):
+        metric, _, name = dotted.partition(".")
+        if metric not in rules:
+            raise ValueError(f"CX_ALERT_RULES: unknown metric {metric!r} "
+                             f"(known: {', '.join(rules)})")
+        if name not in names:
+            raise ValueError(f"CX_ALERT_RULES: unknown setting {name!r} of {metric} "
+                             f"(known: {', '.join(names)})")
+        value = _number(raw, f"CX_ALERT_RULES {dotted}")
+        rules[metric] = replace(rules[metric], **{name: int(value) if "_n" in name else value})
+    return rules
+
+
+def parse_bounds(text: str) -> dict[str, FollowupBounds]:
+    """``overdue=50,sla=0.7;acme-shop:overdue=10`` (CX_FOLLOWUP_BOUNDS): defaults, then tenants."""
+    bounds = {ALL: FollowupBounds()}
+    for group in filter(None, (g.strip() for g in text.split(";"))):
+        tenant, sep, body = group.partition(":")
+        if not sep:
+            tenant, body = ALL, group
+        current = bounds.get(tenant.strip(), bounds[ALL])
+        for name, raw in _pairs(body, "CX_FOLLOWUP_BOUNDS"):
+            value = _number(raw, f"CX_FOLLOWUP_BOUNDS {name}")
+            if name == "overdue":
+                current = replace(current, overdue_max=int(value))
+            elif name == "sla":
+                if value > 1:
+                    raise ValueError(f"CX_FOLLOWUP_BOUNDS sla is a share 0-1, got {raw!r}")
+                current = replace(current, sla_min=value)
+            elif name == "min_due":
+                current = replace(current, min_due=int(value))
+            else:
+                raise ValueError(f"CX_FOLLOWUP_BOUNDS: unknown bound {name!r} "
+                                 "(known: overdue, sla, min_due)")
+        bounds[tenant.strip()] = current
+    return bounds

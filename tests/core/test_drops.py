@@ -1,0 +1,174 @@
+"""Drop detection on hand-made spans: exact decisions, noise never pages, real drops do."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from streams.core.drops import (
+    Comparison,
+    DetectorConfig,
+    FollowupBounds,
+    Span,
+    backlog_verdicts,
+    findings,
+    judge,
+    parse_bounds,
+    parse_rules,
+)
+from streams.core.scores import Followups
+from streams.core.stats import ALL, Stats
+
+HOUR_MS = 3_600_000
+WEEK_MIN = 7 * 24 * 60
+CONFIG = DetectorConfig()
+
+
+def span(minutes: float, due: int = 0, met: int = 0, **counts: int) -> Span:
+    return Span(Stats(**counts), Followups(due, met), minutes)
+
+
+def nps_span(minutes: float, n: int, promoters: float, detractors: float) -> Span:
+    return span(minutes, nps_n=n, nps_promoters=round(n * promoters),
+                nps_detractors=round(n * detractors))
+
+
+def compare(recent: Span, baseline: Span, scope: tuple[str, str, str] = ("t", "web", ALL),
+            window_ms: int = HOUR_MS) -> Comparison:
+    return Comparison(scope, window_ms, recent, baseline)
+
+
+def test_nps_drop_on_enough_answers_fires_with_its_evidence() -> None:
+    before = nps_span(WEEK_MIN, 5000, 0.5, 0.2)  # NPS 30
+    now = nps_span(60, 80, 0.25, 0.5)  # NPS -25
+    verdict = judge([compare(now, before)], {}, CONFIG)[("t", "web", ALL, "nps")]
+    assert verdict.alarm is not None and not verdict.clear
+    assert verdict.alarm.value == pytest.approx(-25) and verdict.alarm.baseline == pytest.approx(30)
+    assert verdict.alarm.effect == pytest.approx(55) and verdict.alarm.p_value < 1e-9
+
+
+def test_a_rise_is_not_a_drop_and_polarity_follows_the_metric() -> None:
+    before = span(WEEK_MIN, interactions=10_000, failures=500, nps_n=5000, nps_promoters=1000,
+                  nps_detractors=2500)
+    better = span(60, interactions=100, failures=0, nps_n=80, nps_promoters=60, nps_detractors=0)
+    worse = span(60, interactions=100, failures=40, nps_n=80, nps_promoters=16, nps_detractors=40)
+    assert not any(v.alarm for v in judge([compare(better, before)], {}, CONFIG).values())
+    fired = {key[3] for key, v in judge([compare(worse, before)], {}, CONFIG).items() if v.alarm}
+    assert "failure_rate" in fired
+
+
+def test_below_the_minimum_sample_nothing_is_tested() -> None:
+    before = nps_span(WEEK_MIN, 5000, 0.5, 0.2)
+    now = nps_span(60, 19, 0.0, 1.0)  # every answer a detractor, but only 19 < min_n 20
+    assert ("t", "web", ALL, "nps") not in judge([compare(now, before)], {}, CONFIG)
+    lowered = DetectorConfig(rules=parse_rules("nps.min_n=10"))
+    assert judge([compare(now, before)], {}, lowered)[("t", "web", ALL, "nps")].alarm
+
+
+def test_a_significant_but_small_change_does_not_page() -> None:
+    before = nps_span(WEEK_MIN, 200_000, 0.5, 0.2)  # NPS 30
+    now = nps_span(60, 20_000, 0.45, 0.25)  # NPS 20: certain, but 10 < 15 points
+    verdict = judge([compare(now, before)], {}, CONFIG)[("t", "web", ALL, "nps")]
+    assert verdict.alarm is None and not verdict.clear  # not paging, and not clear either
+    slight = judge([compare(nps_span(60, 20_000, 0.48, 0.22), before)], {}, CONFIG)
+    assert slight[("t", "web", ALL, "nps")].clear  # 4 points: under half the minimum
+
+
+def test_low_volume_failure_spike_is_caught_within_hours() -> None:
+    # A few dozen interactions an hour, 4% failing for a week, then a third failing.
+    before = span(WEEK_MIN, interactions=30 * 168, failures=round(30 * 168 * 0.04))
+    after_one_hour = span(60, interactions=30, failures=10)
+    after_six = span(360, interactions=180, failures=60)
+    found = judge([compare(after_one_hour, before), compare(after_six, before,
+                                                            window_ms=6 * HOUR_MS)], {}, CONFIG)
+    alarm = found[("t", "web", ALL, "failure_rate")].alarm
+    assert alarm is not None and alarm.p_value < 1e-6
+
+
+def test_many_scopes_of_pure_noise_never_page() -> None:
+    """Binomial noise on 3 tenants x 8 channels x 6 touchpoints x 2 windows, 100 passes."""
+    rng = random.Random(4)
+    scopes = [(f"t{t}", f"c{c}", f"p{p}") for t in range(3) for c in range(8) for p in range(6)]
+    alarms = 0
+    for _ in range(100):
+        comparisons = []
+        for scope in scopes:
+            for window in (HOUR_MS, 6 * HOUR_MS):
+                minutes = window // 60_000
+                rate = rng.choice([0.5, 2, 10])  # interactions per minute
+                comparisons.append(compare(_noisy(rng, minutes, rate),
+                                           _noisy(rng, WEEK_MIN, rate), scope, window))
+        alarms += sum(v.alarm is not None for v in judge(comparisons, {}, CONFIG).values())
+    assert alarms == 0
+
+
+def _binomial(rng: random.Random, n: int, p: float) -> int:
+    if n < 100:
+        return sum(rng.random() < p for _ in range(n))
+    return min(n, max(0, round(rng.gauss(n * p, (n * p * (1 - p)) ** 0.5))))
+
+
+def _noisy(rng: random.Random, minutes: int, rate: float) -> Span:
+    interactions = _binomial(rng, round(minutes * rate * 2), 0.5)
+    answers = _binomial(rng, interactions, 0.3)
+    promoters = _binomial(rng, answers, 0.5)
+    detractors = _binomial(rng, answers - promoters, 0.4)
+    return span(minutes, interactions=interactions, failures=_binomial(rng, interactions, 0.05),
+                nps_n=answers, nps_promoters=promoters, nps_detractors=detractors)
+
+
+def test_benjamini_hochberg_raises_the_bar_with_the_number_of_hypotheses() -> None:
+    before = nps_span(WEEK_MIN, 5000, 0.5, 0.2)
+    borderline = nps_span(60, 25, 0.28, 0.36)  # NPS -8: 38 points down on 25 answers
+    alone = findings([compare(borderline, before)], CONFIG)
+    crowd = findings([compare(borderline, before)] + [
+        compare(nps_span(60, 25, 0.5, 0.2), before, scope=("t", f"c{i}", ALL))
+        for i in range(2000)], CONFIG)
+    nps_alone = next(f for f in alone if f.metric == "nps")
+    nps_crowd = next(f for f in crowd if f.metric == "nps" and f.scope[1] == "web")
+    assert nps_alone.p_value == nps_crowd.p_value
+    assert nps_crowd.q_value > nps_alone.q_value
+
+
+def test_silent_channel_on_collapsed_volume_only_for_channel_scopes() -> None:
+    before = span(WEEK_MIN, interactions=WEEK_MIN, nps_n=WEEK_MIN // 4)
+    dark = span(60, interactions=60, nps_n=0)  # the survey widget broke
+    verdicts = judge([compare(dark, before)], {}, CONFIG)
+    silent = verdicts[("t", "web", ALL, "silent_channel")]
+    assert silent.alarm is not None and silent.alarm.measure in ("feedback", "response_rate")
+    touchpoint = judge([compare(dark, before, scope=("t", "web", "checkout"))], {}, CONFIG)
+    assert ("t", "web", "checkout", "silent_channel") not in touchpoint
+
+
+def test_backlog_bounds_per_tenant_with_hysteresis() -> None:
+    config = DetectorConfig(bounds=parse_bounds("overdue=50;acme:overdue=10,sla=0.9"))
+    backlog = {"acme": span(WEEK_MIN, due=100, met=88), "other": span(WEEK_MIN, due=100, met=88)}
+    verdicts = backlog_verdicts(backlog, config, 7 * 24 * HOUR_MS)
+    assert verdicts[("acme", ALL, ALL, "followup_overdue")].alarm is not None
+    assert verdicts[("acme", ALL, ALL, "followup_sla_floor")].alarm is not None
+    assert verdicts[("other", ALL, ALL, "followup_overdue")].alarm is None
+    between = backlog_verdicts({"acme": span(WEEK_MIN, due=100, met=91)}, config, 1)
+    assert between[("acme", ALL, ALL, "followup_overdue")].alarm is None
+    assert not between[("acme", ALL, ALL, "followup_overdue")].clear  # 9 > 0.8 * 10
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("nps.min_effect", "is not name=value"),
+    ("nope.min_n=3", "unknown metric 'nope'"),
+    ("nps.speed=3", "unknown setting 'speed'"),
+    ("nps.min_n=-1", "must be a number >= 0"),
+])
+def test_rule_settings_fail_with_the_variable_named(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_rules(text)
+
+
+def test_bound_settings() -> None:
+    assert parse_bounds("")[ALL] == FollowupBounds()
+    bounds = parse_bounds("overdue=20;acme:sla=0.95")
+    assert bounds["acme"] == FollowupBounds(overdue_max=20, sla_min=0.95)
+    with pytest.raises(ValueError, match="share 0-1"):
+        parse_bounds("sla=5")
+    with pytest.raises(ValueError, match="unknown bound"):
+        parse_bounds("late=5")

@@ -1,7 +1,7 @@
 """Alert delivery through the Prometheus stack, with Debian's Prometheus and Alertmanager.
 
 The deploy configurations are used as they are, rendered for a test: Prometheus
-scrapes the test's exporter every second and evaluates the real
+scrapes the worker every second and evaluates the real
 deploy/prometheus/rules/cx.yml (unchanged: its CX rules have no ``for:``) every
 second; Alertmanager runs the real routes and inhibitions, with every webhook
 pointed at the test's receiver and ``group_wait`` cut to a second.
@@ -9,6 +9,9 @@ pointed at the test's receiver and ``group_wait`` cut to a second.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,10 +19,8 @@ from typing import Any
 
 import pytest
 import yaml
-from prometheus_client import CollectorRegistry, Gauge, start_http_server
 
-from streams.kafka import broker
-from tests.support.services import Alertmanager, Webhook, wait_until
+from tests.support.services import CXPULSE, Alertmanager, Webhook, wait_until, worker_env
 
 pytestmark = pytest.mark.integration
 
@@ -127,28 +128,62 @@ def test_alertmanager_routes_groups_and_inhibits(start_alertmanager, webhook) ->
         ("cxpulse-ops-page", "CxPulseNoWorkers")]
 
 
-def test_detector_alert_reaches_the_webhook_standin(
-        start_alertmanager, start_prometheus, webhook) -> None:
-    """STAND-IN for the worker: a prometheus_client exporter serving cx_alert_active as the
-    leader worker does (to be replaced by the real worker once the detector is on main)."""
-    registry = CollectorRegistry()
-    active = Gauge("cx_alert_active", "Open detector alerts",
-                   ["tenant", "channel", "touchpoint", "metric", "severity"], registry=registry)
-    active.labels("acme-shop", "web", "*", "nps", "critical").set(1)
-    port = broker.free_port()
-    server, thread = start_http_server(port, addr="127.0.0.1", registry=registry)
-    try:
-        started = time.monotonic()
-        manager = start_alertmanager(render_alertmanager(webhook))
-        start_prometheus(render_prometheus([f"127.0.0.1:{port}"], manager))
-        receiver, delivered = wait_until(lambda: next(iter(webhook.alerts()), None), 30,
-                                         "a notification at the webhook")
-    finally:
-        server.shutdown()
-        thread.join()
-    assert receiver == "cxpulse-cx-page"
+def failure_spike(events: Path, tenant: str, channel: str, since: datetime) -> int:
+    """Turn every outcome of ``tenant``'s ``channel`` interactions from ``since`` on into a
+    failure, in place; how many changed. (The traffic scenarios of ``cxpulse generate``
+    do this once they are on main: then use ``--scenario failure-spike`` instead.)"""
+    lines, changed = [], 0
+    for line in events.read_text().splitlines():
+        event = json.loads(line)
+        if (event["type"] == "interaction" and event["tenant"] == tenant
+                and event["channel"] == channel and "outcome" in event
+                and datetime.fromisoformat(event["occurred_at"]) >= since):
+            event["outcome"] = "failure"
+            changed += 1
+        lines.append(json.dumps(event))
+    events.write_text("\n".join(lines) + "\n")
+    return changed
+
+
+def cxpulse(*args: str, env: dict[str, str]) -> None:
+    result = subprocess.run([CXPULSE, *args], env=os.environ | env, capture_output=True,
+                            text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_worker_alert_reaches_the_webhook(kafka, server_url, start_worker, start_alertmanager,
+                                          start_prometheus, webhook, tmp_path) -> None:
+    """The whole chain: 6 h of traffic with a failure spike in its last 2 h on acme-shop's web
+    channel -> a real ``cxpulse worker`` ingests it and its detector (windows 1 h against
+    4 h, a pass a second) opens an alert -> Prometheus scrapes ``cx_alert_active`` and
+    evaluates deploy/prometheus/rules/cx.yml -> Alertmanager -> the test's webhook."""
+    started = time.monotonic()
+    env = worker_env(kafka, server_url, tmp_path) | {
+        "CX_ALERT_SECONDS": "1", "CX_ALERT_WINDOWS": "1h", "CX_ALERT_BASELINE": "4h",
+        "CX_SNAPSHOT_SECONDS": "1"}
+    events = tmp_path / "events.jsonl"
+    cxpulse("generate", "--seed", "7", "--backfill", "--duration", "6h", "--rate", "2",
+            "--output", str(events), env=env)
+    spike = failure_spike(events, "acme-shop", "web", datetime.now(UTC) - timedelta(hours=2))
+    assert spike > 200
+    cxpulse("produce", str(events), env=env)
+    worker = start_worker(env)
+    manager = start_alertmanager(render_alertmanager(webhook))
+    worker.wait_ready()
+    start_prometheus(render_prometheus([f"127.0.0.1:{worker.port}"], manager))
+
+    def failure_alert() -> tuple[str, dict[str, Any]] | None:
+        return next(((receiver, alert) for receiver, alert in webhook.alerts()
+                     if alert["labels"].get("metric") == "failure_rate"), None)
+
+    receiver, delivered = wait_until(failure_alert, 80, f"a failure_rate alert at the "
+                                     f"webhook (worker log {worker.log})", every=0.5)
     labels = delivered["labels"]
-    assert labels["alertname"] == "CxScoreDrop"
-    assert (labels["tenant"], labels["channel"], labels["metric"]) == ("acme-shop", "web", "nps")
-    assert delivered["annotations"]["summary"] == "nps dropped for acme-shop on channel web"
-    assert time.monotonic() - started < 30
+    assert labels["alertname"] == "CxScoreDrop" and labels["area"] == "cx"
+    assert labels["tenant"] == "acme-shop"
+    assert labels["channel"] in {"web", "*"}  # a tenant-wide drop inhibits the channel's
+    assert receiver == {"critical": "cxpulse-cx-page", "warning": "cxpulse-cx"}[
+        labels["severity"]]
+    assert "failure_rate dropped for acme-shop" in delivered["annotations"]["summary"]
+    assert "instance" not in labels
+    assert time.monotonic() - started < 90

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -11,7 +11,7 @@ import pytest
 from streams.kafka import broker
 from streams.warehouse import Warehouse, connect
 from streams.warehouse.local import ClickHouseServer
-from tests.support.services import Worker
+from tests.support.services import Alertmanager, Prometheus, Server, Webhook, Worker
 
 _ids = itertools.count(1)
 
@@ -76,3 +76,35 @@ def start_worker(tmp_path: Path) -> Iterator[object]:
     yield start
     for worker in workers:
         worker.stop()
+
+
+@pytest.fixture
+def webhook() -> Iterator[Webhook]:
+    """A receiver for Alertmanager's webhook notifications."""
+    receiver = Webhook()
+    yield receiver
+    receiver.stop()
+
+
+def _servers(kind: type[Server], tmp_path: Path) -> Iterator[Callable[[dict], Server]]:
+    started: list[Server] = []
+
+    def start(config: dict) -> Server:
+        started.append(kind(tmp_path / f"{kind.binary}-{len(started)}", config))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def start_alertmanager(tmp_path: Path) -> Iterator[Callable[[dict], Server]]:
+    """Start Debian's Alertmanager with a configuration; stopped after the test."""
+    yield from _servers(Alertmanager, tmp_path)
+
+
+@pytest.fixture
+def start_prometheus(tmp_path: Path) -> Iterator[Callable[[dict], Server]]:
+    """Start Debian's Prometheus with a configuration; stopped after the test."""
+    yield from _servers(Prometheus, tmp_path)

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Debian packages the tests run for real: ClickHouse server (18.16 in bookworm)
-# and Prometheus with promtool. Installs only what is missing; needs root or sudo.
+# Debian packages the tests run for real: ClickHouse server (18.16 in bookworm),
+# Prometheus with promtool, and Alertmanager with amtool (the alert delivery
+# chain test). Installs only what is missing; needs root or sudo.
 set -euo pipefail
 need=()
 command -v clickhouse-server >/dev/null 2>&1 || need+=(clickhouse-server clickhouse-client)
 command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
+command -v amtool >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 if [ ${#need[@]} -eq 0 ]; then
-  echo "system packages: clickhouse-server and prometheus already installed"
+  echo "system packages: clickhouse-server, prometheus and prometheus-alertmanager already installed"
   exit 0
 fi
 sudo=""
@@ -15,6 +18,8 @@ if [ "$(id -u)" -ne 0 ]; then
   command -v sudo >/dev/null 2>&1 || { echo "error: installing ${need[*]} needs root (or sudo)" >&2; exit 1; }
   sudo="sudo"
 fi
+# A package wanted twice (prometheus for both binaries) is named once.
+mapfile -t need < <(printf '%s\n' "${need[@]}" | awk '!seen[$0]++')
 echo "system packages: installing ${need[*]} (Debian)"
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -q >/dev/null

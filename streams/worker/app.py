@@ -164,6 +164,7 @@ def create_app(settings: Settings) -> faust.App:
                 deadline_ms=settings.followup_deadline_ms, top_n=settings.top_touchpoints,
                 weights=weights, min_answers=settings.min_answers)
             publish_gauges(rows)
+            metrics.SNAPSHOT_LAST_SUCCESS.set_to_current_time()
             for row in rows:
                 key = "|".join((row["tenant"], row["channel"], row["touchpoint"], row["window"]))
                 values = orjson.dumps({k: v for k, v in row.items() if k != "window_end"})

@@ -161,7 +161,9 @@ class IngestService(Service):
 
     def count_assignment(self) -> None:
         consumer = self._consumer
-        metrics.ASSIGNED_PARTITIONS.set(len(consumer.assignment()) if consumer else 0)
+        assigned = consumer.assignment() if consumer else set()
+        metrics.ASSIGNED_PARTITIONS.set(len(assigned))
+        metrics.keep_lag({(tp.topic, tp.partition) for tp in assigned})
 
     async def drain(self) -> bool:
         """Queue what is pending and wait until every fetched batch is written and committed.

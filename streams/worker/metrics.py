@@ -36,6 +36,9 @@ SCORE_LATENCY_SECONDS = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60, 300))
 CONSUMER_LAG = Gauge("cx_consumer_lag", "Messages behind the end of a source partition",
                      ["topic", "partition"])
+SNAPSHOT_LAST_SUCCESS = Gauge(
+    "cx_snapshot_last_success_timestamp_seconds",
+    "Unix time of the leader's last score snapshot read from ClickHouse (0: none yet)")
 ALERT_PASSES = Counter("cx_alert_passes", "Alert evaluation passes of the leader, by outcome "
                       "(done | waiting: ingest still catching up | failed)", ["outcome"])
 ALERT_PASS_SECONDS = Histogram(
@@ -44,6 +47,15 @@ ALERT_PASS_SECONDS = Histogram(
 ALERT_SCOPES = Gauge("cx_alert_scopes", "Scopes (rollups included) the last alert pass judged")
 ALERT_CHANGES = Counter("cx_alert_changes", "Alert state changes recorded, by state",
                         ["state"])
+
+
+def keep_lag(assigned: set[tuple[str, int]]) -> None:
+    """Drop the lag of partitions this worker gave away: their new owner reports it."""
+    for family in CONSUMER_LAG.collect():
+        for sample in family.samples:
+            topic, partition = sample.labels["topic"], sample.labels["partition"]
+            if (topic, int(partition)) not in assigned:
+                CONSUMER_LAG.remove(topic, partition)
 
 
 def observe_many(histogram: Histogram, values: Iterable[float]) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
-import shutil
 import subprocess
 import tomllib
 from collections.abc import Iterator
@@ -21,6 +20,8 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
+
+from tests.support.services import system_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -55,9 +56,19 @@ THIRD_PARTY_ENV = {
 
 # Prometheus metrics of the workers: the names are an interface of
 # streams/worker/metrics.py, and the score gauges come with the scoring stage.
-COUNTERS = {"cx_events_total", "cx_deadletters_total", "cx_sink_rows_total", "cx_sink_errors_total"}
+COUNTERS = {
+    "cx_events_total",
+    "cx_deadletters_total",
+    "cx_sink_rows_total",
+    "cx_sink_errors_total",
+    "cx_alert_passes_total",
+}
 HISTOGRAMS = {"cx_sink_write_seconds", "cx_event_lag_seconds"}
 SCORE_GAUGES = {"cx_nps", "cx_csat", "cx_ces", "cx_health", "cx_followup_overdue"}
+GAUGES = {"cx_consumer_lag", "cx_snapshot_last_success_timestamp_seconds"}
+# The detector's open alerts (issue 7), exported by the leader worker (gauges.py).
+ALERT_GAUGE = "cx_alert_active"
+ALERT_LABELS = {"tenant", "channel", "touchpoint", "metric", "severity"}
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 
 DATASOURCE_UIDS = {
@@ -65,7 +76,7 @@ DATASOURCE_UIDS = {
     "cxpulse-clickhouse": "grafana-clickhouse-datasource",
 }
 
-PROMTOOL = "/usr/bin/promtool"
+ALERTMANAGER_FILE = DEPLOY / "alertmanager" / "alertmanager.yml"
 
 
 # ---------------------------------------------------------------- helpers
@@ -115,7 +126,7 @@ def cx_metric_names(promql: str) -> set[str]:
 
 
 def is_known_metric(name: str) -> bool:
-    if name in COUNTERS or name in SCORE_GAUGES or name in HISTOGRAMS:
+    if name in COUNTERS | SCORE_GAUGES | GAUGES | HISTOGRAMS | {ALERT_GAUGE}:
         return True
     return any(
         name.endswith(suffix) and name.removesuffix(suffix) in HISTOGRAMS
@@ -268,20 +279,15 @@ def split_top_level(text: str) -> list[str]:
     return [*items, current.strip()]
 
 
-def run_promtool(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    promtool = PROMTOOL if Path(PROMTOOL).exists() else shutil.which("promtool")
-    if promtool is None:
-        pytest.fail(
-            f"promtool is not installed (looked for {PROMTOOL} and on PATH): "
-            "run `make system-deps` (deploy/local/install-system-deps.sh installs "
-            "Debian's prometheus package, which has promtool)"
-        )
+def run_tool(tool: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """promtool or amtool from Debian's packages (deploy/local/install-system-deps.sh)."""
     return subprocess.run(
-        [promtool, *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+        [system_binary(tool), *args], cwd=cwd, capture_output=True, text=True, timeout=120,
+        check=False,
     )
 
 
-def assert_promtool_ok(result: subprocess.CompletedProcess[str]) -> None:
+def assert_tool_ok(result: subprocess.CompletedProcess[str]) -> None:
     assert result.returncode == 0, (
         f"{' '.join(result.args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
     )
@@ -331,8 +337,8 @@ def test_the_deploy_files_are_there() -> None:
     expected = {
         "deploy/compose.yaml",
         "deploy/prometheus/prometheus.yml",
-        "deploy/prometheus/rules/pipeline.yml",
-        "deploy/prometheus/rules/pipeline_test.yml",
+        "deploy/prometheus/rules/cx.yml",
+        "deploy/prometheus/rules/cx_test.yml",
         "deploy/alertmanager/alertmanager.yml",
         "deploy/k8s/kustomization.yaml",
         "grafana/provisioning/datasources/datasources.yml",
@@ -438,12 +444,12 @@ def test_compose_config_files_are_mounted(services: dict[str, dict[str, Any]]) -
     assert (
         host_path(
             prometheus,
-            str(Path(command_flag(prometheus, "--config.file")).parent) + "/rules/pipeline.yml",
+            str(Path(command_flag(prometheus, "--config.file")).parent) + "/rules/cx.yml",
         )
-        == RULES_DIR / "pipeline.yml"
+        == RULES_DIR / "cx.yml"
     )
     config = host_path(alertmanager, command_flag(alertmanager, "--config.file"))
-    assert config == DEPLOY / "alertmanager" / "alertmanager.yml"
+    assert config == ALERTMANAGER_FILE
 
     grafana = services["grafana"]
     assert host_path(grafana, "/etc/grafana/provisioning") == GRAFANA / "provisioning"
@@ -605,22 +611,22 @@ def test_docker_build_context_keeps_what_pip_needs() -> None:
 
 
 def test_promtool_check_config() -> None:
-    result = run_promtool("check", "config", "prometheus.yml", cwd=PROMETHEUS_DIR)
-    assert_promtool_ok(result)
+    result = run_tool("promtool", "check", "config", "prometheus.yml", cwd=PROMETHEUS_DIR)
+    assert_tool_ok(result)
     assert f"{len(rule_files())} rule files found" in result.stdout + result.stderr
 
 
 def test_promtool_check_rules() -> None:
     assert rule_files()
-    assert_promtool_ok(
-        run_promtool("check", "rules", *(str(p) for p in rule_files()), cwd=RULES_DIR)
+    assert_tool_ok(
+        run_tool("promtool", "check", "rules", *(str(p) for p in rule_files()), cwd=RULES_DIR)
     )
 
 
 def test_promtool_test_rules() -> None:
     assert rule_test_files()
-    assert_promtool_ok(
-        run_promtool("test", "rules", *(p.name for p in rule_test_files()), cwd=RULES_DIR)
+    assert_tool_ok(
+        run_tool("promtool", "test", "rules", *(p.name for p in rule_test_files()), cwd=RULES_DIR)
     )
 
 
@@ -653,9 +659,17 @@ def test_every_alert_is_tested_firing_and_silent() -> None:
 
 
 def test_alert_rules_are_labelled_and_described() -> None:
+    """Every alert has an area (Alertmanager routes on it) and a severity: its own, or,
+    for the detector's alerts, the one the detector chose (a label of cx_alert_active)."""
     for rule in alert_rules():
         if "alert" in rule:
-            assert rule["labels"]["severity"] in {"critical", "warning", "info"}, rule["alert"]
+            labels = rule["labels"]
+            assert labels["area"] in {"cx", "pipeline"}, rule["alert"]
+            if labels["area"] == "cx":
+                assert cx_metric_names(rule["expr"]) == {ALERT_GAUGE}, rule["alert"]
+                assert "severity" not in labels, f"{rule['alert']}: severity is the detector's"
+            else:
+                assert labels["severity"] in {"critical", "warning", "info"}, rule["alert"]
             assert rule["annotations"]["summary"] and rule["annotations"]["description"]
 
 
@@ -665,6 +679,43 @@ def test_alert_rules_select_scraped_jobs(prometheus_config: dict[str, Any]) -> N
     for rule in alert_rules():
         selected |= set(re.findall(r'\bjob\s*=\s*"([^"]*)"', rule["expr"]))
     assert selected and selected <= jobs
+
+
+# ---------------------------------------------------------------- Alertmanager and amtool
+
+
+def test_amtool_check_config() -> None:
+    result = run_tool("amtool", "check-config", ALERTMANAGER_FILE.name,
+                      cwd=ALERTMANAGER_FILE.parent)
+    assert_tool_ok(result)
+
+
+@pytest.mark.parametrize(
+    ("labels", "receiver"),
+    [
+        ("area=cx severity=warning tenant=acme-shop channel=web metric=nps", "cxpulse-cx"),
+        ("area=cx severity=critical tenant=acme-shop channel=* metric=nps", "cxpulse-cx-page"),
+        ("area=pipeline severity=critical alertname=CxPulseNoWorkers", "cxpulse-ops-page"),
+        ("area=pipeline severity=warning alertname=CxPulseSinkSlow", "cxpulse-ops"),
+        ("alertname=SomethingElse", "cxpulse-ops"),
+    ],
+)
+def test_alertmanager_routes(labels: str, receiver: str) -> None:
+    """CX alerts go to the CX team, pages apart; pipeline alerts to whoever runs CX Pulse."""
+    result = run_tool("amtool", "config", "routes", "test", f"--config.file={ALERTMANAGER_FILE}",
+                      *labels.split(), cwd=ALERTMANAGER_FILE.parent)
+    assert_tool_ok(result)
+    assert result.stdout.split() == [receiver]
+
+
+def test_alertmanager_groups_by_tenant_and_holds_cx_alerts_on_pipeline_alerts() -> None:
+    config = load_yaml(ALERTMANAGER_FILE)
+    (cx_route,) = [r for r in config["route"]["routes"] if r["matchers"] == ['area="cx"']]
+    assert {"tenant", "channel"} <= set(cx_route["group_by"])
+    (rule,) = [r for r in config["inhibit_rules"] if r["target_matchers"] == ['area="cx"']]
+    (names,) = [m for m in rule["source_matchers"] if m.startswith("alertname=~")]
+    pipeline = {r["alert"] for r in alert_rules() if r.get("labels", {}).get("area") == "pipeline"}
+    assert set(names.split("=~", 1)[1].strip('"').split("|")) <= pipeline
 
 
 # ---------------------------------------------------------------- metric names
@@ -686,7 +737,15 @@ def test_rule_metrics_are_exposed_by_workers() -> None:
         unknown = {n for n in names if not is_known_metric(n)}
         assert not unknown, f"{rule.get('alert') or rule.get('record')}: unknown {unknown}"
         used |= names
-    assert {"cx_events_total", "cx_deadletters_total", "cx_sink_errors_total"} <= used
+    assert {
+        "cx_events_total",
+        "cx_deadletters_total",
+        "cx_sink_errors_total",
+        "cx_consumer_lag",
+        "cx_snapshot_last_success_timestamp_seconds",
+        "cx_alert_passes_total",
+        ALERT_GAUGE,
+    } <= used
 
 
 def test_dashboard_metrics_are_exposed_by_workers() -> None:
@@ -706,21 +765,27 @@ def test_dashboard_metrics_are_exposed_by_workers() -> None:
     } <= used
 
 
+def worker_metrics() -> dict[str, set[str]]:
+    """Name (``_total`` for counters) -> label names of every metric the worker registers."""
+    from prometheus_client import REGISTRY
+
+    import streams.worker.app  # noqa: F401  (imports every module that defines a metric)
+
+    exported = {}
+    for collector in list(REGISTRY._collector_to_names):
+        for family in getattr(collector, "describe", list)():
+            name = family.name + "_total" if family.type == "counter" else family.name
+            exported[name] = set(getattr(collector, "_labelnames", ()))
+    return exported
+
+
 def test_documented_metrics_exist_in_the_worker() -> None:
-    from prometheus_client.metrics import MetricWrapperBase
+    missing = (COUNTERS | HISTOGRAMS | SCORE_GAUGES | GAUGES) - set(worker_metrics())
+    assert not missing, f"streams/worker does not export {sorted(missing)}"
 
-    from streams.worker import metrics
 
-    exported = set()
-    for value in vars(metrics).values():
-        if isinstance(value, MetricWrapperBase):
-            for family in value.describe():
-                if family.type == "counter":
-                    exported.add(family.name + "_total")
-                else:
-                    exported.add(family.name)
-    missing = (COUNTERS | HISTOGRAMS) - exported
-    assert not missing, f"streams/worker/metrics.py does not export {sorted(missing)}"
+def test_alert_gauge_exists_in_the_worker() -> None:
+    assert worker_metrics().get(ALERT_GAUGE) == ALERT_LABELS
 
 
 def test_dashboard_promql_parses(tmp_path: Path) -> None:
@@ -737,7 +802,7 @@ def test_dashboard_promql_parses(tmp_path: Path) -> None:
         rules.append({"record": f"dashboard:query{index}:expr", "expr": expr})
     path = tmp_path / "dashboard_queries.yml"
     path.write_text(yaml.safe_dump({"groups": [{"name": "dashboards", "rules": rules}]}))
-    assert_promtool_ok(run_promtool("check", "rules", path.name, cwd=tmp_path))
+    assert_tool_ok(run_tool("promtool", "check", "rules", path.name, cwd=tmp_path))
 
 
 # ---------------------------------------------------------------- Grafana

@@ -1,24 +1,36 @@
-"""Real services for tests, started as local processes: Tansu broker, ClickHouse server, workers.
+"""Real services for tests, started as local processes: Tansu broker, ClickHouse server, workers,
+Prometheus, Alertmanager, and a webhook receiver for Alertmanager's notifications.
 
 Fixtures in conftest.py wrap these; tests never mock Kafka or ClickHouse.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from threading import Thread
 from typing import Any
+
+import pytest
+import yaml
 
 from streams.kafka import broker
 from streams.warehouse import Warehouse, WarehouseError
 
 CXPULSE = str(Path(sys.executable).with_name("cxpulse"))
+# Debian package of each system binary the tests run (deploy/local/install-system-deps.sh).
+PACKAGES = {"promtool": "prometheus", "prometheus": "prometheus",
+            "amtool": "prometheus-alertmanager",
+            "prometheus-alertmanager": "prometheus-alertmanager"}
 
 def wait_until(check: Callable[[], Any], timeout: float, what: str, every: float = 0.2) -> Any:
     """Poll ``check`` until it returns something truthy; fail naming ``what``."""
@@ -174,3 +186,124 @@ def committed(bootstrap: str, group: str, partitions: int = 4) -> int:
             await consumer.stop()
 
     return asyncio.run(run())
+
+
+def system_binary(name: str) -> str:
+    """A binary from a Debian package the tests run for real; fail saying how to install it."""
+    found = shutil.which(name) or shutil.which(name, path="/usr/bin:/usr/sbin")
+    if found is None:
+        pytest.fail(f"{name} is not installed: run `make system-deps` "
+                    f"(installs Debian's {PACKAGES[name]} package)", pytrace=False)
+    return found
+
+
+def get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=5) as page:
+        return json.loads(page.read())
+
+
+class Server:
+    """A Prometheus-family server (Prometheus, Alertmanager) as a real process on a free port,
+    its configuration rendered into its own directory; ``/-/ready`` says when it serves."""
+
+    binary = ""
+    config_name = ""
+
+    def __init__(self, directory: Path, config: dict[str, Any]) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.port = broker.free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.config_file = directory / self.config_name
+        self.config_file.write_text(yaml.safe_dump(config, sort_keys=False))
+        self.log = directory / "server.log"
+        self.process = subprocess.Popen(
+            [system_binary(self.binary), *self.arguments(directory)], cwd=directory,
+            stdout=self.log.open("ab"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        wait_until(self.ready, 30, f"{self.binary} on :{self.port} (log {self.log})")
+
+    def arguments(self, directory: Path) -> list[str]:
+        raise NotImplementedError
+
+    def ready(self) -> bool:
+        if self.process.poll() is not None:
+            raise AssertionError(f"{self.binary} exited: {self.log.read_text()[-2000:]}")
+        with urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as page:
+            return page.status == 200
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+class Prometheus(Server):
+    """Debian's Prometheus with a test's configuration and a throwaway TSDB."""
+
+    binary = "prometheus"
+    config_name = "prometheus.yml"
+
+    def arguments(self, directory: Path) -> list[str]:
+        return [f"--config.file={self.config_file}", f"--storage.tsdb.path={directory / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}"]
+
+    def alerts(self) -> list[dict[str, Any]]:
+        return get_json(f"{self.url}/api/v1/alerts")["data"]["alerts"]
+
+
+class Alertmanager(Server):
+    """Debian's Alertmanager, alone (clustering off), with a test's configuration."""
+
+    binary = "prometheus-alertmanager"
+    config_name = "alertmanager.yml"
+
+    def arguments(self, directory: Path) -> list[str]:
+        return [f"--config.file={self.config_file}", f"--storage.path={directory / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}", "--cluster.listen-address="]
+
+    def post(self, alerts: list[dict[str, Any]]) -> None:
+        """Send alerts as Prometheus does (API v2)."""
+        request = urllib.request.Request(
+            f"{self.url}/api/v2/alerts", data=json.dumps(alerts).encode(), method="POST",
+            headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=5):
+            pass
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """Every alert it holds, with ``status.state`` and ``status.inhibitedBy``."""
+        return get_json(f"{self.url}/api/v2/alerts")
+
+
+class Webhook:
+    """An HTTP receiver for Alertmanager's webhook notifications, kept in arrival order."""
+
+    def __init__(self) -> None:
+        self.notifications: list[dict[str, Any]] = []
+        received = self.notifications
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                received.append(json.loads(body) | {"path": self.path})
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def alerts(self) -> list[tuple[str, dict[str, Any]]]:
+        """(receiver, alert) for every alert in every notification so far."""
+        return [(note["receiver"], alert) for note in list(self.notifications)
+                for alert in note["alerts"]]
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -1,9 +1,10 @@
-"""Bulk histogram observation gives what observing one by one gives (pure, no services)."""
+"""Worker metric helpers: bulk histogram observation, lag of given-away partitions (no services)."""
 
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Histogram
 
+from streams.worker import metrics
 from streams.worker.metrics import observe_many
 
 
@@ -25,3 +26,15 @@ def test_observe_many_equals_observing_one_by_one() -> None:
     expected = {(name.replace("one", "bulk"), le): v for (name, le), v in samples(one).items()}
     assert samples(bulk) == expected
     assert expected[("bulk_count", "")] == len(values)
+
+
+def test_lag_of_partitions_given_away_is_dropped() -> None:
+    metrics.CONSUMER_LAG.clear()
+    for topic, partition, lag in (("cx.feedback", "0", 5), ("cx.feedback", "1", 7),
+                                  ("cx.interactions", "0", 9)):
+        metrics.CONSUMER_LAG.labels(topic, partition).set(lag)
+    metrics.keep_lag({("cx.feedback", 1), ("cx.interactions", 0), ("cx.followups", 3)})
+    kept = {(s.labels["topic"], s.labels["partition"]): s.value
+            for family in metrics.CONSUMER_LAG.collect() for s in family.samples}
+    metrics.CONSUMER_LAG.clear()
+    assert kept == {("cx.feedback", "1"): 7, ("cx.interactions", "0"): 9}

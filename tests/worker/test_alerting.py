@@ -1,0 +1,97 @@
+"""Issue 7's acceptance: real drops page, steady traffic never does (real broker, ClickHouse).
+
+Eight days of stationary traffic for two tenants on every channel, with a few
+hours of degraded NPS and failure rate on the first tenant's low-volume web
+channel at the end, go through a real worker, whose leader pass must fire for
+that channel and for nothing of the stationary tenant. A steady replay of eight
+days for three tenants, backtested over every step, must fire nothing at all.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+import orjson
+import pytest
+
+from streams.kafka.produce import record_of
+from streams.tools.generate import TrafficSpec, generate, incident_of, interactions_per_hour
+from streams.tools.load import load
+from streams.warehouse import connect
+from streams.warehouse.migrate import migrate
+from tests.support.services import CXPULSE, produce, table_count, wait_until, worker_env
+
+pytestmark = pytest.mark.integration
+
+DAY = 86_400
+LOW_VOLUME = 36.0
+"""Interactions per hour on the affected channel: "a few dozen"."""
+
+
+def rate_for(tenants: tuple[str, ...], per_hour: float) -> float:
+    """The generator rate that gives ``per_hour`` interactions/h on the first tenant's web."""
+    probe = TrafficSpec(start=0, duration=1, rate=1.0, tenants=tenants)
+    return per_hour / interactions_per_hour(probe, tenants[0], "web")
+
+
+def cli_json(args: list[str], env: dict[str, str]) -> object:
+    done = subprocess.run([CXPULSE, *args, "--json"], env=env, capture_output=True, timeout=300,
+                          check=False)
+    assert done.returncode == 0, done.stderr.decode()
+    return orjson.loads(done.stdout)
+
+
+def test_a_low_volume_web_degradation_pages_and_the_stationary_tenant_does_not(
+        kafka, server_url, start_worker, tmp_path) -> None:
+    tenants = ("acme-shop", "nordwind")
+    now = time.time()
+    spec = TrafficSpec(seed=21, start=now - 8 * DAY, duration=8 * DAY, scenario="degraded",
+                       rate=rate_for(tenants, LOW_VOLUME), tenants=tenants)
+    incident = incident_of(spec)
+    assert incident is not None and (incident.tenant, incident.channel) == ("acme-shop", "web")
+    assert 2 * 3600 <= incident.end - incident.start <= 4 * 3600  # a few hours
+    events = list(generate(spec))
+    web = sum(e["type"] == "interaction" and e["tenant"] == "acme-shop" and e["channel"] == "web"
+              for e in events)
+    assert 20 <= web / (8 * 24) <= 60  # really low volume: a few dozen per hour
+    env = worker_env(kafka, server_url, tmp_path) | {"CX_ALERT_SECONDS": "1"}
+    worker = start_worker(env)
+    worker.wait_ready()
+    produce(kafka, [record_of(event) for event in events])
+    warehouse = connect(server_url)
+    interactions = sum(e["type"] == "interaction" for e in events)
+    wait_until(lambda: table_count(warehouse, "interactions") == interactions, 120,
+               "the eight days to land")
+
+    def web_alert() -> list[dict]:
+        rows = cli_json(["alerts", "--firing"], env | {"CX_CLICKHOUSE_URL": server_url})
+        return [r for r in rows if r["tenant"] == "acme-shop" and r["channel"] == "web"]
+
+    firing = wait_until(web_alert, 120, "an alert for acme-shop's web channel")
+    assert {r["metric"] for r in firing} & {"failure_rate", "nps", "health"}
+    assert all(r["state"] == "firing" and r["p_value"] is not None and r["p_value"] < 1e-3
+               for r in firing)
+    time.sleep(3)  # a few more passes: still nothing for the stationary tenant
+    every = cli_json(["alerts"], env | {"CX_CLICKHOUSE_URL": server_url})
+    assert every and not [r for r in every if r["tenant"] == "nordwind"]
+    assert all(r["tenant"] == "acme-shop" and r["channel"] in ("web", "*") for r in every), every
+    assert worker.counter("cx_alert_passes_total", outcome="done") > 0
+    assert 'tenant="acme-shop"' in worker.metrics().split("cx_alert_active", 1)[1]
+
+
+def test_eight_steady_days_for_three_tenants_fire_nothing(server_url, tmp_path) -> None:
+    tenants = ("acme-shop", "nordwind", "sakura")
+    now = time.time() // 900 * 900
+    spec = TrafficSpec(seed=8, start=now - 8 * DAY, duration=8 * DAY, scenario="steady",
+                       rate=rate_for(tenants, LOW_VOLUME), tenants=tenants)
+    warehouse = connect(server_url)
+    migrate(warehouse)
+    accepted = load(warehouse, generate(spec), deadline_ms=48 * 3_600_000)
+    assert accepted > 50_000
+    env = {"CX_CLICKHOUSE_URL": server_url, "CX_DATA_DIR": str(tmp_path)}
+    start = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 7 * DAY))
+    end = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
+    report = cli_json(["alerts", "backtest", "--from", start, "--to", end, "--step", "15m"], env)
+    assert report["fired"] == 0, report["changes"][:5]
+    assert table_count(warehouse, "alerts") == 0

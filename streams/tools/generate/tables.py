@@ -205,4 +205,8 @@ FAILED_PICK_SHARE = 0.08  # feedback drawn from recent failed interactions (unha
 FOLLOWUPS_PER_ARRIVAL = 0.01  # measured on steady runs; keeps the total near spec.rate
 INCIDENT_FORCE_SHARE = 0.12  # retry storm: extra interactions in the incident scope
 INCIDENT_PENALTY = 0.2  # satisfaction lost by customers whose interaction hit a failing scope
-NPS_DROP_PENALTY = 0.13  # satisfaction lost by answers given in a gloomy scope: NPS ~50 lower
+# Satisfaction lost by answers given in a gloomy scope (nps-drop, degraded): NPS falls by
+# ~120 points (web: +33 to -88), CSAT and CES with it. Large on purpose: a channel with a few
+# dozen interactions an hour gets only a few NPS answers an hour, and a drop must be real at
+# that sample to be caught in hours (0.13 gives a ~50-point fall, visible only at volume).
+NPS_DROP_PENALTY = 0.35

@@ -304,7 +304,9 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--rate", type=float, default=100.0, help="mean events per second")
     generate.add_argument("--duration", type=parse_duration, default=60.0,
                           help="event time covered, e.g. 60s, 2h, 8d")
-    generate.add_argument("--scenario", default="steady")
+    generate.add_argument("--scenario", default="steady", help="traffic scenario: steady "
+                          "(default), incident, blind-spot, nps-drop, failure-spike, degraded, "
+                          "silent-channel or followup-backlog")
     generate.add_argument("--tenant", action="append", help="a tenant (repeatable)")
     generate.add_argument("--start", type=parse_time, default=None,
                           help="event time of the start (RFC 3339); default: now, or "

@@ -11,6 +11,7 @@ import math
 import re
 import time
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from functools import cache
 from itertools import pairwise
@@ -20,17 +21,23 @@ from typing import Any
 import orjson
 import pytest
 
+from streams.cli.main import build_parser
 from streams.core.contract import TOPIC_OF_TYPE, Validator, ValidEvent
 from streams.tools.generate import (
+    DEGRADED_SPAN,
     FOLLOWUP_SLA_SECONDS,
     SCENARIOS,
+    Incident,
     TrafficSpec,
     blind_spot_of,
     generate,
     incident_of,
+    interaction_share,
+    interactions_per_hour,
     needs_followup,
     stamp,
 )
+from streams.tools.generate.model import EFFECTS
 
 START = 1_790_000_000.25  # a fractional start: the first instant must still be >= it
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -339,3 +346,321 @@ def test_generate_refuses_a_spec_made_invalid_afterwards() -> None:
 def test_scenarios_are_described() -> None:
     assert {"steady", "incident", "blind-spot"} <= set(SCENARIOS)
     assert all(isinstance(text, str) and text for text in SCENARIOS.values())
+
+
+# --- the degradation scenarios: each degrades what it says, where and when it says -----------
+
+NEW = ("nps-drop", "failure-spike", "degraded", "silent-channel", "followup-backlog")
+TENANTS = ("acme-shop", "nordwind")
+# An hour at a rate where the last third gives hundreds of answers in the affected scope.
+HOUR = {name: TrafficSpec(seed=5, start=START, duration=3600, rate=12, scenario=name)
+        for name in ("steady", *NEW)}
+# 8 days, two tenants, ~30 interactions per hour on the first tenant's web channel.
+LOW_RATE = 30 / 3600 / interaction_share(TENANTS, TENANTS[0], "web")
+LOW = {name: TrafficSpec(seed=2, start=START, duration=8 * 86400, rate=LOW_RATE,
+                         scenario=name, tenants=TENANTS)
+       for name in ("steady", *NEW)}
+IDS = ("event_id", "interaction_id", "feedback_id")
+Found = dict[str, list[dict[str, Any]]]
+"""Events of a scope by type."""
+
+
+def period(spec: TrafficSpec) -> Incident:
+    incident = incident_of(spec)
+    assert incident is not None
+    return incident
+
+
+@cache
+def timed(spec: TrafficSpec) -> tuple[tuple[int, dict[str, Any]], ...]:
+    """The events of a spec with their instants (ms), parsed once."""
+    return tuple((instant_ms(e["occurred_at"]), e) for e in events_of(spec))
+
+
+def scoped(spec: TrafficSpec, tenant: str, channel: str | None = None,
+           touchpoint: str | None = None, since: float = 0, until: float = math.inf,
+           ) -> Found:
+    """The events of a scope (None: any) in [since, until) seconds, by type."""
+    found: Found = {"interaction": [], "feedback": [], "followup": []}
+    low, high = since * 1000, until * 1000
+    for ms, event in timed(spec):
+        if (low <= ms < high and event["tenant"] == tenant
+                and channel in (None, event["channel"])
+                and touchpoint in (None, event.get("touchpoint"))):
+            found[event["type"]].append(event)
+    return found
+
+
+def about_as_many(mine: list[Any], theirs: list[Any]) -> bool:
+    """Counts of two runs that differ by no more than Poisson noise (4 sigma)."""
+    return abs(len(mine) - len(theirs)) <= 4 * math.sqrt(len(mine) + len(theirs))
+
+
+def in_period(runs: dict[str, TrafficSpec], name: str, channel: str,
+              touchpoint: str | None = None) -> tuple[dict[str, float], Found, Found]:
+    """The period's span, and the first tenant's scope in it: in the scenario, in steady."""
+    window = period(runs[name])
+    span = {"since": window.start, "until": window.end}
+    return (span, scoped(runs[name], "acme-shop", channel, touchpoint, **span),
+            scoped(runs["steady"], "acme-shop", channel, touchpoint, **span))
+
+
+def failure_share(found: Found) -> float:
+    interactions = found["interaction"]
+    return sum(e.get("outcome") == "failure" for e in interactions) / len(interactions)
+
+
+def nps_of(found: Found) -> float:
+    return nps([e["score"] for e in found["feedback"] if e["survey"] == "nps"])
+
+
+def satisfaction(found: Found) -> float:
+    """Mean answer on a 0..1 scale over every survey: enough answers even at low volume."""
+    top = {"nps": (0, 10), "ces": (1, 7)}
+    levels = []
+    for event in found["feedback"]:
+        low, high = top.get(event["survey"], (1, event.get("scale") or 5))
+        levels.append((event["score"] - low) / (high - low))
+    return sum(levels) / len(levels)
+
+
+def test_every_scenario_has_effects_and_a_description() -> None:
+    assert set(EFFECTS) == set(SCENARIOS)
+    assert list(SCENARIOS)[:3] == ["steady", "incident", "blind-spot"]
+    assert set(NEW) < set(SCENARIOS)
+
+
+def test_generate_help_lists_every_scenario(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["generate", "--help"])
+    text = " ".join(capsys.readouterr().out.split()).replace("- ", "-")
+    assert all(name in text for name in SCENARIOS), text
+
+
+@pytest.mark.parametrize(("name", "channel", "touchpoint", "metrics"), [
+    ("incident", "mobile_app", "checkout", ("nps", "failure_rate")),
+    ("nps-drop", "web", None, ("nps",)),
+    ("failure-spike", "web", "checkout", ("failure_rate",)),
+    ("degraded", "web", None, ("nps", "failure_rate")),
+    ("silent-channel", "mobile_app", None, ("silent_channel",)),
+    ("followup-backlog", None, None, ("followup_sla", "followup_overdue")),
+])
+def test_incident_of_names_scope_period_and_metrics(name: str, channel: str | None,
+                                                    touchpoint: str | None,
+                                                    metrics: tuple[str, ...]) -> None:
+    for spec in (HOUR.get(name, BIG["incident"]), LOW.get(name)):
+        if spec is None:
+            continue
+        incident = incident_of(spec)
+        assert incident is not None
+        assert (incident.tenant, incident.channel, incident.touchpoint, incident.metrics) == (
+            spec.tenants[0], channel, touchpoint, metrics)
+        end = spec.start + spec.duration
+        if name == "incident":
+            span = (spec.start + spec.duration / 3, spec.start + 2 * spec.duration / 3)
+        elif name == "followup-backlog":
+            span = (spec.start + spec.duration / 2, end)
+        else:
+            span = (end - min(spec.duration / 3, DEGRADED_SPAN), end)
+        assert (incident.start, incident.end) == pytest.approx(span)
+    assert incident_of(HOUR["steady"]) is None and incident_of(SPECS["blind-spot"]) is None
+    assert LOW["degraded"].start + LOW["degraded"].duration - period(LOW["degraded"]).start == (
+        3 * 3600)
+
+
+def test_a_whole_channel_incident_covers_its_touchpoints_only_in_its_period() -> None:
+    incident = period(HOUR["degraded"])
+    inside = (incident.start + incident.end) / 2
+    assert incident.covers("acme-shop", "web", "checkout", inside)
+    assert incident.covers("acme-shop", "web", None, inside)
+    assert not incident.covers("acme-shop", "mobile_app", "checkout", inside)
+    assert not incident.covers("nordwind", "web", "checkout", inside)
+    assert not incident.covers("acme-shop", "web", "checkout", incident.start - 1)
+    backlog = period(LOW["followup-backlog"])
+    assert backlog.covers("acme-shop", "voice", None, backlog.start)
+    assert not backlog.covers("nordwind", "voice", None, backlog.start)
+
+
+@pytest.mark.parametrize("name", NEW)
+def test_before_its_period_a_scenario_is_steady_traffic(name: str) -> None:
+    """Same seed, same draws: until the degradation starts only the ids differ from steady."""
+    runs = LOW
+    cut_ms = (period(runs[name]).start - 5) * 1000
+
+    def before(spec: TrafficSpec) -> list[dict[str, Any]]:
+        return [{k: v for k, v in e.items() if k not in IDS} for ms, e in timed(spec)
+                if ms < cut_ms]
+
+    mine = before(runs[name])
+    assert len(mine) > 1_000
+    assert mine == before(runs["steady"])
+
+
+@pytest.mark.parametrize("runs", [HOUR, LOW], ids=["hour", "low"])
+def test_nps_drop_lowers_the_answers_of_one_channel_in_its_period(
+        runs: dict[str, TrafficSpec]) -> None:
+    spec, steady = runs["nps-drop"], runs["steady"]
+    span, hit, base = in_period(runs, "nps-drop", "web")
+    print(f"{len(hit['feedback'])} web answers, NPS {nps_of(base):.0f} -> {nps_of(hit):.0f}")
+    assert nps_of(base) - nps_of(hit) > 80
+    assert satisfaction(hit) < satisfaction(base) - 0.2
+    # Interactions unchanged: as many, failing as rarely.
+    assert about_as_many(hit["interaction"], base["interaction"])
+    assert failure_share(hit) < 0.08
+    if runs is LOW:
+        return
+    for survey in ("csat", "ces"):
+        mine = [e["score"] for e in hit["feedback"] if e["survey"] == survey]
+        theirs = [e["score"] for e in base["feedback"] if e["survey"] == survey]
+        assert sum(mine) / len(mine) < sum(theirs) / len(theirs) - 0.3, survey
+    # Other scopes in the same period answer as usual.
+    for tenant, channel in (("acme-shop", "mobile_app"), ("nordwind", "web")):
+        mine = scoped(spec, tenant, channel, **span)
+        theirs = scoped(steady, tenant, channel, **span)
+        assert abs(satisfaction(mine) - satisfaction(theirs)) < 0.03, (tenant, channel)
+
+
+@pytest.mark.parametrize("runs", [HOUR, LOW], ids=["hour", "low"])
+def test_failure_spike_fails_one_touchpoint_in_its_period(runs: dict[str, TrafficSpec]) -> None:
+    spec = runs["failure-spike"]
+    span, hit, base = in_period(runs, "failure-spike", "web", "checkout")
+    print(f"{len(hit['interaction'])} checkouts, "
+          f"failures {failure_share(base):.3f} -> {failure_share(hit):.3f}")
+    assert failure_share(base) < 0.1
+    assert about_as_many(hit["interaction"], base["interaction"])  # no retry storm
+    if runs is LOW:  # a dozen or so checkouts: only clearly more failures
+        assert failure_share(hit) > 0.25
+        return
+    assert 0.38 <= failure_share(hit) <= 0.52
+    assert nps_of(hit) < nps_of(base) - 20  # its customers answer worse
+    before = scoped(spec, "acme-shop", "web", "checkout", until=span["since"] - 5)
+    assert failure_share(before) < 0.06
+    # The rest of the channel and the other tenant's checkout fail as usual.
+    rest = scoped(spec, "acme-shop", "web", **span)
+    rest["interaction"] = [e for e in rest["interaction"] if e.get("touchpoint") != "checkout"]
+    assert failure_share(rest) < 0.06
+    assert failure_share(scoped(spec, "nordwind", "web", "checkout", **span)) < 0.06
+
+
+@pytest.mark.parametrize("runs", [HOUR, LOW], ids=["hour", "low"])
+def test_degraded_fails_and_saddens_a_whole_channel_in_its_period(
+        runs: dict[str, TrafficSpec]) -> None:
+    spec = runs["degraded"]
+    span, hit, base = in_period(runs, "degraded", "web")
+    print(f"{len(hit['interaction'])} web interactions, {len(hit['feedback'])} answers; "
+          f"failures {failure_share(base):.3f} -> {failure_share(hit):.3f}; "
+          f"satisfaction {satisfaction(base):.2f} -> {satisfaction(hit):.2f}")
+    assert failure_share(base) < 0.06
+    assert 0.27 <= failure_share(hit) <= 0.43
+    assert satisfaction(hit) < satisfaction(base) - 0.1
+    assert about_as_many(hit["interaction"], base["interaction"])
+    if runs is HOUR:  # every touchpoint fails more, and NPS falls far
+        by_touchpoint = Counter(e.get("touchpoint") for e in hit["interaction"])
+        for touchpoint in ("checkout", "product", "search", "unspecified"):
+            found = {"interaction": [e for e in hit["interaction"]
+                                     if e.get("touchpoint") == touchpoint]}
+            assert by_touchpoint[touchpoint] > 50 and failure_share(found) > 0.25, touchpoint
+        assert nps_of(hit) < nps_of(base) - 50
+    for tenant, channel in (("acme-shop", "mobile_app"), ("nordwind", "web")):
+        other = scoped(spec, tenant, channel, **span)
+        assert failure_share(other) < 0.06, (tenant, channel)
+
+
+@pytest.mark.parametrize("runs", [HOUR, LOW], ids=["hour", "low"])
+def test_silent_channel_collects_no_feedback_in_its_period(
+        runs: dict[str, TrafficSpec]) -> None:
+    spec, steady = runs["silent-channel"], runs["steady"]
+    window = period(spec)
+    span = {"since": window.start + 1, "until": window.end}  # +1 s: an answer's clock rounding
+    hit = scoped(spec, "acme-shop", "mobile_app", **span)
+    base = scoped(steady, "acme-shop", "mobile_app", **span)
+    assert hit["feedback"] == [] and len(base["feedback"]) > 10
+    assert len(hit["interaction"]) > 50
+    assert about_as_many(hit["interaction"], base["interaction"])
+    before = scoped(spec, "acme-shop", "mobile_app", until=window.start)
+    assert len(before["feedback"]) > 0.1 * len(before["interaction"])
+    for tenant, channel in (("acme-shop", "web"), ("nordwind", "mobile_app")):
+        assert about_as_many(scoped(spec, tenant, channel, **span)["feedback"],
+                             scoped(steady, tenant, channel, **span)["feedback"])
+
+
+def cases_due(spec: TrafficSpec, tenant: str, since: float = 0) -> tuple[int, int]:
+    """(due, met): the tenant's cases opened since ``since`` whose deadline is in the run, and
+    those with a contact or resolution by the deadline."""
+    end_ms = (spec.start + spec.duration) * 1000
+    answered: dict[str, int] = {}
+    for ms, event in timed(spec):
+        if event["type"] == "followup" and event["action"] in ("contacted", "resolved"):
+            answered.setdefault(event["feedback_id"], ms)
+    deadlines = [(ms + FOLLOWUP_SLA_SECONDS * 1000, e["event_id"]) for ms, e in timed(spec)
+                 if e["type"] == "feedback" and e["tenant"] == tenant and ms >= since * 1000
+                 and needs_followup(e["survey"], e["score"], e.get("scale"))]
+    due = [(deadline, i) for deadline, i in deadlines if deadline <= end_ms]
+    return len(due), sum(answered.get(i, math.inf) <= deadline for deadline, i in due)
+
+
+def test_followup_backlog_stops_one_tenants_followups_and_its_cases_go_overdue() -> None:
+    spec, steady = LOW["followup-backlog"], LOW["steady"]
+    window = period(spec)
+    span = {"since": window.start, "until": window.end}
+    assert scoped(spec, "acme-shop", **span)["followup"] == []
+    assert len(scoped(steady, "acme-shop", **span)["followup"]) > 50
+    mine = len(scoped(spec, "nordwind", **span)["followup"])
+    theirs = len(scoped(steady, "nordwind", **span)["followup"])
+    assert abs(mine - theirs) < 0.3 * theirs and theirs > 20
+    before = scoped(spec, "acme-shop", until=window.start)
+    assert len(before["followup"]) > 50
+    # Answers are not touched: as many unhappy ones keep coming.
+    assert abs(len(scoped(spec, "acme-shop", **span)["feedback"])
+               - len(scoped(steady, "acme-shop", **span)["feedback"])) < 60
+    # Its cases miss their deadlines: the SLA of those opened in the period falls to 0 ...
+    due, met = cases_due(spec, "acme-shop", window.start)
+    usual_due, usual_met = cases_due(steady, "acme-shop", window.start)
+    print(f"cases opened in the period and due: met {usual_met}/{usual_due} steady, "
+          f"{met}/{due} with the backlog")
+    assert due > 30 and met == 0 and usual_met > 0.6 * usual_due
+    # ... and those past their deadline at the end pile up.
+    due, met = cases_due(spec, "acme-shop")
+    usual_due, usual_met = cases_due(steady, "acme-shop")
+    print(f"overdue at the end: {usual_due - usual_met} steady, {due - met} with the backlog")
+    assert due - met >= usual_due - usual_met + 30
+    due, met = cases_due(spec, "nordwind", window.start)
+    assert met > 0.6 * due  # the other tenant's agents work as usual
+
+
+@pytest.mark.parametrize("name", NEW)
+def test_new_scenarios_pass_the_contract_in_order(name: str) -> None:
+    spec = LOW[name]
+    validator = Validator(max_event_bytes=65_536, max_age_seconds=int(spec.duration) + 86_400)
+    now = spec.start + spec.duration
+    instants = []
+    for event in events_of(spec):
+        result = validator.check(orjson.dumps(event), TOPIC_OF_TYPE[event["type"]], now)
+        assert isinstance(result, ValidEvent), (result, event)
+        instants.append(result.occurred_ms)
+    assert all(a <= b for a, b in pairwise(instants))
+    assert spec.start * 1000 <= instants[0] and instants[-1] < now * 1000
+
+
+@pytest.mark.parametrize("name", NEW)
+def test_new_scenarios_are_deterministic(name: str) -> None:
+    spec = replace(LOW[name], duration=2 * 86400)  # long enough for every effect to act
+    first = b"".join(orjson.dumps(e) for e in generate(spec))
+    assert first == b"".join(orjson.dumps(e) for e in generate(replace(spec)))
+    assert first != b"".join(orjson.dumps(e) for e in generate(replace(spec, seed=spec.seed + 1)))
+
+
+@pytest.mark.parametrize("tenants", [TENANTS, ("acme-shop", "nordwind", "kiosk")])
+def test_interactions_per_hour_matches_the_generated_counts(tenants: tuple[str, ...]) -> None:
+    rate = 30 / 3600 / interaction_share(tenants, tenants[0], "web")
+    spec = replace(LOW["steady"], rate=rate, tenants=tenants)  # two tenants: LOW["steady"]
+    assert interactions_per_hour(spec, tenants[0], "web") == pytest.approx(30)
+    hours = spec.duration / 3600
+    counts = Counter((e["tenant"], e["channel"]) for e in events_of(spec)
+                     if e["type"] == "interaction")
+    for tenant, channel in ((tenants[0], "web"), (tenants[-1], "web"),
+                            (tenants[0], "mobile_app"), (tenants[-1], "voice")):
+        expected = interactions_per_hour(spec, tenant, channel)
+        assert counts[tenant, channel] / hours == pytest.approx(expected, rel=0.1), (
+            tenant, channel)
+    print(f"{tenants}: rate {rate:.4f}/s gives 30 interactions/h on the first tenant's web")

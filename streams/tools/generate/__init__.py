@@ -12,12 +12,16 @@ from streams.tools.generate.model import (
     stamp,
 )
 from streams.tools.generate.spec import (
+    DEGRADED_SPAN,
     SCENARIOS,
     Incident,
     TrafficSpec,
     blind_spot_of,
     incident_of,
+    interaction_share,
+    interactions_per_hour,
 )
 
-__all__ = ["FOLLOWUP_SLA_SECONDS", "MAX_PENDING_FOLLOWUPS", "SCENARIOS", "Incident",
-           "TrafficSpec", "blind_spot_of", "generate", "incident_of", "needs_followup", "stamp"]
+__all__ = ["DEGRADED_SPAN", "FOLLOWUP_SLA_SECONDS", "MAX_PENDING_FOLLOWUPS", "SCENARIOS",
+           "Incident", "TrafficSpec", "blind_spot_of", "generate", "incident_of",
+           "interaction_share", "interactions_per_hour", "needs_followup", "stamp"]

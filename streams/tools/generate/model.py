@@ -20,7 +20,13 @@ from random import Random
 from typing import Any, Final
 
 from streams.core.stats import needs_followup
-from streams.tools.generate.spec import TrafficSpec, blind_spot_of, incident_of, validate
+from streams.tools.generate.spec import (
+    Incident,
+    TrafficSpec,
+    blind_spot_of,
+    incident_of,
+    validate,
+)
 from streams.tools.generate.tables import (
     APP_VERSIONS,
     ARRIVAL_FEEDBACK_SHARE,
@@ -28,6 +34,7 @@ from streams.tools.generate.tables import (
     COMMENTS,
     CONTACT_VIA,
     CURRENCY,
+    DEGRADED_FAILURE_SHARE,
     DEVICES,
     ERROR_CODES,
     FAILED_PICK_SHARE,
@@ -35,22 +42,26 @@ from streams.tools.generate.tables import (
     INCIDENT_FORCE_SHARE,
     INCIDENT_KINDS,
     INCIDENT_OUTCOMES,
+    INCIDENT_PENALTY,
     KINDS,
     LOCAL_OFFSET_SHARE,
     LOCALES,
     MEDIAN_MS,
     MS_SHARE,
+    NPS_DROP_PENALTY,
     OUTCOME_PENALTY,
     OUTCOMES,
     PAYMENTS,
     QUEUES,
     SATISFACTION,
+    SPIKE_FAILURE_SHARE,
     SUPPORT_TOUCHPOINTS,
     SURVEY_VIA,
     SURVEYS,
     TOUCHPOINT,
     Locale,
     Table,
+    tenant_table,
 )
 
 FOLLOWUP_SLA_SECONDS: Final = 48 * 3600
@@ -131,7 +142,7 @@ class Interaction:
     who: Customer
     outcome: str | None
     hit: bool
-    """In the incident's scope and time: its customers answer worse."""
+    """In a failing scope and time: it fails more often, and its customers answer worse."""
     kind: str
     at_ms: int
 
@@ -175,7 +186,7 @@ class Population:
     """
 
     def __init__(self, spec: TrafficSpec, rng: Random) -> None:
-        self.tenants = Table([(t, 1 / (i + 1) ** 0.8) for i, t in enumerate(spec.tenants)])
+        self.tenants = tenant_table(spec.tenants)
         self.mood = {t: rng.uniform(-0.04, 0.04) for t in spec.tenants}
         self.salt = {t: rng.getrandbits(32) for t in spec.tenants}
         self.locale_slots: dict[str, list[Locale]] = {}
@@ -192,6 +203,54 @@ class Population:
         return f"c-{mixed:08x}", self.locale_slots[tenant][mixed % 1000]
 
 
+@dataclass(frozen=True, slots=True)
+class Effects:
+    """What a scenario does inside its scope and period (``incident_of``, ``blind_spot_of``).
+
+    The builder keeps the scope of each effect that is on and None for the others, so
+    steady traffic pays one ``is None`` per hook and draws exactly what it drew before.
+    """
+
+    storm: bool = False
+    """A retry storm: extra checkout and purchase interactions forced into the scope."""
+    outcomes: dict[str, Table] | None = None
+    """Kind -> outcomes of interactions in the scope (they are ``hit``)."""
+    gloom: bool = False
+    """Answers given in the scope are ``NPS_DROP_PENALTY`` less satisfied."""
+    mute: bool = False
+    """No feedback is given in the scope."""
+    halt: bool = False
+    """No follow-up is sent in the scope."""
+
+
+def _failing(share: float) -> dict[str, Table]:
+    return {kind: table.with_share("failure", share) for kind, table in OUTCOMES.items()}
+
+
+EFFECTS: Final[dict[str, Effects]] = {
+    "steady": Effects(),
+    "incident": Effects(storm=True, outcomes=dict.fromkeys(OUTCOMES, INCIDENT_OUTCOMES)),
+    "blind-spot": Effects(mute=True),
+    "nps-drop": Effects(gloom=True),
+    "failure-spike": Effects(outcomes=_failing(SPIKE_FAILURE_SHARE)),
+    "degraded": Effects(outcomes=_failing(DEGRADED_FAILURE_SHARE), gloom=True),
+    "silent-channel": Effects(mute=True),
+    "followup-backlog": Effects(halt=True),
+}
+
+
+def _covers(scope: Incident, who: Customer, at: float) -> bool:
+    return scope.covers(who.tenant, who.channel, who.touchpoint, at)
+
+
+def _scope(spec: TrafficSpec) -> Incident | None:
+    """Where and when the scenario acts: its incident, or the blind spot for the whole run."""
+    blind = blind_spot_of(spec)
+    if blind is None:
+        return incident_of(spec)
+    return Incident(*blind, None, spec.start, spec.start + spec.duration, ())
+
+
 class EventBuilder:
     """Builds each event of a run; the ids count up in build order."""
 
@@ -201,8 +260,14 @@ class EventBuilder:
                     spec.scenario, spec.tenants)).encode()
         self.run_id = hashlib.blake2b(key, digest_size=5).hexdigest()
         self.count = 0
-        self.incident = incident_of(spec)
-        self.blind = blind_spot_of(spec)
+        effects, scope = EFFECTS[spec.scenario], _scope(spec)
+        self.storm = (None if not effects.storm or scope is None or scope.channel is None
+                      else (scope.tenant, scope.channel, scope.start, scope.end))
+        self.failing = scope if effects.outcomes is not None else None
+        self.hit_outcomes = effects.outcomes or {}
+        self.gloom = scope if effects.gloom else None
+        self.mute = scope if effects.mute else None
+        self.halt = scope if effects.halt else None
         self.population = Population(spec, rng)
 
     def _id(self, prefix: str) -> str:
@@ -226,9 +291,9 @@ class EventBuilder:
         tenant, channel, kind = self._what(at, rnd)
         touchpoint = TOUCHPOINT[kind] or SUPPORT_TOUCHPOINTS.pick(rnd())
         ms, with_ms = self._when(at, channel)
-        incident = self.incident
-        hit = incident is not None and incident.covers(tenant, channel, touchpoint, ms / 1000)
-        outcome = (INCIDENT_OUTCOMES if hit else OUTCOMES[kind]).pick(rnd())
+        failing = self.failing
+        hit = failing is not None and failing.covers(tenant, channel, touchpoint, ms / 1000)
+        outcome = (self.hit_outcomes[kind] if hit else OUTCOMES[kind]).pick(rnd())
         customer, locale = self.population.customer(tenant, rnd())
         offset = self._offset(channel, locale.utc_offset_min)
         event_id = self._id("in")
@@ -257,10 +322,11 @@ class EventBuilder:
 
     def _what(self, at: float, rnd: Random01) -> tuple[str, str, str]:
         """Tenant, channel and kind: drawn, or forced into the incident scope (retry storm)."""
-        incident = self.incident
-        if (incident is not None and incident.start <= at < incident.end
-                and rnd() < INCIDENT_FORCE_SHARE):
-            return incident.tenant, incident.channel, INCIDENT_KINDS.pick(rnd())
+        storm = self.storm
+        if storm is not None:
+            tenant, channel, start, end = storm
+            if start <= at < end and rnd() < INCIDENT_FORCE_SHARE:
+                return tenant, channel, INCIDENT_KINDS.pick(rnd())
         tenant = self.population.tenants.pick(rnd())
         channel = CHANNELS.pick(rnd())
         return tenant, channel, KINDS[channel].pick(rnd())
@@ -313,7 +379,7 @@ class EventBuilder:
         if not with_ms:
             ms = -(-ms // 1000) * 1000
         survey, scale = SURVEYS.pick(rnd())
-        level = self._satisfaction(interaction)
+        level = self._satisfaction(interaction, at)
         score = _score(survey, scale, level)
         unhappy = needs_followup(survey, score, scale)
         event = self._header("fb", "feedback", ms, with_ms, who)
@@ -329,12 +395,15 @@ class EventBuilder:
                                "trigger": interaction.kind if linked else "relationship"}
         return ms, event, (Case(event["event_id"], who) if unhappy else None)
 
-    def _satisfaction(self, interaction: Interaction) -> float:
-        """0..1: the channel's norm, the tenant's mood, what went wrong, and noise."""
+    def _satisfaction(self, interaction: Interaction, at: float) -> float:
+        """0..1: the channel's norm, the tenant's mood, what went wrong, the gloom, and noise."""
         who = interaction.who
         level = (SATISFACTION[who.channel] + self.population.mood[who.tenant]
-                 - OUTCOME_PENALTY[interaction.outcome] - (0.2 if interaction.hit else 0.0)
-                 + 0.13 * self.rng.gauss())
+                 - OUTCOME_PENALTY[interaction.outcome]
+                 - (INCIDENT_PENALTY if interaction.hit else 0.0) + 0.13 * self.rng.gauss())
+        gloom = self.gloom
+        if gloom is not None and _covers(gloom, who, at):
+            level -= NPS_DROP_PENALTY
         return 0.0 if level < 0 else 1.0 if level > 1 else level
 
     @staticmethod
@@ -440,6 +509,9 @@ class Timeline:
         heapq.heappush(self.heap, (ms, self.seq, item))
 
     def _schedule(self, planned: PlannedFollowup) -> None:
+        halt = self.build.halt
+        if halt is not None and _covers(halt, planned.case.who, planned.due_ms / 1000):
+            return  # agents stopped calling: the case goes overdue
         self.pending += 1
         self._push(planned.due_ms, planned)
 
@@ -456,7 +528,7 @@ class Timeline:
 
     def _arrive(self, at: float) -> None:
         """One arrival: feedback on a recent interaction, or else a new interaction."""
-        interaction = self._rated()
+        interaction = self._rated(at)
         if interaction is None:
             ms, event, interaction = self.build.interaction(at)
             self._remember(interaction)
@@ -470,7 +542,7 @@ class Timeline:
             if planned is not None:
                 self._schedule(planned)
 
-    def _rated(self) -> Interaction | None:
+    def _rated(self, at: float) -> Interaction | None:
         """A recent interaction that gets its feedback now (it leaves the pool), or None."""
         rnd, recent, failed = self.rnd, self.recent, self.failed
         if not (recent and rnd() < ARRIVAL_FEEDBACK_SHARE):
@@ -480,9 +552,9 @@ class Timeline:
         interaction = source[i]
         source[i] = source[-1]
         source.pop()
-        blind = self.build.blind
-        if blind is not None and (interaction.who.tenant, interaction.who.channel) == blind:
-            return None  # the blind spot: its customers never answer
+        mute = self.build.mute
+        if mute is not None and _covers(mute, interaction.who, at):
+            return None  # a blind spot or a broken survey: its customers never answer
         return interaction
 
     def _remember(self, interaction: Interaction) -> None:

@@ -17,10 +17,11 @@ from typing import Any
 class Table:
     """Weighted choice by bisecting one uniform draw: much cheaper than Random.choices."""
 
-    __slots__ = ("cum", "items", "total")
+    __slots__ = ("cum", "items", "total", "weights")
 
     def __init__(self, pairs: Sequence[tuple[Any, float]]) -> None:
         self.items = tuple(item for item, _ in pairs)
+        self.weights = tuple(weight for _, weight in pairs)
         cum, acc = [], 0.0
         for _, weight in pairs:
             acc += weight
@@ -30,6 +31,22 @@ class Table:
 
     def pick(self, u: float) -> Any:
         return self.items[bisect(self.cum, u * self.total)]
+
+    def share(self, item: Any) -> float:
+        """The probability that ``pick`` returns ``item`` for a uniform draw."""
+        pairs = zip(self.items, self.weights, strict=True)
+        return sum(weight for i, weight in pairs if i == item) / self.total
+
+    def with_share(self, item: Any, share: float) -> Table:
+        """This table with ``item`` forced on a ``share`` of picks, the rest picked as before."""
+        scale = (1 - share) / self.total
+        pairs = zip(self.items, self.weights, strict=True)
+        return Table([(item, share), *((i, weight * scale) for i, weight in pairs)])
+
+
+def tenant_table(tenants: Sequence[str]) -> Table:
+    """Tenants by traffic: a few large ones and a long tail (weight 1 / rank ** 0.8)."""
+    return Table([(t, 1 / (i + 1) ** 0.8) for i, t in enumerate(tenants)])
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +102,8 @@ OUTCOMES = {
     "return_request": Table([("success", 88), ("failure", 12)]),
 }
 INCIDENT_OUTCOMES = Table([("failure", 60), ("abandoned", 20), ("success", 20)])
+SPIKE_FAILURE_SHARE = 0.43  # failure-spike: with the normal ~3% failures, ~45% of checkouts fail
+DEGRADED_FAILURE_SHARE = 0.33  # degraded: with the normal failures, ~35% of web interactions fail
 INCIDENT_KINDS = Table([("checkout", 70), ("purchase", 30)])
 MEDIAN_MS = {
     "visit": 95_000, "search": 900, "product_view": 28_000, "add_to_cart": 1_400,
@@ -185,3 +204,9 @@ ARRIVAL_FEEDBACK_SHARE = 0.16  # of arrivals; the rest are interactions
 FAILED_PICK_SHARE = 0.08  # feedback drawn from recent failed interactions (unhappy answer more)
 FOLLOWUPS_PER_ARRIVAL = 0.01  # measured on steady runs; keeps the total near spec.rate
 INCIDENT_FORCE_SHARE = 0.12  # retry storm: extra interactions in the incident scope
+INCIDENT_PENALTY = 0.2  # satisfaction lost by customers whose interaction hit a failing scope
+# Satisfaction lost by answers given in a gloomy scope (nps-drop, degraded): NPS falls by
+# ~120 points (web: +33 to -88), CSAT and CES with it. Large on purpose: a channel with a few
+# dozen interactions an hour gets only a few NPS answers an hour, and a drop must be real at
+# that sample to be caught in hours (0.13 gives a ~50-point fall, visible only at volume).
+NPS_DROP_PENALTY = 0.35

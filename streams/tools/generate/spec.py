@@ -24,11 +24,11 @@ SCENARIOS: Final[dict[str, str]] = {
     "steady": "normal traffic on every channel; scores stable, no incident",
     "incident": "first tenant's mobile_app checkout fails sharply in the middle third of the run",
     "blind-spot": "normal traffic, but the last tenant's messaging channel collects no feedback",
-    "nps-drop": "first tenant's web customers answer far worse (NPS ~100 lower) at the end",
+    "nps-drop": "first tenant's web customers answer far worse (NPS ~120 lower) at the end",
     "failure-spike": "first tenant's web checkout fails ~45% of the time at the end",
     "degraded": "first tenant's web channel: ~35% failures and worse answers at the end",
     "silent-channel": "first tenant's mobile_app collects no feedback at the end (broken widget)",
-    "followup-backlog": "no follow-ups for the first tenant in the last half (days: SLA is 48h)",
+    "followup-backlog": "no follow-ups for the first tenant in the last half (run days: 48h SLA)",
 }
 """Name -> what it does. "At the end": the last third of the run, at most its last 3 hours."""
 

@@ -53,6 +53,9 @@ class Rule:
     """Fewest observations in a recent window: answers, interactions or due follow-ups."""
     min_baseline_n: int = 50
     """Fewest observations in the baseline: below it the scope has no norm to drop from."""
+    dispersion: float = 1.0
+    """How much more counts vary than independent events would (quasi-Poisson): counts
+    are divided by it before the exact test, so clustered arrivals do not page."""
 
 
 DEFAULT_RULES: Final[Mapping[str, Rule]] = {
@@ -64,15 +67,18 @@ DEFAULT_RULES: Final[Mapping[str, Rule]] = {
     "ces": Rule(min_effect=0.5, critical_effect=1.0, min_n=20),
     # Failure share, absolute: 5 more failures in 100 interactions.
     "failure_rate": Rule(min_effect=0.05, critical_effect=0.15, min_n=20),
-    # Response rate, relative: half the usual answers per interaction.
-    "response_rate": Rule(min_effect=0.5, critical_effect=0.8, min_n=30),
+    # Response rate, relative: half the usual answers per interaction. Answers come in
+    # clusters (survey batches, campaigns, one customer answering twice), so they vary
+    # about twice as much as independent events: dispersion 2.
+    "response_rate": Rule(min_effect=0.5, critical_effect=0.8, min_n=30, dispersion=2.0),
     # Share of due follow-ups met in time, absolute.
     "followup_sla": Rule(min_effect=0.15, critical_effect=0.3, min_n=10),
     # Health index points (0-100).
     "health": Rule(min_effect=8.0, critical_effect=15.0, min_n=30),
     # Collapse of a channel's volume, answers or response rate, relative; min_n is the
     # count the baseline leads us to expect in the window (fewer expected: a zero is no news).
-    SILENT: Rule(min_effect=0.8, critical_effect=0.95, min_n=10, min_baseline_n=30),
+    SILENT: Rule(min_effect=0.8, critical_effect=0.95, min_n=10, min_baseline_n=30,
+                 dispersion=2.0),
 }
 
 
@@ -225,7 +231,7 @@ def _measure(metric: str, recent: Span, baseline: Span, rule: Rule,
     elif metric == "response_rate" and r.interactions and b.interactions and b.feedback:
         value, base = r.feedback / r.interactions, b.feedback / b.interactions
         add(metric, value, base, r.interactions, b.interactions, 1 - value / base,
-            lambda: rate_drop(r.feedback, r.interactions, b.feedback, b.interactions))
+            lambda: _rate_drop(r.feedback, r.interactions, b.feedback, b.interactions, rule))
     elif metric == "followup_sla" and recent.followups.due and baseline.followups.due:
         rf, bf = recent.followups, baseline.followups
         value, base = rf.met / rf.due, bf.met / bf.due
@@ -290,6 +296,13 @@ def _health(recent: Span, baseline: Span, rule: Rule, screen: float,
     return [("health", value, base, n, base_n, effect, p_value)]
 
 
+def _rate_drop(recent: int, recent_exposure: float, baseline: int, baseline_exposure: float,
+               rule: Rule) -> float:
+    """``rate_drop`` on counts shrunk by the rule's dispersion (an effective sample)."""
+    d = rule.dispersion
+    return rate_drop(round(recent / d), recent_exposure, round(baseline / d), baseline_exposure)
+
+
 def _silent(recent: Span, baseline: Span, rule: Rule, screen: float) -> list[Measured]:
     """Interaction volume, answer volume and response rate against their own baseline."""
     r, b = recent.stats, baseline.stats
@@ -300,15 +313,15 @@ def _silent(recent: Span, baseline: Span, rule: Rule, screen: float) -> list[Mea
         expected = before * per_minute
         if expected >= rule.min_n and before >= rule.min_baseline_n:
             effect = 1 - now / expected
-            p = rate_drop(now, recent.minutes, before, baseline.minutes) if effect >= screen \
-                else 1.0
+            p = _rate_drop(now, recent.minutes, before, baseline.minutes, rule) \
+                if effect >= screen else 1.0
             out.append((measure, now / recent.minutes, before / baseline.minutes, now, before,
                         effect, p))
     if r.interactions and b.interactions and b.feedback >= rule.min_baseline_n:
         expected = r.interactions * b.feedback / b.interactions
         if expected >= rule.min_n:
             effect = 1 - r.feedback / expected
-            p = rate_drop(r.feedback, r.interactions, b.feedback, b.interactions) \
+            p = _rate_drop(r.feedback, r.interactions, b.feedback, b.interactions, rule) \
                 if effect >= screen else 1.0
             out.append(("response_rate", r.feedback / r.interactions,
                         b.feedback / b.interactions, r.interactions, b.interactions, effect, p))

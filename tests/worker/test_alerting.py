@@ -88,10 +88,10 @@ def test_eight_steady_days_for_three_tenants_fire_nothing(server_url, tmp_path) 
     warehouse = connect(server_url)
     migrate(warehouse)
     accepted = load(warehouse, generate(spec), deadline_ms=48 * 3_600_000)
-    assert accepted > 50_000
+    assert accepted > 40_000
     env = {"CX_CLICKHOUSE_URL": server_url, "CX_DATA_DIR": str(tmp_path)}
     start = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 7 * DAY))
     end = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
     report = cli_json(["alerts", "backtest", "--from", start, "--to", end, "--step", "15m"], env)
-    assert report["fired"] == 0, report["changes"][:5]
+    assert report["fired"] == 0, [(c["at"], c["state"], c["reason"]) for c in report["changes"]]
     assert table_count(warehouse, "alerts") == 0

@@ -1,12 +1,16 @@
 """``cxpulse demo``: worker + traffic generator + a few hostile messages + a live console view.
 
 The view reads the same ClickHouse the worker writes (embedded chdb allows one
-process per data directory, so the demo runs everything in this one).
+process per data directory, so the demo runs everything in this one). Alerts
+need a norm to drop from, so the demo first backfills ``--history`` of steady
+traffic, then runs live traffic whose incident fires an alert and, once it
+passes, resolves it; the detector runs on a demo time scale (``DEMO_ALERTS``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import os
 import signal
@@ -15,9 +19,10 @@ import sys
 import time
 from typing import Any
 
-from streams.cli.render import demo_view
+from streams.cli.render import alert_line, demo_view
 from streams.config import Settings
 from streams.core.stats import ALL
+from streams.queries.alerting import history
 from streams.queries.landed import landed
 from streams.queries.windows import window_scores
 from streams.warehouse import Warehouse, connect
@@ -25,6 +30,9 @@ from streams.warehouse import Warehouse, connect
 REFRESH_SECONDS = 5.0
 WINDOW_MS = 3_600_000
 CYCLE_SECONDS = 600.0
+DEMO_ALERTS = {"alert_seconds": 10.0, "alert_windows": (300.0, 900.0),
+               "alert_baseline": 3600.0, "alert_delay": 60.0, "alert_cooldown": 120.0}
+"""Minutes instead of hours: windows 5m and 15m against the hour before, a pass every 10 s."""
 
 HOSTILE = [
     b'{"event_id": "demo-bad-1", "type": "feedback", "occurred_at": ',  # truncated JSON
@@ -42,11 +50,13 @@ def snapshot(warehouse: Warehouse, deadline_ms: int) -> dict[str, Any]:
     return {"counts": so_far.counts, "reasons": so_far.reasons, "scores": scores}
 
 
-def run(settings: Settings, *, duration: float | None, rate: float, scenario: str) -> int:
+def run(settings: Settings, *, duration: float | None, rate: float, scenario: str,
+        history_seconds: float) -> int:
     from streams.kafka.produce import produce_lines
     from streams.worker.app import create_app
     from streams.worker.run import run_worker
 
+    settings = dataclasses.replace(settings, **DEMO_ALERTS)
     app = create_app(settings)
     bootstrap = settings.kafka_bootstrap or ""
     produce_lines(bootstrap, HOSTILE, topic="cx.feedback")
@@ -55,26 +65,37 @@ def run(settings: Settings, *, duration: float | None, rate: float, scenario: st
     run_seconds = duration or CYCLE_SECONDS
     seeds = itertools.count(1)
 
-    def start_generator() -> subprocess.Popen[bytes]:
+    def start_generator(*flags: str) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "generate", "--rate", str(rate), "--scenario",
-             scenario, "--duration", str(run_seconds), "--seed", str(next(seeds))],
+            [sys.executable, "-m", "streams.cli", "generate", "--rate", str(rate),
+             "--seed", str(next(seeds)), *flags],
             env=os.environ | {"CX_KAFKA_BOOTSTRAP": bootstrap}, stdin=subprocess.DEVNULL)
 
-    generator = start_generator()
+    # The history first (sent at once, event times over the past --history), then live.
+    generator = start_generator("--scenario", "steady", "--backfill", "--duration",
+                                str(history_seconds))
+    live = False
     warehouse = connect(settings.warehouse_url)
     started = time.time()
+    shown_alerts = 0
 
     @app.timer(REFRESH_SECONDS)
     async def show() -> None:
+        nonlocal generator, live, shown_alerts
         view = await asyncio.to_thread(snapshot, warehouse, settings.followup_deadline_ms)
         print(demo_view(view), flush=True)
-        nonlocal generator
-        if duration is None and generator.poll() is not None:
-            generator = start_generator()
+        changes = await asyncio.to_thread(history, warehouse, since_s=int(started) - 3600)
+        for change in changes[shown_alerts:]:
+            print(alert_line(change.as_dict()), flush=True)
+        shown_alerts = len(changes)
+        if generator.poll() is not None and (not live or duration is None):
+            generator = start_generator("--scenario", scenario, "--duration", str(run_seconds))
+            live = True
         if duration is not None and time.time() - started > duration + 2 * REFRESH_SECONDS:
             os.kill(os.getpid(), signal.SIGTERM)
 
+    print(f"demo: first {history_seconds / 60:g} min of steady history (the norm alerts compare "
+          "with), then live traffic", flush=True)
     print(f"demo: Kafka {bootstrap}, ClickHouse {warehouse.description}, scenario {scenario}, "
           f"~{rate:g} events/s; metrics on http://127.0.0.1:{settings.metrics_port}/metrics; "
           "Ctrl-C to stop", flush=True)

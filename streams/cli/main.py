@@ -11,7 +11,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-from streams.cli.render import say, scores_table
+from streams.cli.render import say, scores_table, show
 from streams.config import ConfigError, Settings
 from streams.core.units import parse_duration, parse_time
 from streams.kafka import KafkaError, admin
@@ -133,12 +133,11 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from streams.cli import demo
 
     with pipeline_ready(settings, start_local=True) as ready:
-        return demo.run(ready, duration=args.duration, rate=args.rate, scenario=args.scenario)
+        return demo.run(ready, duration=args.duration, rate=args.rate, scenario=args.scenario,
+                        history_seconds=args.history)
 
 
 def cmd_scores(args: argparse.Namespace, settings: Settings) -> int:
-    import orjson
-
     from streams.core.scores import parse_weights
     from streams.queries.windows import window_scores
 
@@ -147,30 +146,19 @@ def cmd_scores(args: argparse.Namespace, settings: Settings) -> int:
         window_ms=int(args.window * 1000), deadline_ms=settings.followup_deadline_ms,
         tenant=args.tenant, channel=args.channel, touchpoint=args.touchpoint,
         weights=parse_weights(settings.health_weights))
-    if args.json:
-        print(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
-        return 0
-    if not rows:
-        say("no scores: nothing matches in that window")
-        return 0
-    print(scores_table(rows))
+    show(rows, as_json=args.json, table=scores_table,
+         empty="no scores: nothing matches in that window")
     return 0
 
 
 def cmd_cases(args: argparse.Namespace, settings: Settings) -> int:
-    import orjson
-
     from streams.cli.render import cases_table
     from streams.queries.cases import unmet_cases
 
     rows = unmet_cases(connect(settings.warehouse_url), now_ms=int(time.time() * 1000),
                        tenant=args.tenant, overdue_only=args.overdue)
-    if args.json:
-        print(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
-    elif rows:
-        print(cases_table(rows))
-    else:
-        say("no overdue cases" if args.overdue else "no open cases: every follow-up is met")
+    show(rows, as_json=args.json, table=cases_table,
+         empty="no overdue cases" if args.overdue else "no open cases: every follow-up is met")
     return 0
 
 
@@ -201,8 +189,6 @@ def alert_rows(changes: list) -> list[dict]:
 
 
 def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
-    import orjson
-
     from streams.cli.render import alerts_table
     from streams.queries.alerting import history
 
@@ -210,12 +196,8 @@ def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
         return cmd_backtest(args, settings)
     rows = alert_rows(history(connect(settings.warehouse_url), since_s=int(args.since),
                               firing_only=args.firing))
-    if args.json:
-        print(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
-    elif rows:
-        print(alerts_table(rows))
-    else:
-        say("no alerts are firing" if args.firing else "no alert state changes in that time")
+    show(rows, as_json=args.json, table=alerts_table,
+         empty="no alerts are firing" if args.firing else "no alert state changes in that time")
     return 0
 
 
@@ -282,6 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="stop after this long (e.g. 60s); default: run until Ctrl-C")
     demo.add_argument("--rate", type=float, default=200.0, help="events per second")
     demo.add_argument("--scenario", default="incident", help="traffic scenario")
+    demo.add_argument("--history", type=parse_duration, default=3600.0,
+                      help="steady traffic backfilled first, the norm alerts compare with "
+                      "(default 1h)")
     demo.set_defaults(func=cmd_demo)
 
     worker = sub.add_parser("worker", help="run a Faust worker (any number share the partitions)")

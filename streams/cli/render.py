@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
+
+import orjson
 
 Row = dict[str, Any]
 
@@ -16,6 +19,17 @@ Row = dict[str, Any]
 def say(text: str) -> None:
     """A message for the person at the terminal: stderr, so stdout stays the data."""
     print(text, file=sys.stderr, flush=True)
+
+
+def show(rows: list[Row], *, as_json: bool, table: Callable[[list[Row]], str],
+         empty: str) -> None:
+    """A listing as asked: a JSON array on stdout, else a table, else one line saying why not."""
+    if as_json:
+        print(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
+    elif rows:
+        print(table(rows))
+    else:
+        say(empty)
 
 
 def number(value: float | None, digits: int = 1) -> str:
@@ -83,6 +97,14 @@ def demo_view(view: dict[str, Any]) -> str:
                      f"{number(row['nps']):>7}{number(row['csat']):>7}{number(row['ces'], 2):>6}"
                      f"{number(failure):>7}{number(row['health']):>8}{alert}")
     return "\n".join(lines)
+
+
+def alert_line(change: Row) -> str:
+    """One alert state change for the demo's live view."""
+    scope = "/".join((change["tenant"], change["channel"], change["touchpoint"]))
+    mark = "ALERT" if change["state"] == "firing" else "  ok "
+    return (f"  {mark} {change['state']:<8} {change['severity']:<8} {scope} "
+            f"{change['metric']}: {change['reason']}")
 
 
 def alerts_table(changes: list[Row]) -> str:

@@ -100,7 +100,8 @@ def test_generate_is_deterministic_and_writes_json_lines() -> None:
 
 @pytest.mark.integration
 def test_demo_shows_events_landing_and_stops_its_broker(tmp_path: Path) -> None:
-    result = cxpulse("demo", "--duration", "12s", "--rate", "100", cwd=tmp_path, env={
+    result = cxpulse("demo", "--duration", "12s", "--rate", "100", "--history", "2m",
+                     cwd=tmp_path, env={
         "CX_DATA_DIR": str(tmp_path / "data"), "CX_METRICS_PORT": str(broker.free_port())},
         timeout=180)
     out = result.stdout.decode()

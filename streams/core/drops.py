@@ -33,9 +33,14 @@ from streams.core.units import format_window
 SILENT: Final = "silent_channel"
 OVERDUE: Final = "followup_overdue"
 SLA_FLOOR: Final = "followup_sla_floor"
-DROP_METRICS: Final = ("nps", "csat", "ces", "failure_rate", "response_rate", "followup_sla",
-                       "health")
+DROP_METRICS: Final = ("nps", "csat", "ces", "unhappy_share", "failure_rate", "response_rate",
+                       "followup_sla", "health")
 METRICS: Final = (*DROP_METRICS, SILENT, OVERDUE, SLA_FLOOR)
+
+RATIOS: Final = ("unhappy_share", "failure_rate", "response_rate", "followup_sla")
+"""Metrics that are ratios 0-1 (shown with three decimals)."""
+RISING: Final = ("unhappy_share", "failure_rate")
+"""Metrics where higher is worse."""
 
 AlertKey = tuple[str, str, str, str]
 """(tenant, channel, touchpoint, metric)."""
@@ -59,12 +64,17 @@ class Rule:
 
 
 DEFAULT_RULES: Final[Mapping[str, Rule]] = {
-    # NPS points: its 95% margin of error is about +-15 at n = 100 answers.
-    "nps": Rule(min_effect=15.0, critical_effect=30.0, min_n=20),
+    # NPS points: its 95% margin of error is about +-15 at n = 100 answers. Below 100
+    # answers the test is exact, so 10 answers can already show a collapse.
+    "nps": Rule(min_effect=15.0, critical_effect=30.0, min_n=10),
     # CSAT points (% satisfied): a tenth of customers turning unhappy.
     "csat": Rule(min_effect=10.0, critical_effect=20.0, min_n=20),
     # CES on its 1-7 scale: half a step is what customers notice.
     "ces": Rule(min_effect=0.5, critical_effect=1.0, min_n=20),
+    # Share of answers, all surveys together, that need a follow-up (NPS <= 6, CSAT <= 2
+    # of 5, CES <= 3): the unhappy customers. Pooling the surveys gives a small channel
+    # enough answers to see a mood swing within hours; absolute, 15 more in 100.
+    "unhappy_share": Rule(min_effect=0.15, critical_effect=0.3, min_n=10),
     # Failure share, absolute: 5 more failures in 100 interactions.
     "failure_rate": Rule(min_effect=0.05, critical_effect=0.15, min_n=20),
     # Response rate, relative: half the usual answers per interaction. Answers come in
@@ -190,6 +200,18 @@ def _share(part: int, whole: int) -> float:
     return part / whole if whole else 0.0
 
 
+EXACT_BELOW: Final = 100
+"""Below this many recent answers NPS is tested exactly, not with its normal variance."""
+
+
+def _nps_exact(r: Stats, b: Stats) -> float:
+    """NPS falls when detractors rise or promoters fall: the smaller of the two Fisher
+    tests, doubled (Bonferroni), so a handful of answers is judged exactly."""
+    more_detractors = fisher(r.nps_detractors, r.nps_n, b.nps_detractors, b.nps_n, lower=False)
+    fewer_promoters = fisher(r.nps_promoters, r.nps_n, b.nps_promoters, b.nps_n, lower=True)
+    return min(1.0, 2 * min(more_detractors, fewer_promoters))
+
+
 def _nps(r: Stats, b: Stats) -> tuple[float, float, int, int, float]:
     value = 100 * (r.nps_promoters - r.nps_detractors) / r.nps_n
     base = 100 * (b.nps_promoters - b.nps_detractors) / b.nps_n
@@ -213,7 +235,8 @@ def _measure(metric: str, recent: Span, baseline: Span, rule: Rule,
     if metric == "nps" and r.nps_n and b.nps_n:
         value, base, n, base_n, var = _nps(r, b)
         add(metric, value, base, n, base_n, base - value,
-            lambda: _z_drop(base - value, var, n, base_n))
+            lambda: _z_drop(base - value, var, n, base_n) if n >= EXACT_BELOW
+            else _nps_exact(r, b))
     elif metric == "csat" and r.csat_n and b.csat_n:
         value, base = 100 * _share(r.csat_satisfied, r.csat_n), 100 * _share(
             b.csat_satisfied, b.csat_n)
@@ -224,6 +247,11 @@ def _measure(metric: str, recent: Span, baseline: Span, rule: Rule,
         var = _ces_variance(r.ces_sum + b.ces_sum, r.ces_sum_sq + b.ces_sum_sq, r.ces_n + b.ces_n)
         add(metric, value, base, r.ces_n, b.ces_n, base - value,
             lambda: _z_drop(base - value, var, r.ces_n, b.ces_n))
+    elif metric == "unhappy_share" and r.feedback and b.feedback:
+        value, base = r.followup_needed / r.feedback, b.followup_needed / b.feedback
+        add(metric, value, base, r.feedback, b.feedback, value - base,
+            lambda: fisher(r.followup_needed, r.feedback, b.followup_needed, b.feedback,
+                           lower=False))
     elif metric == "failure_rate" and r.interactions and b.interactions:
         value, base = _share(r.failures, r.interactions), _share(b.failures, b.interactions)
         add(metric, value, base, r.interactions, b.interactions, value - base,
@@ -438,7 +466,7 @@ def severity(finding: Finding, config: DetectorConfig) -> str:
 
 def recovery(finding: Finding) -> str:
     """Why an alert resolved: where the freshest window stands now."""
-    digits = 3 if finding.metric in ("failure_rate", "response_rate", "followup_sla") else 1
+    digits = 3 if finding.metric in RATIOS else 1
     return (f"recovered: {finding.measure} {finding.value:.{digits}f} over "
             f"{format_window(finding.window_ms)} against {finding.baseline:.{digits}f} "
             f"before (n={finding.n})")
@@ -458,8 +486,8 @@ def describe(finding: Finding) -> str:
     if finding.metric == SILENT:
         return (f"{finding.measure} collapsed {finding.effect:.0%} against its baseline over "
                 f"{window} ({finding.value:.3g} vs {finding.baseline:.3g}; {stats})")
-    digits = 3 if finding.metric in ("failure_rate", "response_rate", "followup_sla") else 1
-    verb = "rose" if finding.metric == "failure_rate" else "fell"
+    digits = 3 if finding.metric in RATIOS else 1
+    verb = "rose" if finding.metric in RISING else "fell"
     return (f"{finding.metric} {verb} from {finding.baseline:.{digits}f} to "
             f"{finding.value:.{digits}f} over {window} ({stats})")
 

@@ -45,7 +45,22 @@ def test_nps_drop_on_enough_answers_fires_with_its_evidence() -> None:
     verdict = judge([compare(now, before)], {}, CONFIG)[("t", "web", ALL, "nps")]
     assert verdict.alarm is not None and not verdict.clear
     assert verdict.alarm.value == pytest.approx(-25) and verdict.alarm.baseline == pytest.approx(30)
-    assert verdict.alarm.effect == pytest.approx(55) and verdict.alarm.p_value < 1e-9
+    assert verdict.alarm.effect == pytest.approx(55) and verdict.alarm.p_value < 1e-7
+    # From 100 answers on, the normal test with DESIGN.md's variance: the same shares.
+    many = judge([compare(nps_span(60, 400, 0.25, 0.5), before)], {}, CONFIG)
+    assert many[("t", "web", ALL, "nps")].alarm.p_value < 1e-20
+
+
+def test_a_handful_of_answers_is_judged_exactly() -> None:
+    before = nps_span(WEEK_MIN, 5000, 0.8, 0.05)  # NPS 75
+    # 4 detractors of 10 where 5% is usual: Fisher says about 1e-3, far from paging,
+    # where a normal approximation would claim ~1e-4 or less.
+    few = judge([compare(span(60, nps_n=10, nps_promoters=5, nps_detractors=4), before)], {},
+                CONFIG)[("t", "web", ALL, "nps")]
+    assert few.alarm is None and 1e-4 < few.current.p_value < 1e-2
+    collapse = judge([compare(span(60, nps_n=12, nps_promoters=0, nps_detractors=10), before)],
+                     {}, CONFIG)[("t", "web", ALL, "nps")]
+    assert collapse.alarm is not None and collapse.alarm.p_value < 1e-9
 
 
 def test_a_rise_is_not_a_drop_and_polarity_follows_the_metric() -> None:
@@ -60,9 +75,9 @@ def test_a_rise_is_not_a_drop_and_polarity_follows_the_metric() -> None:
 
 def test_below_the_minimum_sample_nothing_is_tested() -> None:
     before = nps_span(WEEK_MIN, 5000, 0.5, 0.2)
-    now = nps_span(60, 19, 0.0, 1.0)  # every answer a detractor, but only 19 < min_n 20
+    now = nps_span(60, 9, 0.0, 1.0)  # every answer a detractor, but only 9 < min_n 10
     assert ("t", "web", ALL, "nps") not in judge([compare(now, before)], {}, CONFIG)
-    lowered = DetectorConfig(rules=parse_rules("nps.min_n=10"))
+    lowered = DetectorConfig(rules=parse_rules("nps.min_n=5"))
     assert judge([compare(now, before)], {}, lowered)[("t", "web", ALL, "nps")].alarm
 
 

@@ -79,6 +79,19 @@ def test_a_low_volume_web_degradation_pages_and_the_stationary_tenant_does_not(
     assert worker.counter("cx_alert_passes_total", outcome="done") > 0
     assert 'tenant="acme-shop"' in worker.metrics().split("cx_alert_active", 1)[1]
 
+    # A leader change: the open alerts carry over, none fires a second time.
+    worker.stop()
+    successor = start_worker(env)
+    successor.wait_ready()
+    wait_until(lambda: successor.counter("cx_alert_passes_total", outcome="done") >= 3, 90,
+               "three passes of the new leader")
+    again = cli_json(["alerts"], env | {"CX_CLICKHOUSE_URL": server_url})
+    firings = [(r["channel"], r["touchpoint"], r["metric"]) for r in again
+               if r["state"] == "firing" and r["severity"] == "critical"]
+    assert len(firings) == len(set(firings)), again
+    shown = successor.metrics().split("cx_alert_active", 1)[1]
+    assert all(f'metric="{r["metric"]}"' in shown for r in firing)
+
 
 def test_eight_steady_days_for_three_tenants_fire_nothing(server_url, tmp_path) -> None:
     tenants = ("acme-shop", "nordwind", "sakura")

@@ -364,7 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
                            "'bench alerts' measures alert detection delay, false alarms and cost")
     bench.add_argument("suite", nargs="?", choices=["alerts"],
                        help="alerts: detection delay per scenario and volume, false alarms per "
-                       "tenant-week, one evaluation pass at 10k scopes (about 10 min)")
+                       "tenant-week, one evaluation pass at 10k scopes (about 6 min)")
     bench.add_argument("--events", type=int, default=200_000, help="ingest bench: events")
     bench.add_argument("--quick", action="store_true",
                        help="alerts: a smoke run (3 days, low volume only, 1k scopes)")

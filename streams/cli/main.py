@@ -205,7 +205,7 @@ def cmd_backtest(args: argparse.Namespace, settings: Settings) -> int:
     import orjson
 
     from streams.cli.render import alerts_table
-    from streams.core.backtest import check_step, replay, summarize
+    from streams.core.backtest import check_step, reach, replay, summarize
     from streams.queries.alerting import bucket_series
 
     if args.start is None or args.end is None:
@@ -217,7 +217,7 @@ def cmd_backtest(args: argparse.Namespace, settings: Settings) -> int:
     end_ms = int(args.end * 1000) // step_ms * step_ms
     if end_ms <= start_ms:
         raise ValueError("--to must be at least one step after --from")
-    reach_ms = max(config.windows_ms) + config.baseline_ms
+    reach_ms = reach(config, settings.followup_deadline_ms)
     say(f"backtest: reading score_minutes from {len(range(start_ms, end_ms + 1, step_ms))} "
         f"steps' reach ({(end_ms - start_ms + reach_ms) / 86_400_000:.1f} days)")
     series = bucket_series(connect(settings.warehouse_url), start_ms=start_ms - reach_ms,

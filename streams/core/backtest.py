@@ -30,6 +30,12 @@ def check_step(step_ms: int, config: DetectorConfig, deadline_ms: int) -> None:
                              f"steps of {format_window(step_ms)}; choose a step that divides it")
 
 
+def reach(config: DetectorConfig, deadline_ms: int) -> int:
+    """How far before its first step a backtest reads: the longest window, the baseline
+    before it, and one follow-up deadline for the cases that came due in them."""
+    return max(config.windows_ms) + config.baseline_ms + deadline_ms
+
+
 def replay(series: Series, *, start_ms: int, end_ms: int, config: DetectorConfig,
            deadline_ms: int, progress: Callable[[int, int], None] | None = None
            ) -> list[Change]:

@@ -134,6 +134,9 @@ class Span:
 
     stats: Stats
     followups: Followups
+    """The follow-ups that came due in the span: feedback one deadline before it, and
+    how many of those were met in time. (Feedback inside a recent window is not due
+    yet, so its own follow-ups could never show a drop.)"""
     minutes: float
 
 

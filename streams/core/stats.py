@@ -7,7 +7,7 @@ scopes: both exact. Scores are never averaged.
 
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Any, Final
 
 MINUTE_MS: Final = 60_000
@@ -48,9 +48,7 @@ class Stats:
         return self
 
     def __add__(self, other: Stats) -> Stats:
-        total = Stats(*astuple(self))
-        total += other
-        return total
+        return Stats(*[getattr(self, name) + getattr(other, name) for name in _NAMES])
 
     @property
     def csat_n(self) -> int:

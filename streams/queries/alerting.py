@@ -3,8 +3,8 @@
 A live pass asks ClickHouse for one row per scope with every span summed
 (``sumIf``), so its cost grows with the scopes, not with the days of baseline.
 A backtest asks once for the minutes bucketed by its step and slides over them
-(``core.series``). Both apply the follow-up deadline rule of ``due_bounds``, and
-a test holds them equal.
+(``core.series``). A span's follow-ups are those that came due in it (feedback
+one deadline earlier); a test holds both reads equal.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Any
 
 from streams.core.alerts import ALERT_COLUMNS, FIRING, Change
 from streams.core.drops import AlertKey, Comparison, DetectorConfig, Span
-from streams.core.scores import Followups, due_bounds
-from streams.core.series import BUCKET_COLUMNS, Series
+from streams.core.scores import Followups
+from streams.core.series import Series
 from streams.core.stats import ALL, MINUTE_MS, STAT_COLUMNS, Scope, Stats, rollups
 from streams.warehouse import Warehouse
 
@@ -24,17 +24,15 @@ _Part = tuple[str, int, int]
 """(alias prefix, start ms, end ms) of one span."""
 
 
-def _span_sums(parts: list[_Part], due_at_ms: int, deadline_ms: int) -> str:
-    whole_s, edge_s = (bound // 1000 for bound in due_bounds(due_at_ms, deadline_ms))
+def _span_sums(parts: list[_Part], deadline_ms: int) -> str:
     columns = []
     for name, start, end in parts:
         inside = f"minute >= toDateTime({start // 1000}) AND minute < toDateTime({end // 1000})"
         columns += [f"sumIf({column}, {inside}) AS {name}_{column}" for column in STAT_COLUMNS]
-        for kind in ("needed", "met"):
-            columns.append(
-                f"sumIf(followup_{kind}, {inside} AND minute <= toDateTime({whole_s})) + "
-                f"sumIf(followup_{kind}_on_minute, {inside} AND minute = toDateTime({edge_s})) "
-                f"AS {name}_due_{kind}")
+        came_due = (f"minute >= toDateTime({(start - deadline_ms) // 1000}) "
+                    f"AND minute < toDateTime({(end - deadline_ms) // 1000})")
+        columns += [f"sumIf(followup_{kind}, {came_due}) AS {name}_due_{kind}"
+                    for kind in ("needed", "met")]
     return ", ".join(columns)
 
 
@@ -61,9 +59,9 @@ def live_comparisons(warehouse: Warehouse, end_ms: int, config: DetectorConfig,
         parts.append((f"r{i}", end_ms - window, end_ms))
         parts.append((f"b{i}", end_ms - window - config.baseline_ms, end_ms - window))
     parts.append(("backlog", end_ms - config.baseline_ms, end_ms))
-    start_s = (end_ms - max(config.windows_ms) - config.baseline_ms) // 1000
+    start_s = (end_ms - max(config.windows_ms) - config.baseline_ms - deadline_ms) // 1000
     rows = warehouse.query(
-        f"SELECT tenant, channel, touchpoint, {_span_sums(parts, end_ms, deadline_ms)} "
+        f"SELECT tenant, channel, touchpoint, {_span_sums(parts, deadline_ms)} "
         f"FROM {warehouse.database}.score_minutes FINAL "
         f"WHERE minute >= toDateTime({start_s}) AND minute < toDateTime({end_ms // 1000}) "
         "GROUP BY tenant, channel, touchpoint")
@@ -96,18 +94,15 @@ def bucket_series(warehouse: Warehouse, *, start_ms: int, end_ms: int, step_ms: 
     """``score_minutes`` in [start, end) bucketed by ``step_ms`` from ``start_ms``, as a Series."""
     start_s, step_s = start_ms // 1000, step_ms // 1000
     bucket = f"intDiv(toUnixTimestamp(minute) - {start_s}, {step_s})"
-    first = f"(toUnixTimestamp(minute) - {start_s}) % {step_s} = 0"
     sums = ", ".join(f"sum({column}) AS total_{column}" for column in STAT_COLUMNS)
     rows = warehouse.query(
-        f"SELECT tenant, channel, touchpoint, {bucket} AS bucket, {sums}, "
-        f"sumIf(followup_needed_on_minute, {first}) AS total_first_needed_on_minute, "
-        f"sumIf(followup_met_on_minute, {first}) AS total_first_met_on_minute "
+        f"SELECT tenant, channel, touchpoint, {bucket} AS bucket, {sums} "
         f"FROM {warehouse.database}.score_minutes FINAL "
         f"WHERE minute >= toDateTime({start_s}) AND minute < toDateTime({end_ms // 1000}) "
         "GROUP BY tenant, channel, touchpoint, bucket")
     return Series.build(
         (((row["tenant"], row["channel"], row["touchpoint"]), int(row["bucket"]),
-          [int(row[f"total_{column}"]) for column in BUCKET_COLUMNS]) for row in rows),
+          [int(row[f"total_{column}"]) for column in STAT_COLUMNS]) for row in rows),
         origin_ms=start_ms, step_ms=step_ms, buckets=-(-(end_ms - start_ms) // step_ms))
 
 

@@ -189,3 +189,11 @@ def test_bound_settings() -> None:
         parse_bounds("sla=5")
     with pytest.raises(ValueError, match="unknown bound"):
         parse_bounds("late=5")
+
+
+def test_followup_sla_compares_the_cases_that_came_due() -> None:
+    before = span(WEEK_MIN, due=700, met=560)  # 80% met in time
+    nobody_called = span(360, due=40, met=4)
+    verdict = judge([compare(nobody_called, before, window_ms=6 * HOUR_MS)], {}, CONFIG)
+    alarm = verdict[("t", "web", ALL, "followup_sla")].alarm
+    assert alarm is not None and alarm.value == pytest.approx(0.1) and alarm.n == 40

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from streams.core.alerts import AlertState, state_of, step
+from streams.core.backtest import reach
 from streams.core.drops import DetectorConfig, Verdict, judge
 from streams.core.stats import STAT_COLUMNS, Stats
 from streams.queries.alerting import (
@@ -55,8 +56,8 @@ def test_live_pass_reads_exactly_what_the_backtest_reads(warehouse: Warehouse) -
     tenant = f"al{time.monotonic_ns()}"
     warehouse.insert("score_minutes", _random_minutes(tenant, random.Random(3)), MINUTE_COLUMNS)
     live, live_backlogs = live_comparisons(warehouse, END_MS, CONFIG, DEADLINE_MS)
-    reach = max(CONFIG.windows_ms) + CONFIG.baseline_ms
-    series = bucket_series(warehouse, start_ms=END_MS - reach, end_ms=END_MS, step_ms=STEP_MS)
+    series = bucket_series(warehouse, start_ms=END_MS - reach(CONFIG, DEADLINE_MS),
+                           end_ms=END_MS, step_ms=STEP_MS)
     replayed, replayed_backlogs = series.comparisons(END_MS, CONFIG, DEADLINE_MS)
     mine = sorted((c.scope, c.window_ms, c.recent, c.baseline) for c in live
                   if c.scope[0] == tenant)

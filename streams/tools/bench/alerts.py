@@ -36,7 +36,7 @@ import orjson
 from streams.cli.render import say
 from streams.config import Settings
 from streams.core.alerts import FIRING, AlertState, Change, step
-from streams.core.backtest import check_step, replay
+from streams.core.backtest import check_step, reach, replay
 from streams.core.drops import SLA_FLOOR, AlertKey, DetectorConfig, judge
 from streams.core.stats import ALL, STAT_COLUMNS
 from streams.queries.alerting import bucket_series, live_comparisons
@@ -155,10 +155,10 @@ Fresh = Callable[[str], Warehouse]
 def backtest(warehouse: Warehouse, *, start_ms: int, end_ms: int, config: DetectorConfig,
              deadline_ms: int) -> tuple[list[Change], int]:
     """Every change a replay at each 5-minute step of [start, end] makes, and the steps."""
-    reach = max(config.windows_ms) + config.baseline_ms
+    reach_ms = reach(config, deadline_ms)
     start_ms -= start_ms % STEP_MS
     end_ms -= end_ms % STEP_MS
-    series = bucket_series(warehouse, start_ms=start_ms - reach, end_ms=end_ms, step_ms=STEP_MS)
+    series = bucket_series(warehouse, start_ms=start_ms - reach_ms, end_ms=end_ms, step_ms=STEP_MS)
     changes = replay(series, start_ms=start_ms, end_ms=end_ms, config=config,
                      deadline_ms=deadline_ms)
     return changes, (end_ms - start_ms) // STEP_MS + 1

@@ -61,7 +61,9 @@ SCENARIOS: Final = ("nps-drop", "failure-spike", "degraded", "silent-channel",
 TENANTS: Final = ("acme-shop", "nordwind")
 STEADY_TENANTS: Final = ("acme-shop", "nordwind", "sakura")
 RELATED: Final[dict[str, tuple[str, ...]]] = {
-    "nps": ("csat", "ces"), "silent_channel": ("response_rate",), "followup_sla": (SLA_FLOOR,)}
+    "nps": ("csat", "ces", "unhappy_share"),
+    "failure_rate": ("nps", "csat", "ces", "unhappy_share"),  # failed customers answer worse
+    "silent_channel": ("response_rate",), "followup_sla": (SLA_FLOOR,)}
 """Metrics that move with a scenario's own (``Incident.metrics``); ``health`` moves with all."""
 
 

@@ -66,10 +66,12 @@ def test_the_scope_takes_rollups_and_related_metrics_and_nothing_else() -> None:
     assert in_scope(spike, ("acme-shop", "web", "*", "failure_rate"))
     assert in_scope(spike, ("acme-shop", "*", "*", "health"))
     assert not in_scope(spike, ("acme-shop", "web", "search", "failure_rate"))
-    assert not in_scope(spike, ("acme-shop", "web", "checkout", "nps"))
+    assert in_scope(spike, ("acme-shop", "web", "checkout", "nps"))  # failed customers answer
+    assert not in_scope(spike, ("acme-shop", "web", "checkout", "response_rate"))
     assert not in_scope(spike, ("nordwind", "web", "checkout", "failure_rate"))
     drop = _incident("nps-drop")  # every touchpoint of acme-shop's web
     assert in_scope(drop, ("acme-shop", "web", "search", "csat"))
+    assert in_scope(drop, ("acme-shop", "web", "*", "unhappy_share"))
     assert not in_scope(drop, ("acme-shop", "mobile_app", "*", "nps"))
     backlog = _incident("followup-backlog")
     assert in_scope(backlog, ("acme-shop", "*", "*", "followup_sla_floor"))

@@ -131,7 +131,7 @@ def test_alter_rename_and_drop_keep_local_and_distributed_tables_in_step() -> No
     assert ddl.translate("DROP TABLE IF EXISTS cx.t_old") == [
         f"DROP TABLE IF EXISTS cx.t_old {ON}", f"DROP TABLE IF EXISTS cx.t_old_local {ON}"]
     assert ddl.translate("DROP TABLE cx.some_view") == [f"DROP TABLE cx.some_view {ON}"]
-    with pytest.raises(ClusterError, match="cx.t_old: not a MergeTree table"):
+    with pytest.raises(ClusterError, match=r"cx\.t_old: not a MergeTree table"):
         ddl.translate("ALTER TABLE cx.t_old ADD COLUMN x UInt8")
 
 

@@ -29,7 +29,7 @@ CLUSTER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NAME = r"(?P<db>\w+)\.(?P<table>\w+)"
 _IF_NOT_EXISTS = r"(?P<ine>IF\s+NOT\s+EXISTS\s+)?"
 _FLAGS = re.IGNORECASE | re.DOTALL
-# ALTER operations that a Distributed table must repeat to keep its columns in step.
+# ALTER operations after which the Distributed table must take the new columns too.
 _COLUMN_OPERATION = re.compile(r"(ADD|DROP|MODIFY|RENAME|COMMENT)\s+COLUMN\b", re.IGNORECASE)
 # Clauses that may follow ORDER BY in a MergeTree definition.
 _AFTER_ORDER_BY = re.compile(r"\s+(PARTITION\s+BY|PRIMARY\s+KEY|SAMPLE\s+BY|TTL|SETTINGS)\b",
@@ -215,11 +215,14 @@ class ClusterDDL:
             raise ClusterError(f"ALTER TABLE {name}: not a MergeTree table the schema files "
                                "create, so it has no cluster form")
         operations = split_top_level(text[head.end():])
-        local = [f"ALTER TABLE {name}{LOCAL_SUFFIX} {self.on_cluster} {', '.join(operations)}"]
-        columns = [op for op in operations if _COLUMN_OPERATION.match(op)]
-        if columns:
-            local.append(f"ALTER TABLE {name} {self.on_cluster} {', '.join(columns)}")
-        return local
+        altered = [f"ALTER TABLE {name}{LOCAL_SUFFIX} {self.on_cluster} {', '.join(operations)}"]
+        if any(_COLUMN_OPERATION.match(operation) for operation in operations):
+            # The Distributed table takes its columns from the local one again. (ClickHouse
+            # before 19 refuses ALTER ... ON CLUSTER of a Distributed table over replicas.)
+            altered += [f"DROP TABLE IF EXISTS {name} {self.on_cluster}",
+                        self._distributed(head["db"], head["table"], self.sharded[name],
+                                          "IF NOT EXISTS ")]
+        return altered
 
     def _rename(self, head: re.Match[str], text: str) -> list[str]:
         pairs = []

@@ -26,6 +26,8 @@ CLUSTER_CONFIG = """<?xml version="1.0"?>
   <distributed_ddl><path>/clickhouse/task_queue/ddl</path></distributed_ddl>
   <remote_servers><{cluster}>{shards}</{cluster}></remote_servers>
   <macros><shard>{shard:02d}</shard><replica>replica-{shard}</replica></macros>
+  <interserver_http_host>127.0.0.1</interserver_http_host>
+  <interserver_http_port>{interserver}</interserver_http_port>
 </yandex>
 """
 # ON CLUSTER DDL runs with the servers' default profile, not the client's settings:
@@ -35,7 +37,10 @@ PROFILE = """<?xml version="1.0"?>
   <allow_experimental_low_cardinality_type>1</allow_experimental_low_cardinality_type>
 </default></profiles></yandex>
 """
-SHARD = "<shard><replica><host>127.0.0.1</host><port>{port}</port></replica></shard>"
+# internal_replication: a write through a Distributed table goes to one replica of the shard
+# and replication copies it (else the Distributed table writes every replica itself).
+SHARD = ("<shard><internal_replication>true</internal_replication>"
+         "<replica><host>127.0.0.1</host><port>{port}</port></replica></shard>")
 
 
 class ZooKeeper:
@@ -89,7 +94,8 @@ class ClickHouseCluster:
         for index, server in enumerate(self.servers, start=1):
             (server.root / "config.d").mkdir(exist_ok=True)
             (server.root / "config.d" / "cluster.xml").write_text(CLUSTER_CONFIG.format(
-                zookeeper=self.zookeeper.port, cluster=name, shards=layout, shard=index))
+                zookeeper=self.zookeeper.port, cluster=name, shards=layout, shard=index,
+                interserver=free_port()))
             (server.root / "users.d").mkdir(exist_ok=True)
             (server.root / "users.d" / "profile.xml").write_text(PROFILE)
 

@@ -17,6 +17,7 @@ from streams.core.drops import DetectorConfig, parse_bounds, parse_rules
 from streams.core.scores import parse_weights
 from streams.core.triggers import DEFAULT_KEYWORDS, parse_keywords
 from streams.core.units import parse_duration
+from streams.warehouse.cluster import ClusterError, check_cluster_name
 
 Parse = Callable[[str, str], Any]
 """(variable name, its non-empty value) -> the setting, or ConfigError naming the variable."""
@@ -85,6 +86,13 @@ def _share(name: str, raw: str) -> float:
     return value
 
 
+def _cluster(name: str, raw: str) -> str:
+    try:
+        return check_cluster_name(raw.strip())
+    except ClusterError as error:
+        raise ConfigError(str(error)) from None
+
+
 def _env(variable: str, parse: Parse = _text) -> dict[str, Any]:
     """Field metadata: the variable that sets the field and how to read it."""
     return {"env": variable, "parse": parse}
@@ -96,6 +104,10 @@ class Settings:
     """``host:port[,host:port]``; None means "start the bundled local broker"."""
     clickhouse_url: str | None = field(default=None, metadata=_env("CX_CLICKHOUSE_URL"))
     """``clickhouse://user:pass@host:9000/db`` or ``chdb:///path``; None means embedded."""
+    clickhouse_cluster: str | None = field(
+        default=None, metadata=_env("CX_CLICKHOUSE_CLUSTER", _cluster))
+    """A cluster in the server's ``<remote_servers>``: replicated, distributed tables made
+    ON CLUSTER (streams/warehouse/cluster.py); None means one node."""
     data_dir: Path = field(default_factory=lambda: Path(".cxpulse"),
                            metadata=_env("CX_DATA_DIR", _path))
     metrics_port: int = field(default=6066,

@@ -16,8 +16,8 @@ from streams.config import ConfigError, Settings
 from streams.core.units import parse_duration, parse_time
 from streams.kafka import KafkaError, admin
 from streams.kafka.broker import BrokerError
-from streams.warehouse import WarehouseError, connect
-from streams.warehouse.migrate import migrate
+from streams.warehouse import WarehouseError, connect, database_of
+from streams.warehouse.migrate import migrate, render
 
 USER_ERRORS = (ConfigError, KafkaError, BrokerError, WarehouseError, OSError, ValueError)
 
@@ -31,7 +31,7 @@ def pipeline_ready(settings: Settings, *, start_local: bool) -> Iterator[Setting
         if created:
             say(f"created topics {', '.join(created)} ({settings.partitions} partitions)")
         warehouse = connect(settings.warehouse_url)
-        applied = migrate(warehouse)
+        applied = migrate(warehouse, settings.clickhouse_cluster)
         say(f"warehouse {warehouse.description}: "
             + (f"applied {', '.join(applied)}" if applied else "schema up to date"))
         yield dataclasses.replace(settings, kafka_bootstrap=bootstrap)
@@ -55,8 +55,11 @@ def cmd_topics(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    if args.print:
+        print(render(database_of(settings.warehouse_url), settings.clickhouse_cluster), end="")
+        return 0
     warehouse = connect(settings.warehouse_url)
-    applied = migrate(warehouse)
+    applied = migrate(warehouse, settings.clickhouse_cluster)
     print(f"{warehouse.description}: " + (f"applied {', '.join(applied)}" if applied
                                            else "schema up to date"))
     return 0
@@ -282,8 +285,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("topics", help="create the topics (CX_PARTITIONS partitions)").set_defaults(
         func=cmd_topics)
-    sub.add_parser("migrate", help="apply schemas/clickhouse idempotently").set_defaults(
-        func=cmd_migrate)
+    migrate_ = sub.add_parser("migrate", help="apply schemas/clickhouse idempotently "
+                              "(on CX_CLICKHOUSE_CLUSTER if set)")
+    migrate_.add_argument("--print", action="store_true",
+                          help="print every statement for this configuration, run nothing")
+    migrate_.set_defaults(func=cmd_migrate)
 
     produce = sub.add_parser("produce", help="send JSON Lines events, routed by 'type'")
     produce.add_argument("file", help="a JSON Lines file, or - for stdin")

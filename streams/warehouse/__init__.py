@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 
 class WarehouseError(RuntimeError):
@@ -35,6 +35,14 @@ class Warehouse(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def database_of(url: str) -> str:
+    """The database a URL names: the path of ``clickhouse://``, ``?database=`` of ``chdb://``."""
+    parts = urlsplit(url)
+    if parts.scheme == "chdb":
+        return parse_qs(parts.query).get("database", ["cx"])[0]
+    return parts.path.strip("/") or "cx"
 
 
 def connect(url: str) -> Warehouse:

@@ -11,11 +11,11 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import orjson
 
-from streams.warehouse import WarehouseError, one_line
+from streams.warehouse import WarehouseError, database_of, one_line
 from streams.warehouse.sql import column_list, sql_literal
 
 
@@ -47,7 +47,7 @@ class EmbeddedWarehouse:
         """One embedded engine per process and path (chdb allows no more)."""
         parts = urlsplit(url)
         path = Path(parts.netloc + parts.path).expanduser().resolve()
-        database = parse_qs(parts.query).get("database", ["cx"])[0]
+        database = database_of(url)
         key = str(path)
         if key not in cls._open:
             if cls._open:

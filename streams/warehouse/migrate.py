@@ -1,7 +1,9 @@
 """Apply ``schemas/clickhouse/*.sql`` in order, each file once, recorded in ``schema_migrations``.
 
 Every statement is also written to be idempotent (IF NOT EXISTS), so two
-workers migrating at the same moment do no harm.
+workers migrating at the same moment do no harm. With a cluster name
+(CX_CLICKHOUSE_CLUSTER) the same files run as replicated, distributed,
+ON CLUSTER DDL (``cluster.ClusterDDL``); ``plan`` is what would run, for review.
 """
 
 from __future__ import annotations
@@ -9,7 +11,14 @@ from __future__ import annotations
 import time
 from importlib.resources import files
 
-from streams.warehouse import Warehouse
+from streams.warehouse import Warehouse, WarehouseError
+from streams.warehouse.cluster import ClusterDDL
+
+BOOKKEEPING = "bookkeeping"
+"""The plan step that creates the database and ``schema_migrations``; it runs every time."""
+CLUSTER_SETTINGS = {"insert_distributed_sync": "1", "distributed_product_mode": "global"}
+"""Query settings cluster mode relies on: a write through a Distributed table has landed
+before it is read back, and an ``IN (SELECT ...)`` over Distributed tables reads every shard."""
 
 
 def migration_files() -> list[tuple[str, str]]:
@@ -28,21 +37,72 @@ def statements(sql: str, database: str) -> list[str]:
             for part in body.split(";") if part.strip()]
 
 
-def migrate(warehouse: Warehouse) -> list[str]:
-    """Bring the schema up to date; return the versions applied now."""
+def bookkeeping(database: str) -> list[str]:
+    return [f"CREATE DATABASE IF NOT EXISTS {database}",
+            f"CREATE TABLE IF NOT EXISTS {database}.schema_migrations\n"
+            "(version String, applied_at DateTime('UTC'))\n"
+            "ENGINE = ReplacingMergeTree() ORDER BY version"]
+
+
+def plan(database: str, cluster: str | None = None) -> list[tuple[str, list[str]]]:
+    """(step, statements): the bookkeeping, then every schema file, for one node or ``cluster``.
+
+    Every file is translated, applied or not: the cluster form of a later file
+    depends on the tables the earlier ones created.
+    """
+    steps = [(BOOKKEEPING, bookkeeping(database)),
+             *((version, statements(sql, database)) for version, sql in migration_files())]
+    if cluster is None:
+        return steps
+    ddl = ClusterDDL(cluster)
+    return [(step, [out for statement in stmts for out in ddl.translate(statement)])
+            for step, stmts in steps]
+
+
+def render(database: str, cluster: str | None = None) -> str:
+    """The whole plan as one SQL script with a comment per step (``cxpulse migrate --print``)."""
+    where = f"ClickHouse cluster {cluster}" if cluster else "a single ClickHouse node"
+    lines = [f"-- cxpulse migrate: database {database} on {where}"]
+    for step, stmts in plan(database, cluster):
+        lines += ["", f"-- {step}", *(f"{statement};" for statement in stmts)]
+    return "\n".join(lines) + "\n"
+
+
+def check_cluster(warehouse: Warehouse, cluster: str) -> None:
+    """The server knows ``cluster`` and this connection has ``CLUSTER_SETTINGS``."""
+    known = [row["cluster"] for row in warehouse.query(
+        "SELECT DISTINCT cluster FROM system.clusters ORDER BY cluster")]
+    if cluster not in known:
+        raise WarehouseError(
+            f"{warehouse.description}: cluster {cluster!r} (CX_CLICKHOUSE_CLUSTER) is not in "
+            f"the server's <remote_servers>; it has: {', '.join(known) or 'none'}")
+    names = ", ".join(f"'{name}'" for name in CLUSTER_SETTINGS)
+    have = {row["name"]: row["value"] for row in warehouse.query(
+        f"SELECT name, value FROM system.settings WHERE name IN ({names})")}
+    wrong = [f"{name}={value}" for name, value in CLUSTER_SETTINGS.items()
+             if have.get(name) != value]
+    if wrong:
+        raise WarehouseError(
+            f"{warehouse.description}: cluster mode needs {' and '.join(wrong)}: append "
+            f"?{'&'.join(wrong)} to CX_CLICKHOUSE_URL (or set them in the user's profile)")
+
+
+def migrate(warehouse: Warehouse, cluster: str | None = None) -> list[str]:
+    """Bring the schema up to date (on ``cluster`` if named); return the versions applied now."""
     db = warehouse.database
-    warehouse.execute(f"CREATE DATABASE IF NOT EXISTS {db}")
-    warehouse.execute(
-        f"CREATE TABLE IF NOT EXISTS {db}.schema_migrations "
-        "(version String, applied_at DateTime('UTC')) "
-        "ENGINE = ReplacingMergeTree() ORDER BY version")
+    steps = plan(db, cluster)  # translated in full first: an untranslatable file runs nothing
+    if cluster is not None:
+        check_cluster(warehouse, cluster)
+    (_, setup), *versions = steps
+    for statement in setup:
+        warehouse.execute(statement)
     done = {row["version"] for row in warehouse.query(
         f"SELECT version FROM {db}.schema_migrations")}
     applied = []
-    for version, sql in migration_files():
+    for version, stmts in versions:
         if version in done:
             continue
-        for statement in statements(sql, db):
+        for statement in stmts:
             warehouse.execute(statement)
         warehouse.insert("schema_migrations", [(version, int(time.time()))],
                          ("version", "applied_at"))

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 from clickhouse_driver import Client
 from clickhouse_driver import errors as ch_errors
 
-from streams.warehouse import WarehouseError, one_line
+from streams.warehouse import WarehouseError, database_of, one_line
 from streams.warehouse.sql import column_list
 
 # The driver logs each failed connect with a traceback; WarehouseError says it in one line.
@@ -30,7 +30,7 @@ def version_settings(version: str) -> dict[str, Any]:
 class NativeWarehouse:
     def __init__(self, url: str) -> None:
         parts = urlsplit(url)
-        self.database = parts.path.strip("/") or "cx"
+        self.database = database_of(url)
         # Connect without a database: the first migration creates it.
         self._client = Client.from_url(urlunsplit(parts._replace(path="/default")))
         host = parts.hostname or "localhost"

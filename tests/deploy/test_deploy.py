@@ -14,6 +14,7 @@ import re
 import subprocess
 import tomllib
 from collections.abc import Iterator
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,6 +22,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from streams.config import Settings
 from tests.support.services import system_binary
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,14 +36,21 @@ DATASOURCES_FILE = GRAFANA / "provisioning" / "datasources" / "datasources.yml"
 DASHBOARD_PROVIDERS_FILE = GRAFANA / "provisioning" / "dashboards" / "dashboards.yml"
 DASHBOARDS_DIR = GRAFANA / "dashboards"
 
-# The settings the application reads (streams/config.py, DESIGN.md).
-CX_ENV = {
+# Every variable the application reads: the Settings fields (streams/config.py).
+CX_ENV = {setting.metadata["env"] for setting in fields(Settings)}
+# What every deployment sets for the cxpulse containers.
+DEPLOYED_ENV = {
     "CX_KAFKA_BOOTSTRAP",
     "CX_CLICKHOUSE_URL",
+    "CX_CLICKHOUSE_CLUSTER",
     "CX_DATA_DIR",
     "CX_METRICS_PORT",
     "CX_PARTITIONS",
 }
+# A version tag with at least major.minor.patch, or a digest: never `latest` or a moving
+# series tag like `3.11-slim` or `25.3`.
+PINNED = re.compile(r"[^:@\s]+(:v?\d+\.\d+\.\d+[-\w.]*)?(@sha256:[0-9a-f]{64})?")
+DIGEST = "@sha256:"
 CX_COMMANDS = {"worker", "topics", "migrate", "demo", "generate"}
 # Environment variables of the third-party images, by image repository.
 THIRD_PARTY_ENV = {
@@ -480,7 +489,7 @@ def test_compose_environment_is_documented(
             allowed = THIRD_PARTY_ENV[repository]
             unknown = {n for n in names if allowed is None or not allowed.fullmatch(n)}
         assert not unknown, f"{name}: undocumented environment variables {sorted(unknown)}"
-    assert env_names(services["worker"]["environment"]) == CX_ENV
+    assert env_names(services["worker"]["environment"]) == DEPLOYED_ENV
     # Variables compose substitutes from the user's shell or .env file.
     substituted = set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)", COMPOSE_FILE.read_text()))
     assert substituted, "expected ${CX_...} substitutions to point at your own services"
@@ -561,7 +570,7 @@ def test_prometheus_sends_alerts_to_alertmanager(
 def test_dockerfile() -> None:
     instructions = dockerfile_instructions(DEPLOY / "Dockerfile")
     froms = [args for op, args in instructions if op == "FROM"]
-    assert froms[-1].split()[0] == "python:3.11-slim"
+    assert froms[-1].split()[0].startswith("python:3.11.")
     final = instructions[max(i for i, (op, _) in enumerate(instructions) if op == "FROM") :]
     users = [args for op, args in final if op == "USER"]
     assert users and users[-1].split(":")[0] not in {"root", "0"}, "the image must not run as root"
@@ -957,3 +966,111 @@ def test_k8s_setup_job(k8s: dict[tuple[str, str], dict[str, Any]]) -> None:
         if kind in {"Deployment", "Job"}:
             for container in pod_containers(doc):
                 assert container["args"][0] in CX_COMMANDS, f"{name}: {container['args']}"
+
+
+# ---------------------------------------------------------------- pinned images, names, scaling
+
+
+def is_pinned(image: str) -> bool:
+    """A patch-level version tag or a digest (``latest``, ``3.11-slim``, ``25.3`` are not)."""
+    match = PINNED.fullmatch(image)
+    return bool(match and (match.group(1) or DIGEST in image))
+
+
+def test_pinning_check_can_fail() -> None:
+    for loose in ("python:3.11-slim", "grafana/grafana:latest", "grafana/grafana",
+                  "clickhouse/clickhouse-server:25.3"):
+        assert not is_pinned(loose), loose
+    for pinned in ("prom/prometheus:v2.55.1", "python:3.11.11-slim-bookworm",
+                   "busybox@sha256:" + "a" * 64):
+        assert is_pinned(pinned), pinned
+
+
+def kustomized_images() -> dict[str, str]:
+    """Image name in the manifests -> what kustomize sets it to."""
+    return {image["name"]: f"{image.get('newName', image['name'])}:{image['newTag']}"
+            for image in load_yaml(K8S / "kustomization.yaml").get("images", [])}
+
+
+def test_every_image_is_pinned(
+    services: dict[str, dict[str, Any]], k8s: dict[tuple[str, str], dict[str, Any]]
+) -> None:
+    images = {f"compose {name}": service["image"] for name, service in services.items()
+              if "build" not in service}
+    images |= {f"Dockerfile FROM {args.split()[0]}": args.split()[0]
+               for op, args in dockerfile_instructions(DEPLOY / "Dockerfile") if op == "FROM"}
+    syntax = (DEPLOY / "Dockerfile").read_text().splitlines()[0]
+    images["Dockerfile syntax"] = syntax.removeprefix("# syntax=")
+    kustomized = kustomized_images()
+    for (kind, name), doc in k8s.items():
+        if kind in {"Deployment", "Job"}:
+            for container in pod_containers(doc):
+                image = container["image"]
+                images[f"{kind} {name} {container['name']}"] = kustomized.get(image, image)
+    loose = {where: image for where, image in images.items() if not is_pinned(image)}
+    assert not loose, loose
+    # The one plugin Grafana installs at start is pinned too ("<plugin id> <version>").
+    for plugin in services["grafana"]["environment"]["GF_INSTALL_PLUGINS"].split(","):
+        assert re.fullmatch(r"[\w-]+ \d+\.\d+\.\d+", plugin.strip()), plugin
+
+
+def deploy_texts() -> dict[str, str]:
+    paths = [*DEPLOY.rglob("*.yaml"), *DEPLOY.rglob("*.yml"), DEPLOY / "Dockerfile",
+             DEPLOY / "README.md", ROOT / "README.md"]
+    return {path.relative_to(ROOT).as_posix(): path.read_text(encoding="utf-8")
+            for path in paths}
+
+
+def test_every_cx_variable_named_in_deploy_files_is_a_setting() -> None:
+    named: dict[str, set[str]] = {}
+    for where, text in deploy_texts().items():
+        for name in re.findall(r"\bCX_[A-Z0-9_]*[A-Z0-9]\b", text):
+            named.setdefault(name, set()).add(where)
+    unknown = {name: sorted(where) for name, where in named.items() if name not in CX_ENV}
+    assert not unknown, f"not read by streams/config.py Settings: {unknown}"
+    assert set(named) >= DEPLOYED_ENV
+
+
+def test_compose_worker_scales_with_scale_flag(services: dict[str, dict[str, Any]]) -> None:
+    """``docker compose up --scale worker=N``: nothing may be unique per container."""
+    worker = services["worker"]
+    assert "container_name" not in worker and "hostname" not in worker
+    assert not worker.get("ports"), "a published host port collides at the second replica"
+    assert worker.get("expose"), "Prometheus reaches each replica on its network port"
+    named = [volume for volume in worker.get("volumes", [])
+             if not str(volume).startswith(("/", "."))]
+    assert not named, f"a named volume would be shared by every replica: {named}"
+    for name, service in services.items():
+        assert "container_name" not in service, f"{name}: container_name blocks --scale"
+    test = " ".join(worker["healthcheck"]["test"])
+    assert "CX_METRICS_PORT" in test, "the healthcheck follows each container's own port"
+
+
+def test_k8s_containers_have_requests_and_limits(
+    k8s: dict[tuple[str, str], dict[str, Any]],
+) -> None:
+    for (kind, name), doc in k8s.items():
+        if kind in {"Deployment", "Job"}:
+            for container in pod_containers(doc):
+                resources = container.get("resources", {})
+                for part in ("requests", "limits"):
+                    assert {"cpu", "memory"} <= set(resources.get(part, {})), (
+                        f"{kind} {name} {container['name']}: {part}")
+
+
+def test_k8s_worker_probes_and_disruption_budget(
+    k8s: dict[tuple[str, str], dict[str, Any]],
+) -> None:
+    deployment = k8s[("Deployment", "cxpulse-worker")]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"]["path"] == "/metrics", probe
+    budgets = [doc for (kind, _), doc in k8s.items() if kind == "PodDisruptionBudget"]
+    (budget,) = budgets
+    assert budget["apiVersion"] == "policy/v1"
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert budget["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    assert budget["spec"].get("maxUnavailable") == 1 or (
+        budget["spec"]["minAvailable"] < deployment["spec"]["replicas"])
+    spread = deployment["spec"]["template"]["spec"]["topologySpreadConstraints"]
+    assert {c["topologyKey"] for c in spread} >= {"kubernetes.io/hostname"}

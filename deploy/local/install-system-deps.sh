@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the tests run for real: ClickHouse server (18.16 in bookworm),
-# Prometheus with promtool, and Alertmanager with amtool (the alert delivery
-# chain test). Installs only what is missing; needs root or sudo.
+# Prometheus with promtool, Alertmanager with amtool (the alert delivery
+# chain test), and tmux (the `cxpulse top` screen test). Installs only what is missing; needs root or sudo.
 set -euo pipefail
 need=()
 command -v clickhouse-server >/dev/null 2>&1 || need+=(clickhouse-server clickhouse-client)
@@ -9,8 +9,9 @@ command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 command -v amtool >/dev/null 2>&1 || need+=(prometheus-alertmanager)
+command -v tmux >/dev/null 2>&1 || need+=(tmux)
 if [ ${#need[@]} -eq 0 ]; then
-  echo "system packages: clickhouse-server, prometheus and prometheus-alertmanager already installed"
+  echo "system packages: clickhouse-server, prometheus, prometheus-alertmanager and tmux already installed"
   exit 0
 fi
 sudo=""

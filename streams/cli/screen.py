@@ -77,7 +77,7 @@ def on_key(state: State, key: str, tenants: Sequence[str]) -> State | None:
     return state
 
 
-def sparkline(values: Sequence[float | None], min_span: float = 10.0) -> str:
+def sparkline(values: Sequence[float | None], min_span: float = 20.0) -> str:
     """One block per value, scaled to the series' range (at least ``min_span`` wide, so
     noise on a flat series stays flat); ``·`` where there is no data."""
     known = [value for value in values if value is not None]
@@ -179,7 +179,7 @@ def screen(view: View | None, state: State, *, source: str, min_answers: int,
            notes: Sequence[str] = (), clock: float | None = None) -> list[Line]:
     """The whole screen, cut to ``width`` x ``height`` (None: no limit); the key help
     stays on the last line."""
-    stamp = time.strftime("%H:%M:%S", time.localtime(clock))
+    stamp = time.strftime("%H:%M:%S UTC", time.gmtime(clock))
     lines: list[Line] = [(f"CX Pulse top · {source} · {stamp}", "title"),
                          *((note, "") for note in notes)]
     if error:

@@ -138,7 +138,7 @@ def tenant_bar(tenants: Sequence[str], chosen: str | None, alerts: Sequence[Row]
         firing = sum(1 for alert in alerts if alert["tenant"] == tenant)
         label = f"{number_} {tenant}" + (f" !{firing}" if firing else "")
         cells.append(f"[{label}]" if tenant == chosen else f" {label} ")
-    return "tenants: " + " ".join(cells)
+    return ("tenants: " + " ".join(cells)).rstrip()
 
 
 def blind_spots(rows: Sequence[Row], min_answers: int) -> str:

@@ -131,7 +131,7 @@ def test_the_screen_shows_the_chosen_tenant() -> None:
     lines = screen(view(), State(), source="clickhouse://x", min_answers=5, clock=0)
     text = [line for line, _ in lines]
     assert text[0] == "CX Pulse top · clickhouse://x · 00:00:00 UTC"
-    assert text[1] == "tenants: [1 acme-shop !1]  2 nordwind "
+    assert text[1] == "tenants: [1 acme-shop !1]  2 nordwind"
     assert text[2].startswith("acme-shop · window 1h ending 2026-11-23T14:32:00Z")
     assert text[3].startswith("channel")
     assert [t.split()[0] for t in text[4:7]] == ["all", "web", "voice"]

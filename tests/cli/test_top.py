@@ -168,3 +168,21 @@ def test_top_without_data_or_services_says_so_in_one_line(server_url: str) -> No
         str(port))
     one_line_error(cxpulse("top", "--worker", f"http://127.0.0.1:{port}"),
                    f"cannot reach the worker at http://127.0.0.1:{port}")
+
+
+@pytest.mark.integration
+def test_demo_on_a_terminal_is_the_top_view(tmux: Tmux, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    tmux.start([CXPULSE, "demo", "--rate", "60", "--history", "5m"],
+               {"CX_DATA_DIR": str(data), "CX_METRICS_PORT": str(broker.free_port())},
+               width=170, height=40)
+    screen = tmux.wait_for("tenants: [1 acme-shop]", "demo: landed: interactions", timeout=60)
+    assert "dead letters 3" in screen or "dead letters 0" in screen, screen
+    assert {"all", "web"} <= set(rows_of(screen)), screen
+    tmux.keys("2")
+    tmux.wait_for("[2 nordwind]", "nordwind · window 1h")
+    tmux.keys("q")
+    wait_until(lambda: tmux.exit_status() is not None, 30, "the demo to stop on q")
+    assert tmux.exit_status() == 0
+    assert "generating incident traffic" in (data / "demo.log").read_text()  # not on screen
+    assert not (data / "broker.json").exists()

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages the tests run for real: ClickHouse server (18.16 in bookworm),
 # Prometheus with promtool, Alertmanager with amtool (the alert delivery chain
-# test), and ZooKeeper (the two-shard ClickHouse cluster test). Installs only what is missing; needs root or sudo.
+# test), ZooKeeper (the two-shard ClickHouse cluster test) and tmux (the
+# `cxpulse top` screen test). Installs only what is missing; needs root or sudo.
 set -euo pipefail
 need=()
 command -v clickhouse-server >/dev/null 2>&1 || need+=(clickhouse-server clickhouse-client)
@@ -10,8 +11,9 @@ command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 command -v amtool >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 [ -e /usr/share/java/zookeeper.jar ] || need+=(zookeeper)
+command -v tmux >/dev/null 2>&1 || need+=(tmux)
 if [ ${#need[@]} -eq 0 ]; then
-  echo "system packages: clickhouse-server, prometheus, prometheus-alertmanager and zookeeper already installed"
+  echo "system packages: clickhouse-server, prometheus, prometheus-alertmanager, zookeeper and tmux already installed"
   exit 0
 fi
 sudo=""

@@ -1,7 +1,8 @@
 """``cxpulse demo``: worker + traffic generator + a few hostile messages + a live console view.
 
-The view reads the same ClickHouse the worker writes (embedded chdb allows one
-process per data directory, so the demo runs everything in this one). Alerts
+On a terminal the view is ``cxpulse top``'s full screen, else scrolling text. It
+reads the same ClickHouse the worker writes (embedded chdb allows one process per
+data directory, so the demo runs everything in this one). Alerts
 need a norm to drop from, so the demo first backfills ``--history`` of steady
 traffic, then runs live traffic whose incident fires an alert and, once it
 passes, resolves it; the detector runs on a demo time scale (``DEMO_ALERTS``).
@@ -10,6 +11,7 @@ passes, resolves it; the detector runs on a demo time scale (``DEMO_ALERTS``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import itertools
 import os
@@ -19,8 +21,12 @@ import sys
 import time
 from typing import Any
 
-from streams.cli.render import alert_line, demo_view
+from streams.cli.live import WarehouseSource
+from streams.cli.render import alert_line, demo_view, landed_line
+from streams.cli.screen import State
+from streams.cli.top import Live, Terminal
 from streams.config import Settings
+from streams.core.scores import parse_weights
 from streams.core.stats import ALL
 from streams.queries.alerting import history
 from streams.queries.landed import landed
@@ -28,6 +34,7 @@ from streams.queries.windows import window_scores
 from streams.warehouse import Warehouse, connect
 
 REFRESH_SECONDS = 5.0
+KEY_SECONDS = 0.2
 WINDOW_MS = 3_600_000
 CYCLE_SECONDS = 600.0
 DEMO_ALERTS = {"alert_seconds": 10.0, "alert_windows": (300.0, 900.0),
@@ -60,6 +67,11 @@ def run(settings: Settings, *, duration: float | None, rate: float, scenario: st
     app = create_app(settings)
     bootstrap = settings.kafka_bootstrap or ""
     produce_lines(bootstrap, HOSTILE, topic="cx.feedback")
+    # On a terminal the view is `cxpulse top`'s screen, drawn by this process (it owns the
+    # embedded ClickHouse); the worker's and the generator's logs go to a file meanwhile.
+    terminal = Terminal() if sys.stdout.isatty() else None
+    log_path = settings.data_dir / "demo.log"
+    log = log_path.open("ab") if terminal else None
     # The incident fills the middle third of each traffic run, so an open-ended demo
     # replays short runs (new seed each) to show it within minutes, again and again.
     run_seconds = duration or CYCLE_SECONDS
@@ -69,7 +81,8 @@ def run(settings: Settings, *, duration: float | None, rate: float, scenario: st
         return subprocess.Popen(
             [sys.executable, "-m", "streams.cli", "generate", "--rate", str(rate),
              "--seed", str(next(seeds)), *flags],
-            env=os.environ | {"CX_KAFKA_BOOTSTRAP": bootstrap}, stdin=subprocess.DEVNULL)
+            env=os.environ | {"CX_KAFKA_BOOTSTRAP": bootstrap}, stdin=subprocess.DEVNULL,
+            stdout=log, stderr=log)
 
     # The history first (sent at once, event times over the past --history), then live.
     generator = start_generator("--scenario", "steady", "--backfill", "--duration",
@@ -78,30 +91,68 @@ def run(settings: Settings, *, duration: float | None, rate: float, scenario: st
     warehouse = connect(settings.warehouse_url)
     started = time.time()
     shown_alerts = 0
+    intro = [f"demo: first {history_seconds / 60:g} min of steady history (the norm alerts "
+             "compare with), then live traffic",
+             f"demo: Kafka {bootstrap}, ClickHouse {warehouse.description}, scenario {scenario}, "
+             f"~{rate:g} events/s; metrics on http://127.0.0.1:{settings.metrics_port}/metrics; "
+             "Ctrl-C to stop"]
+    screen = Live(WarehouseSource(warehouse, settings.followup_deadline_ms,
+                                  parse_weights(settings.health_weights)),
+                  min_answers=settings.min_answers, state=State())
+    reading = asyncio.Lock()  # one read of the embedded ClickHouse at a time
 
-    @app.timer(REFRESH_SECONDS)
-    async def show() -> None:
-        nonlocal generator, live, shown_alerts
+    async def draw_top(fetch: bool) -> None:
+        if terminal is None:
+            return
+        if fetch:
+            async with reading:
+                so_far = await asyncio.to_thread(landed, warehouse)
+                await asyncio.to_thread(screen.refresh)
+            screen.notes = [f"demo: {landed_line(so_far.counts, so_far.reasons)}",
+                            f"demo: scenario {scenario}, ~{rate:g} events/s; logs in {log_path}; "
+                            "q or Ctrl-C to stop"]
+        terminal.draw(screen.lines(*terminal.size()))
+
+    async def print_scrolling() -> None:
+        nonlocal shown_alerts
         view = await asyncio.to_thread(snapshot, warehouse, settings.followup_deadline_ms)
         print(demo_view(view), flush=True)
         changes = await asyncio.to_thread(history, warehouse, since_s=int(started) - 3600)
         for change in changes[shown_alerts:]:
             print(alert_line(change.as_dict()), flush=True)
         shown_alerts = len(changes)
+
+    @app.timer(REFRESH_SECONDS)
+    async def show() -> None:
+        nonlocal generator, live
+        await (draw_top(fetch=True) if terminal else print_scrolling())
         if generator.poll() is not None and (not live or duration is None):
             generator = start_generator("--scenario", scenario, "--duration", str(run_seconds))
             live = True
         if duration is not None and time.time() - started > duration + 2 * REFRESH_SECONDS:
             os.kill(os.getpid(), signal.SIGTERM)
 
-    print(f"demo: first {history_seconds / 60:g} min of steady history (the norm alerts compare "
-          "with), then live traffic", flush=True)
-    print(f"demo: Kafka {bootstrap}, ClickHouse {warehouse.description}, scenario {scenario}, "
-          f"~{rate:g} events/s; metrics on http://127.0.0.1:{settings.metrics_port}/metrics; "
-          "Ctrl-C to stop", flush=True)
+    if terminal is not None:
+        @app.timer(KEY_SECONDS)
+        async def keys() -> None:
+            """The top screen's keys: tenant, window, q."""
+            key = terminal.key(0)
+            if key and (screen.press(key) or key == "RESIZE"):
+                await draw_top(fetch=True)
+            if screen.quit:
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    for line in intro:
+        print(line, flush=True)
     try:
-        run_worker(app, "warn")
+        with terminal or contextlib.nullcontext():
+            if terminal:
+                screen.notes = intro
+                terminal.draw(screen.lines(*terminal.size()))
+            run_worker(app, "warn", logfile=str(log_path) if terminal else None)
     finally:
         generator.terminate()
         generator.wait(timeout=10)
+        if log is not None:
+            log.close()
     return 0

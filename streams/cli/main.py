@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 from streams.cli.render import say, scores_table, show
+from streams.cli.screen import WINDOWS as WINDOW_CHOICES
 from streams.config import ConfigError, Settings
 from streams.core.units import parse_duration, parse_time
 from streams.kafka import KafkaError, admin
@@ -154,6 +155,20 @@ def cmd_scores(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_top(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.cli import top
+    from streams.cli.live import Source, WarehouseSource, WorkerSource
+    from streams.cli.screen import State
+    from streams.core.scores import parse_weights
+
+    source: Source = (WorkerSource(args.worker) if args.worker else WarehouseSource(
+        connect(settings.warehouse_url), settings.followup_deadline_ms,
+        parse_weights(settings.health_weights)))
+    return top.run(source, min_answers=settings.min_answers,
+                   state=State(tenant=args.tenant, window=args.window),
+                   interval=args.interval, once=args.once)
+
+
 def cmd_cases(args: argparse.Namespace, settings: Settings) -> int:
     from streams.cli.render import cases_table
     from streams.queries.cases import unmet_cases
@@ -183,17 +198,9 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     return 1
 
 
-def alert_rows(changes: list) -> list[dict]:
-    """Changes as JSON-ready rows, ``at`` in RFC 3339."""
-    from streams.core.units import format_time
-
-    return [change.as_dict() | {"at": format_time(change.at * 1000, millis=False)}
-            for change in changes]
-
-
 def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
     from streams.cli.render import alerts_table
-    from streams.queries.alerting import history
+    from streams.queries.alerting import alert_rows, history
 
     if args.action == "backtest":
         return cmd_backtest(args, settings)
@@ -209,7 +216,7 @@ def cmd_backtest(args: argparse.Namespace, settings: Settings) -> int:
 
     from streams.cli.render import alerts_table
     from streams.core.backtest import check_step, reach, replay, summarize
-    from streams.queries.alerting import bucket_series
+    from streams.queries.alerting import alert_rows, bucket_series
 
     if args.start is None or args.end is None:
         raise ValueError("alerts backtest needs --from TS and --to TS")
@@ -324,6 +331,19 @@ def build_parser() -> argparse.ArgumentParser:
     scores.add_argument("--touchpoint")
     scores.add_argument("--json", action="store_true", help="a JSON array (DESIGN.md keys)")
     scores.set_defaults(func=cmd_scores)
+
+    top = sub.add_parser("top", help="live CX health per tenant and channel, full screen "
+                         "(keys: t tenant, w window, q quit)")
+    top.add_argument("--worker", metavar="URL", help="read a worker's HTTP API (e.g. "
+                     "http://127.0.0.1:6066) instead of ClickHouse (CX_CLICKHOUSE_URL)")
+    top.add_argument("--tenant", help="the tenant shown first (default: the first by name)")
+    top.add_argument("--window", choices=WINDOW_CHOICES, default=WINDOW_CHOICES[0],
+                     help="the score window shown first (w cycles them)")
+    top.add_argument("--interval", type=parse_duration, default=2.0,
+                     help="seconds between refreshes (default 2s)")
+    top.add_argument("--once", action="store_true",
+                     help="print one snapshot and exit (the default when stdout is no terminal)")
+    top.set_defaults(func=cmd_top)
 
     cases = sub.add_parser("cases", help="follow-up cases that need a call now, oldest first")
     cases.add_argument("--overdue", action="store_true", help="only those past their deadline")

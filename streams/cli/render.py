@@ -78,15 +78,18 @@ def cases_table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def landed_line(counts: dict[str, int], reasons: dict[str, int]) -> str:
+    """What the demo's pipeline wrote so far, dead letters by reason."""
+    return (f"landed: interactions {counts.get('interactions', 0)}, "
+            f"feedback {counts.get('feedback', 0)}, followups {counts.get('followups', 0)}, "
+            f"dead letters {counts.get('deadletters', 0)} "
+            + (f"({', '.join(f'{r} {n}' for r, n in reasons.items())})" if reasons else ""))
+
+
 def demo_view(view: dict[str, Any]) -> str:
     """The demo's live view: what landed, then the last hour per tenant and channel."""
-    counts = view["counts"]
     lines = [
-        f"[{time.strftime('%H:%M:%S')}] landed: interactions {counts.get('interactions', 0)}, "
-        f"feedback {counts.get('feedback', 0)}, followups {counts.get('followups', 0)}, "
-        f"dead letters {counts.get('deadletters', 0)} "
-        + (f"({', '.join(f'{r} {n}' for r, n in view['reasons'].items())})"
-           if view["reasons"] else ""),
+        f"[{time.strftime('%H:%M:%S')}] {landed_line(view['counts'], view['reasons'])}",
         f"  last hour   {'tenant':<12}{'channel':<12}{'NPS':>7}{'CSAT':>7}{'CES':>6}"
         f"{'fail%':>7}{'health':>8}",
     ]

@@ -18,6 +18,7 @@ from streams.core.drops import AlertKey, Comparison, DetectorConfig, Span
 from streams.core.scores import Followups
 from streams.core.series import Series
 from streams.core.stats import ALL, MINUTE_MS, STAT_COLUMNS, Scope, Stats, rollups
+from streams.core.units import format_time
 from streams.warehouse import Warehouse
 
 _Part = tuple[str, int, int]
@@ -137,6 +138,12 @@ def history(warehouse: Warehouse, *, since_s: int = 0, firing_only: bool = False
         latest[change.key] = change
     return sorted((c for c in latest.values() if c.state == FIRING and c.at >= since_s),
                   key=lambda c: (c.at, c.key))
+
+
+def alert_rows(changes: list[Change]) -> list[dict[str, Any]]:
+    """Changes as JSON-ready rows, ``at`` in RFC 3339: ``cxpulse alerts --json``, /v1/alerts."""
+    return [change.as_dict() | {"at": format_time(change.at * 1000, millis=False)}
+            for change in changes]
 
 
 def recorded(warehouse: Warehouse, *, keep_s: int = 7 * 86400) -> list[Change]:

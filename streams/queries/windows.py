@@ -80,8 +80,10 @@ def score_rows(grouped: Mapping[Scope, Totals], *, end_ms: int, window_ms: int,
 def window_scores(warehouse: Warehouse, *, end_ms: int, window_ms: int, deadline_ms: int,
                   tenant: str | None = None, channel: str | None = None,
                   touchpoint: str | None = None,
-                  weights: Mapping[str, float] = DEFAULT_WEIGHTS) -> list[dict[str, Any]]:
-    """One object per scope and rollup matching the filters, keys as in DESIGN.md."""
+                  weights: Mapping[str, float] = DEFAULT_WEIGHTS,
+                  detail: bool = False) -> list[dict[str, Any]]:
+    """One object per scope and rollup matching the filters, keys as in DESIGN.md;
+    ``detail`` adds the intervals and counts (``csat_low``, ``interactions``, ...)."""
     end_ms -= end_ms % MINUTE_MS
     filters = {name: value for name, value in zip(SCOPE_PARTS, (tenant, channel, touchpoint),
                                                   strict=True) if value}
@@ -89,6 +91,8 @@ def window_scores(warehouse: Warehouse, *, end_ms: int, window_ms: int, deadline
     matching = {scope: totals for scope, totals in grouped.items()
                 if all(scope[SCOPE_PARTS.index(name)] == value
                        for name, value in filters.items())}
+    rows = score_rows(matching, end_ms=end_ms, window_ms=window_ms, weights=weights)
+    if detail:
+        return rows
     keys = (*SCOPE_PARTS, "window", "window_end", *SCORE_KEYS)
-    return [{key: row[key] for key in keys}
-            for row in score_rows(matching, end_ms=end_ms, window_ms=window_ms, weights=weights)]
+    return [{key: row[key] for key in keys} for row in rows]

@@ -1,6 +1,7 @@
 """The Faust application: built from ``Settings`` by ``create_app``, nothing wired at import.
 
-Faust runs the worker's life cycle, the web server (``/metrics``, ``/v1/scores``),
+Faust runs the worker's life cycle, the web server (``/metrics``, ``/v1/scores``,
+``/v1/alerts``),
 leader election and the snapshot timer; the high-volume ingest is the batch
 consumer of ``streams.worker.ingest``, started with the app.
 """
@@ -29,6 +30,8 @@ from streams.core.ingest import build_batch
 from streams.core.rows import DEADLETTER_TABLE, as_dict
 from streams.core.scores import parse_weights
 from streams.core.units import parse_duration, parse_time
+from streams.queries.alerting import alert_rows
+from streams.queries.alerting import history as alert_history
 from streams.queries.alerting import record as record_alerts
 from streams.queries.snapshots import snapshot
 from streams.queries.windows import window_scores
@@ -176,7 +179,8 @@ def create_app(settings: Settings) -> faust.App:
 
     @app.page("/v1/scores")
     async def scores_api(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
-        """GET /v1/scores?window=1h&at=...&tenant=&channel=&touchpoint= : as ``cxpulse scores``.
+        """GET /v1/scores?window=1h&at=...&tenant=&channel=&touchpoint=[&detail=1] : as
+        ``cxpulse scores`` (``detail``: with intervals and counts, for ``cxpulse top``).
 
         Any worker answers: the state is in ClickHouse, not in one worker's memory.
         """
@@ -191,10 +195,25 @@ def create_app(settings: Settings) -> faust.App:
                 window_scores, reader.get(), end_ms=int(at * 1000),
                 window_ms=int(window * 1000), deadline_ms=settings.followup_deadline_ms,
                 tenant=query.get("tenant"), channel=query.get("channel"),
-                touchpoint=query.get("touchpoint"), weights=weights)
+                touchpoint=query.get("touchpoint"), weights=weights,
+                detail=query.get("detail") == "1")
         except WarehouseError as error:
             return web.json({"error": str(error)}, status=503)
         return web.bytes(orjson.dumps(rows), content_type="application/json")
+
+    @app.page("/v1/alerts")
+    async def alerts_api(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
+        """GET /v1/alerts[?since=TS][&firing=1] : as ``cxpulse alerts --json``."""
+        try:
+            since = parse_time(request.query.get("since", "1970-01-01T00:00:00Z"))
+        except ValueError as error:
+            return web.json({"error": str(error)}, status=400)
+        try:
+            changes = await asyncio.to_thread(alert_history, reader.get(), since_s=int(since),
+                                              firing_only=request.query.get("firing") == "1")
+        except WarehouseError as error:
+            return web.json({"error": str(error)}, status=503)
+        return web.bytes(orjson.dumps(alert_rows(changes)), content_type="application/json")
 
     @app.page("/metrics")
     async def prometheus_metrics(web: faust.web.View,

@@ -5,11 +5,13 @@ from __future__ import annotations
 import faust
 
 
-def run_worker(app: faust.App, loglevel: str) -> None:
-    """Run ``app``'s Faust worker in this process until it is stopped."""
+def run_worker(app: faust.App, loglevel: str, logfile: str | None = None) -> None:
+    """Run ``app``'s Faust worker in this process until it is stopped; logs to stderr, or
+    to ``logfile`` (the demo's full-screen view owns the terminal)."""
     from faust.worker import Worker
 
-    worker = Worker(app, loglevel=loglevel, quiet=loglevel != "debug", redirect_stdouts=False)
+    worker = Worker(app, loglevel=loglevel, quiet=loglevel != "debug", redirect_stdouts=False,
+                    logfile=logfile)
     worker.spinner = None  # its terminal escapes garble logs and the demo view
     tune_gc()
     worker.execute_from_commandline()

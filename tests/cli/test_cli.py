@@ -14,7 +14,7 @@ import pytest
 from streams.kafka import broker
 from tests.support.services import CXPULSE, consume_all
 
-COMMANDS = ["demo", "worker", "topics", "migrate", "produce", "generate", "scores", "cases",
+COMMANDS = ["demo", "worker", "topics", "migrate", "produce", "generate", "scores", "top", "cases",
             "verify", "bench"]
 
 

@@ -19,7 +19,7 @@ DASHBOARDS_DIR = Path(__file__).resolve().parents[2] / "grafana" / "dashboards"
 PROMETHEUS = "prometheus"
 CLICKHOUSE = "grafana-clickhouse-datasource"
 
-_VARIABLE = re.compile(r"\$\{(?!__)(\w+)(?::(\w+))?\}|\$(?!__)([A-Za-z_]\w*)")
+_VARIABLE = re.compile(r"\$\{(\w+)(?::(\w+))?\}|\$([A-Za-z_]\w*)")
 _MACRO = re.compile(r"\$__(\w+)(?:\(([^()]*)\))?")
 
 
@@ -67,17 +67,23 @@ def variable_query(variable: dict[str, Any]) -> str:
 
 
 def used_variables(text: str) -> set[str]:
-    """Template variable names a query refers to (``$x``, ``${x}``, ``${x:format}``)."""
-    return {match.group(1) or match.group(3) for match in _VARIABLE.finditer(text)}
+    """Template variable names a query refers to (``$x``, ``${x}``, ``${x:format}``); Grafana's
+    own (``$__interval``) and the plugin's macros (``$__timeFilter``) are not among them."""
+    names = {match.group(1) or match.group(3) for match in _VARIABLE.finditer(text)}
+    return {name for name in names if not name.startswith("__")}
 
 
 def interpolate(text: str, variables: Mapping[str, str]) -> str:
     """Grafana's template variable substitution (formats ``singlequote``, ``sqlstring``, ``raw``).
 
-    KeyError names a variable without a value, ValueError a format we do not know.
+    Grafana's own variables (``$__interval``) are substituted when ``variables`` has them,
+    else left for the data source (the ClickHouse plugin's macros). KeyError names a
+    dashboard variable without a value, ValueError a format we do not know.
     """
     def value(match: re.Match[str]) -> str:
         name, form = match.group(1) or match.group(3), match.group(2)
+        if name.startswith("__") and name not in variables:
+            return match.group(0)
         raw = variables[name]
         if form in (None, "raw"):
             return raw

@@ -19,14 +19,18 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support.services import CXPULSE, Alertmanager, Webhook, wait_until, worker_env
+from tests.support.services import (
+    CXPULSE,
+    Webhook,
+    render_prometheus,
+    wait_until,
+    worker_env,
+)
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-PROMETHEUS_FILE = ROOT / "deploy" / "prometheus" / "prometheus.yml"
 ALERTMANAGER_FILE = ROOT / "deploy" / "alertmanager" / "alertmanager.yml"
-WORKER_JOB = "cxpulse-worker"
 
 
 def render_alertmanager(webhook: Webhook) -> dict[str, Any]:
@@ -44,21 +48,6 @@ def render_alertmanager(webhook: Webhook) -> dict[str, Any]:
             shorten(child)
 
     shorten(config["route"])
-    return config
-
-
-def render_prometheus(targets: list[str], alertmanager: Alertmanager) -> dict[str, Any]:
-    """The deploy configuration scraping ``targets`` as the worker job, evaluating the real
-    rule files every second and alerting ``alertmanager``."""
-    config = yaml.safe_load(PROMETHEUS_FILE.read_text())
-    config["global"] |= {"scrape_interval": "1s", "evaluation_interval": "1s"}
-    config["rule_files"] = [str(PROMETHEUS_FILE.parent / name) for name in config["rule_files"]]
-    config["alerting"]["alertmanagers"] = [
-        {"static_configs": [{"targets": [f"127.0.0.1:{alertmanager.port}"]}]}]
-    (job,) = [job for job in config["scrape_configs"] if job["job_name"] == WORKER_JOB]
-    job.pop("dns_sd_configs")
-    job["static_configs"] = [{"targets": targets}]
-    config["scrape_configs"] = [job]
     return config
 
 

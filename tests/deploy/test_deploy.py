@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 from streams.config import Settings
+from tests.support.grafana import interpolate
 from tests.support.services import system_binary
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,11 +71,19 @@ COUNTERS = {
     "cx_deadletters_total",
     "cx_sink_rows_total",
     "cx_sink_errors_total",
+    "cx_notifications_total",
+    "cx_score_minutes_written_total",
     "cx_alert_passes_total",
+    "cx_alert_changes_total",
 }
-HISTOGRAMS = {"cx_sink_write_seconds", "cx_event_lag_seconds"}
-SCORE_GAUGES = {"cx_nps", "cx_csat", "cx_ces", "cx_health", "cx_followup_overdue"}
-GAUGES = {"cx_consumer_lag", "cx_snapshot_last_success_timestamp_seconds"}
+HISTOGRAMS = {"cx_sink_write_seconds", "cx_event_lag_seconds", "cx_sink_batch_rows",
+              "cx_score_latency_seconds", "cx_alert_pass_seconds"}
+SCORE_GAUGES = {f"cx_{name}" for name in (
+    "nps", "nps_moe", "nps_n", "csat", "csat_low", "csat_high", "csat_n", "ces", "ces_low",
+    "ces_high", "ces_n", "health", "response_rate", "failure_rate", "interactions",
+    "followup_sla", "followup_due", "followup_overdue", "blind_spot")}
+GAUGES = {"cx_consumer_lag", "cx_snapshot_last_success_timestamp_seconds",
+          "cx_assigned_partitions", "cx_alert_scopes"}
 # The detector's open alerts (issue 7), exported by the leader worker (gauges.py).
 ALERT_GAUGE = "cx_alert_active"
 ALERT_LABELS = {"tenant", "channel", "touchpoint", "metric", "severity"}
@@ -353,6 +362,8 @@ def test_the_deploy_files_are_there() -> None:
         "grafana/provisioning/datasources/datasources.yml",
         "grafana/provisioning/dashboards/dashboards.yml",
         "grafana/dashboards/cx-pipeline.json",
+        "grafana/dashboards/cx-health.json",
+        "grafana/dashboards/cx-analytics.json",
     }
     assert expected <= names, f"missing: {sorted(expected - names)}"
     assert (DEPLOY / "Dockerfile").is_file()
@@ -800,13 +811,10 @@ def test_alert_gauge_exists_in_the_worker() -> None:
 def test_dashboard_promql_parses(tmp_path: Path) -> None:
     """promtool parses every dashboard query, with Grafana's variables substituted."""
     rules = []
+    values = {"__rate_interval": "5m", "__interval": "1m", "__range": "1h", "tenant": ".*",
+              "channel": "web", "window": "1h", "followup_window": "7d"}
     for index, (_, expr) in enumerate(promql_targets()):
-        for variable, value in (
-            ("$__rate_interval", "5m"),
-            ("$__interval", "1m"),
-            ("$__range", "1h"),
-        ):
-            expr = expr.replace(variable, value)
+        expr = interpolate(expr, values)
         assert "$" not in expr, f"unsupported Grafana variable in {expr}"
         rules.append({"record": f"dashboard:query{index}:expr", "expr": expr})
     path = tmp_path / "dashboard_queries.yml"

@@ -197,6 +197,29 @@ def system_binary(name: str) -> str:
     return found
 
 
+PROMETHEUS_FILE = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "prometheus.yml"
+WORKER_JOB = "cxpulse-worker"
+
+
+def render_prometheus(targets: list[str], alertmanager: Alertmanager | None = None
+                      ) -> dict[str, Any]:
+    """The deploy configuration scraping ``targets`` as the worker job every second, evaluating
+    the real rule files every second and alerting ``alertmanager`` (none: no alerting)."""
+    config = yaml.safe_load(PROMETHEUS_FILE.read_text())
+    config["global"] |= {"scrape_interval": "1s", "evaluation_interval": "1s"}
+    config["rule_files"] = [str(PROMETHEUS_FILE.parent / name) for name in config["rule_files"]]
+    if alertmanager is None:
+        del config["alerting"]
+    else:
+        config["alerting"]["alertmanagers"] = [
+            {"static_configs": [{"targets": [f"127.0.0.1:{alertmanager.port}"]}]}]
+    (job,) = [job for job in config["scrape_configs"] if job["job_name"] == WORKER_JOB]
+    job.pop("dns_sd_configs")
+    job["static_configs"] = [{"targets": targets}]
+    config["scrape_configs"] = [job]
+    return config
+
+
 def get_json(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=5) as page:
         return json.loads(page.read())

@@ -169,14 +169,15 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     found = differences(warehouse, settings.followup_deadline_ms)
     if not found:
         count = len(expected_minutes(warehouse, settings.followup_deadline_ms))
-        print(f"verified {count} scope-minutes in {warehouse.description}: all equal")
+        print(f"verified {count} scope-minutes in {warehouse.description}, and their hourly "
+              "and daily rollups: all equal")
         return 0
     for diff in found[:50]:
         fields = ", ".join(f"{name} stored {have} expected {want}"
                            for name, (have, want) in diff["fields"].items())
         minute = time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime(diff["minute"]))
-        print(f"{'/'.join(diff['scope'])} {minute}: {fields}")
-    say(f"{len(found)} scope-minutes differ from the recomputation")
+        print(f"{diff['table']} {'/'.join(diff['scope'])} {minute}: {fields}")
+    say(f"{len(found)} scope-minutes, hours or days differ from the recomputation")
     return 1
 
 

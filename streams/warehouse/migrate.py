@@ -1,7 +1,9 @@
 """Apply ``schemas/clickhouse/*.sql`` in order, each file once, recorded in ``schema_migrations``.
 
-Every statement is also written to be idempotent (IF NOT EXISTS), so two
-workers migrating at the same moment do no harm.
+Workers migrate when they start, so several may try at the same moment: the one
+that creates the ``schema_migrations_lock`` table applies the pending files and
+the others wait for it (a file that rebuilds a table must run once at a time).
+Statements are still written to be safe to run again after a crash.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import time
 from importlib.resources import files
 
-from streams.warehouse import Warehouse
+from streams.warehouse import Warehouse, WarehouseError
 
 
 def migration_files() -> list[tuple[str, str]]:
@@ -28,23 +30,50 @@ def statements(sql: str, database: str) -> list[str]:
             for part in body.split(";") if part.strip()]
 
 
-def migrate(warehouse: Warehouse) -> list[str]:
-    """Bring the schema up to date; return the versions applied now."""
+def _pending(warehouse: Warehouse) -> list[tuple[str, str]]:
+    done = {row["version"] for row in warehouse.query(
+        f"SELECT version FROM {warehouse.database}.schema_migrations")}
+    return [(version, sql) for version, sql in migration_files() if version not in done]
+
+
+def _take_lock(warehouse: Warehouse, wait_s: float) -> bool:
+    """Create the lock table (one creator wins); False if pending work vanished meanwhile."""
+    lock = f"{warehouse.database}.schema_migrations_lock"
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            warehouse.execute(f"CREATE TABLE {lock} (holder String) ENGINE = TinyLog")
+            return True
+        except WarehouseError as error:
+            if "exist" not in str(error).lower():
+                raise
+        if not _pending(warehouse):
+            return False
+        if time.monotonic() > deadline:
+            raise WarehouseError(
+                f"another migration has held {lock} for {wait_s:.0f} s; if none is running "
+                f"(a migrator was killed), DROP TABLE {lock} and migrate again")
+        time.sleep(0.5)
+
+
+def migrate(warehouse: Warehouse, *, wait_s: float = 600.0) -> list[str]:
+    """Bring the schema up to date; return the versions applied now (by this caller)."""
     db = warehouse.database
     warehouse.execute(f"CREATE DATABASE IF NOT EXISTS {db}")
     warehouse.execute(
         f"CREATE TABLE IF NOT EXISTS {db}.schema_migrations "
         "(version String, applied_at DateTime('UTC')) "
         "ENGINE = ReplacingMergeTree() ORDER BY version")
-    done = {row["version"] for row in warehouse.query(
-        f"SELECT version FROM {db}.schema_migrations")}
+    if not _pending(warehouse) or not _take_lock(warehouse, wait_s):
+        return []
     applied = []
-    for version, sql in migration_files():
-        if version in done:
-            continue
-        for statement in statements(sql, db):
-            warehouse.execute(statement)
-        warehouse.insert("schema_migrations", [(version, int(time.time()))],
-                         ("version", "applied_at"))
-        applied.append(version)
+    try:
+        for version, sql in _pending(warehouse):
+            for statement in statements(sql, db):
+                warehouse.execute(statement)
+            warehouse.insert("schema_migrations", [(version, int(time.time()))],
+                             ("version", "applied_at"))
+            applied.append(version)
+    finally:
+        warehouse.execute(f"DROP TABLE IF EXISTS {db}.schema_migrations_lock")
     return applied

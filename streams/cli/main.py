@@ -162,6 +162,23 @@ def cmd_cases(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_retention(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.queries.retention import apply_retention, expired
+
+    days = args.days or settings.retention_days
+    if days is None or days < 1:
+        raise ConfigError("retention: give --days N (>= 1) or set CX_RETENTION_DAYS")
+    warehouse = connect(settings.warehouse_url)
+    act = expired if args.dry_run else apply_retention
+    found = act(warehouse, days=days, now_s=int(time.time()))
+    verb = "would drop" if args.dry_run else "dropped"
+    for table, months in found.items():
+        print(f"{verb} {table}: {', '.join(map(str, months))}")
+    if not found:
+        print(f"nothing older than {days} days to drop (whole months only)")
+    return 0
+
+
 def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     from streams.queries.verify import differences, expected_minutes
 
@@ -325,6 +342,13 @@ def build_parser() -> argparse.ArgumentParser:
     cases.add_argument("--tenant")
     cases.add_argument("--json", action="store_true", help="a JSON array")
     cases.set_defaults(func=cmd_cases)
+
+    retention = sub.add_parser(
+        "retention", help="drop raw events, facts and minutes older than CX_RETENTION_DAYS "
+        "(whole months; hourly and daily rollups are kept)")
+    retention.add_argument("--days", type=int, help="override CX_RETENTION_DAYS (>= 1)")
+    retention.add_argument("--dry-run", action="store_true", help="list, drop nothing")
+    retention.set_defaults(func=cmd_retention)
 
     sub.add_parser("verify", help="compare scores with a recomputation from raw events; "
                    "non-zero exit on any difference").set_defaults(func=cmd_verify)

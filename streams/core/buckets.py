@@ -8,6 +8,7 @@ either side of its whole days, whatever its length.
 
 from __future__ import annotations
 
+import calendar
 from typing import Final
 
 MINUTE_S: Final = 60
@@ -31,3 +32,9 @@ def cover(start_s: int, end_s: int, sizes: tuple[int, ...] = SIZES) -> list[Run]
     if low >= high:
         return cover(start_s, end_s, finer)
     return [*cover(start_s, low, finer), (size, low, high), *cover(high, end_s, finer)]
+
+
+def month_end(yyyymm: int) -> int:
+    """Epoch seconds where the UTC month ``yyyymm`` (a ``toYYYYMM`` partition) ends."""
+    year, month = divmod(yyyymm, 100)
+    return calendar.timegm((year + month // 12, month % 12 + 1, 1, 0, 0, 0))

@@ -6,6 +6,8 @@ the facts the worker stored, and links follow-ups to feedback here in Python.
 
 from __future__ import annotations
 
+import calendar
+import time
 from collections import defaultdict
 from typing import Any
 
@@ -86,9 +88,12 @@ def rollup_differences(warehouse: Warehouse) -> list[dict[str, Any]]:
     minutes a retention pass drops (``queries.retention``).
     """
     oldest = warehouse.query(
-        f"SELECT count() AS n, toUnixTimestamp(toStartOfMonth(min(minute))) AS month_s "
+        f"SELECT count() AS n, toUnixTimestamp(min(minute)) AS first_s "
         f"FROM {warehouse.database}.score_minutes")
-    since_s = int(oldest[0]["month_s"]) if int(oldest[0]["n"]) else 0
+    since_s = 0
+    if int(oldest[0]["n"]):
+        first = time.gmtime(int(oldest[0]["first_s"]))
+        since_s = calendar.timegm((first.tm_year, first.tm_mon, 1, 0, 0, 0))
     found = []
     for table, column, _, _, size_s in ROLLUPS:
         found += _compare(table, _bucket_sums(warehouse, "score_minutes", "minute", size_s,

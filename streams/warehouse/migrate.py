@@ -30,10 +30,11 @@ def statements(sql: str, database: str) -> list[str]:
             for part in body.split(";") if part.strip()]
 
 
-def _pending(warehouse: Warehouse) -> list[tuple[str, str]]:
+def _pending(warehouse: Warehouse, until: str = "~") -> list[tuple[str, str]]:
     done = {row["version"] for row in warehouse.query(
         f"SELECT version FROM {warehouse.database}.schema_migrations")}
-    return [(version, sql) for version, sql in migration_files() if version not in done]
+    return [(version, sql) for version, sql in migration_files()
+            if version not in done and version <= until]
 
 
 def _take_lock(warehouse: Warehouse, wait_s: float) -> bool:
@@ -56,19 +57,20 @@ def _take_lock(warehouse: Warehouse, wait_s: float) -> bool:
         time.sleep(0.5)
 
 
-def migrate(warehouse: Warehouse, *, wait_s: float = 600.0) -> list[str]:
-    """Bring the schema up to date; return the versions applied now (by this caller)."""
+def migrate(warehouse: Warehouse, *, wait_s: float = 600.0, until: str = "~") -> list[str]:
+    """Bring the schema up to date (or up to the version ``until``, for upgrade tests);
+    return the versions applied now (by this caller)."""
     db = warehouse.database
     warehouse.execute(f"CREATE DATABASE IF NOT EXISTS {db}")
     warehouse.execute(
         f"CREATE TABLE IF NOT EXISTS {db}.schema_migrations "
         "(version String, applied_at DateTime('UTC')) "
         "ENGINE = ReplacingMergeTree() ORDER BY version")
-    if not _pending(warehouse) or not _take_lock(warehouse, wait_s):
+    if not _pending(warehouse, until) or not _take_lock(warehouse, wait_s):
         return []
     applied = []
     try:
-        for version, sql in _pending(warehouse):
+        for version, sql in _pending(warehouse, until):
             for statement in statements(sql, db):
                 warehouse.execute(statement)
             warehouse.insert("schema_migrations", [(version, int(time.time()))],

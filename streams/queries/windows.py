@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from streams.core.buckets import DAY_S, HOUR_S, MINUTE_S, Run, cover
+from streams.core.buckets import DAY_S, HOUR_S, MINUTE_S, SIZES, Run, cover
 from streams.core.scores import DEFAULT_WEIGHTS, SCORE_KEYS, Followups, due_bounds, scores
 from streams.core.stats import ALL, MINUTE_MS, STAT_COLUMNS, Scope, Stats, rollups
 from streams.core.units import format_time, format_window
@@ -63,7 +63,8 @@ def _part(warehouse: Warehouse, size: int, stats_runs: list[Run], due_runs: list
 
 def scope_totals(warehouse: Warehouse, end_ms: int, window_ms: int, deadline_ms: int,
                  filters: Mapping[str, str],
-                 grouping: tuple[str, str, str] = SCOPE_PARTS) -> dict[Scope, Totals]:
+                 grouping: tuple[str, str, str] = SCOPE_PARTS,
+                 sizes: tuple[int, ...] = SIZES) -> dict[Scope, Totals]:
     """Summed statistics and due/met follow-ups per scope for [end - window, end).
 
     Reads the coarsest table that answers exactly (``core.buckets.cover``):
@@ -73,13 +74,14 @@ def scope_totals(warehouse: Warehouse, end_ms: int, window_ms: int, deadline_ms:
     ``whole``), plus the ``*_on_minute`` counts of the one ``edge`` minute.
     ``grouping`` holds the SQL expressions that make the scope, e.g. ``'*'`` for
     a rolled-up part, so ClickHouse does the grouping and few rows come back.
+    ``sizes=(MINUTE_S,)`` reads the minutes alone (the benchmark's baseline).
     """
     start_s, end_s = (end_ms - window_ms) // 1000, end_ms // 1000
     whole_ms, edge_ms = due_bounds(end_ms, deadline_ms)
     due_end_s = min(end_s, (whole_ms - whole_ms % MINUTE_MS + MINUTE_MS) // 1000)
     edge_s = edge_ms // 1000 if edge_ms % MINUTE_MS == 0 and start_s <= edge_ms // 1000 < end_s \
         else None
-    stats_runs, due_runs = cover(start_s, end_s), cover(start_s, due_end_s)
+    stats_runs, due_runs = cover(start_s, end_s, sizes), cover(start_s, due_end_s, sizes)
     where = [f"{column} = {sql_literal(value)}" for column, value in filters.items()
              if value != ALL]
     parts = [part for size in TABLES

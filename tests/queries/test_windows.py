@@ -14,10 +14,10 @@ from streams.queries.scoring import MINUTE_COLUMNS, rewrite_rollups
 from streams.queries.windows import scope_totals
 from streams.warehouse import Warehouse
 from streams.warehouse.migrate import migrate
+from tests.support.minutes import random_minutes
 
 START_S = 1_795_305_600 - 2 * DAY_S + 37 * 60  # not on an hour: ragged on both sides
 SPAN_S = 4 * DAY_S
-SCOPES = (("web", "checkout"), ("web", "search"), ("chat", "support"))
 DEADLINES_MS = (3_600_000, 48 * 3_600_000, 90_000, 7 * 3_600_000 + 60_000)
 
 
@@ -35,32 +35,12 @@ def test_cover_tiles_any_aligned_range_coarsest_first() -> None:
         (60, 86340, 86400), (86400, 86400, 172800), (60, 172800, 172920)]
 
 
-def random_minutes(tenant: str, rng: random.Random) -> list[tuple]:
-    rows = []
-    for minute in range(START_S, START_S + SPAN_S, 60):
-        for channel, touchpoint in SCOPES:
-            if rng.random() < 0.8:
-                continue
-            needed = rng.randint(0, 3)
-            met = rng.randint(0, needed)
-            on = min(needed, rng.randint(0, 1))
-            stats = Stats(interactions=rng.randint(1, 9), failures=rng.randint(0, 1),
-                          nps_n=3, nps_promoters=rng.randint(0, 2), nps_detractors=1,
-                          csat5_n=1, csat5_satisfied=rng.randint(0, 1), ces_n=2,
-                          ces_sum=rng.randint(2, 14), ces_sum_sq=rng.randint(4, 98),
-                          followup_needed=needed, followup_met=met,
-                          followup_needed_on_minute=on, followup_met_on_minute=min(on, met))
-            rows.append((tenant, channel, touchpoint, minute, *stats.as_dict().values(), 1,
-                         minute))
-    return rows
-
-
 @pytest.mark.integration
 def test_any_window_equals_the_minute_table_answer(warehouse: Warehouse) -> None:
     migrate(warehouse)
     rng = random.Random(8)
     tenant = f"win{time.monotonic_ns()}"
-    rows = random_minutes(tenant, rng)
+    rows = random_minutes(tenant, rng, START_S, START_S + SPAN_S, skip=0.8)
     warehouse.insert("score_minutes", rows, MINUTE_COLUMNS)
     rewrite_rollups(warehouse, {row[:4] for row in rows})
     by_scope: dict[tuple, list[tuple[int, Stats]]] = {}

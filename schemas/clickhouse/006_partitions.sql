@@ -8,6 +8,9 @@
 -- Deduplication is per partition: the copies of one event id (same occurred_at,
 -- as a resent event has) share a partition; score_facts was always keyed by
 -- minute, so an id reused at another time was never one event.
+-- score_minutes is now sorted by time first: every read of it is a time range
+-- (window edges, the detector's spans, rollup rebuilds), and the key names the
+-- same columns, so a rewritten minute still replaces its row.
 
 DROP TABLE IF EXISTS {database}.interactions_v5;
 DROP TABLE IF EXISTS {database}.interactions_v6;
@@ -159,7 +162,7 @@ CREATE TABLE {database}.score_minutes_v6
 )
 ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(minute)
-ORDER BY (tenant, channel, touchpoint, minute);
+ORDER BY (minute, tenant, channel, touchpoint);
 INSERT INTO {database}.score_minutes_v6 SELECT * FROM {database}.score_minutes;
 RENAME TABLE {database}.score_minutes TO {database}.score_minutes_v5, {database}.score_minutes_v6 TO {database}.score_minutes;
 DROP TABLE {database}.score_minutes_v5;

@@ -6,7 +6,8 @@
 -- writes them as absolute values. version is the sum of the minutes' versions,
 -- which only grow, so the newest sum wins. Summing engines would not do: a
 -- rewritten minute would be added twice. `cxpulse verify` checks both against
--- the minutes. The buckets are DateTime (not Date) so Grafana's time filters and
+-- the minutes. Sorted by time first, like the minutes: reads are time ranges.
+-- The buckets are DateTime (not Date) so Grafana's time filters and
 -- ClickHouse 18.16 compare them with DateTime bounds.
 
 CREATE TABLE IF NOT EXISTS {database}.score_hours
@@ -36,7 +37,7 @@ CREATE TABLE IF NOT EXISTS {database}.score_hours
 )
 ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(hour)
-ORDER BY (tenant, channel, touchpoint, hour);
+ORDER BY (hour, tenant, channel, touchpoint);
 
 CREATE TABLE IF NOT EXISTS {database}.score_days
 (
@@ -65,7 +66,7 @@ CREATE TABLE IF NOT EXISTS {database}.score_days
 )
 ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYear(day)
-ORDER BY (tenant, channel, touchpoint, day);
+ORDER BY (day, tenant, channel, touchpoint);
 
 -- Carry the existing minutes over (on a fresh database these select nothing).
 INSERT INTO {database}.score_hours

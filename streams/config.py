@@ -156,6 +156,10 @@ class Settings:
     followup_bounds: str = field(default="", metadata=_env("CX_FOLLOWUP_BOUNDS"))
     """Backlog bounds, e.g. ``overdue=50,sla=0.7;acme-shop:overdue=10``."""
 
+    retention_days: int | None = field(
+        default=None, metadata=_env("CX_RETENTION_DAYS", _integer(minimum=1)))
+    """Drop raw events, facts and minutes older than this (whole months); unset keeps all."""
+
     notify_keywords: tuple[str, ...] = field(default=DEFAULT_KEYWORDS,
                                              metadata=_env("CX_NOTIFY_KEYWORDS", _keywords))
     """Comment keywords that send ``case_opened`` (comma-separated, whole words, any case;

@@ -180,6 +180,23 @@ def cmd_cases(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_retention(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.queries.retention import apply_retention, expired
+
+    days = args.days or settings.retention_days
+    if days is None or days < 1:
+        raise ConfigError("retention: give --days N (>= 1) or set CX_RETENTION_DAYS")
+    warehouse = connect(settings.warehouse_url)
+    act = expired if args.dry_run else apply_retention
+    found = act(warehouse, days=days, now_s=int(time.time()))
+    verb = "would drop" if args.dry_run else "dropped"
+    for table, months in found.items():
+        print(f"{verb} {table}: {', '.join(map(str, months))}")
+    if not found:
+        print(f"nothing older than {days} days to drop (whole months only)")
+    return 0
+
+
 def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     from streams.queries.verify import differences, expected_minutes
 
@@ -187,14 +204,15 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     found = differences(warehouse, settings.followup_deadline_ms)
     if not found:
         count = len(expected_minutes(warehouse, settings.followup_deadline_ms))
-        print(f"verified {count} scope-minutes in {warehouse.description}: all equal")
+        print(f"verified {count} scope-minutes in {warehouse.description}, and their hourly "
+              "and daily rollups: all equal")
         return 0
     for diff in found[:50]:
         fields = ", ".join(f"{name} stored {have} expected {want}"
                            for name, (have, want) in diff["fields"].items())
         minute = time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime(diff["minute"]))
-        print(f"{'/'.join(diff['scope'])} {minute}: {fields}")
-    say(f"{len(found)} scope-minutes differ from the recomputation")
+        print(f"{diff['table']} {'/'.join(diff['scope'])} {minute}: {fields}")
+    say(f"{len(found)} scope-minutes, hours or days differ from the recomputation")
     return 1
 
 
@@ -262,6 +280,10 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
         from streams.tools.bench import alerts
 
         return alerts.run(settings, quick=args.quick, output=args.json)
+    if args.suite == "reads":
+        from streams.tools.bench import reads
+
+        return reads.run(settings, output=args.json)
     if args.quick:
         raise ValueError("--quick applies to 'bench alerts' only")
     from streams.tools import bench
@@ -351,6 +373,13 @@ def build_parser() -> argparse.ArgumentParser:
     cases.add_argument("--json", action="store_true", help="a JSON array")
     cases.set_defaults(func=cmd_cases)
 
+    retention = sub.add_parser(
+        "retention", help="drop raw events, facts and minutes older than CX_RETENTION_DAYS "
+        "(whole months; hourly and daily rollups are kept)")
+    retention.add_argument("--days", type=int, help="override CX_RETENTION_DAYS (>= 1)")
+    retention.add_argument("--dry-run", action="store_true", help="list, drop nothing")
+    retention.set_defaults(func=cmd_retention)
+
     sub.add_parser("verify", help="compare scores with a recomputation from raw events; "
                    "non-zero exit on any difference").set_defaults(func=cmd_verify)
 
@@ -373,9 +402,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="measure ingest throughput against the local broker; "
                            "'bench alerts' measures alert detection delay, false alarms and cost")
-    bench.add_argument("suite", nargs="?", choices=["alerts"],
+    bench.add_argument("suite", nargs="?", choices=["alerts", "reads"],
                        help="alerts: detection delay per scenario and volume, false alarms per "
-                       "tenant-week, one evaluation pass at 10k scopes (about 6 min)")
+                       "tenant-week, one evaluation pass at 10k scopes (about 6 min); reads: "
+                       "7-day windows and 90-day trends from the rollups vs the minutes over "
+                       "a simulated year (about 3 min)")
     bench.add_argument("--events", type=int, default=200_000, help="ingest bench: events")
     bench.add_argument("--quick", action="store_true",
                        help="alerts: a smoke run (3 days, low volume only, 1k scopes)")

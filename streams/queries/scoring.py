@@ -151,12 +151,63 @@ def store_facts(warehouse: Warehouse, events: list[ValidEvent], deadline_ms: int
     return {fact[:4] for fact in facts}
 
 
+ROLLUPS: tuple[tuple[str, str, str, str, int], ...] = (
+    ("score_hours", "hour", "score_minutes", "minute", 3600),
+    ("score_days", "day", "score_hours", "hour", 86400),
+)
+"""(table, bucket column, source table, its bucket column, bucket seconds), finest first."""
+
+
+def rollup_columns(column: str) -> tuple[str, ...]:
+    return ("tenant", "channel", "touchpoint", column, *STAT_COLUMNS, "version", "computed_at")
+
+
+def recompute_rollup(warehouse: Warehouse, source: str, source_column: str, size_s: int,
+                     buckets: list[MinuteKey]) -> list[tuple[Any, ...]]:
+    """Absolute sums of ``source`` (FINAL) for these scope-buckets, versioned by the sum of
+    the source versions (which only grow)."""
+    now = int(time.time())
+    wanted = set(buckets)
+    rows = []
+    bucket = f"toDateTime(intDiv(toUnixTimestamp({source_column}), {size_s}) * {size_s})"
+    for chunk in _chunks(sorted(buckets, key=lambda key: (key[3], key)), 500):
+        low, high = chunk[0][3], chunk[-1][3] + size_s
+        tuples = in_list([(*scope, _utc(start)) for *scope, start in chunk])
+        for row in warehouse.query(
+                f"SELECT tenant, channel, touchpoint, toUnixTimestamp({bucket}) AS bucket_s, "
+                f"{STAT_SUMS}, sum(version) AS versions "
+                f"FROM {warehouse.database}.{source} FINAL "
+                f"WHERE {source_column} >= toDateTime({low}) "
+                f"AND {source_column} < toDateTime({high}) "
+                f"AND (tenant, channel, touchpoint, {bucket}) IN {tuples} "
+                f"GROUP BY tenant, channel, touchpoint, bucket_s"):
+            key = (row["tenant"], row["channel"], row["touchpoint"], int(row["bucket_s"]))
+            if key in wanted:
+                rows.append((*key, *stats_of_sums(row).as_dict().values(),
+                             int(row["versions"]), now))
+    return rows
+
+
+def rewrite_rollups(warehouse: Warehouse, keys: set[MinuteKey]) -> None:
+    """Rewrite the hours, then the days, that these (just rewritten) minutes fall in.
+
+    One query per table and settle: the cost is bounded by the touched scopes
+    (at most 60 minutes per hour and 24 hours per day are summed), not by history.
+    """
+    for table, column, source, source_column, size_s in ROLLUPS:
+        buckets = sorted({(*scope, start - start % size_s) for *scope, start in keys})
+        warehouse.insert(table, recompute_rollup(warehouse, source, source_column, size_s,
+                                                 buckets), rollup_columns(column))
+
+
 def rewrite_minutes(warehouse: Warehouse, keys: set[MinuteKey]) -> int:
-    """Recompute these scope-minutes from the stored facts and write them; returns the count."""
+    """Recompute these scope-minutes from the stored facts and write them, then their hours
+    and days; returns the count of minutes."""
     if not keys:
         return 0
     minutes = recompute(warehouse, sorted(keys))
     warehouse.insert("score_minutes", minutes, MINUTE_COLUMNS)
+    rewrite_rollups(warehouse, keys)
     return len(minutes)
 
 

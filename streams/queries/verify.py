@@ -6,12 +6,16 @@ the facts the worker stored, and links follow-ups to feedback here in Python.
 
 from __future__ import annotations
 
+import calendar
+import time
 from collections import defaultdict
 from typing import Any
 
 from streams.core.facts import CLOSING_ACTIONS, in_time
 from streams.core.stats import STAT_COLUMNS, Stats, feedback_stats, followup_stats, minute_of
 from streams.core.stats import needs_followup as needs
+from streams.queries.scoring import ROLLUPS
+from streams.queries.windows import STAT_SUMS, stats_of_sums
 from streams.warehouse import Warehouse
 from streams.warehouse.sql import OCCURRED_MS, in_list
 
@@ -53,15 +57,54 @@ def stored_minutes(warehouse: Warehouse) -> dict[Key, Stats]:
                 f"{columns} FROM {warehouse.database}.score_minutes FINAL")}
 
 
-def differences(warehouse: Warehouse, deadline_ms: int) -> list[dict[str, Any]]:
-    """Every scope-minute whose stored statistics differ from the recomputation."""
-    expected, stored = expected_minutes(warehouse, deadline_ms), stored_minutes(warehouse)
+def _bucket_sums(warehouse: Warehouse, table: str, column: str, size_s: int,
+                 since_s: int) -> dict[Key, Stats]:
+    """``table`` (FINAL) summed per scope and ``size_s`` bucket from ``since_s`` on."""
+    bucket = f"intDiv(toUnixTimestamp({column}), {size_s}) * {size_s}"
+    return {(row["tenant"], row["channel"], row["touchpoint"], int(row["bucket_s"])):
+            stats_of_sums(row) for row in warehouse.query(
+                f"SELECT tenant, channel, touchpoint, {bucket} AS bucket_s, {STAT_SUMS} "
+                f"FROM {warehouse.database}.{table} FINAL "
+                f"WHERE {column} >= toDateTime({since_s}) "
+                "GROUP BY tenant, channel, touchpoint, bucket_s")}
+
+
+def _compare(table: str, expected: dict[Key, Stats], stored: dict[Key, Stats]
+             ) -> list[dict[str, Any]]:
     found = []
     for key in sorted(expected.keys() | stored.keys()):
-        want, have = expected.get(key, Stats()), stored.get(key, Stats())
+        want, have = expected.get(key, Stats()).as_dict(), stored.get(key, Stats()).as_dict()
         if want != have:
-            found.append({"scope": key[:3], "minute": key[3],
-                          "fields": {name: (have.as_dict()[name], want.as_dict()[name])
-                                     for name in STAT_COLUMNS
-                                     if have.as_dict()[name] != want.as_dict()[name]}})
+            found.append({"table": table, "scope": key[:3], "minute": key[3],
+                          "fields": {name: (have[name], want[name]) for name in STAT_COLUMNS
+                                     if have[name] != want[name]}})
     return found
+
+
+def rollup_differences(warehouse: Warehouse) -> list[dict[str, Any]]:
+    """Every scope-hour and scope-day whose stored rollup differs from its minutes' sum.
+
+    Only from the oldest month that still has minutes: the rollups outlive the
+    minutes a retention pass drops (``queries.retention``).
+    """
+    oldest = warehouse.query(
+        f"SELECT count() AS n, toUnixTimestamp(min(minute)) AS first_s "
+        f"FROM {warehouse.database}.score_minutes")
+    since_s = 0
+    if int(oldest[0]["n"]):
+        first = time.gmtime(int(oldest[0]["first_s"]))
+        since_s = calendar.timegm((first.tm_year, first.tm_mon, 1, 0, 0, 0))
+    found = []
+    for table, column, _, _, size_s in ROLLUPS:
+        found += _compare(table, _bucket_sums(warehouse, "score_minutes", "minute", size_s,
+                                              since_s),
+                          _bucket_sums(warehouse, table, column, size_s, since_s))
+    return found
+
+
+def differences(warehouse: Warehouse, deadline_ms: int) -> list[dict[str, Any]]:
+    """Every scope-minute whose stored statistics differ from the recomputation from raw
+    events, then every hour and day that differs from its minutes."""
+    return (_compare("score_minutes", expected_minutes(warehouse, deadline_ms),
+                     stored_minutes(warehouse))
+            + rollup_differences(warehouse))

@@ -1,9 +1,13 @@
 """Apply ``schemas/clickhouse/*.sql`` in order, each file once, recorded in ``schema_migrations``.
 
-Every statement is also written to be idempotent (IF NOT EXISTS), so two
-workers migrating at the same moment do no harm. With a cluster name
-(CX_CLICKHOUSE_CLUSTER) the same files run as replicated, distributed,
-ON CLUSTER DDL (``cluster.ClusterDDL``); ``plan`` is what would run, for review.
+Workers migrate when they start, so several may try at the same moment: the one
+that creates the ``schema_migrations_lock`` table applies the pending files and
+the others wait for it (a file that rebuilds a table must run once at a time).
+Statements are still written to be safe to run again after a crash. With a
+cluster name (CX_CLICKHOUSE_CLUSTER) the same files run as replicated,
+distributed, ON CLUSTER DDL (``cluster.ClusterDDL``); ``plan`` is what would
+run, for review. (The lock lives on the node migrate connects to: in a cluster,
+run ``cxpulse migrate`` once before starting the workers.)
 """
 
 from __future__ import annotations
@@ -87,8 +91,37 @@ def check_cluster(warehouse: Warehouse, cluster: str) -> None:
             f"?{'&'.join(wrong)} to CX_CLICKHOUSE_URL (or set them in the user's profile)")
 
 
-def migrate(warehouse: Warehouse, cluster: str | None = None) -> list[str]:
-    """Bring the schema up to date (on ``cluster`` if named); return the versions applied now."""
+def _pending(warehouse: Warehouse, until: str = "~") -> list[tuple[str, str]]:
+    done = {row["version"] for row in warehouse.query(
+        f"SELECT version FROM {warehouse.database}.schema_migrations")}
+    return [(version, sql) for version, sql in migration_files()
+            if version not in done and version <= until]
+
+
+def _take_lock(warehouse: Warehouse, wait_s: float) -> bool:
+    """Create the lock table (one creator wins); False if pending work vanished meanwhile."""
+    lock = f"{warehouse.database}.schema_migrations_lock"
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            warehouse.execute(f"CREATE TABLE {lock} (holder String) ENGINE = TinyLog")
+            return True
+        except WarehouseError as error:
+            if "exist" not in str(error).lower():
+                raise
+        if not _pending(warehouse):
+            return False
+        if time.monotonic() > deadline:
+            raise WarehouseError(
+                f"another migration has held {lock} for {wait_s:.0f} s; if none is running "
+                f"(a migrator was killed), DROP TABLE {lock} and migrate again")
+        time.sleep(0.5)
+
+
+def migrate(warehouse: Warehouse, cluster: str | None = None, *, wait_s: float = 600.0,
+            until: str = "~") -> list[str]:
+    """Bring the schema up to date (on ``cluster`` if named; or up to the version ``until``,
+    for upgrade tests); return the versions applied now (by this caller)."""
     db = warehouse.database
     steps = plan(db, cluster)  # translated in full first: an untranslatable file runs nothing
     if cluster is not None:
@@ -96,15 +129,19 @@ def migrate(warehouse: Warehouse, cluster: str | None = None) -> list[str]:
     (_, setup), *versions = steps
     for statement in setup:
         warehouse.execute(statement)
-    done = {row["version"] for row in warehouse.query(
-        f"SELECT version FROM {db}.schema_migrations")}
+    if not _pending(warehouse, until) or not _take_lock(warehouse, wait_s):
+        return []
     applied = []
-    for version, stmts in versions:
-        if version in done:
-            continue
-        for statement in stmts:
-            warehouse.execute(statement)
-        warehouse.insert("schema_migrations", [(version, int(time.time()))],
-                         ("version", "applied_at"))
-        applied.append(version)
+    try:
+        pending = {version for version, _ in _pending(warehouse, until)}
+        for version, stmts in versions:
+            if version not in pending:
+                continue
+            for statement in stmts:
+                warehouse.execute(statement)
+            warehouse.insert("schema_migrations", [(version, int(time.time()))],
+                             ("version", "applied_at"))
+            applied.append(version)
+    finally:
+        warehouse.execute(f"DROP TABLE IF EXISTS {db}.schema_migrations_lock")
     return applied

@@ -33,6 +33,7 @@ from streams.core.units import parse_duration, parse_time
 from streams.queries.alerting import alert_rows
 from streams.queries.alerting import history as alert_history
 from streams.queries.alerting import record as record_alerts
+from streams.queries.retention import apply_retention
 from streams.queries.snapshots import snapshot
 from streams.queries.windows import window_scores
 from streams.warehouse import LazyWarehouse, WarehouseError
@@ -148,6 +149,26 @@ def create_app(settings: Settings) -> faust.App:
             metrics.ALERT_CHANGES.labels(change.state).inc()
             log.warning("alert %s: %s %s", change.state, "/".join(change.key), change.reason)
         metrics.ALERT_PASSES.labels("done").inc()
+
+    retention_ran: list[float] = []
+
+    @app.timer(3600.0)
+    async def enforce_retention() -> None:
+        """The leader drops expired months (CX_RETENTION_DAYS) at most once a day."""
+        if settings.retention_days is None or not app.is_leader():
+            return
+        if retention_ran and time.time() - retention_ran[-1] < 86400:
+            return
+        try:
+            dropped = await asyncio.to_thread(apply_retention, reader.get(),
+                                              days=settings.retention_days,
+                                              now_s=int(time.time()))
+        except Exception as error:
+            log.warning("retention pass skipped: %s: %s", type(error).__name__, error)
+            return
+        retention_ran[:] = [time.time()]
+        for table, months in dropped.items():
+            log.warning("retention: dropped %s months %s", table, ", ".join(map(str, months)))
 
     @app.timer(settings.snapshot_seconds)
     async def publish_snapshots() -> None:

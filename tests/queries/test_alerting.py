@@ -10,7 +10,7 @@ import pytest
 from streams.core.alerts import AlertState, state_of, step
 from streams.core.backtest import reach
 from streams.core.drops import DetectorConfig, Verdict, judge
-from streams.core.stats import STAT_COLUMNS, Stats
+from streams.core.stats import STAT_COLUMNS
 from streams.queries.alerting import (
     bucket_series,
     history,
@@ -22,6 +22,7 @@ from streams.queries.alerting import (
 from streams.queries.scoring import MINUTE_COLUMNS
 from streams.warehouse import Warehouse
 from streams.warehouse.migrate import migrate
+from tests.support.minutes import random_minutes
 
 pytestmark = pytest.mark.integration
 
@@ -32,29 +33,12 @@ DEADLINE_MS = HOUR_MS
 END_MS = 1_795_344_000_000 + 9 * HOUR_MS  # a 5-minute boundary
 
 
-def _random_minutes(tenant: str, rng: random.Random) -> list[tuple]:
-    rows = []
-    start_s = (END_MS - 9 * HOUR_MS) // 1000
-    for minute in range(start_s, END_MS // 1000 + 600, 60):
-        for channel, touchpoint in (("web", "checkout"), ("web", "search"), ("chat", "support")):
-            if rng.random() < 0.3:
-                continue
-            needed = rng.randint(0, 3)
-            met = rng.randint(0, needed)
-            on = min(needed, rng.randint(0, 1))
-            values = Stats(interactions=rng.randint(1, 9), failures=rng.randint(0, 1),
-                           nps_n=3, nps_promoters=rng.randint(0, 2), nps_detractors=1,
-                           followup_needed=needed, followup_met=met,
-                           followup_needed_on_minute=on, followup_met_on_minute=min(on, met))
-            rows.append((tenant, channel, touchpoint, minute, *values.as_dict().values(), 1,
-                         minute))
-    return rows
-
-
 def test_live_pass_reads_exactly_what_the_backtest_reads(warehouse: Warehouse) -> None:
     migrate(warehouse)
     tenant = f"al{time.monotonic_ns()}"
-    warehouse.insert("score_minutes", _random_minutes(tenant, random.Random(3)), MINUTE_COLUMNS)
+    rows = random_minutes(tenant, random.Random(3), (END_MS - 9 * HOUR_MS) // 1000,
+                          END_MS // 1000 + 600, skip=0.3)
+    warehouse.insert("score_minutes", rows, MINUTE_COLUMNS)
     live, live_backlogs = live_comparisons(warehouse, END_MS, CONFIG, DEADLINE_MS)
     series = bucket_series(warehouse, start_ms=END_MS - reach(CONFIG, DEADLINE_MS),
                            end_ms=END_MS, step_ms=STEP_MS)

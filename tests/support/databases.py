@@ -1,0 +1,39 @@
+"""A warehouse seen through another database name: a test's own tables on the shared chdb.
+
+Retention drops whole partitions and a migration test rebuilds tables, so such tests
+need a database no other test writes to (the embedded engine is one per process).
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from streams.warehouse import Warehouse
+
+_ids = itertools.count()
+
+
+class OwnDatabase:
+    def __init__(self, inner: Warehouse, prefix: str) -> None:
+        self._inner = inner
+        self.database = f"{prefix}_{time.monotonic_ns()}_{next(_ids)}"
+        self.description = inner.description
+
+    def execute(self, sql: str) -> None:
+        self._inner.execute(sql)
+
+    def query(self, sql: str) -> list[dict[str, Any]]:
+        return self._inner.query(sql)
+
+    def insert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> None:
+        saved, self._inner.database = self._inner.database, self.database
+        try:
+            self._inner.insert(table, rows, columns)
+        finally:
+            self._inner.database = saved
+
+    def close(self) -> None:
+        self._inner.execute(f"DROP DATABASE IF EXISTS {self.database}")

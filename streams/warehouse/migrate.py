@@ -6,8 +6,8 @@ the others wait for it (a file that rebuilds a table must run once at a time).
 Statements are still written to be safe to run again after a crash. With a
 cluster name (CX_CLICKHOUSE_CLUSTER) the same files run as replicated,
 distributed, ON CLUSTER DDL (``cluster.ClusterDDL``); ``plan`` is what would
-run, for review. (The lock lives on the node migrate connects to: in a cluster,
-run ``cxpulse migrate`` once before starting the workers.)
+run, for review; there the lock is created ON CLUSTER, so workers connected to
+different shards take turns too.
 """
 
 from __future__ import annotations
@@ -98,13 +98,19 @@ def _pending(warehouse: Warehouse, until: str = "~") -> list[tuple[str, str]]:
             if version not in done and version <= until]
 
 
-def _take_lock(warehouse: Warehouse, wait_s: float) -> bool:
-    """Create the lock table (one creator wins); False if pending work vanished meanwhile."""
+def _on(cluster: str | None) -> str:
+    return f" ON CLUSTER '{cluster}'" if cluster else ""
+
+
+def _take_lock(warehouse: Warehouse, wait_s: float, cluster: str | None = None) -> bool:
+    """Create the lock table (one creator wins; on every node of a cluster, so workers on
+    different shards also take turns); False if pending work vanished meanwhile."""
     lock = f"{warehouse.database}.schema_migrations_lock"
     deadline = time.monotonic() + wait_s
     while True:
         try:
-            warehouse.execute(f"CREATE TABLE {lock} (holder String) ENGINE = TinyLog")
+            warehouse.execute(
+                f"CREATE TABLE {lock}{_on(cluster)} (holder String) ENGINE = TinyLog")
             return True
         except WarehouseError as error:
             if "exist" not in str(error).lower():
@@ -129,7 +135,7 @@ def migrate(warehouse: Warehouse, cluster: str | None = None, *, wait_s: float =
     (_, setup), *versions = steps
     for statement in setup:
         warehouse.execute(statement)
-    if not _pending(warehouse, until) or not _take_lock(warehouse, wait_s):
+    if not _pending(warehouse, until) or not _take_lock(warehouse, wait_s, cluster):
         return []
     applied = []
     try:
@@ -143,5 +149,5 @@ def migrate(warehouse: Warehouse, cluster: str | None = None, *, wait_s: float =
                              ("version", "applied_at"))
             applied.append(version)
     finally:
-        warehouse.execute(f"DROP TABLE IF EXISTS {db}.schema_migrations_lock")
+        warehouse.execute(f"DROP TABLE IF EXISTS {db}.schema_migrations_lock{_on(cluster)}")
     return applied

@@ -64,7 +64,11 @@ def test_tables_of_the_schema_files_are_all_distributed() -> None:
     created = {m[1] for s in single if (m := re.match(r"CREATE TABLE IF NOT EXISTS (\S+)", s))}
     distributed = {m[1] for s in cluster
                    if (m := re.match(r"CREATE TABLE IF NOT EXISTS (\S+) .*Distributed", s, re.S))}
-    assert created == distributed and "cx.score_minutes" in created
+    # Tables rebuilt under a temporary name (006) are distributed while they exist.
+    dropped = {m[1] for s in cluster
+               if (m := re.match(r"DROP TABLE (?:IF EXISTS )?(\S+)", s))}
+    assert created <= distributed and distributed - created <= dropped
+    assert "cx.score_minutes" in created and "cx.score_days" in created
     assert not any(re.search(r"ENGINE = (?!Replicated|Distributed)", s) for s in cluster)
 
 

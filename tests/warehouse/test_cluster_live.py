@@ -60,8 +60,9 @@ def test_migrations_create_replicated_sharded_tables_on_every_node(urls: list[st
             f"SELECT name, engine FROM system.tables WHERE database = '{node.database}'")}
         assert engines["score_minutes"] == "Distributed"
         assert engines["score_minutes_local"] == "ReplicatedReplacingMergeTree"
-        assert all(engine == "Distributed" or engine.startswith("Replicated")
-                   for engine in engines.values()), engines
+        odd = {name: engine for name, engine in engines.items()
+               if engine not in ("Distributed", "View") and not engine.startswith("Replicated")}
+        assert not odd, odd
     # Written through one node, read through the other; duplicates collapse on their shard.
     columns = ("received_at", "reason", "message", "topic", "partition", "offset", "payload")
     rows = [(int(time.time()), "bad_json", "m", "cx.feedback", offset % 4, offset, "{")

@@ -1,9 +1,10 @@
-"""Grafana's ClickHouse macros expanded the way grafana-clickhouse-datasource (v4) does.
+"""Grafana's template variables and ClickHouse macros, expanded the way Grafana and
+grafana-clickhouse-datasource (v4) do.
 
-The analytics queries (schemas/clickhouse/queries) are written for Grafana; tests and
-the dashboards' tests expand them with this to run them on both engines. Only
-macros that run on ClickHouse 18.16 are used there: ``$__timeInterval`` becomes
-``toStartOfInterval``, which 18.16 lacks, so queries bucket with ``$__interval_s``.
+The analytics queries (schemas/clickhouse/queries) are the CX Analytics dashboard's
+panels; the tests expand them, and every other panel query, with this to run them on
+both engines. Only macros that run on ClickHouse 18.16 are expanded: ``$__timeInterval``
+becomes ``toStartOfInterval``, which 18.16 lacks, so queries bucket with ``$__interval_s``.
 """
 
 from __future__ import annotations
@@ -12,28 +13,52 @@ import re
 from collections.abc import Mapping
 
 _TIME_FILTER = re.compile(r"\$__timeFilter\(\s*([^()]+?)\s*\)")
-_VARIABLE = re.compile(r"\$\{(\w+)\}|\$(\w+)")
+#: A template variable reference: ``${name}``, ``${name:format}`` or ``$name``.
+VARIABLE = re.compile(r"\$\{(\w+)(?::(\w+))?\}|\$([A-Za-z_]\w*)")
+
+
+def interpolate(text: str, variables: Mapping[str, str]) -> str:
+    """Grafana's template variable substitution: ``$name``, ``${name}`` and
+    ``${name:format}`` (formats ``raw``, ``singlequote``, ``sqlstring``).
+
+    Grafana's own names (``$__interval``) are substituted when ``variables`` has them,
+    else left for the data source. KeyError names a dashboard variable without a value,
+    ValueError a format we do not know.
+    """
+    def value(match: re.Match[str]) -> str:
+        name, form = match[1] or match[3], match[2]
+        if name.startswith("__") and name not in variables:
+            return match[0]
+        if name not in variables:
+            raise KeyError(f"template variable ${name} has no value")
+        raw = variables[name]
+        if form in (None, "raw"):
+            return raw
+        if form == "singlequote":
+            return "'" + raw.replace("'", "\\'") + "'"
+        if form == "sqlstring":
+            return raw.replace("'", "''")
+        raise ValueError(f"unsupported variable format {form!r} in {match[0]}")
+    return VARIABLE.sub(value, text)
 
 
 def expand(sql: str, *, start_s: int, end_s: int, interval_s: int,
            variables: Mapping[str, str]) -> str:
-    """``sql`` with ``$__timeFilter(col)``, ``$__fromTime``, ``$__toTime``, ``$__interval_s``
-    and template variables (``$name`` or ``${name}``, values inserted as they are) replaced.
+    """``sql`` as the plugin sends it: template variables interpolated, then
+    ``$__timeFilter(col)``, ``$__fromTime``, ``$__toTime`` and ``$__interval_s`` replaced.
 
-    An unknown ``$name`` raises KeyError: a query must not reach ClickHouse half-expanded.
+    A variable without a value raises KeyError and any other ``$__`` macro ValueError:
+    a query must not reach ClickHouse half-expanded.
     """
     frm, to = f"toDateTime({int(start_s)})", f"toDateTime({int(end_s)})"
+    sql = interpolate(sql, variables)
     sql = _TIME_FILTER.sub(lambda m: f"{m[1]} >= {frm} AND {m[1]} <= {to}", sql)
     sql = (sql.replace("$__fromTime", frm).replace("$__toTime", to)
            .replace("$__interval_s", str(max(int(interval_s), 1))))
-
-    def variable(match: re.Match[str]) -> str:
-        name = match[1] or match[2]
-        if name not in variables:
-            raise KeyError(f"template variable ${name} has no value")
-        return variables[name]
-
-    return _VARIABLE.sub(variable, sql)
+    left = re.search(r"\$__\w+", sql)
+    if left:
+        raise ValueError(f"unsupported ClickHouse macro {left[0]!r}")
+    return sql
 
 
 def analytics_queries() -> dict[str, str]:

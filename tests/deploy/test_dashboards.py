@@ -29,6 +29,7 @@ from streams.config import Settings
 from streams.core.backtest import reach, replay
 from streams.kafka.produce import record_of
 from streams.queries.alerting import bucket_series, record
+from streams.queries.macros import analytics_queries, expand, interpolate
 from streams.tools.generate import TrafficSpec, generate
 from streams.tools.load import load
 from streams.warehouse import Warehouse
@@ -38,8 +39,6 @@ from tests.support.grafana import (
     DASHBOARDS_DIR,
     PROMETHEUS,
     dashboards,
-    expand,
-    interpolate,
     kind_of,
     panels,
     queries,
@@ -103,18 +102,29 @@ def test_enough_query_panels_on_enough_dashboards() -> None:
 
 
 def test_expansion_matches_the_plugin() -> None:
-    sql = ("SELECT $__timeInterval(minute) AS t FROM cx.x WHERE $__timeFilter(minute) "
-           "AND d >= $__fromTime AND d < $__toTime AND tenant = ${tenant:singlequote} "
-           "AND channel = '$channel' GROUP BY intDiv(s, $__interval_s)")
-    assert expand(sql, start_s=100, end_s=200, interval_s=0,
-                  variables={"tenant": "o'k", "channel": "web"}) == (
-        "SELECT toStartOfInterval(toDateTime(minute), INTERVAL 1 second) AS t FROM cx.x "
-        "WHERE minute >= toDateTime(100) AND minute <= toDateTime(200) AND d >= toDateTime(100) "
-        "AND d < toDateTime(200) AND tenant = 'o\\'k' AND channel = 'web' GROUP BY intDiv(s, 1)")
+    """Grafana's formats and own variables; what the plugin has and 18.16 cannot run is refused."""
+    assert interpolate("${tenant:singlequote} ${tenant:sqlstring} $__interval ${channel:raw}",
+                       {"tenant": "o'k", "channel": "web"}) == "'o\\'k' o''k $__interval web"
+    with pytest.raises(ValueError, match="timeInterval"):
+        expand("$__timeInterval(t)", start_s=0, end_s=1, interval_s=1, variables={})
     with pytest.raises(ValueError, match="timeFilter_ms"):
         expand("$__timeFilter_ms(t)", start_s=0, end_s=1, interval_s=1, variables={})
     with pytest.raises(KeyError):
         interpolate("$nowhere", {})
+
+
+def normalised(sql: str) -> str:
+    """``sql`` without ``--`` comments, its whitespace collapsed."""
+    return " ".join(re.sub(r"--[^\n]*", " ", sql).split())
+
+
+def test_analytics_panels_run_the_query_files() -> None:
+    """The documented queries are the Analytics dashboard's panels, verbatim: one source."""
+    panel_sql = {normalised(sql) for _, sql in
+                 queries(dashboards()["cx-analytics.json"], CLICKHOUSE)}
+    missing = [name for name, sql in analytics_queries().items()
+               if normalised(sql) not in panel_sql]
+    assert not missing, f"query files not (or no longer) a cx-analytics.json panel: {missing}"
 
 
 # ---------------------------------------------------------------- PromQL on a live Prometheus

@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from streams.config import Settings
-from tests.support.grafana import interpolate
+from streams.queries.macros import interpolate
 from tests.support.services import system_binary
 
 ROOT = Path(__file__).resolve().parents[2]

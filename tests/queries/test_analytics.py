@@ -59,7 +59,8 @@ def loaded(warehouse: Warehouse) -> Iterator[Warehouse]:
 def test_every_query_returns_rows(loaded: Warehouse) -> None:
     for name, sql in analytics_queries().items():
         text = expand(sql, start_s=NOW_S - (DAYS - 1) * 86400, end_s=NOW_S, interval_s=86400,
-                      variables={"tenant": "acme-shop", "channel": "web"})
+                      variables={"tenant": "acme-shop", "channel": "web",
+                                 "touchpoint": "*"})
         text = re.sub(r"\bcx\.", f"{loaded.database}.", text)
         rows = loaded.query(text)
         assert rows, name

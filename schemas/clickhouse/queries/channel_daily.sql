@@ -1,7 +1,7 @@
--- One channel's daily scores with their intervals, straight from the scores_daily view
--- (per touchpoint: pick one, or sum the *_n and sums columns to roll up).
-SELECT day, touchpoint, nps, nps_moe, nps_n, csat, csat_low, csat_high, csat_n, ces, ces_n,
+-- A channel's ('*': all) daily scores with their intervals, straight from the scores_daily
+-- view (per touchpoint: pick one, or sum the *_n and sums columns to roll up).
+SELECT day, channel, touchpoint, nps, nps_moe, nps_n, csat, csat_low, csat_high, csat_n, ces, ces_n,
        response_rate, failure_rate
 FROM cx.scores_daily
-WHERE $__timeFilter(day) AND tenant = '$tenant' AND channel = '$channel'
-ORDER BY day, touchpoint
+WHERE $__timeFilter(day) AND tenant = '${tenant}' AND ('${channel}' = '*' OR channel = '${channel}')
+ORDER BY day, channel, touchpoint

@@ -1,4 +1,4 @@
--- Close the loop, per channel, for cases opened in the range: how many, the share met
+-- Close the loop, per channel ('*': all), for cases opened in the range: how many, the share met
 -- within the deadline (of those whose deadline has passed), and hours from the
 -- feedback to its first contact (contacted or resolved), late contacts included.
 SELECT
@@ -16,13 +16,13 @@ FROM
 (
     SELECT channel, feedback_id, opened_at, due_at, met_at
     FROM cx.followup_cases FINAL
-    WHERE $__timeFilter(opened_at) AND tenant = '$tenant'
+    WHERE $__timeFilter(opened_at) AND tenant = '${tenant}' AND ('${channel}' = '*' OR channel = '${channel}')
 ) AS opened
 ANY LEFT JOIN
 (
     SELECT feedback_id, toUnixTimestamp(min(occurred_at)) AS first_s
     FROM cx.followups FINAL
-    WHERE action IN ('contacted', 'resolved') AND tenant = '$tenant'
+    WHERE action IN ('contacted', 'resolved') AND tenant = '${tenant}'
       AND occurred_at >= $__fromTime
     GROUP BY feedback_id
 ) AS contacts USING feedback_id

@@ -1,5 +1,5 @@
--- Per channel and touchpoint over the range: scores, sample sizes and failure rate,
--- worst NPS first.
+-- Per channel and touchpoint over the range (channel and touchpoint '*': all): scores,
+-- sample sizes and failure rate, worst NPS first.
 SELECT
     channel,
     touchpoint,
@@ -12,6 +12,7 @@ SELECT
     sum(ces_n) AS n_ces,
     if(n_ces = 0, NULL, sum(ces_sum) / n_ces) AS ces
 FROM cx.score_days FINAL
-WHERE $__timeFilter(day) AND tenant = '$tenant'
+WHERE $__timeFilter(day) AND tenant = '${tenant}' AND ('${channel}' = '*' OR channel = '${channel}')
+  AND ('${touchpoint}' = '*' OR touchpoint = '${touchpoint}')
 GROUP BY channel, touchpoint
 ORDER BY nps, channel, touchpoint

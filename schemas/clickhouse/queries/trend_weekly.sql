@@ -1,6 +1,7 @@
--- NPS, CSAT and CES per ISO week (starting Monday, UTC) for one tenant.
+-- NPS, CSAT and CES per ISO week (starting Monday, UTC) for one tenant and channel
+-- ('*': all), the Monday as a DateTime `time`.
 SELECT
-    toMonday(day) AS week,
+    toDateTime(toMonday(day)) AS time,
     sum(nps_n) AS n_nps,
     if(n_nps = 0, NULL, 100 * (toInt64(sum(nps_promoters)) - toInt64(sum(nps_detractors))) / n_nps) AS nps,
     sum(csat5_n) + sum(csat10_n) AS n_csat,
@@ -8,6 +9,6 @@ SELECT
     sum(ces_n) AS n_ces,
     if(n_ces = 0, NULL, sum(ces_sum) / n_ces) AS ces
 FROM cx.score_days FINAL
-WHERE $__timeFilter(day) AND tenant = '$tenant'
-GROUP BY week
-ORDER BY week
+WHERE $__timeFilter(day) AND tenant = '${tenant}' AND ('${channel}' = '*' OR channel = '${channel}')
+GROUP BY time
+ORDER BY time

@@ -280,7 +280,8 @@ def test_every_clickhouse_panel_returns_rows(own_warehouse: Warehouse) -> None:
     migrate(warehouse)
     load(warehouse, history(tenants, now), deadline_ms=48 * 3_600_000)
     assert backtest_alerts(warehouse, now) > 0, "the failure spike fires no alert"
-    start_s, end_s = now - 40 * DAY, now + 60
+    # Dead letters carry the time they were received: the range ends after the load did.
+    start_s, end_s = now - 40 * DAY, int(time.time()) + 60
     failures, ran = [], 0
     for name, board in dashboards().items():
         if not queries(board, CLICKHOUSE):

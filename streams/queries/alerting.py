@@ -19,6 +19,7 @@ from streams.core.scores import Followups
 from streams.core.series import Series
 from streams.core.stats import ALL, MINUTE_MS, STAT_COLUMNS, Scope, Stats, rollups
 from streams.core.units import format_time
+from streams.queries.windows import STAT_SUMS, stats_of_sums
 from streams.warehouse import Warehouse
 
 _Part = tuple[str, int, int]
@@ -95,15 +96,14 @@ def bucket_series(warehouse: Warehouse, *, start_ms: int, end_ms: int, step_ms: 
     """``score_minutes`` in [start, end) bucketed by ``step_ms`` from ``start_ms``, as a Series."""
     start_s, step_s = start_ms // 1000, step_ms // 1000
     bucket = f"intDiv(toUnixTimestamp(minute) - {start_s}, {step_s})"
-    sums = ", ".join(f"sum({column}) AS total_{column}" for column in STAT_COLUMNS)
     rows = warehouse.query(
-        f"SELECT tenant, channel, touchpoint, {bucket} AS bucket, {sums} "
+        f"SELECT tenant, channel, touchpoint, {bucket} AS bucket, {STAT_SUMS} "
         f"FROM {warehouse.database}.score_minutes FINAL "
         f"WHERE minute >= toDateTime({start_s}) AND minute < toDateTime({end_ms // 1000}) "
         "GROUP BY tenant, channel, touchpoint, bucket")
     return Series.build(
         (((row["tenant"], row["channel"], row["touchpoint"]), int(row["bucket"]),
-          [int(row[f"total_{column}"]) for column in STAT_COLUMNS]) for row in rows),
+          list(stats_of_sums(row).as_dict().values())) for row in rows),
         origin_ms=start_ms, step_ms=step_ms, buckets=-(-(end_ms - start_ms) // step_ms))
 
 

@@ -17,6 +17,7 @@ import pytest
 from streams.kafka.broker import free_port
 from streams.warehouse.local import ClickHouseServer
 from streams.warehouse.migrate import CLUSTER_SETTINGS
+from tests.support.services import stop_process
 
 ZOOKEEPER_JAR = Path("/usr/share/java/zookeeper.jar")
 
@@ -74,13 +75,7 @@ class ZooKeeper:
         raise AssertionError(f"ZooKeeper did not answer on port {self.port}; see {self.log}")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
 
 class ClickHouseCluster:

@@ -86,13 +86,19 @@ class Worker:
         return self.process.poll() is None
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.alive():
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, sig, timeout=30)
+
+
+def stop_process(process: subprocess.Popen, sig: int = signal.SIGTERM,
+                 timeout: float = 10) -> None:
+    """Ask a service process to stop, and kill it if it has not within ``timeout``."""
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def worker_env(kafka: str, url: str, tmp_path: Path) -> dict[str, str]:
@@ -254,13 +260,7 @@ class Server:
             return page.status == 200
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
 
 class Prometheus(Server):

@@ -467,12 +467,16 @@ def severity(finding: Finding, config: DetectorConfig) -> str:
     return "critical" if finding.effect >= rule.critical_effect else "warning"
 
 
+def _shown(metric: str, value: float) -> str:
+    """A value as the reasons show it: ratios with three decimals, scores with one."""
+    return f"{value:.3f}" if metric in RATIOS else f"{value:.1f}"
+
+
 def recovery(finding: Finding) -> str:
     """Why an alert resolved: where the freshest window stands now."""
-    digits = 3 if finding.metric in RATIOS else 1
-    return (f"recovered: {finding.measure} {finding.value:.{digits}f} over "
-            f"{format_window(finding.window_ms)} against {finding.baseline:.{digits}f} "
-            f"before (n={finding.n})")
+    return (f"recovered: {finding.measure} {_shown(finding.metric, finding.value)} over "
+            f"{format_window(finding.window_ms)} against "
+            f"{_shown(finding.metric, finding.baseline)} before (n={finding.n})")
 
 
 def describe(finding: Finding) -> str:
@@ -489,10 +493,9 @@ def describe(finding: Finding) -> str:
     if finding.metric == SILENT:
         return (f"{finding.measure} collapsed {finding.effect:.0%} against its baseline over "
                 f"{window} ({finding.value:.3g} vs {finding.baseline:.3g}; {stats})")
-    digits = 3 if finding.metric in RATIOS else 1
     verb = "rose" if finding.metric in RISING else "fell"
-    return (f"{finding.metric} {verb} from {finding.baseline:.{digits}f} to "
-            f"{finding.value:.{digits}f} over {window} ({stats})")
+    return (f"{finding.metric} {verb} from {_shown(finding.metric, finding.baseline)} to "
+            f"{_shown(finding.metric, finding.value)} over {window} ({stats})")
 
 
 def judge(comparisons: Iterable[Comparison], backlogs: Mapping[str, Span],

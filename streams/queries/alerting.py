@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from streams.core.alerts import ALERT_COLUMNS, FIRING, Change
-from streams.core.drops import AlertKey, Comparison, DetectorConfig, Span
+from streams.core.drops import Comparison, DetectorConfig, Span
 from streams.core.scores import Followups
 from streams.core.series import Series
 from streams.core.stats import ALL, MINUTE_MS, STAT_COLUMNS, Scope, Stats, rollups
@@ -123,21 +123,17 @@ def _change(row: Mapping[str, Any]) -> Change:
 
 def history(warehouse: Warehouse, *, since_s: int = 0, firing_only: bool = False
             ) -> list[Change]:
-    """Alert state changes since ``since_s``, oldest first; ``firing_only``: the open alerts."""
+    """Alert state changes since ``since_s``, oldest first; ``firing_only``: the open alerts
+    (their latest change, as a new leader rebuilds them)."""
     if firing_only:
-        rows = []
-    else:
-        rows = warehouse.query(
-            f"SELECT DISTINCT {_SELECT} FROM {warehouse.database}.alerts "
-            f"WHERE at >= toDateTime({int(since_s)}) ORDER BY at, tenant, channel, touchpoint, "
-            "metric, state")
-    if not firing_only:
-        return [_change(row) for row in rows]
-    latest: dict[AlertKey, Change] = {}
-    for change in recorded(warehouse):
-        latest[change.key] = change
-    return sorted((c for c in latest.values() if c.state == FIRING and c.at >= since_s),
-                  key=lambda c: (c.at, c.key))
+        latest = {change.key: change for change in recorded(warehouse)}  # ordered by at
+        return sorted((c for c in latest.values() if c.state == FIRING and c.at >= since_s),
+                      key=lambda c: (c.at, c.key))
+    rows = warehouse.query(
+        f"SELECT DISTINCT {_SELECT} FROM {warehouse.database}.alerts "
+        f"WHERE at >= toDateTime({int(since_s)}) ORDER BY at, tenant, channel, touchpoint, "
+        "metric, state")
+    return [_change(row) for row in rows]
 
 
 def alert_rows(changes: list[Change]) -> list[dict[str, Any]]:

@@ -16,9 +16,15 @@ import orjson
 
 from streams.core.contract import TOPIC_OF_TYPE, Validator
 from streams.core.ingest import build_batch
-from streams.core.rows import COLUMNS, Record
+from streams.core.rows import COLUMNS, Batch, Record
 from streams.queries.scoring import score_batch
 from streams.warehouse import Warehouse
+
+
+def insert_rows(warehouse: Warehouse, batch: Batch) -> None:
+    """A batch's raw rows and dead letters, one insert per table (scoring looks them up)."""
+    for table, rows in batch.rows.items():
+        warehouse.insert(table, rows, COLUMNS[table])
 
 
 def load(warehouse: Warehouse, events: Iterable[dict[str, Any]], *, deadline_ms: int,
@@ -32,8 +38,7 @@ def load(warehouse: Warehouse, events: Iterable[dict[str, Any]], *, deadline_ms:
                    for i, event in enumerate(chunk)]
         offset += len(chunk)
         batch = build_batch(records, validator, time.time())
-        for table, rows in batch.rows.items():
-            warehouse.insert(table, rows, COLUMNS[table])
+        insert_rows(warehouse, batch)
         score_batch(warehouse, batch.accepted, deadline_ms)
         accepted += len(batch.accepted)
         if progress is not None:

@@ -20,11 +20,12 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from streams.config import Settings
 from streams.core.contract import Validator
 from streams.core.ingest import build_batch
-from streams.core.rows import COLUMNS, Batch, Record
+from streams.core.rows import Batch, Record
 from streams.kafka import SOURCE_TOPICS
 from streams.kafka.produce import record_of
 from streams.queries.scoring import score_batch
 from streams.tools.generate import TrafficSpec, generate
+from streams.tools.load import insert_rows
 from streams.warehouse import connect
 from streams.warehouse.migrate import migrate
 from streams.worker.ingest import Fetched, IngestService
@@ -147,8 +148,7 @@ def scoring_ms(url: str, records: list[KafkaRecord], now: float, batches: int = 
         chunk = records[number * 10_000:(number + 1) * 10_000]
         batch = build_batch([Record(topic, 0, offset, value) for offset, (topic, _, value)
                              in enumerate(chunk)], check, now)
-        for table, rows in batch.rows.items():
-            warehouse.insert(table, rows, COLUMNS[table])
+        insert_rows(warehouse, batch)
         started = time.perf_counter()
         score_batch(warehouse, batch.accepted, DEADLINE_MS)
         times.append(time.perf_counter() - started)

@@ -8,11 +8,13 @@ variable and parser next to its default, so a default is written once.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from streams.comments.labels import LANGUAGES, THEMES
 from streams.core.drops import DetectorConfig, parse_bounds, parse_rules
 from streams.core.scores import parse_weights
 from streams.core.triggers import DEFAULT_KEYWORDS, parse_keywords
@@ -93,6 +95,41 @@ def _cluster(name: str, raw: str) -> str:
         raise ConfigError(str(error)) from None
 
 
+def _switch(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "on", "true", "yes"):
+        return True
+    if value in ("0", "off", "false", "no"):
+        return False
+    raise ConfigError(f"{name} must be on or off, got {raw!r}")
+
+
+def _languages(name: str, raw: str) -> tuple[str, ...]:
+    chosen = tuple(dict.fromkeys(part.strip().lower() for part in raw.split(",") if part.strip()))
+    unknown = [language for language in chosen if language not in LANGUAGES]
+    if unknown or not chosen:
+        raise ConfigError(f"{name}: the model knows {', '.join(LANGUAGES)}; got {raw!r}")
+    return chosen
+
+
+def _themes(name: str, raw: str) -> dict[str, tuple[str, ...]]:
+    """``name=word|word;name=word``: configured themes found by word prefixes."""
+    themes: dict[str, tuple[str, ...]] = {}
+    for part in raw.split(";"):
+        if not part.strip():
+            continue
+        theme, _, words = part.partition("=")
+        theme = theme.strip().lower()
+        found = tuple(word.strip() for word in words.split("|") if word.strip())
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", theme) or not found:
+            raise ConfigError(f"{name}: expected name=word|word;... with a lower-case name, "
+                              f"got {part.strip()!r}")
+        if theme in THEMES:
+            raise ConfigError(f"{name}: {theme!r} is a built-in theme")
+        themes[theme] = found
+    return themes
+
+
 def _env(variable: str, parse: Parse = _text) -> dict[str, Any]:
     """Field metadata: the variable that sets the field and how to read it."""
     return {"env": variable, "parse": parse}
@@ -164,6 +201,20 @@ class Settings:
                                              metadata=_env("CX_NOTIFY_KEYWORDS", _keywords))
     """Comment keywords that send ``case_opened`` (comma-separated, whole words, any case;
     ``none`` for none)."""
+
+    comment_enrich: bool = field(default=True, metadata=_env("CX_COMMENT_ENRICH", _switch))
+    """Run the comment enrichment agent (language, sentiment, emotion, themes)."""
+    comment_languages: tuple[str, ...] = field(
+        default=LANGUAGES, metadata=_env("CX_COMMENT_LANGUAGES", _languages))
+    """Languages a comment may be identified as (a subset of the model's)."""
+    comment_themes: dict[str, tuple[str, ...]] = field(
+        default_factory=dict, metadata=_env("CX_COMMENT_THEMES", _themes))
+    """Extra themes by keyword, e.g. ``sizing=size|fit|taille;gift=gift|cadeau``."""
+    comment_batch: int = field(default=128,
+                               metadata=_env("CX_COMMENT_BATCH", _integer(minimum=1)))
+    comment_threads: int = field(default=1,
+                                 metadata=_env("CX_COMMENT_THREADS", _integer(minimum=1)))
+    """Encoder threads: 1 leaves a core to the ingest on a 2-core machine."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -34,8 +34,21 @@ def test_notify_keywords_default_read_and_off() -> None:
 @pytest.mark.parametrize(("name", "value"), [
     ("CX_PARTITIONS", "four"), ("CX_PARTITIONS", "0"), ("CX_METRICS_PORT", "-1"),
     ("CX_BATCH_SECONDS", "soon"), ("CX_BATCH_SECONDS", "0"), ("CX_MAX_EVENT_BYTES", "10"),
-    ("CX_NOTIFY_KEYWORDS", ","),
+    ("CX_NOTIFY_KEYWORDS", ","), ("CX_COMMENT_ENRICH", "maybe"),
+    ("CX_COMMENT_LANGUAGES", "en,xx"), ("CX_COMMENT_LANGUAGES", ","),
+    ("CX_COMMENT_THEMES", "9 lives=size"), ("CX_COMMENT_THEMES", "sizing="),
+    ("CX_COMMENT_THEMES", "delivery=late"), ("CX_COMMENT_BATCH", "0"),
 ])
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
         Settings.from_env({name: value})
+
+
+def test_comment_settings_default_and_read() -> None:
+    default = Settings.from_env({})
+    assert default.comment_enrich and len(default.comment_languages) == 7
+    assert default.comment_themes == {} and default.comment_threads == 1
+    read = Settings.from_env({"CX_COMMENT_ENRICH": "off", "CX_COMMENT_LANGUAGES": "FR, en",
+                              "CX_COMMENT_THEMES": "sizing=size|taille ; gift=gift"})
+    assert not read.comment_enrich and read.comment_languages == ("fr", "en")
+    assert read.comment_themes == {"sizing": ("size", "taille"), "gift": ("gift",)}

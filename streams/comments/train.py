@@ -21,7 +21,7 @@ from streams.comments.encoder import Encoder
 from streams.comments.heads import HEADS_FILE, Head, Heads, fit
 from streams.comments.labels import EMOTIONS, SENTIMENTS, THEMES
 
-L2: dict[str, float] = {"sentiment": 1e-3, "emotion": 3e-3, "themes": 1e-3}
+L2: dict[str, float] = {"sentiment": 1e-4, "emotion": 1e-4, "themes": 1e-4}
 
 
 def one_hot(values: Sequence[str], labels: Sequence[str]) -> np.ndarray:

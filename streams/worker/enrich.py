@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from streams.comments.classify import Classifier
 from streams.comments.labels import Insight
 from streams.comments.pii import mask
-from streams.core.contract import ValidEvent, Validator
+from streams.core.contract import Validator, ValidEvent
 from streams.kafka import TOPIC_OF_TYPE
 from streams.worker import metrics
 

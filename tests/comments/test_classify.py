@@ -1,0 +1,104 @@
+"""The classifier, offline, against the project's labelled test set and the issue's floors."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from streams.comments.classify import Classifier, model_version
+from streams.comments.corpus import TEST_FILE, TRAIN_FILE, read_corpus
+from streams.comments.labels import LANGUAGES, SENTIMENTS, THEMES
+from streams.comments.quality import report
+
+CXPULSE = Path(sys.executable).with_name("cxpulse")
+
+
+@pytest.fixture(scope="module")
+def classifier() -> Classifier:
+    return Classifier()
+
+
+def test_the_sets_are_large_enough_and_independent() -> None:
+    test, train = read_corpus(TEST_FILE), read_corpus(TRAIN_FILE)
+    for language in LANGUAGES:
+        assert sum(item.language == language for item in test) >= 40
+    seen = {" ".join(item.comment.lower().split()) for item in train}
+    shared = [item.comment for item in test if " ".join(item.comment.lower().split()) in seen]
+    # two independent authors may both write "ok"; anything longer must not repeat
+    assert all(len(text.split()) <= 2 for text in shared) and len(shared) <= 4, shared
+
+
+def test_offline_cli_meets_the_quality_floors(tmp_path: Path) -> None:
+    """``cxpulse comments classify`` in a network namespace with no interfaces up: the model
+    is bundled, nothing is fetched. Floors: sentiment accuracy >= 0.85 overall and >= 0.75
+    per language, themes F1 >= 0.7."""
+    unshare = shutil.which("unshare")
+    assert unshare, "util-linux unshare is needed to block networking (Debian: util-linux)"
+    command = [unshare, "--net", str(CXPULSE), "comments", "classify", str(TEST_FILE), "--json"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "CX_DATA_DIR": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    out = [json.loads(line) for line in done.stdout.splitlines()]
+    items = read_corpus(TEST_FILE)
+    assert [row["comment"] for row in out] == [item.comment for item in items]
+    from streams.comments.labels import Insight
+
+    rows = report(items, [Insight(r["language"], r["sentiment"], r["label"], r["emotion"],
+                                  tuple(r["themes"])) for r in out])
+    assert rows["all"].sentiment_accuracy >= 0.85, rows["all"]
+    for language in LANGUAGES:
+        assert rows[language].sentiment_accuracy >= 0.75, (language, rows[language])
+    assert rows["all"].themes_f1 >= 0.7, rows["all"]
+    assert rows["all"].language_accuracy >= 0.95, rows["all"]
+
+
+def test_insights_are_well_formed_and_sentiment_agrees_with_label(classifier: Classifier
+                                                                  ) -> None:
+    insights = classifier.classify([("Livraison rapide, produit parfait, merci !", "fr-FR"),
+                                    ("Paket nie angekommen, Support antwortet nicht.", None),
+                                    ("", None)])
+    for insight in insights:
+        assert -1 <= insight.sentiment <= 1 and insight.label in SENTIMENTS
+        assert set(insight.themes) <= set(THEMES)
+    assert insights[0].label == "positive" and insights[0].sentiment > 0.3
+    assert insights[1].label == "negative" and insights[1].sentiment < -0.3
+    assert "delivery" in insights[0].themes + insights[1].themes
+
+
+def test_identical_texts_meet_the_encoder_once(classifier: Classifier) -> None:
+    before = classifier.encoded
+    text = "El reembolso todavía no llega después de tres semanas."
+    first = classifier.classify([(text, "es-ES"), (text, "es-ES"), (f"  {text}\n", "es-ES")])
+    assert classifier.encoded - before == 1
+    assert first[0] == first[1] == first[2]
+    classifier.classify([(text, "es-ES")])
+    assert classifier.encoded - before == 1
+
+
+def test_long_comments_are_classified_from_head_and_tail(classifier: Classifier) -> None:
+    long = ("Terrible experience. " + "I waited and waited. " * 300
+            + "Never ordering again, the courier lost my parcel.")
+    (insight,) = classifier.classify([(long, "en")])
+    assert insight.label == "negative"
+
+
+def test_configured_themes_are_found_by_keyword() -> None:
+    classifier = Classifier(extra_themes={"sizing": ("size", "taille", "ukuran")})
+    (fr, en) = classifier.classify([("La taille ne correspond pas du tout.", "fr"),
+                                    ("Great price.", "en")])
+    assert "sizing" in fr.themes and "sizing" not in en.themes
+    assert classifier.themes[-1] == "sizing"
+
+
+def test_model_version_names_encoder_and_heads(tmp_path: Path) -> None:
+    copy = tmp_path / "heads.json"
+    copy.write_bytes(Path(model_version.__defaults__[0]).read_bytes())  # type: ignore[index]
+    assert model_version(copy) == model_version()
+    copy.write_bytes(copy.read_bytes() + b" ")
+    assert model_version(copy) != model_version() and model_version().startswith("e5s-q4+")

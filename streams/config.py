@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from streams.comments.labels import LANGUAGES, THEMES
+from streams.comments.pii import KINDS, parse_kinds
 from streams.core.drops import DetectorConfig, parse_bounds, parse_rules
 from streams.core.scores import parse_weights
 from streams.core.triggers import DEFAULT_KEYWORDS, parse_keywords
@@ -130,6 +131,13 @@ def _themes(name: str, raw: str) -> dict[str, tuple[str, ...]]:
     return themes
 
 
+def _pii_kinds(name: str, raw: str) -> frozenset[str]:
+    try:
+        return parse_kinds(raw)
+    except ValueError as error:
+        raise ConfigError(f"{name}: {error}") from None
+
+
 def _env(variable: str, parse: Parse = _text) -> dict[str, Any]:
     """Field metadata: the variable that sets the field and how to read it."""
     return {"env": variable, "parse": parse}
@@ -215,6 +223,11 @@ class Settings:
     comment_threads: int = field(default=1,
                                  metadata=_env("CX_COMMENT_THREADS", _integer(minimum=1)))
     """Encoder threads: 1 leaves a core to the ingest on a 2-core machine."""
+
+    pii_mask: frozenset[str] = field(default=frozenset(KINDS),
+                                     metadata=_env("CX_PII_MASK", _pii_kinds))
+    """Personal data masked in comments and dead letters before anything is stored
+    (``email,phone,card,iban``; ``off`` or ``none`` for none)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

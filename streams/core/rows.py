@@ -9,6 +9,7 @@ times cheaper per row than dicts.
 from __future__ import annotations
 
 import base64
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -132,6 +133,8 @@ class Batch:
     rows: dict[str, list[Row]] = field(default_factory=dict)
     deadletters: list[bytes] = field(default_factory=list)
     accepted: list[ValidEvent] = field(default_factory=list)
+    pii: Counter[str] = field(default_factory=Counter)
+    """Personal data masked in this batch, by kind (``core.ingest.Masker``)."""
 
     def add_event(self, event: ValidEvent, source: Message, now: int) -> None:
         self.accepted.append(event)

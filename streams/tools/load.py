@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from streams.comments.pii import KINDS, masker
 from streams.core.contract import TOPIC_OF_TYPE, Validator
 from streams.core.ingest import build_batch
 from streams.core.rows import COLUMNS, Batch, Record
@@ -28,16 +29,19 @@ def insert_rows(warehouse: Warehouse, batch: Batch) -> None:
 
 
 def load(warehouse: Warehouse, events: Iterable[dict[str, Any]], *, deadline_ms: int,
-         batch_size: int = 20_000, progress: Callable[[int], None] | None = None) -> int:
-    """Write every event as the worker would; returns how many were accepted."""
+         batch_size: int = 20_000, progress: Callable[[int], None] | None = None,
+         pii_mask: frozenset[str] = frozenset(KINDS)) -> int:
+    """Write every event as the worker would (personal data masked as ``CX_PII_MASK`` says,
+    all kinds by default); returns how many were accepted."""
     validator = Validator(max_event_bytes=1 << 20, max_age_seconds=365 * 86400)
+    masks = masker(pii_mask)
     stream = iter(events)
     offset = accepted = 0
     while chunk := list(islice(stream, batch_size)):
         records = [Record(TOPIC_OF_TYPE[event["type"]], 0, offset + i, orjson.dumps(event))
                    for i, event in enumerate(chunk)]
         offset += len(chunk)
-        batch = build_batch(records, validator, time.time())
+        batch = build_batch(records, validator, time.time(), masks)
         insert_rows(warehouse, batch)
         score_batch(warehouse, batch.accepted, deadline_ms)
         accepted += len(batch.accepted)

@@ -18,6 +18,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from streams.comments.pii import masker
 from streams.config import Settings
 from streams.core.contract import (
     ALERTS_TOPIC,
@@ -60,6 +61,8 @@ def record(fetched: Fetched, consumer: AIOKafkaConsumer) -> None:
         metrics.EVENTS.labels(topic, "rejected").inc(rejected[topic])
     for reason, count in Counter(row["reason"] for row in dead).items():
         metrics.DEADLETTERS.labels(reason).inc(count)
+    for kind, count in batch.pii.items():
+        metrics.PII_MASKED.labels(kind).inc(count)
     metrics.SINK_BATCH_ROWS.observe(sum(fetched.topics.values()))
     now = fetched.validated_at
     metrics.observe_many(metrics.EVENT_LAG_SECONDS,
@@ -109,7 +112,9 @@ def create_app(settings: Settings) -> faust.App:
     published: dict[str, bytes] = {}
     """Last values sent to cx.scores per scope and window (bounded by the number of scopes)."""
 
-    ingest = IngestService(settings, lambda records, now: build_batch(records, validator, now),
+    mask = masker(settings.pii_mask)
+    ingest = IngestService(settings,
+                           lambda records, now: build_batch(records, validator, now, mask),
                            sink, record, beacon=app.beacon)
     alert_pass = AlertPass(settings.detector(), settings.followup_deadline_ms,
                            int(settings.alert_delay * 1000))

@@ -74,3 +74,5 @@ def observe_many(histogram: Histogram, values: Iterable[float]) -> None:
         histogram._sum.inc(total)
         for index, count in counts.items():
             histogram._buckets[index].inc(count)
+PII_MASKED = Counter("cx_pii_masked", "Personal data masked before storage (comments, dead "
+                     "letters), by kind (email|phone|card|iban)", ["kind"])

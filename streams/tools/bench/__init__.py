@@ -26,6 +26,7 @@ from typing import Any
 import orjson
 
 from streams.cli.render import say
+from streams.comments.pii import masker
 from streams.config import Settings
 from streams.core.ingest import build_batch
 from streams.kafka import admin, broker
@@ -96,14 +97,17 @@ def _drain_stages(results: dict[str, Any], bootstrap: str, settings: Settings, w
     step(results, "batch_path_no_work_per_s", "batch ingest path, no work",
          lambda: asyncio.run(stages.ingest_rate(bootstrap, expected, "bench-nowork",
                                                 stages.no_work)))
-    check = stages.validator()
-    step(results, "batch_path_validate_per_s", "batch ingest path, validate + rows",
+    check, masks = stages.validator(), masker()
+    step(results, "batch_path_validate_per_s", "batch ingest path, validate + mask + rows",
          lambda: asyncio.run(stages.ingest_rate(
              bootstrap, expected, "bench-validate",
-             lambda batch, at: build_batch(batch, check, at))))
+             lambda batch, at: build_batch(batch, check, at, masks))))
     results["validate_us_per_event"] = stages.validation_cost(records, now)
-    say(f"  validate + build rows (pure core, one core): "
+    say(f"  validate + mask + build rows (pure core, one core): "
         f"{results['validate_us_per_event']:.1f} us/event")
+    results.update(stages.masking_cost(records))
+    say(f"  masking personal data: {results['mask_us_per_comment']:.1f} us/comment, "
+        f"{results['mask_us_per_comment_with_pii']:.1f} us/comment holding all four kinds")
     targets = [("server", base, 1), ("server", base, 2)] if base else []
     for engine, url, count in [*targets, ("chdb", None, 1)]:
         key = f"{engine}_workers_{count}"

@@ -2,8 +2,9 @@
 
 Each stage measures one layer on the same messages, so their rates compare:
 raw aiokafka consume (the ceiling), the batch ingest path with no work and with
-validation only, the pure validation cost, and the scoring cost per batch with
-and without a month of history stored.
+validation only, the pure validation cost (personal data masking included),
+the masking cost per comment with and without personal data in it, and the
+scoring cost per batch with and without a month of history stored.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
+from streams.comments.pii import mask, masker
 from streams.config import Settings
 from streams.core.contract import Validator
 from streams.core.ingest import build_batch
@@ -103,13 +105,33 @@ def no_work(records: list[ConsumerRecord], now: float) -> Batch:
 
 
 def validation_cost(records: list[KafkaRecord], now: float) -> float:
-    """Microseconds per message for validation and row building (pure core, one core)."""
-    check = validator()
+    """Microseconds per message for validation, masking and row building (pure core, one
+    core)."""
+    check, masks = validator(), masker()
     sample = [Record(topic, 0, index, value) for index, (topic, _, value) in
               enumerate(records[:20_000])]
     started = time.perf_counter()
-    build_batch(sample, check, now)
+    build_batch(sample, check, now, masks)
     return (time.perf_counter() - started) / len(sample) * 1e6
+
+
+PII_SUFFIX = (" Call me on +33 6 12 34 56 78 or write to jo.doe@example.com;"
+              " card 4111 1111 1111 1111, IBAN DE89 3704 0044 0532 0130 00.")
+
+
+def masking_cost(records: list[KafkaRecord], limit: int = 5000) -> dict[str, float]:
+    """Microseconds per comment to mask personal data: the generated comments as they
+    are, and the same with an e-mail, a phone, a card and an IBAN added to each."""
+    comments = [comment for topic, _, value in records if topic == "cx.feedback"
+                and (comment := orjson.loads(value).get("comment"))][:limit]
+    cost = {}
+    for key, texts in (("mask_us_per_comment", comments),
+                       ("mask_us_per_comment_with_pii", [c + PII_SUFFIX for c in comments])):
+        started = time.perf_counter()
+        for text in texts:
+            mask(text)
+        cost[key] = (time.perf_counter() - started) / max(len(texts), 1) * 1e6
+    return cost
 
 
 def fill_history(url: str, rows: int, now: float) -> None:

@@ -40,7 +40,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Collection
 from functools import partial
-from itertools import pairwise
+from itertools import accumulate, pairwise
 from typing import Final
 
 from streams.core.ingest import Masker
@@ -179,13 +179,16 @@ class _Run:
         self.sizes = [b - a for a, b in self.groups]
         self.seps = [text[a[1]:b[0]].strip(_SPACE) for a, b in pairwise(self.groups)]
         self.digits = _ascii("".join(text[a:b] for a, b in self.groups))
-        self.offsets = [0]
-        for size in self.sizes:
-            self.offsets.append(self.offsets[-1] + size)
-        self.date_at = [self._date(k) for k in range(len(self.groups))]
+        self.offsets = [0, *accumulate(self.sizes)]
+        self.date_at: dict[int, bool] = {}
 
     def _date(self, k: int) -> bool:
-        """Groups k..k+2 read as a date: 2026-11-23, 23/11/2026, 23.11.2026."""
+        """Groups k..k+2 read as a date: 2026-11-23, 23/11/2026, 23.11.2026 (memoised)."""
+        if k not in self.date_at:
+            self.date_at[k] = self._read_date(k)
+        return self.date_at[k]
+
+    def _read_date(self, k: int) -> bool:
         if k + 2 >= len(self.groups) or self.seps[k] != self.seps[k + 1] or \
                 self.seps[k] not in ("-", "/", "."):
             return False
@@ -248,8 +251,7 @@ class _Run:
             return None
         ends, total = [], 0
         for j in range(i, len(self.groups)):
-            if (grouped and not 2 <= self.sizes[j] <= 4) or (j >= 2 and self.date_at[j - 2]
-                                                            and j - 2 >= i):
+            if (grouped and not 2 <= self.sizes[j] <= 4) or (j - 2 >= i and self._date(j - 2)):
                 break
             total += self.sizes[j]
             if total > 15:

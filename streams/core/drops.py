@@ -261,7 +261,8 @@ def _measure(metric: str, recent: Span, baseline: Span, rule: Rule,
             lambda: fisher(r.csat_satisfied, r.csat_n, b.csat_satisfied, b.csat_n, lower=True))
     elif metric == "ces" and r.ces_n and b.ces_n:
         value, base = r.ces_sum / r.ces_n, b.ces_sum / b.ces_n
-        var = _sample_variance(r.ces_sum + b.ces_sum, r.ces_sum_sq + b.ces_sum_sq, r.ces_n + b.ces_n)
+        var = _sample_variance(r.ces_sum + b.ces_sum, r.ces_sum_sq + b.ces_sum_sq,
+                               r.ces_n + b.ces_n)
         add(metric, value, base, r.ces_n, b.ces_n, base - value,
             lambda: _z_drop(base - value, var, r.ces_n, b.ces_n))
     elif metric == "unhappy_share" and r.feedback and b.feedback:
@@ -329,7 +330,8 @@ def _health(recent: Span, baseline: Span, rule: Rule, screen: float,
 
     share("csat", r.csat_satisfied, r.csat_n, b.csat_satisfied, b.csat_n, False)
     if r.ces_n and b.ces_n:
-        var = _sample_variance(r.ces_sum + b.ces_sum, r.ces_sum_sq + b.ces_sum_sq, r.ces_n + b.ces_n)
+        var = _sample_variance(r.ces_sum + b.ces_sum, r.ces_sum_sq + b.ces_sum_sq,
+                               r.ces_n + b.ces_n)
         parts.append(("ces", (r.ces_sum / r.ces_n - 1) / 6 * 100,
                       (b.ces_sum / b.ces_n - 1) / 6 * 100, var * (100 / 6) ** 2,
                       r.ces_n, b.ces_n))

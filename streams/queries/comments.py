@@ -19,7 +19,7 @@ from streams.core.facts import FACT_COLUMNS, comment_fact
 from streams.core.insights import INSIGHT_COLUMNS, insight_row
 from streams.core.stats import Scope
 from streams.core.units import format_time
-from streams.queries.scoring import MinuteKey
+from streams.queries.scoring import MinuteKey, query_in
 from streams.warehouse import Warehouse
 from streams.warehouse.sql import OCCURRED_MS, sql_literal
 
@@ -41,28 +41,34 @@ class Enriched:
 
 def store_insights(warehouse: Warehouse, enriched: list[Enriched], model_version: str,
                    now_s: int | None = None) -> set[MinuteKey]:
-    """Write the insight rows, then the comment facts; return the scope-minutes touched.
+    """Write the insight rows, then the facts of what the table now holds for those events;
+    return the scope-minutes touched (for ``scoring.rewrite_minutes``).
 
-    Within one batch the last item of an event id wins (as the engine keeps the
-    last of equal versions). ``now_s`` is the ``enriched_at`` (default: now).
+    The facts are built from the insight rows read back (FINAL), not from the batch:
+    a stale replay (an older ``enriched_at``) loses in the insight table, and its
+    facts then say what the winner says, so minutes always match the insights.
+    ``now_s`` is the ``enriched_at`` (default: now).
     """
-    latest = {item.event_id: item for item in enriched}
-    if not latest:
+    if not enriched:
         return set()
     enriched_s = int(time.time()) if now_s is None else now_s
-    rows, facts = [], []
-    for item in latest.values():
+    rows = []
+    for item in enriched:
         insight = item.insight
         rows.append(insight_row(
             item.event_id, item.scope, item.occurred_ms, item.locale, item.comment,
             language=insight.language, sentiment=insight.sentiment, label=insight.label,
             emotion=insight.emotion, themes=insight.themes, model_version=model_version,
             enriched_s=enriched_s))
-        facts.append(comment_fact(item.event_id, item.scope, item.occurred_ms,
-                                  insight.sentiment, insight.label, insight.themes))
-    # Insights first: a crash between the two leaves facts to be written by the replay,
-    # never counted comments without their insight.
     warehouse.insert("comment_insights", rows, INSIGHT_COLUMNS)
+    keys = sorted({(item.scope[0], item.event_id) for item in enriched})
+    facts = [comment_fact(row["event_id"], (row["tenant"], row["channel"], row["touchpoint"]),
+                          int(row["at_ms"]), float(row["sentiment"]), row["label"],
+                          row["themes"])
+             for row in query_in(warehouse, keys, lambda values: (
+                 f"SELECT event_id, tenant, channel, touchpoint, {OCCURRED_MS} AS at_ms, "
+                 f"sentiment, label, themes FROM {warehouse.database}.comment_insights FINAL "
+                 f"WHERE (tenant, event_id) IN {values}"))]
     warehouse.insert("score_facts", facts, FACT_COLUMNS)
     return {fact[:4] for fact in facts}
 

@@ -10,8 +10,9 @@ from streams.core.contract import TOPIC_OF_TYPE, Validator
 from streams.core.ingest import build_batch
 from streams.core.rows import COLUMNS, Record
 from streams.core.scores import followups_due, window_total
-from streams.core.stats import Stats
-from streams.queries.scoring import MINUTE_COLUMNS, recompute, store_facts
+from streams.core.facts import FACT_COLUMNS
+from streams.core.stats import STAT_COLUMNS, Stats
+from streams.queries.scoring import batch_facts
 from streams.queries.verify import differences, stored_minutes
 from streams.queries.windows import scope_totals
 from streams.tools.generate import TrafficSpec, generate
@@ -25,8 +26,13 @@ DEADLINE_MS = 48 * 3_600_000
 NOW_S = int(time.time()) // 60 * 60
 
 
+OLD_STATS = STAT_COLUMNS[:STAT_COLUMNS.index("comments")]
+"""The statistics before 009 added the comment counters."""
+
+
 def load_old_way(warehouse: Warehouse, events: list[dict]) -> None:
-    """What a worker of schema 005 wrote: raw rows, facts, minutes (no rollups then)."""
+    """What a worker of schema 005 wrote: raw rows, facts, minutes (no rollups then), with the
+    statistics of its day (``OLD_STATS``)."""
     import orjson
 
     validator = Validator(max_event_bytes=1 << 20, max_age_seconds=365 * 86400)
@@ -35,8 +41,28 @@ def load_old_way(warehouse: Warehouse, events: list[dict]) -> None:
     batch = build_batch(records, validator, time.time())
     for table, rows in batch.rows.items():
         warehouse.insert(table, rows, COLUMNS[table])
-    keys = store_facts(warehouse, batch.accepted, DEADLINE_MS)
-    warehouse.insert("score_minutes", recompute(warehouse, sorted(keys)), MINUTE_COLUMNS)
+    facts, _ = batch_facts(warehouse, batch.accepted, DEADLINE_MS)
+    width = FACT_COLUMNS.index(OLD_STATS[-1]) + 1
+    warehouse.insert("score_facts", [fact[:width] for fact in facts], FACT_COLUMNS[:width])
+    minutes: dict[tuple, Stats] = {}
+    counts: dict[tuple, int] = {}
+    for fact in facts:
+        key = fact[:4]
+        minutes[key] = minutes.get(key, Stats()) + Stats(*fact[5:])
+        counts[key] = counts.get(key, 0) + 1
+    warehouse.insert("score_minutes", [
+        (*key, *(getattr(stats, column) for column in OLD_STATS),
+         counts[key] + stats.followup_met, 0) for key, stats in minutes.items()],
+        ("tenant", "channel", "touchpoint", "minute", *OLD_STATS, "version", "computed_at"))
+
+
+def old_minutes(warehouse: Warehouse) -> dict[tuple, Stats]:
+    """``stored_minutes`` as a reader of schema 005 sees them (``OLD_STATS`` only)."""
+    return {(row["tenant"], row["channel"], row["touchpoint"], int(row["minute"])):
+            Stats(**{column: int(row[column]) for column in OLD_STATS})
+            for row in warehouse.query(
+                f"SELECT tenant, channel, touchpoint, toUnixTimestamp(minute) AS minute, "
+                f"{', '.join(OLD_STATS)} FROM {warehouse.database}.score_minutes FINAL")}
 
 
 def raw_counts(warehouse: Warehouse) -> dict[str, int]:
@@ -53,7 +79,7 @@ def test_upgrade_carries_every_row_and_answers_as_before(warehouse: Warehouse) -
                            rate=0.004)
         events = list(generate(spec))
         load_old_way(own, events)
-        before_minutes, before_raw = stored_minutes(own), raw_counts(own)
+        before_minutes, before_raw = old_minutes(own), raw_counts(own)
         assert len(before_minutes) > 1000
         applied = migrate(own)
         assert applied[:2] == ["006_partitions", "007_rollups"]

@@ -7,10 +7,10 @@ import time
 import pytest
 
 from streams.core.contract import TOPIC_OF_TYPE, Validator
+from streams.core.facts import FACT_COLUMNS
 from streams.core.ingest import build_batch
 from streams.core.rows import COLUMNS, Record
 from streams.core.scores import followups_due, window_total
-from streams.core.facts import FACT_COLUMNS
 from streams.core.stats import STAT_COLUMNS, Stats
 from streams.queries.scoring import batch_facts
 from streams.queries.verify import differences, stored_minutes

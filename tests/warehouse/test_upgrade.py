@@ -102,3 +102,39 @@ def test_upgrade_carries_every_row_and_answers_as_before(warehouse: Warehouse) -
                     assert got[scope] == want, (scope, window_s)
     finally:
         own.close()
+
+
+def test_upgrade_to_comment_statistics_keeps_the_minutes_and_counts_comments(
+        warehouse: Warehouse) -> None:
+    from streams.comments.labels import Insight
+    from streams.core.contract import parse_timestamp
+    from streams.queries.comments import Enriched, store_insights
+    from streams.queries.scoring import rewrite_minutes
+
+    own = OwnDatabase(warehouse, "upgrade_comments")
+    try:
+        migrate(own, until="005_followup_cases")
+        spec = TrafficSpec(seed=6, start=NOW_S - 3 * 86400, duration=3 * 86400 - 600,
+                           rate=0.02)
+        events = list(generate(spec))
+        load_old_way(own, events)
+        assert migrate(own, until="008_views")[-1] == "008_views"  # 007 builds the rollups
+        before = old_minutes(own)
+        assert migrate(own) == ["009_comments"]
+        after = stored_minutes(own)
+        assert after == before and all(stats.comments == 0 for stats in after.values())
+        commented = [e for e in events if e["type"] == "feedback" and e.get("comment")]
+        assert commented
+        items = [Enriched(e["event_id"], (e["tenant"], e["channel"],
+                                          e.get("touchpoint", "unspecified")),
+                          parse_timestamp(e["occurred_at"])[0], e.get("locale", ""),
+                          e["comment"], Insight("en", -0.25, "negative", "anger", ("price",)))
+                 for e in commented]
+        rewrite_minutes(own, store_insights(own, items, "m1"))
+        assert differences(own, DEADLINE_MS) == []
+        totals = sum(stored_minutes(own).values(), Stats())
+        assert (totals.comments, totals.sentiment_sum, totals.theme_price) == (
+            len(items), -250 * len(items), len(items))
+        assert totals.nps_n == sum(stats.nps_n for stats in before.values())
+    finally:
+        own.close()

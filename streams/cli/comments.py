@@ -1,4 +1,5 @@
-"""``cxpulse comments classify`` and ``comments report``: the model, without the pipeline.
+"""``cxpulse comments``: recent comments with their insights from ClickHouse (``list``, the
+default); ``classify`` and ``report``: the model, without the pipeline.
 
 Classify reads JSON Lines (``comment``, optional ``locale``) from a file or
 stdin and streams one JSON object per line back, in batches, so a pipe of any
@@ -7,6 +8,7 @@ length works; a bad line is reported with its number and skipped.
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -16,12 +18,13 @@ from typing import IO, Any
 
 import orjson
 
-from streams.cli.render import say
+from streams.cli.render import comments_table, say, show
 from streams.comments.classify import Classifier
 from streams.comments.corpus import TEST_FILE, read_corpus
-from streams.comments.labels import Insight
+from streams.comments.labels import THEMES, Insight
 from streams.comments.quality import format_report, report
 from streams.config import Settings
+from streams.core.units import parse_duration, parse_time
 
 BATCH = 64
 
@@ -115,4 +118,35 @@ def cmd_report(source: str | None, as_json: bool, settings: Settings) -> int:
         print(orjson.dumps({name: asdict(q) for name, q in rows.items()}).decode())
     else:
         print(format_report(rows))
+    return 0
+
+
+def since_seconds(text: str, now: float) -> int:
+    """``--since``: an RFC 3339 time, ``now``, or a duration back from now (``24h``)."""
+    try:
+        return int(now - parse_duration(text))
+    except ValueError:
+        pass
+    try:
+        return int(parse_time(text))
+    except ValueError:
+        raise ValueError(f"--since {text!r}: give an RFC 3339 time such as "
+                         "2026-11-22T10:00:00Z, or a duration back from now such as 24h") from None
+
+
+def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.queries.comments import recent_comments
+    from streams.warehouse import connect
+
+    known = (*THEMES, *settings.comment_themes)
+    if args.theme is not None and args.theme not in known:
+        raise ValueError(f"unknown theme {args.theme!r} (known: {', '.join(known)})")
+    if args.limit < 1:
+        raise ValueError(f"--limit must be at least 1, got {args.limit}")
+    since = None if args.since is None else since_seconds(args.since, time.time())
+    rows = recent_comments(connect(settings.warehouse_url), tenant=args.tenant,
+                           channel=args.channel, theme=args.theme, sentiment=args.sentiment,
+                           since_s=since, limit=args.limit)
+    show(rows, as_json=args.json, table=comments_table,
+         empty="no comments match (comments appear once the worker has enriched them)")
     return 0

@@ -300,7 +300,10 @@ def cmd_comments(args: argparse.Namespace, settings: Settings) -> int:
         return comments.cmd_classify(args.source, args.json, settings)
     if args.action == "report":
         return comments.cmd_report(args.source, args.json, settings)
-    raise ValueError("comments: name an action: classify FILE|- or report [FILE]")
+    if args.source is not None:
+        raise ValueError(f"comments: unexpected {args.source!r}: the actions are classify FILE|-, "
+                         "report [FILE] and list (the default)")
+    return comments.cmd_list(args, settings)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -413,12 +416,23 @@ def build_parser() -> argparse.ArgumentParser:
     alerts.set_defaults(func=cmd_alerts)
 
     comments = sub.add_parser(
-        "comments", help="what customers write: 'comments classify FILE|-' labels JSON Lines "
-        "offline; 'comments report' measures the model on the labelled test set")
-    comments.add_argument("action", nargs="?", choices=["classify", "report"])
+        "comments", help="what customers write: recent comments with their insights (the "
+        "default, 'list'); 'comments classify FILE|-' labels JSON Lines offline; 'comments "
+        "report' measures the model on the labelled test set")
+    comments.add_argument("action", nargs="?", choices=["list", "classify", "report"])
     comments.add_argument("source", nargs="?",
                           help="classify: JSON Lines with 'comment' and optional 'locale' "
                           "(- for stdin); report: a labelled set (default: the project's)")
+    comments.add_argument("--tenant", help="list: only this tenant")
+    comments.add_argument("--channel", help="list: only this channel")
+    comments.add_argument("--theme", help="list: only comments naming this theme (built-in or "
+                          "CX_COMMENT_THEMES)")
+    comments.add_argument("--sentiment", choices=["negative", "neutral", "positive"],
+                          help="list: only comments with this sentiment label")
+    comments.add_argument("--since", help="list: comments at or after this time (RFC 3339, "
+                          "or a duration back from now such as 24h)")
+    comments.add_argument("--limit", type=int, default=50, help="list: at most this many "
+                          "(default 50), newest first")
     comments.add_argument("--json", action="store_true", help="JSON output")
     comments.set_defaults(func=cmd_comments)
 

@@ -78,6 +78,19 @@ def cases_table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def comments_table(rows: list[Row]) -> str:
+    """``cxpulse comments``: one line per comment, newest first, the text last, cut to fit."""
+    lines = [f"{'occurred (UTC)':<17}{'tenant':<12}{'channel':<11}{'touchpoint':<12}{'lang':<5}"
+             f"{'label':<9}{'sent':>6}  {'emotion':<15}{'themes':<28}comment"]
+    for r in rows:
+        comment = " ".join(r["comment"].split())
+        lines.append(f"{r['occurred_at'][:16].replace('T', ' '):<17}{r['tenant']:<12.12}"
+                     f"{r['channel']:<11.11}{r['touchpoint']:<12.12}{r['language']:<5.5}"
+                     f"{r['label']:<9}{r['sentiment']:>+6.2f}  {r['emotion']:<15.15}"
+                     f"{','.join(r['themes']) or '-':<28.28}{comment[:60]}")
+    return "\n".join(lines)
+
+
 def landed_line(counts: dict[str, int], reasons: dict[str, int]) -> str:
     """What the demo's pipeline wrote so far, dead letters by reason."""
     return (f"landed: interactions {counts.get('interactions', 0)}, "

@@ -23,23 +23,28 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import cache
 from typing import Final
 
 from streams.core.scores import DEFAULT_WEIGHTS, Followups
 from streams.core.significance import benjamini_hochberg, fisher, normal_sf, rate_drop
-from streams.core.stats import ALL, Scope, Stats
+from streams.core.stats import ALL, COMMENT_THEMES, MILLI, THEME_PREFIX, Scope, Stats
 from streams.core.units import format_window
 
 SILENT: Final = "silent_channel"
 OVERDUE: Final = "followup_overdue"
 SLA_FLOOR: Final = "followup_sla_floor"
+THEME_METRICS: Final = tuple(THEME_PREFIX + theme for theme in COMMENT_THEMES)
+"""A surge of one built-in theme: its share of the comments rose."""
+COMMENT_METRICS: Final = ("sentiment", "negative_share", *THEME_METRICS)
 DROP_METRICS: Final = ("nps", "csat", "ces", "unhappy_share", "failure_rate", "response_rate",
-                       "followup_sla", "health")
+                       "followup_sla", "health", *COMMENT_METRICS)
 METRICS: Final = (*DROP_METRICS, SILENT, OVERDUE, SLA_FLOOR)
 
-RATIOS: Final = ("unhappy_share", "failure_rate", "response_rate", "followup_sla")
-"""Metrics that are ratios 0-1 (shown with three decimals)."""
-RISING: Final = ("unhappy_share", "failure_rate")
+RATIOS: Final = ("unhappy_share", "failure_rate", "response_rate", "followup_sla",
+                 "negative_share", *THEME_METRICS)
+"""Metrics that are ratios 0-1 (shown with three decimals, as is ``sentiment``)."""
+RISING: Final = ("unhappy_share", "failure_rate", "negative_share", *THEME_METRICS)
 """Metrics where higher is worse."""
 
 AlertKey = tuple[str, str, str, str]
@@ -85,6 +90,14 @@ DEFAULT_RULES: Final[Mapping[str, Rule]] = {
     "followup_sla": Rule(min_effect=0.15, critical_effect=0.3, min_n=10),
     # Health index points (0-100).
     "health": Rule(min_effect=8.0, critical_effect=15.0, min_n=30),
+    # Mean comment sentiment on its -1..1 scale: a fifth of the range is a change of mood
+    # customers' words show plainly (e.g. from mildly positive to neutral).
+    "sentiment": Rule(min_effect=0.2, critical_effect=0.4, min_n=30),
+    # Share of comments labelled negative, absolute: 15 more in 100.
+    "negative_share": Rule(min_effect=0.15, critical_effect=0.3, min_n=30),
+    # A theme surging, absolute share of the comments naming it: 15 more in 100 (e.g.
+    # delivery complaints from 10% to 25% of comments).
+    **dict.fromkeys(THEME_METRICS, Rule(min_effect=0.15, critical_effect=0.3, min_n=30)),
     # Collapse of a channel's volume, answers or response rate, relative; min_n is the
     # count the baseline leads us to expect in the window (fewer expected: a zero is no news).
     SILENT: Rule(min_effect=0.8, critical_effect=0.95, min_n=10, min_baseline_n=30,
@@ -194,7 +207,8 @@ def _nps_variance(promoters: int, detractors: int, n: int) -> float:
     return 1e4 * (p + d - (p - d) ** 2)
 
 
-def _ces_variance(total: int, total_sq: int, n: int) -> float:
+def _sample_variance(total: int, total_sq: int, n: int) -> float:
+    """Sample variance of values from their count, sum and sum of squares (CES, sentiment)."""
     mean = total / n
     return (total_sq - n * mean * mean) / max(1, n - 1)
 
@@ -247,18 +261,14 @@ def _measure(metric: str, recent: Span, baseline: Span, rule: Rule,
             lambda: fisher(r.csat_satisfied, r.csat_n, b.csat_satisfied, b.csat_n, lower=True))
     elif metric == "ces" and r.ces_n and b.ces_n:
         value, base = r.ces_sum / r.ces_n, b.ces_sum / b.ces_n
-        var = _ces_variance(r.ces_sum + b.ces_sum, r.ces_sum_sq + b.ces_sum_sq, r.ces_n + b.ces_n)
+        var = _sample_variance(r.ces_sum + b.ces_sum, r.ces_sum_sq + b.ces_sum_sq,
+                               r.ces_n + b.ces_n)
         add(metric, value, base, r.ces_n, b.ces_n, base - value,
             lambda: _z_drop(base - value, var, r.ces_n, b.ces_n))
     elif metric == "unhappy_share" and r.feedback and b.feedback:
-        value, base = r.followup_needed / r.feedback, b.followup_needed / b.feedback
-        add(metric, value, base, r.feedback, b.feedback, value - base,
-            lambda: fisher(r.followup_needed, r.feedback, b.followup_needed, b.feedback,
-                           lower=False))
+        _rise(add, metric, r.followup_needed, r.feedback, b.followup_needed, b.feedback)
     elif metric == "failure_rate" and r.interactions and b.interactions:
-        value, base = _share(r.failures, r.interactions), _share(b.failures, b.interactions)
-        add(metric, value, base, r.interactions, b.interactions, value - base,
-            lambda: fisher(r.failures, r.interactions, b.failures, b.interactions, lower=False))
+        _rise(add, metric, r.failures, r.interactions, b.failures, b.interactions)
     elif metric == "response_rate" and r.interactions and b.interactions and b.feedback:
         value, base = r.feedback / r.interactions, b.feedback / b.interactions
         add(metric, value, base, r.interactions, b.interactions, 1 - value / base,
@@ -268,9 +278,28 @@ def _measure(metric: str, recent: Span, baseline: Span, rule: Rule,
         value, base = rf.met / rf.due, bf.met / bf.due
         add(metric, value, base, rf.due, bf.due, base - value,
             lambda: fisher(rf.met, rf.due, bf.met, bf.due, lower=True))
+    elif metric == "sentiment" and r.comments and b.comments:
+        value, base = r.sentiment_sum / MILLI / r.comments, b.sentiment_sum / MILLI / b.comments
+        var = _sample_variance(r.sentiment_sum + b.sentiment_sum,
+                            r.sentiment_sum_sq + b.sentiment_sum_sq,
+                            r.comments + b.comments) / (MILLI * MILLI)
+        add(metric, value, base, r.comments, b.comments, base - value,
+            lambda: _z_drop(base - value, var, r.comments, b.comments))
+    elif metric == "negative_share" and r.comments and b.comments:
+        _rise(add, metric, r.comments_negative, r.comments, b.comments_negative, b.comments)
+    elif metric.startswith(THEME_PREFIX) and r.comments and b.comments:
+        _rise(add, metric, getattr(r, metric), r.comments, getattr(b, metric), b.comments)
     elif metric == SILENT:
         out += _silent(recent, baseline, rule, screen)
     return out
+
+
+def _rise(add: Callable[..., None], metric: str, hits: int, n: int, base_hits: int,
+          base_n: int) -> None:
+    """A share that is worse higher (failures, negative comments, a theme): Fisher exact."""
+    value, base = hits / n, base_hits / base_n
+    add(metric, value, base, n, base_n, value - base,
+        lambda: fisher(hits, n, base_hits, base_n, lower=False))
 
 
 HEALTH_PART_MIN_N: Final = 20
@@ -301,7 +330,8 @@ def _health(recent: Span, baseline: Span, rule: Rule, screen: float,
 
     share("csat", r.csat_satisfied, r.csat_n, b.csat_satisfied, b.csat_n, False)
     if r.ces_n and b.ces_n:
-        var = _ces_variance(r.ces_sum + b.ces_sum, r.ces_sum_sq + b.ces_sum_sq, r.ces_n + b.ces_n)
+        var = _sample_variance(r.ces_sum + b.ces_sum, r.ces_sum_sq + b.ces_sum_sq,
+                               r.ces_n + b.ces_n)
         parts.append(("ces", (r.ces_sum / r.ces_n - 1) / 6 * 100,
                       (b.ces_sum / b.ces_n - 1) / 6 * 100, var * (100 / 6) ** 2,
                       r.ces_n, b.ces_n))
@@ -367,13 +397,21 @@ def metrics_of(scope: Scope) -> tuple[str, ...]:
     return DROP_METRICS
 
 
+@cache
+def _without_comments(metrics: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(metric for metric in metrics if metric not in COMMENT_METRICS)
+
+
 def findings(comparisons: Iterable[Comparison], config: DetectorConfig) -> list[Finding]:
     """Every hypothesis of one pass, q-values adjusted together (Benjamini-Hochberg)."""
     smallest = min(rule.min_n for rule in config.rules.values())
+    fewest_comments = min(config.rules[metric].min_n for metric in COMMENT_METRICS)
     found: list[tuple[Scope, str, int, Measured]] = []
     for comparison in comparisons:
         recent = comparison.recent
         metrics = metrics_of(comparison.scope)
+        if recent.stats.comments < fewest_comments:  # most leaf scopes: no comment test
+            metrics = _without_comments(metrics)
         if SILENT not in metrics and (recent.stats.interactions + recent.stats.feedback
                                       + recent.followups.due) < smallest:
             continue  # too little data for any test: a cheap skip for quiet touchpoints
@@ -468,8 +506,9 @@ def severity(finding: Finding, config: DetectorConfig) -> str:
 
 
 def _shown(metric: str, value: float) -> str:
-    """A value as the reasons show it: ratios with three decimals, scores with one."""
-    return f"{value:.3f}" if metric in RATIOS else f"{value:.1f}"
+    """A value as the reasons show it: ratios and sentiment with three decimals, scores with
+    one."""
+    return f"{value:.3f}" if metric in RATIOS or metric == "sentiment" else f"{value:.1f}"
 
 
 def recovery(finding: Finding) -> str:

@@ -20,6 +20,7 @@ from streams.core.stats import (
     STAT_COLUMNS,
     Scope,
     Stats,
+    comment_stats,
     feedback_stats,
     followup_stats,
     interaction_stats,
@@ -27,6 +28,9 @@ from streams.core.stats import (
 )
 
 CLOSING_ACTIONS: Final = ("contacted", "resolved")
+COMMENT_FACT_PREFIX: Final = "comment:"
+"""A comment's fact is keyed ``comment:<event id>``: apart from its feedback's own fact,
+which is replaced by its ``followup_met`` version, and from any other event id."""
 FACT_COLUMNS: Final = ("tenant", "channel", "touchpoint", "minute", "event_id", *STAT_COLUMNS)
 FactRow = tuple[Any, ...]
 """(tenant, channel, touchpoint, minute as epoch seconds, event_id, *statistics)."""
@@ -73,6 +77,16 @@ class Answer:
         return (*self.scope, minute_ms // 1000, self.event_id,
                 *_answer_values(self.survey, self.score, self.scale,
                                 self.occurred_ms == minute_ms, met))
+
+
+def comment_fact(event_id: str, scope: Scope, occurred_ms: int, sentiment: float, label: str,
+                 themes: tuple[str, ...] | list[str]) -> FactRow:
+    """An enriched comment's contribution, at its feedback's minute. Storing it again (a
+    replay, or a newer model's insight) replaces it: same key, ``followup_met`` always 0, so
+    the last write wins, as the insight row's newest ``enriched_at`` does."""
+    minute_ms = occurred_ms - occurred_ms % MINUTE_MS
+    return (*scope, minute_ms // 1000, COMMENT_FACT_PREFIX + event_id,
+            *_values(comment_stats(sentiment, label, themes)))
 
 
 def answer_of(event: ValidEvent) -> Answer:

@@ -11,13 +11,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from streams.core.stats import MINUTE_MS, Stats
+from streams.core.stats import COMMENT_THEMES, MILLI, MINUTE_MS, THEME_PREFIX, Stats
 
 Z95: Final = 1.96
 HEALTH_COMPONENTS: Final = ("nps", "csat", "ces", "followup", "reliability")
 DEFAULT_WEIGHTS: Final = dict.fromkeys(HEALTH_COMPONENTS, 1.0)
+THEME_SHARES: Final = tuple(THEME_PREFIX + theme for theme in COMMENT_THEMES)
+"""Per built-in theme, the share of the window's comments naming it (0-1)."""
+COMMENT_KEYS: Final = ("sentiment", "sentiment_n", "negative_share", *THEME_SHARES)
 SCORE_KEYS: Final = ("nps", "nps_moe", "nps_n", "csat", "csat_n", "ces", "ces_n",
-                     "response_rate", "failure_rate", "followup_sla", "health")
+                     "response_rate", "failure_rate", "followup_sla", "health", *COMMENT_KEYS)
 
 
 def _ratio(part: float, whole: float) -> float | None:
@@ -52,6 +55,17 @@ def ces_interval(total: int, total_sq: int, n: int) -> tuple[float, float] | Non
     variance = max(0.0, (total_sq - n * mean * mean) / (n - 1))
     half = Z95 * math.sqrt(variance / n)
     return mean - half, mean + half
+
+
+def comment_scores(total: Stats) -> dict[str, Any]:
+    """Mean sentiment (-1..1), comments, negative share and theme shares (None without comments)."""
+    n = total.comments
+    out: dict[str, Any] = {
+        "sentiment": total.sentiment_sum / MILLI / n if n else None, "sentiment_n": n,
+        "negative_share": _ratio(total.comments_negative, n)}
+    for key in THEME_SHARES:
+        out[key] = _ratio(getattr(total, key), n)
+    return out
 
 
 def health(components: Mapping[str, float | None],
@@ -162,6 +176,7 @@ def scores(total: Stats, followups: Followups,
         "followup_sla": sla, "followup_due": followups.due,
         "followup_overdue": followups.overdue,
         "health": health(components, weights),
+        **comment_scores(total),
     }
 
 

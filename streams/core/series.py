@@ -91,6 +91,7 @@ class Series:
             for window, recent, before in windows:
                 out.append(Comparison(scope, window, self._span(scope, *recent),
                                       self._span(scope, *before)))
-            if scope[1] == ALL:
-                backlogs[scope[0]] = self._span(scope, *backlog)
+            if scope[1] == ALL:  # the bounds read only its follow-ups, as a live pass does
+                span = self._span(scope, *backlog)
+                backlogs[scope[0]] = Span(Stats(), span.followups, span.minutes)
         return out, backlogs

@@ -41,6 +41,22 @@ class Stats:
     """Of ``followup_needed``, those whose time is exactly the minute's start: the only
     ones whose deadline equals a window end that lies one deadline after this minute."""
     followup_met_on_minute: int = 0
+    comments: int = 0
+    """Feedback comments enriched (language, sentiment, emotion, themes): one per event."""
+    sentiment_sum: int = 0
+    """Sum of the comments' sentiment in thousandths (-1000..1000 each), so sums are exact."""
+    sentiment_sum_sq: int = 0
+    comments_negative: int = 0
+    """Comments labelled negative."""
+    theme_delivery: int = 0
+    """Comments naming the theme; one counter per built-in theme (``COMMENT_THEMES``)."""
+    theme_payment: int = 0
+    theme_price: int = 0
+    theme_product_quality: int = 0
+    theme_stock: int = 0
+    theme_usability: int = 0
+    theme_customer_service: int = 0
+    theme_returns: int = 0
 
     def __iadd__(self, other: Stats) -> Stats:
         for name in _NAMES:
@@ -73,6 +89,13 @@ class Stats:
 
 _NAMES: Final = tuple(field.name for field in fields(Stats))
 STAT_COLUMNS: Final = _NAMES
+THEME_PREFIX: Final = "theme_"
+COMMENT_THEMES: Final = tuple(name.removeprefix(THEME_PREFIX) for name in _NAMES
+                              if name.startswith(THEME_PREFIX))
+"""The built-in comment themes (``streams.comments.labels.THEMES``, which core may not
+import; a test holds them equal). Configured themes are stored with each insight but
+have no counter: the columns and gauge labels stay bounded."""
+MILLI: Final = 1000
 
 
 def minute_of(epoch_ms: int) -> int:
@@ -111,6 +134,21 @@ def followup_stats(occurred_ms: int, met: bool) -> Stats:
     return Stats(followup_needed=1, followup_met=int(met),
                  followup_needed_on_minute=int(on_minute),
                  followup_met_on_minute=int(on_minute and met))
+
+
+def sentiment_milli(sentiment: float) -> int:
+    """A sentiment -1..1 as whole thousandths, clamped: the unit every stored sum uses."""
+    return max(-MILLI, min(MILLI, round(sentiment * MILLI)))
+
+
+def comment_stats(sentiment: float, label: str, themes: tuple[str, ...] | list[str]) -> Stats:
+    """One enriched comment's contribution; themes outside ``COMMENT_THEMES`` are not counted."""
+    milli = sentiment_milli(sentiment)
+    stats = Stats(comments=1, sentiment_sum=milli, sentiment_sum_sq=milli * milli,
+                  comments_negative=int(label == "negative"))
+    for theme in set(themes).intersection(COMMENT_THEMES):
+        setattr(stats, THEME_PREFIX + theme, 1)
+    return stats
 
 
 def rollups(scope: Scope) -> tuple[Scope, Scope, Scope]:

@@ -24,13 +24,17 @@ from streams.warehouse import Warehouse
 
 _Part = tuple[str, int, int]
 """(alias prefix, start ms, end ms) of one span."""
+BACKLOG = "backlog"
+"""The span only the follow-up bounds read: its due and met follow-ups, no statistics."""
 
 
 def _span_sums(parts: list[_Part], deadline_ms: int) -> str:
     columns = []
     for name, start, end in parts:
         inside = f"minute >= toDateTime({start // 1000}) AND minute < toDateTime({end // 1000})"
-        columns += [f"sumIf({column}, {inside}) AS {name}_{column}" for column in STAT_COLUMNS]
+        if name != BACKLOG:
+            columns += [f"sumIf({column}, {inside}) AS {name}_{column}"
+                        for column in STAT_COLUMNS]
         came_due = (f"minute >= toDateTime({(start - deadline_ms) // 1000}) "
                     f"AND minute < toDateTime({(end - deadline_ms) // 1000})")
         columns += [f"sumIf(followup_{kind}, {came_due}) AS {name}_due_{kind}"
@@ -39,7 +43,8 @@ def _span_sums(parts: list[_Part], deadline_ms: int) -> str:
 
 
 def _span(row: Mapping[str, Any], name: str, minutes: float) -> Span:
-    stats = Stats(*(int(row[f"{name}_{column}"]) for column in STAT_COLUMNS))
+    stats = Stats() if name == BACKLOG else Stats(*(int(row[f"{name}_{column}"])
+                                                     for column in STAT_COLUMNS))
     return Span(stats, Followups(int(row[f"{name}_due_needed"]), int(row[f"{name}_due_met"])),
                 minutes)
 
@@ -53,14 +58,15 @@ def live_comparisons(warehouse: Warehouse, end_ms: int, config: DetectorConfig,
                      deadline_ms: int) -> tuple[list[Comparison], dict[str, Span]]:
     """Per scope and rollup, each recent window against its baseline, ending at ``end_ms``.
 
-    Also each tenant's follow-up backlog span (the baseline length up to the end).
+    Also each tenant's follow-up backlog span (the baseline length up to the end): its
+    follow-ups only, all the bounds read, so the pass sums no statistics for it.
     """
     end_ms -= end_ms % MINUTE_MS
     parts: list[_Part] = []
     for i, window in enumerate(config.windows_ms):
         parts.append((f"r{i}", end_ms - window, end_ms))
         parts.append((f"b{i}", end_ms - window - config.baseline_ms, end_ms - window))
-    parts.append(("backlog", end_ms - config.baseline_ms, end_ms))
+    parts.append((BACKLOG, end_ms - config.baseline_ms, end_ms))
     start_s = (end_ms - max(config.windows_ms) - config.baseline_ms - deadline_ms) // 1000
     rows = warehouse.query(
         f"SELECT tenant, channel, touchpoint, {_span_sums(parts, deadline_ms)} "
@@ -80,7 +86,7 @@ def live_comparisons(warehouse: Warehouse, end_ms: int, config: DetectorConfig,
         for scope in sorted({scope for scope, _ in spans})
         for i, window in enumerate(config.windows_ms)]
     backlogs = {scope[0]: span for (scope, name), span in spans.items()
-                if name == "backlog" and scope[1] == ALL}
+                if name == BACKLOG and scope[1] == ALL}
     return comparisons, backlogs
 
 

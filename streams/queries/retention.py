@@ -13,7 +13,8 @@ from streams.core.buckets import DAY_S, month_end
 from streams.warehouse import Warehouse
 from streams.warehouse.sql import in_list
 
-RETAINED = ("interactions", "feedback", "followups", "score_facts", "score_minutes")
+RETAINED = ("interactions", "feedback", "followups", "score_facts", "score_minutes",
+            "comment_insights")
 """The tables retention prunes, each partitioned by month of event time."""
 
 

@@ -1,7 +1,8 @@
 """``cxpulse verify``: recompute every scope-minute from the raw tables and compare.
 
 Deliberately a second path: it reads the deduplicated raw events (FINAL), not
-the facts the worker stored, and links follow-ups to feedback here in Python.
+the facts the worker stored, and links follow-ups to feedback here in Python;
+comment statistics come from the deduplicated insight rows.
 """
 
 from __future__ import annotations
@@ -12,7 +13,14 @@ from collections import defaultdict
 from typing import Any
 
 from streams.core.facts import CLOSING_ACTIONS, in_time
-from streams.core.stats import STAT_COLUMNS, Stats, feedback_stats, followup_stats, minute_of
+from streams.core.stats import (
+    STAT_COLUMNS,
+    Stats,
+    comment_stats,
+    feedback_stats,
+    followup_stats,
+    minute_of,
+)
 from streams.core.stats import needs_followup as needs
 from streams.queries.scoring import ROLLUPS
 from streams.queries.windows import STAT_SUMS, stats_of_sums
@@ -46,6 +54,12 @@ def expected_minutes(warehouse: Warehouse, deadline_ms: int) -> dict[Key, Stats]
                                     and in_time(at_ms, followed, deadline_ms))
         key = (row["tenant"], row["channel"], row["touchpoint"], minute_of(at_ms) // 1000)
         minutes[key] += stats
+    for row in warehouse.query(
+            f"SELECT tenant, channel, touchpoint, toUnixTimestamp(occurred_at) AS at_s, "
+            f"sentiment, label, themes FROM {db}.comment_insights FINAL"):
+        key = (row["tenant"], row["channel"], row["touchpoint"], minute_of(int(row["at_s"]) * 1000)
+               // 1000)
+        minutes[key] += comment_stats(float(row["sentiment"]), row["label"], row["themes"])
     return dict(minutes)
 
 

@@ -18,7 +18,8 @@ _BYTES_ESCAPES = _STR_ESCAPES | {i: f"\\x{i:02x}" for i in range(127, 256)}
 
 
 def sql_literal(value: Any) -> str:
-    """A ClickHouse literal for a row value (None, bool, int, float, str, bytes or tuple)."""
+    """A ClickHouse literal for a row value (None, bool, int, float, str, bytes, tuple, or a
+    list for an Array column)."""
     if value is None:
         return "NULL"
     if isinstance(value, bool):
@@ -31,6 +32,8 @@ def sql_literal(value: Any) -> str:
         return "'" + bytes(value).decode("latin-1").translate(_BYTES_ESCAPES) + "'"
     if isinstance(value, tuple):
         return "(" + ", ".join(sql_literal(item) for item in value) + ")"
+    if isinstance(value, list):
+        return "[" + ", ".join(sql_literal(item) for item in value) + "]"
     raise TypeError(f"no ClickHouse literal for {type(value).__name__}")
 
 

@@ -10,6 +10,9 @@ from typing import Any
 
 from prometheus_client import Gauge
 
+from streams.core.scores import THEME_SHARES
+from streams.core.stats import THEME_PREFIX
+
 Row = dict[str, Any]
 
 LABELS = ("tenant", "channel", "touchpoint", "window")
@@ -34,7 +37,13 @@ GAUGES: dict[str, Gauge] = {
         "followup_due": "Feedback due for follow-up in the window",
         "followup_overdue": "Due follow-ups not met",
         "blind_spot": "1 when a channel has interactions but fewer than CX_MIN_ANSWERS answers",
+        "sentiment": "Mean sentiment of the comments, -1 (negative) .. 1 (positive)",
+        "sentiment_n": "Comments enriched in the window",
+        "negative_share": "Share of the comments labelled negative",
     }.items()}
+THEME_LABELS = (*LABELS, "theme")
+THEME_SHARE = Gauge("cx_theme_share", "Share of the comments naming the theme (built-in "
+                    "themes only, so the labels stay bounded)", THEME_LABELS)
 
 
 ALERT_LABELS = ("tenant", "channel", "touchpoint", "metric", "severity")
@@ -44,32 +53,38 @@ ALERT_ACTIVE = Gauge("cx_alert_active", "1 while a CX alert is open (score drop,
 
 def show_alerts(open_labels: set[tuple[str, ...]]) -> None:
     """Set ``cx_alert_active`` to exactly these open alerts (``ALERT_LABELS`` values)."""
-    have = {tuple(sample.labels[label] for label in ALERT_LABELS)
-            for metric in ALERT_ACTIVE.collect() for sample in metric.samples}
+    have = set(_label_sets(ALERT_ACTIVE, ALERT_LABELS))
     for labels in have - open_labels:
         ALERT_ACTIVE.remove(*labels)
     for labels in open_labels:
         ALERT_ACTIVE.labels(*labels).set(1)
 
 
+def _refresh(gauge: Gauge, labels: tuple[str, ...], fresh: dict[tuple[str, ...], float]) -> None:
+    for stale in set(_label_sets(gauge, labels)) - fresh.keys():
+        gauge.remove(*stale)
+    for values, value in fresh.items():
+        gauge.labels(*values).set(value)
+
+
 def publish_gauges(rows: list[Row]) -> None:
     """Set every gauge from fresh rows; label sets that vanished or have no data are removed."""
     for key, gauge in GAUGES.items():
-        fresh = {tuple(row[label] for label in LABELS): row[key] for row in rows
-                 if row.get(key) is not None}
-        for labels in set(_label_sets(gauge)) - fresh.keys():
-            gauge.remove(*labels)
-        for labels, value in fresh.items():
-            gauge.labels(*labels).set(value)
+        _refresh(gauge, LABELS, {tuple(row[label] for label in LABELS): row[key]
+                                 for row in rows if row.get(key) is not None})
+    _refresh(THEME_SHARE, THEME_LABELS, {
+        (*(row[label] for label in LABELS), key.removeprefix(THEME_PREFIX)): row[key]
+        for row in rows for key in THEME_SHARES if row.get(key) is not None})
 
 
 def clear_gauges() -> None:
     """A worker that is not the leader shows no scores and no alerts: nothing counts twice."""
     for gauge in GAUGES.values():
         gauge.clear()
+    THEME_SHARE.clear()
     ALERT_ACTIVE.clear()
 
 
-def _label_sets(gauge: Gauge) -> list[tuple[str, ...]]:
-    return [tuple(sample.labels[label] for label in LABELS)
+def _label_sets(gauge: Gauge, labels: tuple[str, ...] = LABELS) -> list[tuple[str, ...]]:
+    return [tuple(sample.labels[label] for label in labels)
             for metric in gauge.collect() for sample in metric.samples]

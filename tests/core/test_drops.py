@@ -12,6 +12,7 @@ from streams.core.drops import (
     FollowupBounds,
     Span,
     backlog_verdicts,
+    describe,
     findings,
     judge,
     parse_bounds,
@@ -197,3 +198,40 @@ def test_followup_sla_compares_the_cases_that_came_due() -> None:
     verdict = judge([compare(nobody_called, before, window_ms=6 * HOUR_MS)], {}, CONFIG)
     alarm = verdict[("t", "web", ALL, "followup_sla")].alarm
     assert alarm is not None and alarm.value == pytest.approx(0.1) and alarm.n == 40
+
+
+def comments_span(minutes: float, n: int, mean: float, spread: float, negative: float,
+                  **themes: float) -> Span:
+    """``n`` comments, half at mean - spread and half at mean + spread (in -1..1)."""
+    low, high = round((mean - spread) * 1000), round((mean + spread) * 1000)
+    half = n // 2
+    return span(minutes, comments=n, sentiment_sum=half * low + (n - half) * high,
+                sentiment_sum_sq=half * low * low + (n - half) * high * high,
+                comments_negative=round(n * negative),
+                **{f"theme_{name}": round(n * share) for name, share in themes.items()})
+
+
+def test_sentiment_drop_negative_rise_and_theme_surge_fire() -> None:
+    before = comments_span(WEEK_MIN, 3000, 0.3, 0.5, 0.2, delivery=0.1, price=0.1)
+    now = comments_span(60, 60, -0.2, 0.5, 0.55, delivery=0.45, price=0.1)
+    found = judge([compare(now, before)], {}, CONFIG)
+    fired = {key[3]: v.alarm for key, v in found.items() if v.alarm}
+    assert set(fired) == {"sentiment", "negative_share", "theme_delivery"}
+    assert fired["sentiment"].value == pytest.approx(-0.2)
+    assert fired["sentiment"].baseline == pytest.approx(0.3)
+    assert fired["theme_delivery"].effect == pytest.approx(0.35)
+    assert "sentiment fell from 0.300 to -0.200" in describe(fired["sentiment"])
+    assert "theme_delivery rose from 0.100 to 0.450" in describe(fired["theme_delivery"])
+    assert not found[("t", "web", ALL, "theme_price")].alarm
+
+
+def test_comment_metrics_need_their_sample_and_a_worsening() -> None:
+    before = comments_span(WEEK_MIN, 3000, 0.3, 0.5, 0.2, delivery=0.1)
+    few = comments_span(60, 29, -0.8, 0.1, 1.0, delivery=1.0)  # below min_n 30
+    assert not any(key[3] in ("sentiment", "negative_share", "theme_delivery")
+                   for key in judge([compare(few, before)], {}, CONFIG))
+    better = comments_span(60, 200, 0.8, 0.1, 0.0, delivery=0.0)
+    assert not any(v.alarm for v in judge([compare(better, before)], {}, CONFIG).values())
+    tuned = DetectorConfig(rules=parse_rules("theme_delivery.min_n=5,sentiment.min_effect=2"))
+    fired = {key[3] for key, v in judge([compare(few, before)], {}, tuned).items() if v.alarm}
+    assert "theme_delivery" in fired and "sentiment" not in fired

@@ -22,6 +22,7 @@ from streams.core.scores import (
 from streams.core.stats import (
     MINUTE_MS,
     Stats,
+    comment_stats,
     feedback_stats,
     followup_stats,
     interaction_stats,
@@ -151,3 +152,19 @@ def test_rollups_equal_direct_computation(rows) -> None:
     direct = sum((feedback_stats(survey, score, 5) for *_, survey, score in rows), Stats())
     assert rolled == direct
     assert scores(rolled, Followups(0, 0)) == scores(direct, Followups(0, 0))
+
+
+def test_comment_scores_from_the_sums() -> None:
+    from streams.core.scores import SCORE_KEYS, THEME_SHARES
+
+    total = (comment_stats(-0.5, "negative", ("delivery",)) + comment_stats(0.25, "neutral", ())
+             + comment_stats(1.0, "positive", ("delivery", "price"))
+             + comment_stats(-0.75, "negative", ("returns",)))
+    got = scores(total + Stats(interactions=3), Followups(0, 0))
+    assert got["sentiment"] == pytest.approx(0.0) and got["sentiment_n"] == 4
+    assert got["negative_share"] == pytest.approx(0.5)
+    assert (got["theme_delivery"], got["theme_price"], got["theme_stock"]) == (0.5, 0.25, 0.0)
+    assert set(THEME_SHARES) <= set(SCORE_KEYS) and "sentiment" in SCORE_KEYS
+    empty = scores(Stats(interactions=3), Followups(0, 0))
+    assert empty["sentiment"] is None and empty["sentiment_n"] == 0
+    assert empty["negative_share"] is None and all(empty[key] is None for key in THEME_SHARES)

@@ -81,7 +81,8 @@ HISTOGRAMS = {"cx_sink_write_seconds", "cx_event_lag_seconds", "cx_sink_batch_ro
 SCORE_GAUGES = {f"cx_{name}" for name in (
     "nps", "nps_moe", "nps_n", "csat", "csat_low", "csat_high", "csat_n", "ces", "ces_low",
     "ces_high", "ces_n", "health", "response_rate", "failure_rate", "interactions",
-    "followup_sla", "followup_due", "followup_overdue", "blind_spot")}
+    "followup_sla", "followup_due", "followup_overdue", "blind_spot", "sentiment", "sentiment_n",
+    "negative_share", "theme_share")}
 GAUGES = {"cx_consumer_lag", "cx_snapshot_last_success_timestamp_seconds",
           "cx_assigned_partitions", "cx_alert_scopes"}
 # The detector's open alerts (issue 7), exported by the leader worker (gauges.py).

@@ -7,7 +7,9 @@ import calendar
 import pytest
 
 from streams.core.buckets import month_end
+from streams.core.insights import INSIGHT_COLUMNS, insight_row
 from streams.core.rows import COLUMNS
+from streams.core.stats import STAT_COLUMNS
 from streams.queries.retention import RETAINED, apply_retention, expired
 from streams.queries.scoring import MINUTE_COLUMNS, rewrite_rollups
 from streams.queries.verify import rollup_differences
@@ -30,15 +32,20 @@ def test_retention_drops_only_months_wholly_older_than_the_days(warehouse: Wareh
     try:
         migrate(own)
         rows = [("t", "web", "checkout", calendar.timegm((year, month, 10, 8, 30, 0)),
-                 *[1] * 16, 1, 0) for year, month in MONTHS]
+                 *[1] * len(STAT_COLUMNS), 1, 0) for year, month in MONTHS]
         own.insert("score_minutes", rows, MINUTE_COLUMNS)
         rewrite_rollups(own, {row[:4] for row in rows})
         january_end = calendar.timegm((2026, 1, 31, 23, 59, 59))
         own.insert("interactions", [("e1", "t", "web", "checkout", january_end, 0, 0, "", "",
                                      "{}", "visit", "", None, None, "", NOW_S, 0, 0)],
                    COLUMNS["interactions"])
+        own.insert("comment_insights", [insight_row(
+            "e2", ("t", "web", "checkout"), january_end * 1000, "", "old words",
+            language="en", sentiment=0.0, label="neutral", emotion="neutral", themes=(),
+            model_version="m", enriched_s=NOW_S)], INSIGHT_COLUMNS)
         # 40 days before Mar 20 is Feb 8: January ended before it, February did not.
-        assert expired(own, days=40, now_s=NOW_S) == {"interactions": [202601],
+        assert expired(own, days=40, now_s=NOW_S) == {"comment_insights": [202601],
+                                                      "interactions": [202601],
                                                       "score_minutes": [202601]}
         assert apply_retention(own, days=40, now_s=NOW_S)["score_minutes"] == [202601]
         assert expired(own, days=40, now_s=NOW_S) == {}
@@ -50,7 +57,9 @@ def test_retention_drops_only_months_wholly_older_than_the_days(warehouse: Wareh
                           "score_hours": [202601, 202602, 202603],
                           "score_days": [202601, 202602, 202603]}
         assert rollup_differences(own) == []  # checked where minutes remain
-        assert set(RETAINED) >= {"score_minutes", "interactions"}
+        assert set(RETAINED) >= {"score_minutes", "interactions", "comment_insights"}
+        assert int(own.query(
+            f"SELECT count() AS n FROM {own.database}.comment_insights")[0]["n"]) == 0
     finally:
         own.close()
 

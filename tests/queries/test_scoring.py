@@ -19,6 +19,7 @@ import orjson
 import pytest
 
 from streams.core.contract import parse_timestamp
+from streams.core.scores import COMMENT_KEYS
 from streams.queries.verify import differences
 from streams.queries.windows import window_scores
 from streams.tools.generate import TrafficSpec, generate
@@ -183,7 +184,7 @@ def test_gauges_topic_and_http_api_show_the_same_exact_scores(
     for key in ("nps", "nps_moe", "csat", "ces", "response_rate", "failure_rate"):
         assert row[key] == pytest.approx(want[key], abs=1e-6), key
     assert set(row) == {"tenant", "channel", "touchpoint", "window", "window_end", *CHECKED,
-                        "health"}
+                        "health", *COMMENT_KEYS}
     with pytest.raises(urllib.error.HTTPError) as bad:
         urllib.request.urlopen(f"http://127.0.0.1:{worker.port}/v1/scores?window=soon")
     assert bad.value.code == 400 and b"soon" in bad.value.read()

@@ -7,11 +7,12 @@ import time
 import pytest
 
 from streams.core.contract import TOPIC_OF_TYPE, Validator
+from streams.core.facts import FACT_COLUMNS
 from streams.core.ingest import build_batch
 from streams.core.rows import COLUMNS, Record
 from streams.core.scores import followups_due, window_total
-from streams.core.stats import Stats
-from streams.queries.scoring import MINUTE_COLUMNS, recompute, store_facts
+from streams.core.stats import STAT_COLUMNS, Stats
+from streams.queries.scoring import batch_facts
 from streams.queries.verify import differences, stored_minutes
 from streams.queries.windows import scope_totals
 from streams.tools.generate import TrafficSpec, generate
@@ -25,8 +26,13 @@ DEADLINE_MS = 48 * 3_600_000
 NOW_S = int(time.time()) // 60 * 60
 
 
+OLD_STATS = STAT_COLUMNS[:STAT_COLUMNS.index("comments")]
+"""The statistics before 009 added the comment counters."""
+
+
 def load_old_way(warehouse: Warehouse, events: list[dict]) -> None:
-    """What a worker of schema 005 wrote: raw rows, facts, minutes (no rollups then)."""
+    """What a worker of schema 005 wrote: raw rows, facts, minutes (no rollups then), with the
+    statistics of its day (``OLD_STATS``)."""
     import orjson
 
     validator = Validator(max_event_bytes=1 << 20, max_age_seconds=365 * 86400)
@@ -35,8 +41,28 @@ def load_old_way(warehouse: Warehouse, events: list[dict]) -> None:
     batch = build_batch(records, validator, time.time())
     for table, rows in batch.rows.items():
         warehouse.insert(table, rows, COLUMNS[table])
-    keys = store_facts(warehouse, batch.accepted, DEADLINE_MS)
-    warehouse.insert("score_minutes", recompute(warehouse, sorted(keys)), MINUTE_COLUMNS)
+    facts, _ = batch_facts(warehouse, batch.accepted, DEADLINE_MS)
+    width = FACT_COLUMNS.index(OLD_STATS[-1]) + 1
+    warehouse.insert("score_facts", [fact[:width] for fact in facts], FACT_COLUMNS[:width])
+    minutes: dict[tuple, Stats] = {}
+    counts: dict[tuple, int] = {}
+    for fact in facts:
+        key = fact[:4]
+        minutes[key] = minutes.get(key, Stats()) + Stats(*fact[5:])
+        counts[key] = counts.get(key, 0) + 1
+    warehouse.insert("score_minutes", [
+        (*key, *(getattr(stats, column) for column in OLD_STATS),
+         counts[key] + stats.followup_met, 0) for key, stats in minutes.items()],
+        ("tenant", "channel", "touchpoint", "minute", *OLD_STATS, "version", "computed_at"))
+
+
+def old_minutes(warehouse: Warehouse) -> dict[tuple, Stats]:
+    """``stored_minutes`` as a reader of schema 005 sees them (``OLD_STATS`` only)."""
+    return {(row["tenant"], row["channel"], row["touchpoint"], int(row["minute"])):
+            Stats(**{column: int(row[column]) for column in OLD_STATS})
+            for row in warehouse.query(
+                f"SELECT tenant, channel, touchpoint, toUnixTimestamp(minute) AS minute, "
+                f"{', '.join(OLD_STATS)} FROM {warehouse.database}.score_minutes FINAL")}
 
 
 def raw_counts(warehouse: Warehouse) -> dict[str, int]:
@@ -53,7 +79,7 @@ def test_upgrade_carries_every_row_and_answers_as_before(warehouse: Warehouse) -
                            rate=0.004)
         events = list(generate(spec))
         load_old_way(own, events)
-        before_minutes, before_raw = stored_minutes(own), raw_counts(own)
+        before_minutes, before_raw = old_minutes(own), raw_counts(own)
         assert len(before_minutes) > 1000
         applied = migrate(own)
         assert applied[:2] == ["006_partitions", "007_rollups"]
@@ -74,5 +100,41 @@ def test_upgrade_carries_every_row_and_answers_as_before(warehouse: Warehouse) -
                         followups_due(minutes, NOW_S * 1000, window_s * 1000, DEADLINE_MS))
                 if want[0] != Stats():
                     assert got[scope] == want, (scope, window_s)
+    finally:
+        own.close()
+
+
+def test_upgrade_to_comment_statistics_keeps_the_minutes_and_counts_comments(
+        warehouse: Warehouse) -> None:
+    from streams.comments.labels import Insight
+    from streams.core.contract import parse_timestamp
+    from streams.queries.comments import Enriched, store_insights
+    from streams.queries.scoring import rewrite_minutes
+
+    own = OwnDatabase(warehouse, "upgrade_comments")
+    try:
+        migrate(own, until="005_followup_cases")
+        spec = TrafficSpec(seed=6, start=NOW_S - 3 * 86400, duration=3 * 86400 - 600,
+                           rate=0.02)
+        events = list(generate(spec))
+        load_old_way(own, events)
+        assert migrate(own, until="008_views")[-1] == "008_views"  # 007 builds the rollups
+        before = old_minutes(own)
+        assert migrate(own) == ["009_comments"]
+        after = stored_minutes(own)
+        assert after == before and all(stats.comments == 0 for stats in after.values())
+        commented = [e for e in events if e["type"] == "feedback" and e.get("comment")]
+        assert commented
+        items = [Enriched(e["event_id"], (e["tenant"], e["channel"],
+                                          e.get("touchpoint", "unspecified")),
+                          parse_timestamp(e["occurred_at"])[0], e.get("locale", ""),
+                          e["comment"], Insight("en", -0.25, "negative", "anger", ("price",)))
+                 for e in commented]
+        rewrite_minutes(own, store_insights(own, items, "m1"))
+        assert differences(own, DEADLINE_MS) == []
+        totals = sum(stored_minutes(own).values(), Stats())
+        assert (totals.comments, totals.sentiment_sum, totals.theme_price) == (
+            len(items), -250 * len(items), len(items))
+        assert totals.nps_n == sum(stats.nps_n for stats in before.values())
     finally:
         own.close()

@@ -28,3 +28,27 @@ def test_publish_sets_and_removes_label_sets() -> None:
     assert 'touchpoint="checkout"' not in text
     for gauge in GAUGES.values():
         gauge.clear()
+
+
+def test_comment_gauges_with_a_bounded_theme_label() -> None:
+    from streams.core.stats import comment_stats
+    from streams.worker.gauges import THEME_SHARE
+
+    talk = (comment_stats(-0.5, "negative", ("delivery", "sizing"))
+            + comment_stats(0.25, "positive", ("price",)))
+    totals = {("acme", "web", "*"): (CHECKOUT_WEB + talk, Followups(0, 0)),
+              ("acme", "chat", "*"): (RETURNS_CHAT, Followups(0, 0))}
+    publish_gauges(score_rows(totals, end_ms=0, window_ms=3_600_000))
+    text = generate_latest().decode()
+    web = 'channel="web",tenant="acme",touchpoint="*",window="1h"'
+    assert f"cx_sentiment{{{web}}} -0.125" in text
+    assert f"cx_sentiment_n{{{web}}} 2.0" in text
+    assert f"cx_negative_share{{{web}}} 0.5" in text
+    assert ('cx_theme_share{channel="web",tenant="acme",theme="delivery",touchpoint="*",'
+            'window="1h"} 0.5') in text
+    assert 'theme="stock"' in text and 'theme="sizing"' not in text
+    assert 'cx_sentiment{channel="chat"' not in text, "no comments on chat: no sample"
+    publish_gauges([])
+    assert "cx_theme_share{" not in generate_latest().decode()
+    for gauge in (*GAUGES.values(), THEME_SHARE):
+        gauge.clear()

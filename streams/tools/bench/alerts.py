@@ -38,7 +38,7 @@ from streams.config import Settings
 from streams.core.alerts import FIRING, AlertState, Change, step
 from streams.core.backtest import check_step, reach, replay
 from streams.core.drops import SLA_FLOOR, AlertKey, DetectorConfig, judge
-from streams.core.stats import ALL, STAT_COLUMNS
+from streams.core.stats import ALL, COMMENT_THEMES, STAT_COLUMNS, THEME_PREFIX
 from streams.queries.alerting import bucket_series, live_comparisons
 from streams.queries.scoring import MINUTE_COLUMNS
 from streams.tools.bench import server_base
@@ -224,7 +224,8 @@ def steady_alarms(fresh: Fresh, volume: str, per_hour: float, *, days: int, end:
 
 def synthetic_minutes(tenant: int, shape: tuple[int, int, int], hours: int, end_s: int,
                       rng: np.random.Generator) -> list[tuple[Any, ...]]:
-    """One tenant's leaf scopes, one ``MINUTE_COLUMNS`` row per scope and hour: steady counts."""
+    """One tenant's leaf scopes, one ``MINUTE_COLUMNS`` row per scope and hour: steady counts,
+    comments on most answers."""
     _, channels, touchpoints = shape
     scopes = [(f"tenant{tenant:03d}", channel, f"tp{touchpoint:02d}")
               for channel in CHANNELS.items[:channels] for touchpoint in range(touchpoints)]
@@ -236,7 +237,14 @@ def synthetic_minutes(tenant: int, shape: tuple[int, int, int], hours: int, end_
     csat5_n = rng.poisson(1, size)
     ces_n = rng.poisson(0.5, size)
     needed = detractors
-    columns = {"interactions": interactions, "failures": rng.binomial(interactions, 0.03),
+    comments = rng.poisson(1.5, size)
+    negative = rng.binomial(comments, 0.3)
+    themes = {f"{THEME_PREFIX}{theme}": rng.binomial(comments, 0.15)
+              for theme in COMMENT_THEMES}
+    columns = {**themes, "comments": comments, "comments_negative": negative,
+               "sentiment_sum": 300 * comments - 900 * negative,
+               "sentiment_sum_sq": 400_000 * comments,
+               "interactions": interactions, "failures": rng.binomial(interactions, 0.03),
                "nps_n": nps_n, "nps_promoters": promoters, "nps_detractors": detractors,
                "csat5_n": csat5_n, "csat5_satisfied": rng.binomial(csat5_n, 0.8),
                "csat10_n": np.zeros(size, np.int64), "csat10_satisfied": np.zeros(size, np.int64),

@@ -19,7 +19,6 @@ from __future__ import annotations
 import resource
 import tempfile
 import time
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,7 @@ import orjson
 from streams.cli.render import say
 from streams.comments.classify import Classifier
 from streams.comments.corpus import TEST_FILE, TRAIN_FILE, read_corpus
-from streams.comments.pii import KINDS, mask
+from streams.comments.pii import KINDS, mask, masker
 from streams.config import Settings
 from streams.core.contract import Validator
 from streams.tools.bench import server_base
@@ -119,7 +118,7 @@ def measure_pipeline(settings: Settings, base: str | None) -> dict[str, Any]:
     classifier.warm()
     validator = Validator(max_event_bytes=settings.max_event_bytes,
                           max_age_seconds=settings.max_event_age_days * 86400)
-    enricher = Enricher(validator, classifier, partial(mask, kinds=settings.pii_mask))
+    enricher = Enricher(validator, classifier, masker(settings.pii_mask))
     warehouse = None
     if base is not None:
         warehouse = connect(f"{base}/bench_comments")

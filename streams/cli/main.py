@@ -284,6 +284,10 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
         from streams.tools.bench import reads
 
         return reads.run(settings, output=args.json)
+    if args.suite == "comments":
+        from streams.tools.bench import comments
+
+        return comments.run(settings, output=args.json)
     if args.quick:
         raise ValueError("--quick applies to 'bench alerts' only")
     from streams.tools import bench
@@ -438,11 +442,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="measure ingest throughput against the local broker; "
                            "'bench alerts' measures alert detection delay, false alarms and cost")
-    bench.add_argument("suite", nargs="?", choices=["alerts", "reads"],
+    bench.add_argument("suite", nargs="?", choices=["alerts", "reads", "comments"],
                        help="alerts: detection delay per scenario and volume, false alarms per "
                        "tenant-week, one evaluation pass at 10k scopes (about 6 min); reads: "
                        "7-day windows and 90-day trends from the rollups vs the minutes over "
-                       "a simulated year (about 3 min)")
+                       "a simulated year (about 3 min); comments: the comment model's speed, "
+                       "latency and memory, alone and stored as the worker does (about 4 min)")
     bench.add_argument("--events", type=int, default=200_000, help="ingest bench: events")
     bench.add_argument("--quick", action="store_true",
                        help="alerts: a smoke run (3 days, low volume only, 1k scopes)")

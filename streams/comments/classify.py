@@ -60,6 +60,12 @@ class Classifier:
     def version(self) -> str:
         return model_version()
 
+    def warm(self) -> None:
+        """Load the encoder and the heads now: a broken install fails at start, not on the
+        first comment, and the first batch does not wait for the load."""
+        _ = self.heads, self.version
+        self.encoder.encode(["ok"])
+
     @property
     def themes(self) -> tuple[str, ...]:
         """Every theme this classifier can name: built-in first, then configured."""

@@ -18,6 +18,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from streams.comments.classify import Classifier
 from streams.comments.pii import masker
 from streams.config import Settings
 from streams.core.contract import (
@@ -27,7 +28,7 @@ from streams.core.contract import (
     SCORES_TOPIC,
     Validator,
 )
-from streams.core.ingest import build_batch
+from streams.core.ingest import Masker, build_batch
 from streams.core.rows import DEADLETTER_TABLE, as_dict
 from streams.core.scores import parse_weights
 from streams.core.units import parse_duration, parse_time
@@ -40,9 +41,10 @@ from streams.queries.windows import window_scores
 from streams.warehouse import LazyWarehouse, WarehouseError
 from streams.worker import metrics
 from streams.worker.alerting import AlertPass, message, open_labels
+from streams.worker.enrich import FEEDBACK_TOPIC, Enricher, Enrichment, store
 from streams.worker.gauges import clear_gauges, publish_gauges, show_alerts
 from streams.worker.ingest import Fetched, IngestService
-from streams.worker.sink import Sink
+from streams.worker.sink import Sink, retry
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,70 @@ def record(fetched: Fetched, consumer: AIOKafkaConsumer) -> None:
         if highwater is not None:
             metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(
                 max(0, highwater - next_offset))
+
+
+def record_enrichment(enrichment: Enrichment, sent_s: list[float]) -> None:
+    """Metrics for one stored batch of comment insights."""
+    for language, count in Counter(e.insight.language for e in enrichment.enriched).items():
+        metrics.COMMENTS_ENRICHED.labels(language).inc(count)
+    metrics.COMMENTS_ENCODED.inc(enrichment.encoded)
+    metrics.ENRICH_BATCH_SECONDS.observe(enrichment.seconds)
+    now = time.time()
+    metrics.observe_many(metrics.ENRICH_LATENCY_SECONDS,
+                         (max(0.0, now - sent) for sent in sent_s if sent))
+
+
+def add_enrichment(app: faust.App, settings: Settings, validator: Validator,
+                   mask: Masker | None) -> None:
+    """The comment enrichment agent on cx.feedback (CX_COMMENT_ENRICH)."""
+    classifier = Classifier(settings.comment_languages, threads=settings.comment_threads,
+                            extra_themes=settings.comment_themes)
+    enricher = Enricher(validator, classifier, mask)
+    warehouse = LazyWarehouse(settings.warehouse_url)
+    feedback = app.topic(FEEDBACK_TOPIC, value_serializer="raw", key_serializer="raw")
+
+    @app.task
+    async def load_model() -> None:
+        await asyncio.to_thread(classifier.warm)
+
+    async def enrich(payloads: list[bytes | None]) -> Enrichment:
+        """The batch's insights; a message the model fails on is logged, counted and
+        skipped, so one poison comment cannot stall the agent."""
+        try:
+            return await asyncio.to_thread(enricher.enrich, payloads, time.time())
+        except Exception:
+            log.exception("comment enrichment failed on a batch; retrying one by one")
+        enrichment = Enrichment()
+        for payload in payloads:
+            try:
+                one = await asyncio.to_thread(enricher.enrich, [payload], time.time())
+            except Exception as error:
+                metrics.COMMENTS_FAILED.inc()
+                log.error("comment enrichment skipped a message: %s: %s",
+                          type(error).__name__, error)
+                continue
+            enrichment.enriched += one.enriched
+            enrichment.encoded += one.encoded
+            enrichment.seconds += one.seconds
+        return enrichment
+
+    @app.agent(feedback, name="cx-comments")
+    async def enrich_comments(stream: faust.StreamT[bytes]) -> None:
+        """Batches of feedback -> insights and comment minutes in ClickHouse.
+
+        ``take_events`` acks a batch (Faust then commits it) when this body has handled
+        it, and the body never raises: writes are retried until they succeed. So every
+        comment is enriched at least once, and stored once (idempotent writes).
+        """
+        async for events in stream.take_events(settings.comment_batch, within=1.0):
+            enrichment = await enrich([event.value for event in events])
+
+            async def write(enrichment: Enrichment = enrichment) -> None:
+                connection = await asyncio.to_thread(warehouse.get)
+                await asyncio.to_thread(store, connection, enrichment, classifier.version)
+
+            await retry("comment insights write", write)
+            record_enrichment(enrichment, [event.message.timestamp for event in events])
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -113,6 +179,8 @@ def create_app(settings: Settings) -> faust.App:
     """Last values sent to cx.scores per scope and window (bounded by the number of scopes)."""
 
     mask = masker(settings.pii_mask)
+    if settings.comment_enrich:
+        add_enrichment(app, settings, validator, mask)
     ingest = IngestService(settings,
                            lambda records, now: build_batch(records, validator, now, mask),
                            sink, record, beacon=app.beacon)

@@ -1,86 +1,85 @@
 """The enrichment edge: feedback messages in, comment insights and comment minutes out.
 
-Runs in the Faust agent on ``cx.feedback`` (its own consumer group, the app's),
-apart from the batch ingest, so a slow model never holds raw events back.
-Every step is idempotent, as in scoring: an insight row is keyed by event id,
-a comment fact by scope, minute and event id, and minutes are recomputed from
-the stored facts, so a replay after a crash or a duplicate changes nothing.
-Messages that fail the contract are left to the ingest, which dead-letters them.
+Runs in the Faust agent on ``cx.feedback`` (the app's consumer group, apart
+from the batch ingest's), so a slow model never holds raw events back. The
+CPU work (validate, mask, classify) and the writes run in a thread, off the
+event loop. Every write is idempotent, as in scoring: an insight row is keyed
+by event id, a comment fact by scope, minute and event id, and minutes are
+recomputed from the stored facts, so a replay or a duplicate changes nothing.
+Messages that fail the contract are skipped here: the ingest dead-letters them.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from streams.comments.classify import Classifier
-from streams.comments.labels import Insight
-from streams.comments.pii import mask
 from streams.core.contract import Validator, ValidEvent
+from streams.core.ingest import Masker, masked_event
 from streams.kafka import TOPIC_OF_TYPE
-from streams.worker import metrics
+from streams.queries.comments import Enriched, store_insights
+from streams.queries.scoring import rewrite_minutes
+from streams.warehouse import Warehouse
 
 FEEDBACK_TOPIC = TOPIC_OF_TYPE["feedback"]
 
+@dataclass(slots=True)
+class Enrichment:
+    """One batch's insights, ready to store, and what it took."""
 
-@dataclass(frozen=True, slots=True)
-class Enriched:
-    """One feedback comment, masked, with what it says."""
-
-    valid: ValidEvent
-    comment: str
-    """The comment with personal data masked: the only form that is ever stored."""
-    masked: int
-    """How many spans of personal data were masked."""
-    insight: Insight
-
-
-Store = Callable[[list[Enriched], str], int]
-"""Write insights and their minutes (given the model version); returns the minutes rewritten."""
+    enriched: list[Enriched] = field(default_factory=list)
+    encoded: int = 0
+    """Comments that went through the encoder (the rest came from the cache)."""
+    seconds: float = 0.0
 
 
 class Enricher:
-    """Validate, mask, classify and store one batch of feedback messages."""
+    """Validate, mask and classify a batch of feedback messages (no I/O)."""
 
-    def __init__(self, validator: Validator, classifier: Classifier, store: Store,
-                 pii_kinds: frozenset[str]) -> None:
-        self._validator = validator
-        self._classifier = classifier
-        self._store = store
-        self._pii_kinds = pii_kinds
+    def __init__(self, validator: Validator, classifier: Classifier,
+                 masker: Masker | None) -> None:
+        self.validator = validator
+        self.classifier = classifier
+        self._mask = masker
 
-    def pick(self, payloads: Sequence[bytes], now: float) -> list[tuple[ValidEvent, str, int]]:
-        """The valid feedback with a non-blank comment, each comment masked."""
-        out = []
-        for raw in payloads:
-            valid = self._validator.check(raw, FEEDBACK_TOPIC, now)
-            if not isinstance(valid, ValidEvent) or valid.type != "feedback":
+    def enrich(self, payloads: Sequence[bytes | None], now: float) -> Enrichment:
+        """Insights for the valid feedback with a non-blank comment, masked first as the
+        ingest masks it (so the model never sees personal data; the ingest counts it)."""
+        started = time.monotonic()
+        out = Enrichment()
+        picked: list[tuple[ValidEvent, str]] = []
+        for payload in payloads:
+            try:
+                valid = self.validator.check(payload or b"", FEEDBACK_TOPIC, now)
+            except Exception:  # the ingest dead-letters it, with the reason
+                continue
+            if type(valid) is not ValidEvent or valid.type != "feedback":
                 continue
             comment = valid.event.comment  # type: ignore[union-attr]
             if not isinstance(comment, str) or not comment.strip():
                 continue
-            masked, found = mask(comment, self._pii_kinds)
-            for kind, count in found.items():
-                metrics.PII_MASKED.labels(kind).inc(count)
-            out.append((valid, masked, sum(found.values())))
+            if self._mask is not None:
+                valid = masked_event(valid, self._mask, Counter())
+            picked.append((valid, valid.event.comment))  # type: ignore[union-attr]
+        if picked:
+            before = self.classifier.encoded
+            insights = self.classifier.classify(
+                [(text, valid.event.locale or None) for valid, text in picked])
+            out.encoded = self.classifier.encoded - before
+            out.enriched = [
+                Enriched(valid.event.event_id, valid.event.scope, valid.occurred_ms,
+                         valid.event.locale or "", text, insight)
+                for (valid, text), insight in zip(picked, insights, strict=True)]
+        out.seconds = time.monotonic() - started
         return out
 
-    def enrich(self, payloads: Sequence[bytes], sent_ms: Sequence[int] = ()) -> int:
-        """Store the insights of a batch; returns how many comments it held."""
-        started = time.monotonic()
-        picked = self.pick(payloads, time.time())
-        if picked:
-            encoded = self._classifier.encoded
-            insights = self._classifier.classify(
-                [(text, valid.event.locale or None) for valid, text, _ in picked])
-            metrics.COMMENTS_ENCODED.inc(self._classifier.encoded - encoded)
-            enriched = [Enriched(valid, text, masked, insight)
-                        for (valid, text, masked), insight in zip(picked, insights, strict=True)]
-            self._store(enriched, self._classifier.version)
-            metrics.COMMENTS_ENRICHED.inc(len(enriched))
-        metrics.ENRICH_BATCH_SECONDS.observe(time.monotonic() - started)
-        written_ms = time.time() * 1000
-        metrics.observe_many(metrics.ENRICH_LATENCY_SECONDS,
-                             (max(0.0, (written_ms - sent) / 1000) for sent in sent_ms))
-        return len(picked)
+
+def store(warehouse: Warehouse, enrichment: Enrichment, model_version: str) -> int:
+    """Insights, then their comment facts' minutes; returns the minutes rewritten."""
+    if not enrichment.enriched:
+        return 0
+    return rewrite_minutes(warehouse, store_insights(warehouse, enrichment.enriched,
+                                                     model_version))

@@ -47,6 +47,19 @@ ALERT_PASS_SECONDS = Histogram(
 ALERT_SCOPES = Gauge("cx_alert_scopes", "Scopes (rollups included) the last alert pass judged")
 ALERT_CHANGES = Counter("cx_alert_changes", "Alert state changes recorded, by state",
                         ["state"])
+COMMENTS_ENRICHED = Counter("cx_comments_enriched",
+                            "Feedback comments classified and stored, by language", ["language"])
+COMMENTS_FAILED = Counter("cx_comments_failed",
+                          "Feedback messages the comment model failed on (logged and skipped)")
+COMMENTS_ENCODED = Counter("cx_comments_encoded",
+                           "Comments that went through the encoder (the rest hit the cache)")
+ENRICH_BATCH_SECONDS = Histogram(
+    "cx_enrich_batch_seconds", "Wall time to validate, mask and classify one batch of feedback",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60))
+ENRICH_LATENCY_SECONDS = Histogram(
+    "cx_enrich_latency_seconds",
+    "Kafka message timestamp to its comment insight and comment minutes written in ClickHouse",
+    buckets=(0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30, 60, 300, 900))
 
 
 def keep_lag(assigned: set[tuple[str, int]]) -> None:

@@ -37,6 +37,28 @@ def backoff(attempt: int, *, first: float = 0.2, cap: float = 30.0) -> float:
     return min(cap, first * 2 ** min(attempt, 16))
 
 
+async def retry(what: str, step: Callable[[], Awaitable[None]]) -> None:
+    """Run ``step`` until it succeeds, backing off: the rows stay in hand meanwhile."""
+    attempt = 0
+    while True:
+        try:
+            await step()
+            if attempt:
+                log.warning("%s succeeded after %d retries", what, attempt)
+            return
+        except (TimeoutError, WarehouseError, OSError) as error:
+            reason = str(error)
+        except Exception as error:  # keep the worker alive and the rows in hand
+            log.exception("unexpected error during %s", what)
+            reason = f"{type(error).__name__}: {error}"
+        metrics.SINK_ERRORS.inc()
+        delay = backoff(attempt)
+        attempt += 1
+        log.warning("%s failed (attempt %d): %s; retrying in %.1fs", what, attempt, reason,
+                    delay)
+        await asyncio.sleep(delay)
+
+
 class Sink:
     def __init__(self, url: str, publish: Publish, followup_deadline_ms: int,
                  keywords: tuple[str, ...] = DEFAULT_KEYWORDS) -> None:
@@ -44,26 +66,6 @@ class Sink:
         self._publish = publish
         self._deadline_ms = followup_deadline_ms
         self._keywords = keywords
-
-    async def _retry(self, what: str, step: Callable[[], Awaitable[None]]) -> None:
-        attempt = 0
-        while True:
-            try:
-                await step()
-                if attempt:
-                    log.warning("%s succeeded after %d retries", what, attempt)
-                return
-            except (TimeoutError, WarehouseError, OSError) as error:
-                reason = str(error)
-            except Exception as error:  # keep the worker alive and the rows in hand
-                log.exception("unexpected error during %s", what)
-                reason = f"{type(error).__name__}: {error}"
-            metrics.SINK_ERRORS.inc()
-            delay = backoff(attempt)
-            attempt += 1
-            log.warning("%s failed (attempt %d): %s; retrying in %.1fs", what, attempt, reason,
-                        delay)
-            await asyncio.sleep(delay)
 
     async def write(self, batch: Batch) -> set[MinuteKey]:
         """Raw rows, facts, cases, notifications and dead letters; returns the minutes to
@@ -85,12 +87,12 @@ class Sink:
                 touched = await asyncio.to_thread(store_facts, warehouse, batch.accepted,
                                                   self._deadline_ms)
 
-        await self._retry("ClickHouse insert", insert_pending)
+        await retry("ClickHouse insert", insert_pending)
         messages = notifications(batch.accepted, self._keywords, self._deadline_ms)
         if messages:
-            await self._retry("notification publish", lambda: self._notify(messages))
+            await retry("notification publish", lambda: self._notify(messages))
         if batch.deadletters:
-            await self._retry("dead-letter publish", lambda: self._publish(
+            await retry("dead-letter publish", lambda: self._publish(
                 DEADLETTER_TOPIC, [(None, envelope) for envelope in batch.deadletters]))
         metrics.SINK_WRITE_SECONDS.observe(time.monotonic() - started)
         assert touched is not None
@@ -114,4 +116,4 @@ class Sink:
             metrics.SCORE_MINUTES.inc(await asyncio.to_thread(rewrite_minutes, warehouse, keys))
 
         if keys:
-            await self._retry("score minutes rewrite", rewrite)
+            await retry("score minutes rewrite", rewrite)

@@ -105,7 +105,9 @@ def worker_env(kafka: str, url: str, tmp_path: Path) -> dict[str, str]:
     """Environment for a test's workers: its broker and database, a group of its own."""
     return {"CX_KAFKA_BOOTSTRAP": kafka, "CX_CLICKHOUSE_URL": url,
             "CX_DATA_DIR": str(tmp_path / "data"), "CX_SESSION_TIMEOUT": "6",
-            "CX_APP_ID": f"cxtest-{tmp_path.name}", "CX_BATCH_SECONDS": "0.2"}
+            "CX_APP_ID": f"cxtest-{tmp_path.name}", "CX_BATCH_SECONDS": "0.2",
+            # The comment model costs a core while it works: only the tests of it turn it on.
+            "CX_COMMENT_ENRICH": "off"}
 
 
 def wait_balanced(workers: list[Worker], partitions: int, timeout: float = 90) -> None:

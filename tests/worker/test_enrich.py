@@ -1,0 +1,145 @@
+"""Comment enrichment end to end: generated feedback in seven languages through a real broker,
+``cxpulse worker`` processes (one killed mid-stream) and a ClickHouse server, into
+``cx.comment_insights``, the comment minutes, the scores and the gauges."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from collections import Counter
+
+import orjson
+import pytest
+
+from streams.comments.classify import Classifier
+from streams.comments.labels import LANGUAGES, THEMES
+from streams.comments.pii import masker
+from streams.core.contract import Validator
+from streams.tools.generate import TrafficSpec, generate
+from streams.warehouse import connect
+from streams.worker.enrich import Enricher
+from tests.support.events import hostile, record, stamp
+from tests.support.services import CXPULSE, produce, wait_until, worker_env
+
+PERSONAL = "Contact me at jane.doe@example.com or +33 6 12 34 56 78, the parcel never came."
+
+
+def commented_feedback(now: float) -> list[dict]:
+    """Generated feedback with a comment, from the last half hour."""
+    events = generate(TrafficSpec(start=now - 1800, duration=1500, rate=6, seed=11))
+    return [e for e in events if e["type"] == "feedback" and e.get("comment")]
+
+
+def insight_counts(warehouse) -> tuple[int, int]:
+    """(rows as read, distinct event ids) of the insights table."""
+    row = warehouse.query(f"SELECT count() AS n, uniqExact(event_id) AS ids "
+                          f"FROM {warehouse.database}.comment_insights FINAL")[0]
+    return int(row["n"]), int(row["ids"])
+
+
+def feedback_event(event_id: str, comment: object, **extra: object) -> bytes:
+    return orjson.dumps({"event_id": event_id, "type": "feedback", "tenant": "acme-shop",
+                         "channel": "chat", "touchpoint": "support", "survey": "nps",
+                         "score": 2, "occurred_at": stamp(time.time() - 60, 0),
+                         "comment": comment, **extra})
+
+
+def test_enricher_masks_first_and_skips_what_the_ingest_dead_letters() -> None:
+    enricher = Enricher(Validator(max_event_bytes=65536, max_age_seconds=86400),
+                        Classifier(), masker())
+    payloads = [value for _, _, value, _ in hostile(time.time())] + [
+        None, b"", feedback_event("blank", "   "), feedback_event("none", None),
+        feedback_event("pii", f"{PERSONAL} Terrible!", locale="en-GB"),
+        feedback_event("fr", "Colis jamais arrivé, remboursez-moi !", locale="fr-FR"),
+        feedback_event("fr-again", "Colis  jamais arrivé, remboursez-moi !", locale="fr-FR"),
+    ]
+    enrichment = enricher.enrich(payloads, time.time())
+    by_id = {e.event_id: e for e in enrichment.enriched}
+    assert sorted(by_id) == ["fr", "fr-again", "pii"]
+    assert "jane.doe" not in by_id["pii"].comment and "[phone]" in by_id["pii"].comment
+    assert by_id["pii"].scope == ("acme-shop", "chat", "support")
+    assert by_id["pii"].locale == "en-GB"
+    assert by_id["fr"].insight.language == "fr" and by_id["fr"].insight.label == "negative"
+    assert "delivery" in by_id["fr"].insight.themes
+    assert enrichment.encoded == 2  # the same text twice (spacing aside) is encoded once
+    assert enricher.enrich([feedback_event("x", "ok")] * 3, time.time()).encoded == 1
+
+
+@pytest.mark.integration
+def test_worker_enriches_every_comment_once_across_a_kill_and_duplicates(
+        kafka, server_url, start_worker, tmp_path) -> None:
+    now = time.time()
+    feedback = commented_feedback(now)
+    personal = {**feedback[0], "event_id": "pii-1", "comment": PERSONAL, "locale": "en-GB"}
+    feedback.append(personal)
+    languages = Counter(e["locale"][:2] for e in feedback)
+    assert set(LANGUAGES) <= set(languages), languages  # the generator speaks all seven
+    half = len(feedback) // 2
+    env = worker_env(kafka, server_url, tmp_path) | {
+        "CX_COMMENT_ENRICH": "on", "CX_COMMENT_BATCH": "32", "CX_SNAPSHOT_SECONDS": "1",
+        "CX_SCORE_WINDOWS": "1h"}
+    first = start_worker(env, "first")
+    first.wait_ready()
+    produce(kafka, [record(e) for e in feedback[:half]])
+    warehouse = connect(server_url)
+    wait_until(lambda: insight_counts(warehouse)[1] > 0, 120, "the first insights")
+    first.stop(signal.SIGKILL)  # mid-stream: some batches stored, none committed maybe
+
+    second = start_worker(env, "second")
+    second.wait_ready()
+    duplicates = feedback[: half // 3]
+    produce(kafka, [record(e) for e in feedback[half:] + duplicates])
+    wanted = len({e["event_id"] for e in feedback})
+    wait_until(lambda: insight_counts(warehouse) == (wanted, wanted), 180,
+               f"{wanted} insights, one per event")
+
+    db = warehouse.database
+    # Exactly once in the minutes too: every comment counted once, whatever was replayed.
+    wait_until(lambda: int(warehouse.query(
+        f"SELECT sum(comments) AS n FROM {db}.score_minutes FINAL")[0]["n"]) == wanted,
+        60, "comment minutes")
+
+    rows = warehouse.query(f"SELECT event_id, language, label, sentiment, themes, comment, "
+                           f"model_version FROM {db}.comment_insights FINAL")
+    by_id = {row["event_id"]: row for row in rows}
+    seen = Counter(row["language"] for row in rows)
+    assert set(LANGUAGES) <= set(seen), seen
+    assert {row["model_version"] for row in rows} == {rows[0]["model_version"]}
+    assert rows[0]["model_version"].startswith("e5s-")
+    # The generator writes happy comments for promoters, unhappy ones otherwise: the
+    # model agrees on most of them in every language (a live check, not the quality gate).
+    agree = Counter()
+    total = Counter()
+    for event in feedback:
+        if event["survey"] != "nps" or 7 <= event["score"] <= 8:
+            continue
+        language = event["locale"][:2]
+        total[language] += 1
+        expected = "positive" if event["score"] >= 9 else "negative"
+        agree[language] += by_id[event["event_id"]]["label"] == expected
+    for language in LANGUAGES:
+        if total[language] >= 10:
+            assert agree[language] / total[language] >= 0.7, (language, agree, total)
+    stored = by_id["pii-1"]["comment"]
+    assert "jane.doe" not in stored and "12 34 56" not in stored and "[email]" in stored
+    assert "delivery" in by_id["pii-1"]["themes"]
+
+    # Scores: the window's comment statistics in `cxpulse scores --json` ...
+    result = subprocess.run([CXPULSE, "scores", "--window", "1h", "--json"],
+                            env=second.env, capture_output=True, timeout=60)
+    assert result.returncode == 0, result.stderr.decode()
+    scores = json.loads(result.stdout)
+    tenants = {row["tenant"]: row for row in scores
+               if row["channel"] == "*" and row["touchpoint"] == "*"}
+    assert sum(row["sentiment_n"] for row in tenants.values()) == wanted
+    for row in tenants.values():
+        assert -1 <= row["sentiment"] <= 1
+        assert 0 <= row["negative_share"] <= 1
+        assert all(0 <= row[f"theme_{theme}"] <= 1 for theme in THEMES)
+    # ... and as gauges.
+    wait_until(lambda: "cx_sentiment{" in second.metrics()
+               and 'cx_theme_share{' in second.metrics(), 60, "comment gauges")
+    assert second.counter("cx_comments_enriched_total") > 0
+    assert second.counter("cx_pii_masked_total", kind="email") >= 1

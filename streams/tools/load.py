@@ -14,12 +14,14 @@ from typing import Any
 
 import orjson
 
+from streams.comments.classify import Classifier
 from streams.comments.pii import KINDS, masker
 from streams.core.contract import TOPIC_OF_TYPE, Validator
 from streams.core.ingest import build_batch
 from streams.core.rows import COLUMNS, Batch, Record
 from streams.queries.scoring import score_batch
 from streams.warehouse import Warehouse
+from streams.worker.enrich import Enricher, store
 
 
 def insert_rows(warehouse: Warehouse, batch: Batch) -> None:
@@ -30,11 +32,14 @@ def insert_rows(warehouse: Warehouse, batch: Batch) -> None:
 
 def load(warehouse: Warehouse, events: Iterable[dict[str, Any]], *, deadline_ms: int,
          batch_size: int = 20_000, progress: Callable[[int], None] | None = None,
-         pii_mask: frozenset[str] = frozenset(KINDS)) -> int:
+         pii_mask: frozenset[str] = frozenset(KINDS),
+         classifier: Classifier | None = None) -> int:
     """Write every event as the worker would (personal data masked as ``CX_PII_MASK`` says,
-    all kinds by default); returns how many were accepted."""
+    all kinds by default; comments enriched when given a ``classifier``); returns how many
+    were accepted."""
     validator = Validator(max_event_bytes=1 << 20, max_age_seconds=365 * 86400)
     masks = masker(pii_mask)
+    enricher = None if classifier is None else Enricher(validator, classifier, masks)
     stream = iter(events)
     offset = accepted = 0
     while chunk := list(islice(stream, batch_size)):
@@ -44,6 +49,8 @@ def load(warehouse: Warehouse, events: Iterable[dict[str, Any]], *, deadline_ms:
         batch = build_batch(records, validator, time.time(), masks)
         insert_rows(warehouse, batch)
         score_batch(warehouse, batch.accepted, deadline_ms)
+        if enricher is not None:
+            store(warehouse, enricher.classify(batch.accepted), enricher.classifier.version)
         accepted += len(batch.accepted)
         if progress is not None:
             progress(offset)

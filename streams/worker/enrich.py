@@ -49,8 +49,7 @@ class Enricher:
         """Insights for the valid feedback with a non-blank comment, masked first as the
         ingest masks it (so the model never sees personal data; the ingest counts it)."""
         started = time.monotonic()
-        out = Enrichment()
-        picked: list[tuple[ValidEvent, str]] = []
+        events = []
         for payload in payloads:
             try:
                 valid = self.validator.check(payload or b"", FEEDBACK_TOPIC, now)
@@ -58,12 +57,17 @@ class Enricher:
                 continue
             if type(valid) is not ValidEvent or valid.type != "feedback":
                 continue
-            comment = valid.event.comment  # type: ignore[union-attr]
-            if not isinstance(comment, str) or not comment.strip():
-                continue
-            if self._mask is not None:
-                valid = masked_event(valid, self._mask, Counter())
-            picked.append((valid, valid.event.comment))  # type: ignore[union-attr]
+            events.append(valid if self._mask is None
+                          else masked_event(valid, self._mask, Counter()))
+        out = self.classify(events)
+        out.seconds = time.monotonic() - started
+        return out
+
+    def classify(self, events: Sequence[ValidEvent]) -> Enrichment:
+        """Insights for the feedback among validated, masked events that has a comment."""
+        out = Enrichment()
+        picked = [(valid, valid.event.comment) for valid in events  # type: ignore[union-attr]
+                  if valid.type == "feedback" and (valid.event.comment or "").strip()]  # type: ignore[union-attr]
         if picked:
             before = self.classifier.encoded
             insights = self.classifier.classify(
@@ -73,7 +77,6 @@ class Enricher:
                 Enriched(valid.event.event_id, valid.event.scope, valid.occurred_ms,
                          valid.event.locale or "", text, insight)
                 for (valid, text), insight in zip(picked, insights, strict=True)]
-        out.seconds = time.monotonic() - started
         return out
 
 

@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 import yaml
 
+from streams.comments.classify import Classifier
 from streams.config import Settings
 from streams.core.backtest import reach, replay
 from streams.kafka.produce import record_of
@@ -179,17 +180,19 @@ def empty_promql(url: str, dashboard: dict[str, Any], start: float) -> list[str]
 def test_every_promql_panel_returns_series(kafka, server_url, start_worker, start_prometheus,
                                            tmp_path) -> None:
     """6 h of traffic ending now with a failure spike on acme-shop's web checkout, a worker
-    publishing every second with 1 h follow-up deadlines (so follow-ups come due) and the
-    detector comparing 1 h against 4 h (so an alert opens), a few dead letters."""
+    publishing every second with 1 h follow-up deadlines (so follow-ups come due), the
+    detector comparing 1 h against 4 h (so an alert opens) and comments enriched, a few
+    dead letters (one with an e-mail address to mask)."""
     env = worker_env(kafka, server_url, tmp_path) | {
         "CX_SNAPSHOT_SECONDS": "1", "CX_ALERT_SECONDS": "1", "CX_ALERT_WINDOWS": "1h",
-        "CX_ALERT_BASELINE": "4h", "CX_FOLLOWUP_HOURS": "1"}
+        "CX_ALERT_BASELINE": "4h", "CX_FOLLOWUP_HOURS": "1", "CX_COMMENT_ENRICH": "on"}
     worker = start_worker(env)
     worker.wait_ready()
     spec = TrafficSpec(seed=7, start=time.time() - 6 * 3600, duration=6 * 3600, rate=2,
                        scenario="failure-spike")
     produce(kafka, [record_of(event) for event in generate(spec)]
-            + [("cx.interactions", None, b"{not json"), ("cx.feedback", None, b"[]")])
+            + [("cx.interactions", None, b"{not json"), ("cx.feedback", None, b"[]"),
+               ("cx.feedback", None, b'{"comment": "write to jane@example.com"}')])
     prometheus = start_prometheus(render_prometheus([f"127.0.0.1:{worker.port}"]))
     start = time.time()
     boards = {name: board for name, board in dashboards().items()
@@ -278,7 +281,7 @@ def test_every_clickhouse_panel_returns_rows(own_warehouse: Warehouse) -> None:
     warehouse, tenants = own_warehouse, ("acme-shop", "nordwind")
     now = int(time.time()) // 60 * 60
     migrate(warehouse)
-    load(warehouse, history(tenants, now), deadline_ms=48 * 3_600_000)
+    load(warehouse, history(tenants, now), deadline_ms=48 * 3_600_000, classifier=Classifier())
     assert backtest_alerts(warehouse, now) > 0, "the failure spike fires no alert"
     # Dead letters carry the time they were received: the range ends after the load did.
     start_s, end_s = now - 40 * DAY, int(time.time()) + 60

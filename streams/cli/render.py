@@ -13,6 +13,8 @@ from typing import Any
 
 import orjson
 
+from streams.core.stats import COMMENT_THEMES, THEME_PREFIX
+
 Row = dict[str, Any]
 
 
@@ -99,19 +101,33 @@ def landed_line(counts: dict[str, int], reasons: dict[str, int]) -> str:
             + (f"({', '.join(f'{r} {n}' for r, n in reasons.items())})" if reasons else ""))
 
 
+def sentiment_cell(row: Row) -> str:
+    """Mean comment sentiment, signed (``+0.42``); ``-`` without comments."""
+    value = row.get("sentiment")
+    return "-" if value is None else f"{value:+.2f}"
+
+
+def top_theme(row: Row) -> str:
+    """The theme most comments name, with its share (``delivery 34%``); ``-`` without one."""
+    shares = [(row.get(f"{THEME_PREFIX}{theme}") or 0.0, theme) for theme in COMMENT_THEMES]
+    share, theme = max(shares)
+    return f"{theme} {100 * share:.0f}%" if share > 0 else "-"
+
+
 def demo_view(view: dict[str, Any]) -> str:
     """The demo's live view: what landed, then the last hour per tenant and channel."""
     lines = [
         f"[{time.strftime('%H:%M:%S')}] {landed_line(view['counts'], view['reasons'])}",
         f"  last hour   {'tenant':<12}{'channel':<12}{'NPS':>7}{'CSAT':>7}{'CES':>6}"
-        f"{'fail%':>7}{'health':>8}",
+        f"{'fail%':>7}{'health':>8}{'senti':>7}  top theme",
     ]
     for row in view["scores"]:
         failure = None if row["failure_rate"] is None else 100 * row["failure_rate"]
         alert = "  <-- low" if row["health"] is not None and row["health"] < 60 else ""
         lines.append(f"              {row['tenant']:<12.12}{row['channel']:<12.12}"
                      f"{number(row['nps']):>7}{number(row['csat']):>7}{number(row['ces'], 2):>6}"
-                     f"{number(failure):>7}{number(row['health']):>8}{alert}")
+                     f"{number(failure):>7}{number(row['health']):>8}"
+                     f"{sentiment_cell(row):>7}  {top_theme(row):<22}{alert}")
     return "\n".join(lines)
 
 

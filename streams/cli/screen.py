@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from streams.cli.render import number
+from streams.cli.render import number, sentiment_cell, top_theme
 from streams.core.scores import is_blind_spot
 from streams.core.stats import ALL
 
@@ -111,7 +111,7 @@ def nps_cell(row: Row) -> str:
 COLUMNS = (("channel", 12, "<"), ("health", 7, ">"), ("trend 1h", 14, ">"), ("NPS ±moe", 13, ">"),
            ("n", 6, ">"), ("CSAT [95%]", 16, ">"), ("n", 6, ">"), ("CES [95%]", 15, ">"),
            ("n", 6, ">"), ("resp%", 7, ">"), ("fail%", 7, ">"), ("SLA%", 7, ">"),
-           ("overdue", 8, ">"))
+           ("senti", 7, ">"), ("  top theme", 22, "<"), ("overdue", 8, ">"))
 
 
 def table_line(cells: Sequence[str]) -> str:
@@ -128,7 +128,8 @@ def score_line(row: Row, trend: Sequence[float | None]) -> str:
         interval(row["csat"], row["csat_low"], row["csat_high"], 1), str(row["csat_n"]),
         interval(row["ces"], row["ces_low"], row["ces_high"], 2), str(row["ces_n"]),
         percent(row["response_rate"]), percent(row["failure_rate"]),
-        percent(row["followup_sla"]), str(row["followup_overdue"])))
+        percent(row["followup_sla"]), sentiment_cell(row), "  " + top_theme(row),
+        str(row["followup_overdue"])))
 
 
 def tenant_bar(tenants: Sequence[str], chosen: str | None, alerts: Sequence[Row]) -> str:

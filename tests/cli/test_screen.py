@@ -24,7 +24,7 @@ from streams.cli.screen import (
     sparkline,
     table_line,
 )
-from streams.core.stats import ALL
+from streams.core.stats import ALL, COMMENT_THEMES
 
 TENANTS = ["acme-shop", "nordwind", "sakura"]
 
@@ -35,7 +35,9 @@ def row(tenant: str = "acme-shop", channel: str = "web", **values: Any) -> dict[
             "csat_n": 120, "ces": 5.55, "ces_low": 5.31, "ces_high": 5.79, "ces_n": 80,
             "response_rate": 0.195, "failure_rate": 0.102, "followup_sla": 0.85,
             "followup_due": 20, "followup_overdue": 3, "interactions": 1500, "feedback": 290,
-            "health": 73.84}
+            "health": 73.84, "sentiment": -0.214, "sentiment_n": 88, "negative_share": 0.41,
+            **{f"theme_{theme}": 0.0 for theme in COMMENT_THEMES}, "theme_delivery": 0.345,
+            "theme_payment": 0.2}
     return base | values
 
 
@@ -68,15 +70,18 @@ def test_a_score_line_lays_its_cells_in_the_columns() -> None:
     header = table_line([name for name, _, _ in COLUMNS])
     assert line.startswith("web ") and header.startswith("channel ")
     for cell in ("73.8", BLOCKS[0] + NO_DATA + BLOCKS[-1], "12.3 ±8.2", "295",
-                 "74.3 [70-78]", "5.55 [5.3-5.8]", "19.5", "10.2", "85.0"):
+                 "74.3 [70-78]", "5.55 [5.3-5.8]", "19.5", "10.2", "85.0", "-0.21",
+                 "delivery 34%"):
         assert cell in line, (cell, line)
     # right-aligned cells end where their heading ends
     assert line.index("295") + 3 == header.index("NPS ±moe") + len("NPS ±moe") + 6
     assert line.endswith(" 3")
     empty = score_line(row(channel=ALL, nps=None, nps_moe=None, nps_n=0, csat=None, csat_n=0,
                            ces=None, ces_n=0, response_rate=None, failure_rate=None,
-                           followup_sla=None, followup_overdue=0, health=None), [])
+                           followup_sla=None, followup_overdue=0, health=None, sentiment=None,
+                           theme_delivery=0.0, theme_payment=0.0), [])
     assert empty.startswith("all ") and "±" not in empty and "[" not in empty
+    assert "%" not in empty and "+" not in empty
     assert table_line(["a-very-long-channel-name", *[""] * (len(COLUMNS) - 1)]) == "a-very-long"
 
 

@@ -75,9 +75,14 @@ COUNTERS = {
     "cx_score_minutes_written_total",
     "cx_alert_passes_total",
     "cx_alert_changes_total",
+    "cx_pii_masked_total",
+    "cx_comments_enriched_total",
+    "cx_comments_encoded_total",
+    "cx_comments_failed_total",
 }
 HISTOGRAMS = {"cx_sink_write_seconds", "cx_event_lag_seconds", "cx_sink_batch_rows",
-              "cx_score_latency_seconds", "cx_alert_pass_seconds"}
+              "cx_score_latency_seconds", "cx_alert_pass_seconds", "cx_enrich_batch_seconds",
+              "cx_enrich_latency_seconds"}
 SCORE_GAUGES = {f"cx_{name}" for name in (
     "nps", "nps_moe", "nps_n", "csat", "csat_low", "csat_high", "csat_n", "ces", "ces_low",
     "ces_high", "ces_n", "health", "response_rate", "failure_rate", "interactions",

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from streams.comments.classify import Classifier
 from streams.queries.macros import analytics_queries, expand
 from streams.tools.generate import TrafficSpec, generate
 from streams.tools.load import load
@@ -49,7 +50,7 @@ def loaded(warehouse: Warehouse) -> Iterator[Warehouse]:
         migrate(own)
         spec = TrafficSpec(seed=9, start=NOW_S - DAYS * 86400, duration=DAYS * 86400 - 600,
                            rate=0.02, tenants=("acme-shop",))
-        load(own, generate(spec), deadline_ms=48 * 3_600_000)
+        load(own, generate(spec), deadline_ms=48 * 3_600_000, classifier=Classifier())
         yield own
     finally:
         own.close()

@@ -12,6 +12,8 @@ import asyncio
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable
+from typing import TypeVar
 
 import faust
 import orjson
@@ -41,12 +43,13 @@ from streams.queries.windows import window_scores
 from streams.warehouse import LazyWarehouse, WarehouseError
 from streams.worker import metrics
 from streams.worker.alerting import AlertPass, message, open_labels
-from streams.worker.enrich import FEEDBACK_TOPIC, Enricher, Enrichment, store
+from streams.worker.enrich import FEEDBACK_TOPIC, Enricher, Enrichment, model_thread, store
 from streams.worker.gauges import clear_gauges, publish_gauges, show_alerts
 from streams.worker.ingest import Fetched, IngestService
 from streams.worker.sink import Sink, retry
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def broker_urls(bootstrap: str) -> list[str]:
@@ -96,24 +99,30 @@ def add_enrichment(app: faust.App, settings: Settings, validator: Validator,
     classifier = Classifier(settings.comment_languages, threads=settings.comment_threads,
                             extra_themes=settings.comment_themes)
     enricher = Enricher(validator, classifier, mask)
+    model = model_thread()
+
+    async def in_model_thread(step: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(model, step)
+
     warehouse = LazyWarehouse(settings.warehouse_url)
     feedback = app.topic(FEEDBACK_TOPIC, value_serializer="raw", key_serializer="raw")
 
     @app.task
     async def load_model() -> None:
-        await asyncio.to_thread(classifier.warm)
+        await in_model_thread(classifier.warm)
 
     async def enrich(payloads: list[bytes | None]) -> Enrichment:
         """The batch's insights; a message the model fails on is logged, counted and
         skipped, so one poison comment cannot stall the agent."""
         try:
-            return await asyncio.to_thread(enricher.enrich, payloads, time.time())
+            return await in_model_thread(lambda: enricher.enrich(payloads, time.time()))
         except Exception:
             log.exception("comment enrichment failed on a batch; retrying one by one")
         enrichment = Enrichment()
         for payload in payloads:
             try:
-                one = await asyncio.to_thread(enricher.enrich, [payload], time.time())
+                one = await in_model_thread(
+                    lambda payload=payload: enricher.enrich([payload], time.time()))
             except Exception as error:
                 metrics.COMMENTS_FAILED.inc()
                 log.error("comment enrichment skipped a message: %s: %s",

@@ -11,9 +11,13 @@ Messages that fail the contract are skipped here: the ingest dead-letters them.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from streams.comments.classify import Classifier
@@ -25,6 +29,23 @@ from streams.queries.scoring import rewrite_minutes
 from streams.warehouse import Warehouse
 
 FEEDBACK_TOPIC = TOPIC_OF_TYPE["feedback"]
+MODEL_NICE = 10
+"""How much lower the model's CPU priority is than the ingest's (Linux nice steps)."""
+
+
+def lower_priority() -> None:
+    """Lower this thread's CPU priority (Linux: nice is per thread, and the encoder's
+    OpenMP threads inherit it from the thread that starts them). On a busy machine the
+    ingest and the scores then go first and the comments catch up, instead of both slowing."""
+    with contextlib.suppress(OSError, AttributeError):
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid,
+                       min(19, os.getpriority(os.PRIO_PROCESS, tid) + MODEL_NICE))
+
+
+def model_thread() -> ThreadPoolExecutor:
+    """The one thread the model runs in, at a lower priority (``lower_priority``)."""
+    return ThreadPoolExecutor(1, thread_name_prefix="cx-comments", initializer=lower_priority)
 
 @dataclass(slots=True)
 class Enrichment:

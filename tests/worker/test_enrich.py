@@ -5,8 +5,10 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
+import threading
 import time
 from collections import Counter
 
@@ -19,7 +21,7 @@ from streams.comments.pii import masker
 from streams.core.contract import Validator
 from streams.tools.generate import TrafficSpec, generate
 from streams.warehouse import connect
-from streams.worker.enrich import Enricher
+from streams.worker.enrich import MODEL_NICE, Enricher, model_thread
 from tests.support.events import hostile, record, stamp
 from tests.support.services import CXPULSE, produce, wait_until, worker_env
 
@@ -65,6 +67,17 @@ def test_enricher_masks_first_and_skips_what_the_ingest_dead_letters() -> None:
     assert by_id["fr"].insight.language == "fr" and "delivery" in by_id["fr"].insight.themes
     assert enrichment.encoded == 2  # the same text twice (spacing aside) is encoded once
     assert enricher.enrich([feedback_event("x", "ok")] * 3, time.time()).encoded == 1
+
+
+def test_the_model_thread_yields_the_cpu_to_the_ingest() -> None:
+    def niceness() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    before = niceness()
+    assert before < 19  # else there is nothing to lower
+    with model_thread() as model:
+        assert model.submit(niceness).result() == min(19, before + MODEL_NICE)
+    assert niceness() == before  # nice is per thread: the ingest's is untouched
 
 
 @pytest.mark.integration

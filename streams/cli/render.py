@@ -127,7 +127,7 @@ def demo_view(view: dict[str, Any]) -> str:
         lines.append(f"              {row['tenant']:<12.12}{row['channel']:<12.12}"
                      f"{number(row['nps']):>7}{number(row['csat']):>7}{number(row['ces'], 2):>6}"
                      f"{number(failure):>7}{number(row['health']):>8}"
-                     f"{sentiment_cell(row):>7}  {top_theme(row):<22}{alert}")
+                     f"{sentiment_cell(row):>7}  {top_theme(row):<22}{alert}".rstrip())
     return "\n".join(lines)
 
 

@@ -63,6 +63,16 @@ def _overdue(seconds: int | None) -> str:
     return f"{days}d{hours:02d}h" if days else f"{hours}h{rest // 60:02d}m"
 
 
+def _minute(stamp: str) -> str:
+    """An RFC 3339 time as a table shows it: ``2026-11-23 14:31``."""
+    return stamp[:16].replace("T", " ")
+
+
+def _gist(text: str, width: int = 60) -> str:
+    """Free text on one line, cut to ``width``: the last cell of a table line."""
+    return " ".join(text.split())[:width]
+
+
 def cases_table(rows: list[Row]) -> str:
     """``cxpulse cases``: one line per case, oldest first; the customer id whole (it is
     whom to call), the comment last, cut to fit."""
@@ -71,12 +81,10 @@ def cases_table(rows: list[Row]) -> str:
              f"{'channel':<11}{'touchpoint':<12}{'survey':<7}{'score':>5}  "
              f"{'customer':<{width}}comment"]
     for r in rows:
-        comment = " ".join(r["comment"].split())
-        lines.append(f"{r['opened_at'][:16].replace('T', ' '):<17}"
-                     f"{r['due_at'][:16].replace('T', ' '):<17}{r['state']:<8}"
+        lines.append(f"{_minute(r['opened_at']):<17}{_minute(r['due_at']):<17}{r['state']:<8}"
                      f"{_overdue(r['overdue_seconds']):>8}  {r['tenant']:<12.12}"
                      f"{r['channel']:<11.11}{r['touchpoint']:<12.12}{r['survey']:<7}"
-                     f"{r['score']:>5}  {r['customer_id'] or '-':<{width}}{comment[:60]}")
+                     f"{r['score']:>5}  {r['customer_id'] or '-':<{width}}{_gist(r['comment'])}")
     return "\n".join(lines)
 
 
@@ -85,11 +93,10 @@ def comments_table(rows: list[Row]) -> str:
     lines = [f"{'occurred (UTC)':<17}{'tenant':<12}{'channel':<11}{'touchpoint':<12}{'lang':<5}"
              f"{'label':<9}{'sent':>6}  {'emotion':<15}{'themes':<28}comment"]
     for r in rows:
-        comment = " ".join(r["comment"].split())
-        lines.append(f"{r['occurred_at'][:16].replace('T', ' '):<17}{r['tenant']:<12.12}"
+        lines.append(f"{_minute(r['occurred_at']):<17}{r['tenant']:<12.12}"
                      f"{r['channel']:<11.11}{r['touchpoint']:<12.12}{r['language']:<5.5}"
                      f"{r['label']:<9}{r['sentiment']:>+6.2f}  {r['emotion']:<15.15}"
-                     f"{','.join(r['themes']) or '-':<28.28}{comment[:60]}")
+                     f"{','.join(r['themes']) or '-':<28.28}{_gist(r['comment'])}")
     return "\n".join(lines)
 
 

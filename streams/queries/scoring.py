@@ -38,10 +38,6 @@ def _utc(seconds: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds))
 
 
-def _sql_array(values: Iterable[str]) -> str:
-    return "[" + ", ".join(map(sql_literal, values)) + "]"
-
-
 def _chunks(items: list[Any], size: int = 2000) -> Iterable[list[Any]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
@@ -68,7 +64,7 @@ def _stored_answers(warehouse: Warehouse, ids: list[str]) -> dict[str, Answer]:
 
 
 # The order of ``closing_rank``, in SQL: the earliest, then the first action of CLOSING_ACTIONS.
-_CLOSING_RANK = f"2 * ({OCCURRED_MS}) + indexOf({_sql_array(CLOSING_ACTIONS)}, action) - 1"
+_CLOSING_RANK = f"2 * ({OCCURRED_MS}) + indexOf({sql_literal(list(CLOSING_ACTIONS))}, action) - 1"
 
 
 def _first_closing_followups(warehouse: Warehouse, feedback_ids: list[str]

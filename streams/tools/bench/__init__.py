@@ -105,7 +105,7 @@ def _drain_stages(results: dict[str, Any], bootstrap: str, settings: Settings, w
     results["validate_us_per_event"] = stages.validation_cost(records, now)
     say(f"  validate + mask + build rows (pure core, one core): "
         f"{results['validate_us_per_event']:.1f} us/event")
-    results.update(stages.masking_cost(records))
+    results.update(stages.masking_cost(stages.generated_comments(records)))
     say(f"  masking personal data: {results['mask_us_per_comment']:.1f} us/comment, "
         f"{results['mask_us_per_comment_with_pii']:.1f} us/comment holding all four kinds")
     targets = [("server", base, 1), ("server", base, 2)] if base else []

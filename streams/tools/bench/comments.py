@@ -9,7 +9,8 @@
   enrichment (validate, mask, classify with the cache), then stored in a ClickHouse
   server with the comment minutes rewritten, as the agent does: comments/s and
   per-batch latency end to end, and the cache's hit rate.
-- **Masking**: the personal-data masker per comment, with and without personal data.
+- **Masking**: the personal-data masker per test-set comment, as is and with personal data
+  added (``stages.masking_cost``, as the ingest bench measures it).
 
 Peak resident memory of the process closes the report.
 """
@@ -30,10 +31,11 @@ import orjson
 from streams.cli.render import say
 from streams.comments.classify import Classifier
 from streams.comments.corpus import TEST_FILE, TRAIN_FILE, read_corpus
-from streams.comments.pii import KINDS, mask, masker
+from streams.comments.pii import masker
 from streams.config import Settings
 from streams.core.contract import Validator
 from streams.tools.bench import server_base
+from streams.tools.bench.stages import masking_cost
 from streams.tools.generate import TrafficSpec, generate
 from streams.warehouse import connect
 from streams.warehouse.migrate import migrate
@@ -115,16 +117,9 @@ def measure_model(settings: Settings, classifier: Classifier) -> dict[str, Any]:
                                  settings.comment_batch).result()
         results[f"unique_threads_{threads}"] = result
         say(f"  {threads} thread(s): {result}")
-    plain = [item.comment for item in read_corpus(TEST_FILE)]
-    personal = [f"{text} mail me: jane.doe{i}@example.com, +33 6 12 34 {i % 90 + 10:02d} 78"
-                for i, text in enumerate(plain)]
-    for name, sample in (("plain", plain), ("with_pii", personal)):
-        started = time.perf_counter()
-        for text in sample:
-            mask(text, KINDS)
-        results[f"mask_{name}_us"] = round(1e6 * (time.perf_counter() - started) / len(sample), 2)
-    say(f"masking: {results['mask_plain_us']} µs/comment plain, "
-        f"{results['mask_with_pii_us']} µs with personal data")
+    results |= masking_cost([item.comment for item in read_corpus(TEST_FILE)])
+    say(f"masking: {results['mask_us_per_comment']:.1f} µs/comment plain, "
+        f"{results['mask_us_per_comment_with_pii']:.1f} µs with personal data")
     return results
 
 

@@ -119,11 +119,9 @@ PII_SUFFIX = (" Call me on +33 6 12 34 56 78 or write to jo.doe@example.com;"
               " card 4111 1111 1111 1111, IBAN DE89 3704 0044 0532 0130 00.")
 
 
-def masking_cost(records: list[KafkaRecord], limit: int = 5000) -> dict[str, float]:
-    """Microseconds per comment to mask personal data: the generated comments as they
-    are, and the same with an e-mail, a phone, a card and an IBAN added to each."""
-    comments = [comment for topic, _, value in records if topic == "cx.feedback"
-                and (comment := orjson.loads(value).get("comment"))][:limit]
+def masking_cost(comments: list[str]) -> dict[str, float]:
+    """Microseconds per comment to mask personal data: the comments as they are, and the
+    same with an e-mail, a phone, a card and an IBAN added to each."""
     cost = {}
     for key, texts in (("mask_us_per_comment", comments),
                        ("mask_us_per_comment_with_pii", [c + PII_SUFFIX for c in comments])):
@@ -132,6 +130,12 @@ def masking_cost(records: list[KafkaRecord], limit: int = 5000) -> dict[str, flo
             mask(text)
         cost[key] = (time.perf_counter() - started) / max(len(texts), 1) * 1e6
     return cost
+
+
+def generated_comments(records: list[KafkaRecord], limit: int = 5000) -> list[str]:
+    """The comments of the generated feedback messages."""
+    return [comment for topic, _, value in records if topic == "cx.feedback"
+            and (comment := orjson.loads(value).get("comment"))][:limit]
 
 
 def fill_history(url: str, rows: int, now: float) -> None:

@@ -39,7 +39,7 @@ class ApiKey:
     name: str
     created_at: int
     """Epoch seconds."""
-    secret_hash: str
+    key_hash: str
     """SHA-256 of the secret, hex."""
     revoked_at: int | None = None
 
@@ -107,7 +107,7 @@ class KeyRing:
         parts = split_key(text) if text else None
         key_id, secret = parts or ("", "")
         record = self._by_id.get(key_id)
-        expected = record.secret_hash if record is not None else _DUMMY_HASH
+        expected = record.key_hash if record is not None else _DUMMY_HASH
         matches = hmac.compare_digest(hash_secret(secret), expected)
         if record is None or not matches or record.revoked_at is not None:
             return None

@@ -16,7 +16,7 @@ def test_a_new_key_is_random_and_only_its_hash_is_kept() -> None:
     assert text != other_text and record.id != other.id
     key_id, secret = split_key(text) or ("", "")
     assert key_id == record.id and len(secret) >= 43  # 256 bits, url-safe base64
-    assert record.secret_hash == hash_secret(secret) and secret not in repr(record)
+    assert record.key_hash == hash_secret(secret) and secret not in repr(record)
     assert record.tenant == "acme-shop" and record.scope == "write"
 
 

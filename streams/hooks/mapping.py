@@ -50,7 +50,7 @@ MAX_TOUCHPOINT: Final = 64
 MAX_SCORE_MAGNITUDE: Final = 1_000_000_000
 """Beyond this a "score" is hostile, not out of range: refused here, so it never reaches JSON."""
 _FRACTION = re.compile(r"(\.\d{6})\d+")
-_ABSENT: Final = object()
+ABSENT: Final = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,12 +117,17 @@ def _map_one(mapping: Mapping[str, Any], doc: dict[str, Any], tenant: str
     source = mapping["source"]
     when = mapping["when"]
     kind = pointer(doc, when["path"])
-    if kind is _ABSENT or kind is None:
+    if kind is ABSENT or kind is None:
         raise invalid(f"{_name(when['path'])} is missing: not a {source} webhook payload")
     if not isinstance(kind, (str, int, float)) or kind not in when["in"]:
         return []  # another kind of event (a ping, an unsubscribe): nothing to map
     answers = _answers(mapping.get("answers"), doc)
     reader = _Reader(doc, answers)
+    # A response of the right kind always has an id and a time, scored or not.
+    response_id = _text(reader.required(mapping["response_id"], "response_id"),
+                        _where(mapping["response_id"]))
+    occurred = _instant(reader.required(mapping["occurred_at"], "occurred_at"),
+                        _where(mapping["occurred_at"]))
 
     scored = []
     for rule in mapping["scores"]:
@@ -138,10 +143,6 @@ def _map_one(mapping: Mapping[str, Any], doc: dict[str, Any], tenant: str
     if not scored:
         return []
 
-    response_id = _text(reader.required(mapping["response_id"], "response_id"),
-                        _where(mapping["response_id"]))
-    occurred = _instant(reader.required(mapping["occurred_at"], "occurred_at"),
-                        _where(mapping["occurred_at"]))
     common: dict[str, Any] = {
         "occurred_at": _rfc3339(occurred),
         "tenant": tenant,
@@ -255,7 +256,7 @@ def _answers(spec: Mapping[str, Any] | None, doc: Any) -> list[Answer]:
     if spec is None:
         return []
     found = pointer(doc, spec["path"])
-    if found is _ABSENT or found is None:
+    if found is ABSENT or found is None:
         return []
     where = _name(spec["path"])
     if spec.get("object"):
@@ -327,7 +328,7 @@ def _revision(reader: _Reader, terms: Sequence[Mapping[str, Any]]) -> int:
 # ------------------------------------------------------------------ values, typed
 
 def pointer(doc: Any, path: str) -> Any:
-    """The value at a JSON Pointer (RFC 6901), or ``_ABSENT``."""
+    """The value at a JSON Pointer (RFC 6901), or ``ABSENT``."""
     if path == "":
         return doc
     value = doc
@@ -335,12 +336,12 @@ def pointer(doc: Any, path: str) -> Any:
         token = token.replace("~1", "/").replace("~0", "~")
         if isinstance(value, dict):
             if token not in value:
-                return _ABSENT
+                return ABSENT
             value = value[token]
         elif isinstance(value, list) and token.isdigit() and int(token) < len(value):
             value = value[int(token)]
         else:
-            return _ABSENT
+            return ABSENT
     return value
 
 
@@ -351,7 +352,7 @@ def _paths(path: str | Sequence[str] | None) -> Sequence[str]:
 
 
 def _empty(value: Any) -> bool:
-    return value is _ABSENT or value is None or (isinstance(value, str) and not value.strip())
+    return value is ABSENT or value is None or (isinstance(value, str) and not value.strip())
 
 
 def _name(path: str) -> str:

@@ -136,10 +136,11 @@ def _map_one(mapping: Mapping[str, Any], doc: dict[str, Any], tenant: str
             survey = reader.value(survey, "survey")
         if survey is None:
             continue
+        survey = _text(survey, "survey")
         score = reader.value(rule["score"], "score")
-        if score is None:
-            continue
-        scored.append((_text(survey, "survey"), _integer(score, _where(rule["score"])), rule))
+        if score is None or any(survey == seen for seen, _, _ in scored):
+            continue  # one event per survey kind: its id is (response, survey)
+        scored.append((survey, _integer(score, _where(rule["score"])), rule))
     if not scored:
         return []
 

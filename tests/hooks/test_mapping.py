@@ -317,6 +317,17 @@ def test_a_response_without_a_scored_answer_maps_to_nothing() -> None:
     assert deliver("typeform_form_response", body=orjson.dumps(doc)) == []
 
 
+def test_one_event_per_survey_kind_the_first_rule_wins() -> None:
+    """A form with both a 5-point and a 10-point CSAT question: one CSAT event, one id."""
+    doc = json.loads(fixture("typeform_form_response"))
+    doc["form_response"]["answers"].append(
+        {"type": "number", "number": 9, "field": {"id": "Zz", "type": "rating", "ref": "csat10"}})
+    events = deliver("typeform_form_response", body=orjson.dumps(doc))
+    assert [(e["survey"], e["score"], e.get("scale")) for e in events] == [
+        ("nps", 6, None), ("csat", 2, 5)]
+    assert len({e["event_id"] for e in events}) == 2
+
+
 def test_numeric_strings_and_integral_floats_are_scores() -> None:
     mapping = load_mappings()["zendesk"]
     doc = json.loads(fixture("zendesk_rating_bad"))

@@ -62,6 +62,10 @@ def check_secret(scheme: str, secret: str) -> None:
     """Raise ValueError (without the secret in it) when ``secret`` cannot serve ``scheme``."""
     if not secret.strip():
         raise ValueError("the secret is empty")
+    try:
+        secret.encode()
+    except UnicodeEncodeError:
+        raise ValueError("the secret is not valid Unicode text") from None
     if scheme == "standard" and not standard_key(secret):
         raise ValueError("a Standard Webhooks secret decodes to no key")
 
@@ -83,6 +87,11 @@ def _header(headers: Mapping[str, str], name: str, display: str) -> str:
     if len(value) > MAX_HEADER_CHARS:
         raise unauthorized("malformed_signature", f"the {display} header is too long")
     return value.strip()
+
+
+def _utf8(text: str) -> bytes:
+    """Never raises: a lone surrogate cannot match anyway, it must not crash either."""
+    return text.encode("utf-8", "surrogatepass")
 
 
 def _mac(key: bytes, *parts: bytes) -> bytes:
@@ -119,8 +128,8 @@ def _typeform(headers: Mapping[str, str], body: bytes, secret: str | None, now: 
                            "the Typeform-Signature header must be sha256=<base64 digest>")
     if secret is None:
         raise _no_secret("Typeform-Signature")
-    expected = base64.b64encode(_mac(secret.encode(), body)).decode()
-    if not hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace")):
+    expected = base64.b64encode(_mac(_utf8(secret), body)).decode()
+    if not hmac.compare_digest(expected.encode(), _utf8(given)):
         raise _mismatch("Typeform-Signature")
 
 
@@ -135,8 +144,8 @@ def _zendesk(headers: Mapping[str, str], body: bytes, secret: str | None, now: f
     _fresh(stamp, now, tolerance, "X-Zendesk-Webhook-Signature-Timestamp")
     if secret is None:
         raise _no_secret("X-Zendesk-Webhook-Signature")
-    expected = base64.b64encode(_mac(secret.encode(), stamp_text.encode(), body)).decode()
-    if not hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace")):
+    expected = base64.b64encode(_mac(_utf8(secret), _utf8(stamp_text), body)).decode()
+    if not hmac.compare_digest(expected.encode(), _utf8(given)):
         raise _mismatch("X-Zendesk-Webhook-Signature")
 
 
@@ -161,11 +170,11 @@ def _standard(headers: Mapping[str, str], body: bytes, secret: str | None, now: 
     except ValueError:
         raise _no_secret("webhook-signature") from None
     expected = base64.b64encode(
-        _mac(key, message_id.encode("utf-8", "replace"), b".", stamp_text.encode(), b".", body))
+        _mac(key, _utf8(message_id), b".", stamp_text.encode(), b".", body))
     # Check every entry (no early exit), so the time taken says nothing about which matched.
     matched = False
     for candidate in candidates:
-        matched |= hmac.compare_digest(expected, candidate.encode("utf-8", "replace"))
+        matched |= hmac.compare_digest(expected, _utf8(candidate))
     if not matched:
         raise _mismatch("webhook-signature")
 
@@ -179,8 +188,8 @@ def _delighted(headers: Mapping[str, str], body: bytes, secret: str | None, now:
                            "the X-Delighted-Webhook-Signature header must be sha256=<hex digest>")
     if secret is None:
         raise _no_secret("X-Delighted-Webhook-Signature")
-    expected = _mac(secret.encode(), body).hex()
-    if not hmac.compare_digest(expected.encode(), given.lower().encode("utf-8", "replace")):
+    expected = _mac(_utf8(secret), body).hex()
+    if not hmac.compare_digest(expected.encode(), _utf8(given.lower())):
         raise _mismatch("X-Delighted-Webhook-Signature")
 
 
@@ -208,11 +217,11 @@ def signed_headers(scheme: str, body: bytes, secret: str, now: float,
                    message_id: str = "msg_cxpulse") -> dict[str, str]:
     """The headers a provider would send with ``body``: for tests, the demo and the docs."""
     if scheme == "typeform":
-        return {TYPEFORM_HEADER: "sha256=" + base64.b64encode(_mac(secret.encode(), body))
+        return {TYPEFORM_HEADER: "sha256=" + base64.b64encode(_mac(_utf8(secret), body))
                 .decode()}
     if scheme == "zendesk":
         stamp = datetime.fromtimestamp(int(now), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        digest = _mac(secret.encode(), stamp.encode(), body)
+        digest = _mac(_utf8(secret), stamp.encode(), body)
         return {ZENDESK_HEADER: base64.b64encode(digest).decode(), ZENDESK_TIMESTAMP: stamp}
     if scheme == "standard":
         stamp = str(int(now))
@@ -220,5 +229,5 @@ def signed_headers(scheme: str, body: bytes, secret: str, now: float,
         return {STANDARD_ID: message_id, STANDARD_TIMESTAMP: stamp,
                 STANDARD_SIGNATURE: "v1," + base64.b64encode(digest).decode()}
     if scheme == "delighted":
-        return {DELIGHTED_HEADER: "sha256=" + _mac(secret.encode(), body).hex()}
+        return {DELIGHTED_HEADER: "sha256=" + _mac(_utf8(secret), body).hex()}
     raise ValueError(f"unknown signature scheme {scheme!r}")

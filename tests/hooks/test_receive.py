@@ -210,6 +210,7 @@ def test_load_secrets_reads_the_file(tmp_path: Path) -> None:
     ({"acme": {"typeform": "  "}}, "empty"),
     ({"acme": {"formbricks": "whsec_not*base64!s3cret-value"}}, "whsec_ followed by base64"),
     ({"acme": {"standard": "whsec_"}}, "no key"),
+    ('{"acme": {"typeform": "s3cret-value\\udc80"}}', "not valid Unicode"),
 ])
 def test_load_secrets_names_what_is_wrong_and_never_the_secret(
         tmp_path: Path, content: Any, words: str) -> None:
@@ -218,6 +219,14 @@ def test_load_secrets_names_what_is_wrong_and_never_the_secret(
         load_secrets(path)
     assert words in str(caught.value) and str(path) in str(caught.value)
     assert "s3cret-value" not in str(caught.value)
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_a_broken_secret_passed_directly_is_a_401_not_a_crash(source: str) -> None:
+    body = fixture(SAMPLE[source])
+    for secret in ("\udc80", "whsec_\udc80", "whsec_***"):
+        error = refused(source, body, secrets={TENANT: {source: secret}})
+        assert (error.status, error.reason) == (401, "bad_signature")
 
 
 def test_load_secrets_missing_file(tmp_path: Path) -> None:

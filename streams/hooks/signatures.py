@@ -119,18 +119,35 @@ def _fresh(stamp: float, now: float, tolerance: float, display: str) -> None:
                            f"(more than {tolerance:.0f} s from the receiver's clock)")
 
 
-def _typeform(headers: Mapping[str, str], body: bytes, secret: str | None, now: float,
-              tolerance: float) -> None:
-    value = _header(headers, TYPEFORM_HEADER, "Typeform-Signature")
+def _sha256_header(headers: Mapping[str, str], name: str, display: str, body: bytes,
+                   secret: str | None, encode: Callable[[bytes], str]) -> None:
+    """``<display>: sha256=<digest>``, the digest an HMAC-SHA256 of the body alone
+    (Typeform in base64; Delighted in hex, of either case)."""
+    value = _header(headers, name, display)
     algorithm, _, given = value.partition("=")
     if algorithm != "sha256" or not given:
         raise unauthorized("malformed_signature",
-                           "the Typeform-Signature header must be sha256=<base64 digest>")
+                           f"the {display} header must be sha256=<digest>")
     if secret is None:
-        raise _no_secret("Typeform-Signature")
-    expected = base64.b64encode(_mac(_utf8(secret), body)).decode()
+        raise _no_secret(display)
+    expected = encode(_mac(_utf8(secret), body))
+    if encode is _hex:
+        given = given.lower()
     if not hmac.compare_digest(expected.encode(), _utf8(given)):
-        raise _mismatch("Typeform-Signature")
+        raise _mismatch(display)
+
+
+def _base64(digest: bytes) -> str:
+    return base64.b64encode(digest).decode()
+
+
+def _hex(digest: bytes) -> str:
+    return digest.hex()
+
+
+def _typeform(headers: Mapping[str, str], body: bytes, secret: str | None, now: float,
+              tolerance: float) -> None:
+    _sha256_header(headers, TYPEFORM_HEADER, "Typeform-Signature", body, secret, _base64)
 
 
 def _zendesk(headers: Mapping[str, str], body: bytes, secret: str | None, now: float,
@@ -181,16 +198,8 @@ def _standard(headers: Mapping[str, str], body: bytes, secret: str | None, now: 
 
 def _delighted(headers: Mapping[str, str], body: bytes, secret: str | None, now: float,
                tolerance: float) -> None:
-    value = _header(headers, DELIGHTED_HEADER, "X-Delighted-Webhook-Signature")
-    algorithm, _, given = value.partition("=")
-    if algorithm != "sha256" or not given:
-        raise unauthorized("malformed_signature",
-                           "the X-Delighted-Webhook-Signature header must be sha256=<hex digest>")
-    if secret is None:
-        raise _no_secret("X-Delighted-Webhook-Signature")
-    expected = _mac(_utf8(secret), body).hex()
-    if not hmac.compare_digest(expected.encode(), _utf8(given.lower())):
-        raise _mismatch("X-Delighted-Webhook-Signature")
+    _sha256_header(headers, DELIGHTED_HEADER, "X-Delighted-Webhook-Signature", body, secret,
+                   _hex)
 
 
 _VERIFIERS: Final[dict[str, Callable[[Mapping[str, str], bytes, str | None, float, float],

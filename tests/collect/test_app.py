@@ -19,7 +19,7 @@ from streams.queries.keys import revoke_key, store_key
 from streams.warehouse import Warehouse
 from streams.warehouse.migrate import migrate
 from tests.support.events import stamp
-from tests.support.services import bearer, consume_all, wait_until
+from tests.support.services import bearer, consume_all, wait_until, worker_env
 
 pytestmark = pytest.mark.integration
 
@@ -236,3 +236,37 @@ def test_probes_and_metrics(kafka: str, server_warehouse: Warehouse, server_url:
                  "cx_collect_ack_seconds_count 1.0"):
         assert line in text, line
     assert keys["write"] not in text
+
+
+def test_broker_outage_answers_503_and_the_retry_lands_exactly_once(
+        proxied_kafka: tuple[str, Any], server_warehouse: Warehouse, server_url: str,
+        tmp_path: Path, start_collector: Any, start_worker: Any) -> None:
+    kafka, proxy = proxied_kafka
+    settings, keys = setup(kafka, server_warehouse, server_url, tmp_path,
+                           collect_ack_timeout=1.0)
+    worker = start_worker(worker_env(kafka, server_url, tmp_path))
+    collector = start_collector(settings, kafka)
+    auth = bearer(keys["write"])
+    before = orjson.dumps([feedback(f"b-{i}") for i in range(5)])
+    assert collector.post("/v1/events", before, auth)[0] == 200
+    proxy.cut()
+    during = orjson.dumps([feedback(f"d-{i}") for i in range(5)] + [feedback("x", score=99)])
+    status, headers, answer = collector.post("/v1/events", during, auth)
+    assert (status, answer["error"]) == (503, "kafka_unavailable")
+    assert headers["Retry-After"] == "1" and "retry" in answer["message"]
+    assert collector.get("/readyz")[0] == 503
+    proxy.restore()
+    status, _, answer = wait_until(lambda: (reply := collector.post(
+        "/v1/events", during, auth))[0] == 200 and reply, 30, "the retry after the outage")
+    assert answer["accepted"] == 5 and answer["rejected"][0]["event_id"] == "x"
+    assert collector.get("/readyz")[0] == 200
+    ids = {orjson.loads(v)["event_id"] for v in consume_all(kafka, "cx.feedback", 10)}
+    assert ids == {f"{p}-{i}" for p in "bd" for i in range(5)}
+    worker.wait_ready()
+
+    def stored() -> list[str]:
+        return [row["event_id"] for row in server_warehouse.query(
+            f"SELECT event_id FROM {server_warehouse.database}.feedback FINAL")]
+    wait_until(lambda: len(stored()) >= 10, 60, "the events in ClickHouse")
+    time.sleep(1)
+    assert sorted(stored()) == sorted(ids)  # once each, whatever Kafka holds twice

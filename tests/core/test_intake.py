@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from streams.comments.pii import masker
 from streams.core.contract import Validator
 from streams.core.intake import COLLECTOR_TOPIC, IntakeError, Unparsed, admit, decode_body
-from streams.core.keys import new_key
+from streams.core.keys import KeyRing, new_key, presented_key
 from streams.core.rows import as_dict
 from tests.support.events import stamp
 
@@ -121,6 +121,18 @@ def test_any_body_and_headers_give_a_typed_answer(body: bytes, content_type: str
     outcome = admit(items, WRITE, VALIDATOR, NOW, max_event_bytes=1024, request_id=7)
     assert len(outcome.records) + len(outcome.rejected) == len(items)
     assert len(outcome.deadletters) == len(outcome.envelopes) == len(outcome.rejected)
+
+
+@settings(max_examples=300, deadline=None)
+@given(headers=st.dictionaries(st.sampled_from(["authorization", "x-write-key", "x-api-key",
+                                                "content-type"]),
+                               st.text(max_size=80) | st.sampled_from(
+                                   ["Basic !!", "Basic " + base64.b64encode(b"\xff:").decode(),
+                                    "Bearer cxp_0123456789ab_" + "A" * 43, "Bearer "])))
+def test_any_auth_headers_give_a_key_or_none(headers: dict[str, str]) -> None:
+    text = presented_key(headers)
+    assert text is None or isinstance(text, str)
+    assert KeyRing([WRITE]).authenticate(text) is None
 
 
 # ------------------------------------------------------------------ admit

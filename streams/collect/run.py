@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -53,4 +54,15 @@ def run_collector(settings: Settings, *, bootstrap: str, host: str, port: int) -
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: "
                         "%(message)s")
     logging.getLogger("aiohttp.server").addFilter(QuietBadRequests())
-    asyncio.run(serve(settings, bootstrap=bootstrap, host=host, port=port))
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        runner.run(serve(settings, bootstrap=bootstrap, host=host, port=port))
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop where it is installed: per request the collector is mostly
+    event-loop and HTTP work, which uvloop does in C."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop

@@ -142,6 +142,8 @@ class Collector:
 
 
 STATE: Final = web.AppKey("collector", Collector)
+TENANT: Final = web.RequestKey("tenant", str)
+"""The tenant a request acts for, once known: a label of the request metrics."""
 
 
 def answer(status: int, reason: str, message: str, retry: float | None = None,
@@ -200,7 +202,7 @@ async def post_events(request: web.Request) -> web.Response:
         return answer(401, "unauthorized", "a valid write key is required: Authorization: "
                       "Bearer KEY, Authorization: Basic base64(KEY:) or X-Write-Key: KEY",
                       headers={"WWW-Authenticate": 'Bearer realm="cxpulse"'})
-    request["tenant"] = key.tenant
+    request[TENANT] = key.tenant
     if not key.allows("write"):
         return answer(403, "forbidden", f"this is a {key.scope} key; sending events needs a "
                       "write key")
@@ -257,7 +259,7 @@ async def post_hook(request: web.Request) -> web.Response:
     tenant = request.query.get("tenant", "")
     if not tenant:
         return answer(400, "missing_tenant", "the webhook URL needs ?tenant=T")
-    request["tenant"] = tenant if tenant in (collector.hook_secrets or {}) else "-"
+    request[TENANT] = tenant if tenant in (collector.hook_secrets or {}) else "-"
     address = _client(request)
     blocked = collector.failures.blocked(address)
     if blocked:
@@ -348,7 +350,7 @@ async def guard(request: web.Request,
             collector.metrics.in_flight.set(collector.in_flight)
     route = request.match_info.route.resource
     collector.metrics.requests.labels(
-        route.canonical if route is not None else "unmatched", request.get("tenant", "-"),
+        route.canonical if route is not None else "unmatched", request.get(TENANT, "-"),
         str(response.status)).inc()
     return response
 

@@ -203,6 +203,16 @@ def test_hostile_bodies_get_a_clear_4xx_and_the_collector_keeps_serving(
     answer_bytes = raw_request(collector.port, head, [b"[" + b" " * 10] * 5, pause=0.4)
     assert answer_bytes.startswith(b"HTTP/1.1 408") and b"request_timeout" in answer_bytes
     assert time.monotonic() - started < 5
+    # two slow bodies hold CX_COLLECT_MAX_CONCURRENCY (2): a third request is told to wait
+    slow = [socket.create_connection(("127.0.0.1", collector.port)) for _ in range(2)]
+    for connection in slow:
+        connection.sendall(head + b"[")
+    time.sleep(0.2)
+    status, headers, answer = collector.post("/v1/events", orjson.dumps([feedback("w")]), auth)
+    assert (status, answer["error"], headers["Retry-After"]) == (503, "busy", "1")
+    for connection in slow:
+        assert connection.recv(4096).startswith(b"HTTP/1.1 408")
+        connection.close()
     # huge headers: refused by the HTTP parser before any handler
     huge = raw_request(collector.port, b"POST /v1/events HTTP/1.1\r\nHost: x\r\nX-Junk: "
                        + b"a" * 20_000 + b"\r\n\r\n", [])

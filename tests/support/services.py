@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -332,3 +333,42 @@ class Webhook:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class Collector:
+    """The HTTP collector in this process (``streams.collect.run.Background``), serving a real
+    TCP port: tests talk HTTP to it as clients would."""
+
+    def __init__(self, settings: Any, bootstrap: str) -> None:
+        from streams.collect.app import STATE
+        from streams.collect.run import Background
+
+        self.port = broker.free_port()
+        self.background = Background(settings, bootstrap=bootstrap, port=self.port).start()
+        self.url = self.background.url
+        self.state = self.background.app[STATE]
+
+    def post(self, path: str, body: bytes, headers: dict[str, str] | None = None,
+             timeout: float = 30) -> tuple[int, dict[str, str], Any]:
+        """(status, headers, parsed JSON body) of one POST."""
+        request = urllib.request.Request(self.url + path, data=body, method="POST",
+                                         headers=headers or {})
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as page:
+                return page.status, dict(page.headers), json.loads(page.read())
+        except urllib.error.HTTPError as error:
+            return error.code, dict(error.headers), json.loads(error.read())
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=10) as page:
+                return page.status, page.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+
+    def stop(self) -> None:
+        self.background.stop()
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}

@@ -229,6 +229,39 @@ class Settings:
     """Personal data masked in comments and dead letters before anything is stored
     (``email,phone,card,iban``; ``off`` or ``none`` for none)."""
 
+    collect_port: int = field(default=8088,
+                              metadata=_env("CX_COLLECT_PORT", _integer(minimum=1)))
+    """The HTTP collector's port (``cxpulse collect``)."""
+    collect_max_event_bytes: int = field(
+        default=32 * 1024, metadata=_env("CX_COLLECT_MAX_EVENT_BYTES", _integer(minimum=256)))
+    """One event, as re-serialised by the collector; larger ones are rejected ``too_large``."""
+    collect_max_body_bytes: int = field(
+        default=1024 * 1024, metadata=_env("CX_COLLECT_MAX_BODY_BYTES", _integer(minimum=1024)))
+    """One request body, and the same bound on it once gunzipped (413 above)."""
+    collect_max_events: int = field(
+        default=10_000, metadata=_env("CX_COLLECT_MAX_EVENTS", _integer(minimum=1)))
+    """Events in one request (413 above): bounds the work and dead letters one request makes."""
+    collect_ack_timeout: float = field(default=5.0,
+                                       metadata=_env("CX_COLLECT_ACK_TIMEOUT", _duration))
+    """Longest wait for Kafka's acknowledgement before answering 503."""
+    collect_rate: float = field(default=2000.0, metadata=_env("CX_COLLECT_RATE", _positive))
+    """Events per second per tenant (token bucket refill)."""
+    collect_burst: int = field(default=20_000,
+                               metadata=_env("CX_COLLECT_BURST", _integer(minimum=1)))
+    """Events a tenant may send at once above the rate (token bucket size)."""
+    collect_max_concurrency: int = field(
+        default=256, metadata=_env("CX_COLLECT_MAX_CONCURRENCY", _integer(minimum=1)))
+    """Requests handled at once by one collector process; more get 503."""
+    collect_read_timeout: float = field(default=10.0,
+                                        metadata=_env("CX_COLLECT_READ_TIMEOUT", _duration))
+    """Longest time to receive a request body (a slow client gets 408)."""
+    keys_refresh_seconds: float = field(default=5.0,
+                                        metadata=_env("CX_KEYS_REFRESH_SECONDS", _duration))
+    """How often servers re-read ``cx.api_keys``: a revoked key stops within this (+ a query)."""
+    hook_secrets_file: Path | None = field(default=None,
+                                           metadata=_env("CX_HOOK_SECRETS_FILE", _path))
+    """JSON ``{tenant: {source: secret}}`` for signed webhooks; unset: webhooks are off."""
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Settings from ``env`` (default: ``os.environ``); unset or empty keeps the default."""

@@ -11,7 +11,15 @@ import pytest
 from streams.kafka import broker
 from streams.warehouse import Warehouse, connect
 from streams.warehouse.local import ClickHouseServer
-from tests.support.services import Alertmanager, Prometheus, Server, Webhook, Worker
+from tests.support.proxy import TcpProxy
+from tests.support.services import (
+    Alertmanager,
+    Collector,
+    Prometheus,
+    Server,
+    Webhook,
+    Worker,
+)
 
 _ids = itertools.count(1)
 
@@ -24,6 +32,35 @@ def kafka(tmp_path: Path) -> Iterator[str]:
         yield running.bootstrap
     finally:
         broker.stop(running, tmp_path / "broker")
+
+
+@pytest.fixture
+def proxied_kafka(tmp_path: Path) -> Iterator[tuple[str, TcpProxy]]:
+    """A fresh broker that every client reaches through a proxy the test can cut and restore
+    (``TcpProxy.cut``): a broker outage without losing the broker's in-memory topics."""
+    proxy_port, broker_port = broker.free_port(), broker.free_port()
+    running = broker.start(tmp_path / "broker", broker_port, advertise=f"127.0.0.1:{proxy_port}")
+    proxy = TcpProxy(broker_port, proxy_port)
+    try:
+        yield running.bootstrap, proxy
+    finally:
+        proxy.stop()
+        broker.stop(running, tmp_path / "broker")
+
+
+@pytest.fixture
+def start_collector() -> Iterator[Callable[..., Collector]]:
+    """Start collectors in this process (``streams.collect``) for settings and a bootstrap;
+    all are stopped after the test."""
+    started: list[Collector] = []
+
+    def start(settings: object, bootstrap: str) -> Collector:
+        started.append(Collector(settings, bootstrap))
+        return started[-1]
+
+    yield start
+    for collector in started:
+        collector.stop()
 
 
 @pytest.fixture(scope="session")

@@ -49,6 +49,16 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_collect(args: argparse.Namespace, settings: Settings) -> int:
+    port = args.port or settings.collect_port
+    with pipeline_ready(settings, start_local=True) as ready:
+        from streams.collect.run import run_collector
+
+        say(f"collector: http://{args.host}:{port}/v1/events, Kafka {ready.kafka_bootstrap}")
+        run_collector(ready, bootstrap=str(ready.kafka_bootstrap), host=args.host, port=port)
+    return 0
+
+
 def cmd_topics(args: argparse.Namespace, settings: Settings) -> int:
     with admin.bootstrap_for(settings, start_local=False) as bootstrap:
         created = admin.create_topics(bootstrap, settings.partitions)
@@ -331,6 +341,12 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--loglevel", default="info",
                         choices=["crit", "error", "warn", "info", "debug"])
     worker.set_defaults(func=cmd_worker)
+
+    collect = sub.add_parser("collect", help="the HTTP collector: events and signed webhooks "
+                             "in, 200 only after Kafka acknowledged them")
+    collect.add_argument("--port", type=int, default=None, help="default CX_COLLECT_PORT (8088)")
+    collect.add_argument("--host", default="0.0.0.0", help="address to listen on (default all)")
+    collect.set_defaults(func=cmd_collect)
 
     sub.add_parser("topics", help="create the topics (CX_PARTITIONS partitions)").set_defaults(
         func=cmd_topics)

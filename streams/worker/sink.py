@@ -19,6 +19,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from streams.core.contract import DEADLETTER_TOPIC, NOTIFICATIONS_TOPIC
+from streams.core.limits import backoff
 from streams.core.rows import COLUMNS, Batch
 from streams.core.triggers import DEFAULT_KEYWORDS, NOTIFICATION_TYPE, notifications
 from streams.queries.cases import notified, record_notified
@@ -30,11 +31,6 @@ log = logging.getLogger(__name__)
 
 Publish = Callable[[str, list[tuple[bytes | None, bytes]]], Awaitable[None]]
 """Send (key, value) messages to a topic; returns once the broker has them all."""
-
-
-def backoff(attempt: int, *, first: float = 0.2, cap: float = 30.0) -> float:
-    """Exponential backoff: 0.2 s, 0.4 s, ... capped at 30 s."""
-    return min(cap, first * 2 ** min(attempt, 16))
 
 
 async def retry(what: str, step: Callable[[], Awaitable[None]]) -> None:

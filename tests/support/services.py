@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -332,3 +333,72 @@ class Webhook:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class Collector:
+    """The HTTP collector (``streams.collect``) in this process, on its own thread and event
+    loop, serving a real TCP port: tests talk HTTP to it as clients would."""
+
+    def __init__(self, settings: Any, bootstrap: str) -> None:
+        import asyncio
+        import threading
+
+        from aiohttp import web
+
+        from streams.collect.app import STATE, create_collector, server_options
+
+        self.port = broker.free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.app = create_collector(settings, bootstrap=bootstrap)
+        self.state = self.app[STATE]
+        self.loop = asyncio.new_event_loop()
+        self._stop = asyncio.Event()
+        started = threading.Event()
+        failure: list[BaseException] = []
+
+        async def serve() -> None:
+            runner = web.AppRunner(self.app, shutdown_timeout=5.0, handle_signals=False,
+                                   **server_options(settings))
+            try:
+                await runner.setup()
+                await web.TCPSite(runner, "127.0.0.1", self.port).start()
+            except BaseException as error:
+                failure.append(error)
+                started.set()
+                await runner.cleanup()
+                return
+            started.set()
+            await self._stop.wait()
+            await runner.cleanup()
+
+        self.thread = threading.Thread(target=self.loop.run_until_complete, args=(serve(),),
+                                       daemon=True, name="collector")
+        self.thread.start()
+        if not started.wait(60) or failure:
+            raise AssertionError(f"the collector did not start: {failure!r}")
+
+    def post(self, path: str, body: bytes, headers: dict[str, str] | None = None,
+             timeout: float = 30) -> tuple[int, dict[str, str], Any]:
+        """(status, headers, parsed JSON body) of one POST."""
+        request = urllib.request.Request(self.url + path, data=body, method="POST",
+                                         headers=headers or {})
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as page:
+                return page.status, dict(page.headers), json.loads(page.read())
+        except urllib.error.HTTPError as error:
+            return error.code, dict(error.headers), json.loads(error.read())
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=10) as page:
+                return page.status, page.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self._stop.set)
+        self.thread.join(15)
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}

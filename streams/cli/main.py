@@ -299,8 +299,12 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
         from streams.tools.bench import comments
 
         return comments.run(settings, output=args.json)
+    if args.suite == "collect":
+        from streams.tools.bench import collect
+
+        return collect.run(settings, quick=args.quick, output=args.json)
     if args.quick:
-        raise ValueError("--quick applies to 'bench alerts' only")
+        raise ValueError("--quick applies to 'bench alerts' and 'bench collect' only")
     from streams.tools import bench
 
     return bench.run(settings, events=args.events, output=args.json)
@@ -461,15 +465,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="measure ingest throughput against the local broker; "
                            "'bench alerts' measures alert detection delay, false alarms and cost")
-    bench.add_argument("suite", nargs="?", choices=["alerts", "reads", "comments"],
+    bench.add_argument("suite", nargs="?", choices=["alerts", "reads", "comments", "collect"],
                        help="alerts: detection delay per scenario and volume, false alarms per "
                        "tenant-week, one evaluation pass at 10k scopes (about 6 min); reads: "
                        "7-day windows and 90-day trends from the rollups vs the minutes over "
                        "a simulated year (about 3 min); comments: the comment model's speed, "
-                       "latency and memory, alone and stored as the worker does (about 4 min)")
+                       "latency and memory, alone and stored as the worker does (about 4 min); "
+                       "collect: one collector process's events/s (single events, 100-event "
+                       "batches) and latency at 50%% and 90%% load, acks on (about 2 min)")
     bench.add_argument("--events", type=int, default=200_000, help="ingest bench: events")
     bench.add_argument("--quick", action="store_true",
-                       help="alerts: a smoke run (3 days, low volume only, 1k scopes)")
+                       help="alerts: a smoke run (3 days, low volume only, 1k scopes); "
+                       "collect: 2-second phases")
     bench.add_argument("--json", help="also write the results to this JSON file")
     bench.set_defaults(func=cmd_bench)
     return parser

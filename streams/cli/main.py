@@ -95,19 +95,12 @@ def cmd_produce(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def paced(events: Iterator[dict], speed: float | None) -> AsyncIterator[tuple]:
-    """Release each event when its event time comes (``speed`` x real time), or at once."""
-    from streams.core.contract import parse_timestamp
+    """Kafka records of ``events``, each released when its event time comes (``speed`` x
+    real time), or at once."""
     from streams.kafka.produce import record_of
+    from streams.tools.generate.pace import paced as paced_events
 
-    origin_wall = time.monotonic()
-    origin_event: float | None = None
-    for event in events:
-        if speed:
-            at = parse_timestamp(event["occurred_at"])[0] / 1000
-            origin_event = at if origin_event is None else origin_event
-            delay = (at - origin_event) / speed - (time.monotonic() - origin_wall)
-            if delay > 0:
-                await asyncio.sleep(delay)
+    async for event in paced_events(events, speed):
         yield record_of(event)
 
 
@@ -149,7 +142,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
     with pipeline_ready(settings, start_local=True) as ready:
         return demo.run(ready, duration=args.duration, rate=args.rate, scenario=args.scenario,
-                        history_seconds=args.history)
+                        history_seconds=args.history, via_collector=args.via_collector)
 
 
 def cmd_scores(args: argparse.Namespace, settings: Settings) -> int:
@@ -339,6 +332,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--history", type=parse_duration, default=3600.0,
                       help="steady traffic backfilled first, the norm alerts compare with "
                       "(default 1h)")
+    demo.add_argument("--via-collector", action="store_true",
+                      help="send the live traffic over HTTP through a collector (cxpulse "
+                      "collect, on CX_COLLECT_PORT) with a write key per tenant, as real "
+                      "sources do; the history still goes straight to Kafka")
     demo.set_defaults(func=cmd_demo)
 
     worker = sub.add_parser("worker", help="run a Faust worker (any number share the partitions)")

@@ -97,14 +97,15 @@ def cmd_revoke(args: argparse.Namespace, settings: Settings) -> int:
     parts = split_key(args.id)  # the whole key text works too; only its id is used
     key_id = parts[0] if parts else args.id.strip()
     warehouse = _warehouse(settings)
-    now = int(time.time())
-    revoked = revoke_key(warehouse, key_id, now)
-    if revoked is None:
+    found = [key for key in list_keys(warehouse) if key.id == key_id]
+    if not found:
         raise ValueError(f"no key with id {key_id!r} (cxpulse keys list shows the ids)")
-    when = format_time(revoked.revoked_at * 1000 if revoked.revoked_at else 0, millis=False)
-    if revoked.revoked_at != now:
+    if found[0].revoked_at is not None:
+        when = format_time(found[0].revoked_at * 1000, millis=False)
         say(f"key {key_id} was already revoked at {when}")
         return 0
+    revoked = revoke_key(warehouse, key_id, int(time.time())) or found[0]
+    when = format_time((revoked.revoked_at or 0) * 1000, millis=False)
     say(f"revoked {revoked.scope} key {key_id} for {_owner(revoked)} at {when}: every collector "
         f"refuses it within {REVOKE_SECONDS} s")
     return 0

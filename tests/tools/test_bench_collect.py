@@ -11,7 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streams.tools.bench.collect import TARGETS, report
+from streams.tools.bench.collect import TARGETS, ack_quantiles, report
 from tests.cli.test_cli import cxpulse
 
 
@@ -32,9 +32,17 @@ def test_bench_collect_quick(server_url: str, tmp_path: Path) -> None:
             point = latency[f"{kind}_{share}pct"]
             assert point["share"] == share and point["failed"] == {}, point
             assert point["accepted"] == size * point["requests"] > 0
+            assert 0 < point["kafka_ack_p50_ms"] <= point["kafka_ack_p99_ms"], point
     kafka = results["kafka"]
     assert kafka["all_in_kafka"] and kafka["in_kafka"] == kafka["accepted"] > 0, kafka
     assert kafka["deadletters"] == 0
     assert set(results["met"]) == set(TARGETS) == set(results["targets"])
     out = result.stdout.decode()
     assert report(results) in out and "every accepted event is in Kafka" in result.stderr.decode()
+
+
+def test_ack_quantiles_count_only_the_phase() -> None:
+    """Requests before the phase (all under 1 ms) do not pull its quantiles down."""
+    before = [(0.001, 500.0), (0.01, 500.0), (float("inf"), 500.0)]
+    after = [(0.001, 500.0), (0.01, 600.0), (float("inf"), 600.0)]
+    assert ack_quantiles(before, after) == {"kafka_ack_p50_ms": 5.5, "kafka_ack_p99_ms": 9.91}

@@ -11,6 +11,10 @@ keys create``; one ``cxpulse collect`` process. A load client in this process
   capacity, p50 and p99 counted from the scheduled time (so queueing counts);
 - **nothing lost**: the source topics hold as many messages as events were accepted.
 
+Each phase also reads the collector's own Kafka acknowledgement histogram
+(``cx_collect_ack_seconds``) from its /metrics, so a request's latency splits into
+Kafka's share and the rest.
+
 The client shares the machine with the collector and the broker, so the collector's
 own CPU time (from /proc) is reported too: events per CPU-second of the collector is
 its capacity on a core of its own.
@@ -39,7 +43,12 @@ from streams.cli.render import say
 from streams.config import Settings
 from streams.kafka import DEADLETTER_TOPIC, SOURCE_TOPICS, admin, broker
 from streams.tools.bench import server_base
-from streams.tools.bench.workers import warehouse_for
+from streams.tools.bench.workers import (
+    bucket_quantile,
+    histogram_buckets,
+    metric_lines,
+    warehouse_for,
+)
 from streams.tools.generate import TrafficSpec, generate
 from streams.tools.post import EVENTS_PATH, key_headers, post, session
 
@@ -62,6 +71,34 @@ class Plan:
 
 FULL = Plan(capacity_seconds=10.0, latency_seconds=10.0, warmup_seconds=2.0)
 QUICK = Plan(capacity_seconds=2.0, latency_seconds=2.0, warmup_seconds=0.5)
+
+
+@dataclass(frozen=True)
+class Stack:
+    """What a bench run talks to."""
+
+    bootstrap: str
+    url: str
+    port: int
+    key: str
+    pids: dict[str, int]
+    """CPU time is read for ``collector``, ``broker`` and ``client`` (this process)."""
+
+
+ACK_HISTOGRAM: Final = "cx_collect_ack_seconds"
+
+
+def ack_buckets(port: int) -> list[tuple[float, float]]:
+    return histogram_buckets(metric_lines(port), ACK_HISTOGRAM)
+
+
+def ack_quantiles(before: list[tuple[float, float]],
+                  after: list[tuple[float, float]]) -> dict[str, float]:
+    """Kafka ack p50/p99 (ms) of the requests between two reads of the histogram."""
+    earlier = dict(before)
+    phase = [(bound, count - earlier.get(bound, 0.0)) for bound, count in after]
+    return {f"kafka_ack_{name}_ms": round(1000 * bucket_quantile(phase, q), 2)
+            for name, q in (("p50", 0.5), ("p99", 0.99))}
 
 
 @dataclass
@@ -227,10 +264,8 @@ def create_key(warehouse_url: str, work: Path) -> str:
 
 
 @contextlib.contextmanager
-def collector_stack(settings: Settings,
-                    work: Path) -> Iterator[tuple[str, str, str, dict[str, int]]]:
-    """(bootstrap, collector URL, write key, pids): a fresh broker, the warehouse (keys),
-    one collector; the pids of the collector, the broker and this process (the client)."""
+def collector_stack(settings: Settings, work: Path) -> Iterator[Stack]:
+    """A fresh broker, the warehouse (keys), a write key, one collector."""
     with server_base(settings, work) as base:
         warehouse_url = warehouse_for(base, work, "collect")
         local = broker.start(work / "broker")
@@ -243,19 +278,18 @@ def collector_stack(settings: Settings,
                 say(f"bench collect: collector {collector.url} (pid {collector.process.pid}), "
                     f"Kafka {local.bootstrap} ({settings.partitions} partitions), "
                     f"keys in {warehouse_url.split('@')[-1]}")
-                yield local.bootstrap, collector.url, key, {
+                yield Stack(local.bootstrap, collector.url, collector.port, key, {
                     "collector": collector.process.pid, "broker": local.pid,
-                    "client": os.getpid()}
+                    "client": os.getpid()})
             finally:
                 collector.stop()
         finally:
             broker.stop(local, work / "broker")
 
 
-def measure(bootstrap: str, base_url: str, key: str, pids: dict[str, int],
-            plan: Plan) -> dict[str, Any]:
+def measure(stack: Stack, plan: Plan) -> dict[str, Any]:
     """Every phase against one running collector; the Kafka check last."""
-    url = base_url + EVENTS_PATH
+    url, key, pids = stack.url + EVENTS_PATH, stack.key, stack.pids
     payloads = bodies(TENANT, time.time())
     results: dict[str, Any] = {"batch_size": BATCH, "connections": dict(CONNECTIONS),
                                "capacity": {}, "latency": {}}
@@ -266,36 +300,41 @@ def measure(bootstrap: str, base_url: str, key: str, pids: dict[str, int],
                                        plan.warmup_seconds))
         accepted += warm.accepted
         cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        acks = ack_buckets(stack.port)
         begun = time.perf_counter()
         tally = asyncio.run(closed_loop(url, key, payloads[kind], connections,
                                         plan.capacity_seconds))
         wall = time.perf_counter() - begun
         used = {name: cpu_seconds(pid) - cpu[name] for name, pid in pids.items()}
         accepted += tally.accepted
-        done = tally.summary(wall) | {
+        done = tally.summary(wall) | ack_quantiles(acks, ack_buckets(stack.port)) | {
             "cores": {name: round(seconds / wall, 2) for name, seconds in used.items()},
             "events_per_collector_cpu_s": round(tally.accepted / max(used["collector"], 1e-9),
                                                 1)}
         results["capacity"][kind] = done
         say(f"  capacity, {kind} ({connections} connections): {done['requests_per_s']:,.0f} "
-            f"requests/s, {done['events_per_s']:,.0f} events/s, p50 {done['p50_ms']:.1f} ms; "
+            f"requests/s, {done['events_per_s']:,.0f} events/s, p50 {done['p50_ms']:.1f} ms "
+            f"(Kafka ack p50 {done['kafka_ack_p50_ms']:.1f} ms); "
             f"cores used: {done['cores']} "
             f"({done['events_per_collector_cpu_s']:,.0f} events per collector CPU-second)"
             + (f", failed {done['failed']}" if done["failed"] else ""))
         for share in (50, 90):
             rate = max(1.0, done["requests_per_s"] * share / 100)
+            acks = ack_buckets(stack.port)
             tally, sent = asyncio.run(open_loop(url, key, payloads[kind], rate,
                                                 plan.latency_seconds, 4 * connections))
             accepted += tally.accepted
-            point = tally.summary(plan.latency_seconds) | {
+            point = tally.summary(plan.latency_seconds) | ack_quantiles(
+                acks, ack_buckets(stack.port)) | {
                 "share": share, "offered_requests_per_s": round(rate, 1),
                 "sent_requests_per_s": round(sent, 1)}
             results["latency"][f"{kind}_{share}pct"] = point
             say(f"  latency, {kind} at {share}% ({rate:,.0f} requests/s offered, {sent:,.0f} "
-                f"sent): p50 {point['p50_ms']:.1f} ms, p99 {point['p99_ms']:.1f} ms"
+                f"sent): p50 {point['p50_ms']:.1f} ms, p99 {point['p99_ms']:.1f} ms (Kafka ack "
+                f"p50 {point['kafka_ack_p50_ms']:.1f} ms, p99 {point['kafka_ack_p99_ms']:.1f} ms)"
                 + (f", failed {point['failed']}" if point["failed"] else ""))
-    in_kafka = asyncio.run(topic_messages(bootstrap, SOURCE_TOPICS, accepted))
-    dead = asyncio.run(topic_messages(bootstrap, (DEADLETTER_TOPIC,), 0))
+    in_kafka = asyncio.run(topic_messages(stack.bootstrap, SOURCE_TOPICS, accepted))
+    dead = asyncio.run(topic_messages(stack.bootstrap, (DEADLETTER_TOPIC,), 0))
     results["kafka"] = {"accepted": accepted, "in_kafka": in_kafka, "deadletters": dead,
                         "all_in_kafka": in_kafka == accepted}
     say(f"  Kafka: {accepted:,} events accepted, {in_kafka:,} messages in the source topics, "
@@ -335,11 +374,13 @@ def report(results: dict[str, Any]) -> str:
         f"  per collector CPU-second: singles {single['events_per_collector_cpu_s']:,.0f} ev, "
         f"batches {batch['events_per_collector_cpu_s']:,.0f} ev",
         f"  cores used, singles: {single['cores']}; batches: {batch['cores']}",
-        "latency (open loop, from the scheduled send)   offered     p50 ms   p99 ms",
+        "latency (open loop, from the scheduled send)   offered     p50 ms   p99 ms"
+        "   Kafka ack p50/p99 ms",
     ]
     for name, point in latency.items():
         lines.append(f"  {name:<44}{point['offered_requests_per_s']:>8,.0f}/s"
-                     f"{point['p50_ms']:>9.1f}{point['p99_ms']:>9.1f}")
+                     f"{point['p50_ms']:>9.1f}{point['p99_ms']:>9.1f}"
+                     f"   {point['kafka_ack_p50_ms']:.1f}/{point['kafka_ack_p99_ms']:.1f}")
     lines.append(f"p99 at 50% load < {TARGETS['p99_ms_at_50pct']:.0f} ms: "
                  f"{mark('p99_ms_at_50pct')};  RudderStack publishes "
                  f"{REFERENCE['rudderstack_events_per_s_per_node']} events/s per node")
@@ -355,8 +396,8 @@ def run(settings: Settings, *, quick: bool, output: str | None) -> int:
                                "cpus": os.cpu_count(), "load_average_1m": os.getloadavg()[0],
                                "targets": dict(TARGETS), **REFERENCE}
     with tempfile.TemporaryDirectory(prefix="cxpulse-bench-collect-") as scratch, \
-            collector_stack(settings, Path(scratch)) as (bootstrap, url, key, pids):
-        results |= measure(bootstrap, url, key, pids, plan)
+            collector_stack(settings, Path(scratch)) as stack:
+        results |= measure(stack, plan)
     results["met"] = verdicts(results)
     print(report(results))
     print(orjson.dumps(results, option=orjson.OPT_INDENT_2).decode())

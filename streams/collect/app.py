@@ -87,6 +87,7 @@ class Collector:
         self.producer: Any = None
         self.in_flight = 0
         self._logged_kafka = 0.0
+        self._logged_hook = 0.0
 
     async def deliver(self, key: ApiKey, items: list[Any]) -> web.Response:
         """Admit the items and answer once Kafka has every record of the request."""
@@ -123,6 +124,14 @@ class Collector:
                                "rejected": admission.rejected}),
             content_type="application/json", headers={"X-Request-Id": str(request_id)})
 
+    def log_refused_hook(self, source: str, text: str) -> None:
+        """A refused webhook, logged at most every LOG_EVERY seconds (a sender with a wrong
+        secret retries for hours); the message never holds a secret."""
+        now = time.monotonic()
+        if now - self._logged_hook > LOG_EVERY:
+            self._logged_hook = now
+            log.warning("refused a %s webhook: %s", source, text)
+
     def _log_kafka(self, failure: BaseException) -> None:
         now = time.monotonic()
         if now - self._logged_kafka > LOG_EVERY:
@@ -133,6 +142,8 @@ class Collector:
 
 
 STATE: Final = web.AppKey("collector", Collector)
+TENANT: Final = web.RequestKey("tenant", str)
+"""The tenant a request acts for, once known: a label of the request metrics."""
 
 
 def answer(status: int, reason: str, message: str, retry: float | None = None,
@@ -191,7 +202,7 @@ async def post_events(request: web.Request) -> web.Response:
         return answer(401, "unauthorized", "a valid write key is required: Authorization: "
                       "Bearer KEY, Authorization: Basic base64(KEY:) or X-Write-Key: KEY",
                       headers={"WWW-Authenticate": 'Bearer realm="cxpulse"'})
-    request["tenant"] = key.tenant
+    request[TENANT] = key.tenant
     if not key.allows("write"):
         return answer(403, "forbidden", f"this is a {key.scope} key; sending events needs a "
                       "write key")
@@ -236,25 +247,19 @@ def _hook_secrets(path: Path | None) -> dict[str, dict[str, str]] | None:
 
 
 async def post_hook(request: web.Request) -> web.Response:
-    """A provider's signed webhook: verified by its signature, not a key, then the same
-    admit-and-deliver path as ``/v1/events`` for the tenant in the query."""
+    """A provider's signed webhook: verified by its signature with the tenant's secret for
+    the source (not by a key), mapped to events, then the same admit-and-deliver path as
+    ``/v1/events`` for the tenant of the URL. A tenant without a secret is answered like a
+    wrong signature, so the answer tells nothing about which tenants are configured."""
     collector = request.app[STATE]
     settings = collector.settings
     hooks = _hooks()
     if hooks is None:
         return answer(503, "hooks_unavailable", "this collector was built without webhooks")
-    source = request.match_info["source"]
-    if source not in hooks.SOURCES:
-        return answer(404, "unknown_source", f"no webhook source {source[:40]!r}; the sources "
-                      f"are {', '.join(hooks.SOURCES)}")
     tenant = request.query.get("tenant", "")
     if not tenant:
         return answer(400, "missing_tenant", "the webhook URL needs ?tenant=T")
-    secrets_of = (collector.hook_secrets or {}).get(tenant, {})
-    if source not in secrets_of:
-        return answer(404, "hook_not_configured", f"no {source} webhook secret for tenant "
-                      f"{tenant[:64]!r} (CX_HOOK_SECRETS_FILE)")
-    request["tenant"] = tenant
+    request[TENANT] = tenant if tenant in (collector.hook_secrets or {}) else "-"
     address = _client(request)
     blocked = collector.failures.blocked(address)
     if blocked:
@@ -266,6 +271,7 @@ async def post_hook(request: web.Request) -> web.Response:
     except IntakeError as refused:
         return answer(refused.status, refused.reason, refused.message)
     collector.metrics.bytes_in.inc(len(body))
+    source = request.match_info["source"]
     try:
         events = hooks.receive(source, tenant, lowered(request.headers), body,
                                collector.hook_secrets or {}, time.time(),
@@ -273,6 +279,7 @@ async def post_hook(request: web.Request) -> web.Response:
     except hooks.HookError as refused:
         if refused.status == 401:
             collector.failures.fail(address)
+        collector.log_refused_hook(source, refused.log_message)
         return answer(refused.status, refused.reason, refused.message)
     wait = collector.buckets.take(tenant, len(events))
     if wait:
@@ -343,7 +350,7 @@ async def guard(request: web.Request,
             collector.metrics.in_flight.set(collector.in_flight)
     route = request.match_info.route.resource
     collector.metrics.requests.labels(
-        route.canonical if route is not None else "unmatched", request.get("tenant", "-"),
+        route.canonical if route is not None else "unmatched", request.get(TENANT, "-"),
         str(response.status)).inc()
     return response
 

@@ -53,18 +53,22 @@ async def producer(bootstrap: str, *, acks: int | str = 1, linger_ms: int = 20,
 async def send_all(client: object, records: list[tuple[str, bytes | None, bytes]]) -> None:
     """Send (topic, key, value) records and wait until the broker has them all.
 
-    Raises the first failure; cancelled (a timeout), the sends left in flight still
-    finish or fail in the producer, and their outcome is collected, never left unread.
+    Raises the first failure. Cancelled (a timeout) or failed, the sends left in flight
+    still finish or fail in the producer, and their outcome is collected, never left
+    unread. Awaiting the deliveries in turn (not ``gather``) costs one wake-up per
+    broker batch instead of a callback per record.
     """
     send = client.send  # type: ignore[attr-defined]
     deliveries: list[asyncio.Future] = []
     try:
         for topic, key, value in records:
             deliveries.append(await send(topic, value, key=key))
-        await asyncio.gather(*deliveries)
-    finally:
+        for delivery in deliveries:
+            await delivery
+    except BaseException:
         for delivery in deliveries:
             delivery.add_done_callback(_collect)
+        raise
 
 
 def _collect(delivery: asyncio.Future) -> None:

@@ -14,6 +14,7 @@ import streams.core.intake as intake
 from streams.collect.app import ROUTES, create_collector
 from streams.config import Settings
 from streams.core.contract import REASONS
+from streams.hooks.errors import REASONS as HOOK_REASONS
 
 SPEC = yaml.safe_load(files("cxpulse_schemas").joinpath("http/collector.yaml").read_text())
 
@@ -53,5 +54,6 @@ def test_every_answer_in_the_source_is_documented() -> None:
     for status, reason in answers:
         assert status in events | hooks | {503}, (status, reason)
         assert reason in reasons, reason
+    assert set(HOOK_REASONS) <= reasons
     item_reasons = SPEC["components"]["schemas"]["Answer"]["properties"]["rejected"]["items"]
     assert tuple(item_reasons["properties"]["reason"]["enum"]) == REASONS

@@ -336,46 +336,17 @@ class Webhook:
 
 
 class Collector:
-    """The HTTP collector (``streams.collect``) in this process, on its own thread and event
-    loop, serving a real TCP port: tests talk HTTP to it as clients would."""
+    """The HTTP collector in this process (``streams.collect.run.Background``), serving a real
+    TCP port: tests talk HTTP to it as clients would."""
 
     def __init__(self, settings: Any, bootstrap: str) -> None:
-        import asyncio
-        import threading
-
-        from aiohttp import web
-
-        from streams.collect.app import STATE, create_collector, server_options
+        from streams.collect.app import STATE
+        from streams.collect.run import Background
 
         self.port = broker.free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.app = create_collector(settings, bootstrap=bootstrap)
-        self.state = self.app[STATE]
-        self.loop = asyncio.new_event_loop()
-        self._stop = asyncio.Event()
-        started = threading.Event()
-        failure: list[BaseException] = []
-
-        async def serve() -> None:
-            runner = web.AppRunner(self.app, shutdown_timeout=5.0, handle_signals=False,
-                                   **server_options(settings))
-            try:
-                await runner.setup()
-                await web.TCPSite(runner, "127.0.0.1", self.port).start()
-            except BaseException as error:
-                failure.append(error)
-                started.set()
-                await runner.cleanup()
-                return
-            started.set()
-            await self._stop.wait()
-            await runner.cleanup()
-
-        self.thread = threading.Thread(target=self.loop.run_until_complete, args=(serve(),),
-                                       daemon=True, name="collector")
-        self.thread.start()
-        if not started.wait(60) or failure:
-            raise AssertionError(f"the collector did not start: {failure!r}")
+        self.background = Background(settings, bootstrap=bootstrap, port=self.port).start()
+        self.url = self.background.url
+        self.state = self.background.app[STATE]
 
     def post(self, path: str, body: bytes, headers: dict[str, str] | None = None,
              timeout: float = 30) -> tuple[int, dict[str, str], Any]:
@@ -396,8 +367,7 @@ class Collector:
             return error.code, error.read()
 
     def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self._stop.set)
-        self.thread.join(15)
+        self.background.stop()
 
 
 def bearer(key: str) -> dict[str, str]:

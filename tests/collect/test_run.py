@@ -1,0 +1,84 @@
+"""``cxpulse collect`` as an operator runs it: it migrates, serves, stops on SIGTERM, and
+says in one line what is wrong."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from streams.core.keys import new_key
+from streams.kafka import broker
+from streams.queries.keys import store_key
+from streams.warehouse import Warehouse
+from streams.warehouse.migrate import migrate
+from tests.support.events import stamp
+from tests.support.services import CXPULSE, bearer, get_json, stop_process, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+def env_of(**values: str) -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("CX_")} | values
+
+
+def one_line_error(env: dict[str, str], *needles: str) -> None:
+    result = subprocess.run([CXPULSE, "collect"], env=env_of(**env), capture_output=True,
+                            timeout=60)
+    text = result.stderr.decode()
+    assert result.returncode == 2, text
+    last = text.strip().splitlines()[-1]  # after progress lines such as "created topics"
+    assert "Traceback" not in text and last.startswith("cxpulse collect: error: "), text
+    for needle in needles:
+        assert needle in last, text
+
+
+def test_bad_settings_and_unreachable_services_are_one_clear_line(
+        kafka: str, tmp_path: Path) -> None:
+    one_line_error({"CX_COLLECT_RATE": "fast"}, "CX_COLLECT_RATE")
+    one_line_error({"CX_KAFKA_BOOTSTRAP": "127.0.0.1:1"}, "127.0.0.1:1", "CX_KAFKA_BOOTSTRAP")
+    port = broker.free_port()
+    one_line_error({"CX_KAFKA_BOOTSTRAP": kafka, "CX_DATA_DIR": str(tmp_path),
+                    "CX_CLICKHOUSE_URL": f"clickhouse://default:@127.0.0.1:{port}/cx"}, str(port))
+    (tmp_path / "hooks.json").write_text('{"acme": {"typeform": 7}}')
+    one_line_error({"CX_KAFKA_BOOTSTRAP": kafka, "CX_DATA_DIR": str(tmp_path),
+                    "CX_CLICKHOUSE_URL": f"chdb://{tmp_path / 'ch'}",
+                    "CX_HOOK_SECRETS_FILE": str(tmp_path / "hooks.json")}, "CX_HOOK_SECRETS_FILE")
+
+
+def test_collect_serves_until_sigterm(kafka: str, server_warehouse: Warehouse, server_url: str,
+                                      tmp_path: Path) -> None:
+    migrate(server_warehouse)
+    record, key = new_key("acme-shop", "write", "cli", int(time.time()))
+    store_key(server_warehouse, record)
+    port = broker.free_port()
+    log = tmp_path / "collect.log"
+    process = subprocess.Popen(
+        [CXPULSE, "collect", "--port", str(port), "--host", "127.0.0.1"],
+        env=env_of(CX_KAFKA_BOOTSTRAP=kafka, CX_CLICKHOUSE_URL=server_url,
+                   CX_DATA_DIR=str(tmp_path / "data")),
+        stdout=log.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: get_json(f"{url}/readyz")["status"] == "ready", 60, "readyz")
+        import urllib.request
+
+        event = {"event_id": "cli-1", "type": "feedback", "occurred_at": stamp(time.time()),
+                 "channel": "web", "survey": "csat", "score": 5}
+        request = urllib.request.Request(f"{url}/v1/events", data=orjson.dumps(event),
+                                         headers=bearer(key), method="POST")
+        with urllib.request.urlopen(request, timeout=10) as page:
+            assert json.loads(page.read()) == {"accepted": 1, "rejected": []}
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+    finally:
+        stop_process(process)
+    text = log.read_text()
+    assert "collector listening" in text and "Traceback" not in text
+    assert key not in text and key.split("_")[-1] not in text

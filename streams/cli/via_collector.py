@@ -1,17 +1,16 @@
 """``cxpulse demo --via-collector``: the live traffic enters as a real source's would, over
 HTTP through a collector, with a write key per tenant.
 
-The collector runs on a thread of the demo's process, with its own event loop:
-embedded ClickHouse allows one process per data directory, and the collector reads
-its keys (and writes its dead letters) there. The feeder posts the generated events
-on that loop, paced by event time, as one JSON array per tenant every
-``FLUSH_SECONDS``; a 200 means Kafka has them, and a 503 or 429 is retried.
+The collector serves from a thread of the demo's process (``streams.collect.run.
+Background``): embedded ClickHouse allows one process per data directory, and the
+collector reads its keys (and writes its dead letters) there. The feeder posts the
+generated events from a loop of its own, paced by event time, as one JSON array per
+tenant every ``FLUSH_SECONDS``; a 200 means Kafka has them, and a 503 or 429 is retried.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import threading
 import time
 from collections import Counter, defaultdict
@@ -20,7 +19,7 @@ from typing import Any, Final
 
 from aiohttp import ClientSession
 
-from streams.collect.run import serve
+from streams.collect.run import Background
 from streams.config import Settings
 from streams.core.keys import new_key
 from streams.queries.keys import store_key
@@ -30,7 +29,7 @@ from streams.tools.post import deliver, session
 from streams.warehouse import Warehouse
 
 FLUSH_SECONDS: Final = 0.5
-READY_SECONDS: Final = 30.0
+STOP_SECONDS: Final = 15.0
 
 
 class ViaCollector:
@@ -45,55 +44,32 @@ class ViaCollector:
             record, text = new_key(tenant, "write", "cxpulse demo", int(time.time()))
             store_key(warehouse, record)
             self.keys[tenant] = text
-        self.url = f"http://127.0.0.1:{port}"
+        self.collector = Background(settings, bootstrap=bootstrap, port=port)
+        self.url = self.collector.url
         self.requests = self.accepted = 0
         self.rejected: Counter[str] = Counter()
         self.failed: Counter[str] = Counter()
-        self._settings, self._bootstrap, self._port = settings, bootstrap, port
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._server: asyncio.Task[None] | None = None
-        self._client: ClientSession | None = None
-        self._ready = threading.Event()
-        self._failure = "no answer"
-        self._thread = threading.Thread(target=self._run, name="cx-demo-collector",
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="cx-demo-feeder",
                                         daemon=True)
+        self._client: ClientSession | None = None
 
     def start(self) -> None:
-        """Serve, and return once the collector is listening (else OSError, one line)."""
+        """Serve, and return once the collector listens (else what stopped it: a port in
+        use, Kafka or ClickHouse unreachable), with the feeder's loop running."""
+        self.collector.start()
         self._thread.start()
-        if not self._ready.wait(READY_SECONDS) or self._client is None:
-            raise OSError(f"the demo's collector did not start on port {self._port} "
-                          f"({self._failure}); set CX_COLLECT_PORT to a free port")
+        self._client = self._call(self._open()).result()
 
-    def _run(self) -> None:
-        async def main() -> None:
-            self._loop = asyncio.get_running_loop()
-            listening = asyncio.Event()
-            self._server = asyncio.create_task(serve(
-                self._settings, bootstrap=self._bootstrap, host="127.0.0.1", port=self._port,
-                ready=listening))
-            waiting = asyncio.create_task(listening.wait())
-            await asyncio.wait({self._server, waiting}, return_when=asyncio.FIRST_COMPLETED)
-            if self._server.done():
-                self._server.result()  # raises why it could not serve
-            self._client = session(2 * len(self.keys))  # keep-alive for the whole demo
-            try:
-                self._ready.set()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._server
-            finally:
-                await self._client.close()
+    async def _open(self) -> ClientSession:
+        return session(2 * len(self.keys))  # keep-alive for the whole demo
 
-        try:
-            asyncio.run(main())
-        except Exception as error:  # reported by start(), in one line
-            self._failure = f"{type(error).__name__}: {error}"
-        self._ready.set()  # a failed start must not leave start() waiting
+    def _call(self, work: Any) -> Future[Any]:
+        return asyncio.run_coroutine_threadsafe(work, self._loop)
 
     def feed(self, spec: TrafficSpec) -> Future[None]:
         """Send ``spec``'s traffic in real time; done when it is all sent."""
-        assert self._loop is not None
-        return asyncio.run_coroutine_threadsafe(self._feed(spec), self._loop)
+        return self._call(self._feed(spec))
 
     def send_foreign(self) -> Future[None]:
         """One event naming another tenant, sent with the first tenant's key: the collector
@@ -103,8 +79,7 @@ class ViaCollector:
                  "occurred_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                  "tenant": other if other != first else f"{first}-other", "channel": "web",
                  "survey": "nps", "score": 10}
-        assert self._loop is not None
-        return asyncio.run_coroutine_threadsafe(self._send({first: [event]}), self._loop)
+        return self._call(self._send({first: [event]}))
 
     async def _feed(self, spec: TrafficSpec) -> None:
         pending: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -138,8 +113,10 @@ class ViaCollector:
                 + (f"; failed requests: {failed}" if failed else ""))
 
     def stop(self) -> None:
-        """Stop serving (requests in flight finish first) and wait for the thread."""
-        if self._loop is not None and self._server is not None:
-            with contextlib.suppress(RuntimeError):  # the loop already ended
-                self._loop.call_soon_threadsafe(self._server.cancel)
-        self._thread.join(timeout=15)
+        """Stop feeding, then serving (requests in flight finish first)."""
+        if self._thread.is_alive():
+            if self._client is not None:
+                self._call(self._client.close()).result(STOP_SECONDS)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(STOP_SECONDS)
+        self.collector.stop()

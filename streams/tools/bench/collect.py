@@ -3,7 +3,7 @@
 A fresh local broker; a ClickHouse for the key table (``CX_CLICKHOUSE_URL``, else a
 private ``clickhouse-server``, else embedded chdb); a write key made by ``cxpulse
 keys create``; one ``cxpulse collect`` process. A load client in this process
-(aiohttp, keep-alive connections) measures:
+(aiohttp on uvloop, keep-alive connections) measures:
 
 - **capacity**, closed loop: N connections each posting as fast as answers come,
   single-event requests, then 100-event batches: requests/s and events/s;
@@ -31,10 +31,10 @@ import tempfile
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import numpy as np
 import orjson
@@ -52,6 +52,7 @@ from streams.tools.bench.workers import (
 from streams.tools.generate import TrafficSpec, generate
 from streams.tools.post import EVENTS_PATH, key_headers, post, session
 
+T = TypeVar("T")
 TENANT: Final = "bench"
 BATCH: Final = 100
 TARGETS: Final = {"batch_events_per_s": 20_000, "single_requests_per_s": 2_000,
@@ -131,6 +132,17 @@ def bodies(tenant: str, now: float) -> dict[str, list[bytes]]:
     return {"single": [orjson.dumps(event) for event in events],
             "batch": [orjson.dumps(events[i:i + BATCH])
                       for i in range(0, len(events) - BATCH + 1, BATCH)]}
+
+
+def load(work: Coroutine[Any, Any, T]) -> T:
+    """Run a load phase on uvloop when installed (as ``cxpulse collect`` does): the client
+    shares the cores with the collector, so the less it spends per request the better."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(work)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(work)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -296,13 +308,13 @@ def measure(stack: Stack, plan: Plan) -> dict[str, Any]:
     accepted = 0
     for kind in ("single", "batch"):
         connections = CONNECTIONS[kind]
-        warm = asyncio.run(closed_loop(url, key, payloads[kind], connections,
+        warm = load(closed_loop(url, key, payloads[kind], connections,
                                        plan.warmup_seconds))
         accepted += warm.accepted
         cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
         acks = ack_buckets(stack.port)
         begun = time.perf_counter()
-        tally = asyncio.run(closed_loop(url, key, payloads[kind], connections,
+        tally = load(closed_loop(url, key, payloads[kind], connections,
                                         plan.capacity_seconds))
         wall = time.perf_counter() - begun
         used = {name: cpu_seconds(pid) - cpu[name] for name, pid in pids.items()}
@@ -321,7 +333,7 @@ def measure(stack: Stack, plan: Plan) -> dict[str, Any]:
         for share in (50, 90):
             rate = max(1.0, done["requests_per_s"] * share / 100)
             acks = ack_buckets(stack.port)
-            tally, sent = asyncio.run(open_loop(url, key, payloads[kind], rate,
+            tally, sent = load(open_loop(url, key, payloads[kind], rate,
                                                 plan.latency_seconds, 4 * connections))
             accepted += tally.accepted
             point = tally.summary(plan.latency_seconds) | ack_quantiles(

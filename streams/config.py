@@ -257,10 +257,12 @@ class Settings:
     """Longest time to receive a request body (a slow client gets 408)."""
     keys_refresh_seconds: float = field(default=5.0,
                                         metadata=_env("CX_KEYS_REFRESH_SECONDS", _duration))
-    """How often servers re-read ``cx.api_keys``: a revoked key stops within this (+ a query)."""
+    """How often servers re-read ``cx.api_keys`` (a revoked key stops within this, plus a
+    query) and the collector checks CX_HOOK_SECRETS_FILE for a change."""
     hook_secrets_file: Path | None = field(default=None,
                                            metadata=_env("CX_HOOK_SECRETS_FILE", _path))
-    """JSON ``{tenant: {source: secret}}`` for signed webhooks; unset: webhooks are off."""
+    """JSON ``{tenant: {source: secret}}`` for signed webhooks, re-read when it changes;
+    unset: every webhook is refused."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

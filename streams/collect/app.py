@@ -23,6 +23,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from streams.collect.deadletters import DeadletterWriter
+from streams.collect.hookfile import HookSecrets
 from streams.collect.keyring import KeyRefresher
 from streams.collect.metrics import CollectorMetrics
 from streams.comments.pii import masker
@@ -233,17 +234,22 @@ def _hooks() -> ModuleType | None:
     return hooks
 
 
-def _hook_secrets(path: Path | None) -> dict[str, dict[str, str]] | None:
-    if path is None:
-        return None
+def _hook_secrets(path: Path | None) -> HookSecrets:
+    """The secrets of CX_HOOK_SECRETS_FILE (none when unset); ConfigError for a bad file."""
     hooks = _hooks()
-    if hooks is None:
+    if path is not None and hooks is None:
         raise ConfigError("CX_HOOK_SECRETS_FILE is set but this build has no webhooks "
                           "(streams.hooks)")
     try:
-        return hooks.load_secrets(path)
+        return HookSecrets(path, hooks.load_secrets if hooks else lambda _: {})
     except (OSError, ValueError) as error:
         raise ConfigError(f"CX_HOOK_SECRETS_FILE {path}: {error}") from None
+
+
+async def _watch_hook_secrets(secrets: HookSecrets, every: float) -> None:
+    while True:
+        await asyncio.sleep(every)
+        secrets.reload()
 
 
 async def post_hook(request: web.Request) -> web.Response:
@@ -259,7 +265,8 @@ async def post_hook(request: web.Request) -> web.Response:
     tenant = request.query.get("tenant", "")
     if not tenant:
         return answer(400, "missing_tenant", "the webhook URL needs ?tenant=T")
-    request[TENANT] = tenant if tenant in (collector.hook_secrets or {}) else "-"
+    secrets_now = collector.hook_secrets.secrets
+    request[TENANT] = tenant if tenant in secrets_now else "-"
     address = _client(request)
     blocked = collector.failures.blocked(address)
     if blocked:
@@ -274,7 +281,7 @@ async def post_hook(request: web.Request) -> web.Response:
     source = request.match_info["source"]
     try:
         events = hooks.receive(source, tenant, lowered(request.headers), body,
-                               collector.hook_secrets or {}, time.time(),
+                               secrets_now, time.time(),
                                query=dict(request.query))
     except hooks.HookError as refused:
         if refused.status == 401:
@@ -362,8 +369,11 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
                         request_timeout_ms=timeout_ms) as client:
         collector.producer = client
         await collector.keys.refresh()
+        every = collector.settings.keys_refresh_seconds
         tasks = [asyncio.create_task(collector.keys.run(), name="cx-keys"),
-                 asyncio.create_task(collector.deadletters.run(), name="cx-deadletters")]
+                 asyncio.create_task(collector.deadletters.run(), name="cx-deadletters"),
+                 asyncio.create_task(_watch_hook_secrets(collector.hook_secrets, every),
+                                     name="cx-hook-secrets")]
         try:
             yield
         finally:

@@ -1182,6 +1182,9 @@ def test_k8s_collector(k8s: dict[tuple[str, str], dict[str, Any]]) -> None:
         assert http["path"] == path and path in COLLECTOR_ROUTES, probe
         assert ports.get(http["port"], http["port"]) == port, probe
     assert template["spec"]["securityContext"]["runAsNonRoot"] is True
+    # Webhook secrets: mounted when the Secret exists, never required to start.
+    secrets = [volume["secret"] for volume in template["spec"]["volumes"] if "secret" in volume]
+    assert secrets and all(secret["optional"] is True for secret in secrets)
     spread = template["spec"]["topologySpreadConstraints"]
     assert {c["topologyKey"] for c in spread} >= {"kubernetes.io/hostname"}
 

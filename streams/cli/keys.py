@@ -24,7 +24,8 @@ from streams.warehouse import Warehouse, connect
 from streams.warehouse.migrate import migrate
 
 REVOKE_SECONDS: Final = 10
-"""Collectors reread the key table at least this often: a revoked key stops working by then."""
+"""A revoked key stops working on every collector within this: they reread ``cx.api_keys``
+every ``CX_KEYS_REFRESH_SECONDS`` (5 s by default), plus a query."""
 HASH_SHOWN: Final = 8
 """Hex digits of a key's hash a listing shows: enough to tell keys apart, useless to attack."""
 

@@ -57,7 +57,11 @@ class ViaCollector:
     def start(self) -> None:
         """Serve, and return once the collector listens (else what stopped it: a port in
         use, Kafka or ClickHouse unreachable), with the feeder's loop running."""
-        self.collector.start()
+        try:
+            self.collector.start()
+        except OSError as error:
+            raise OSError(f"the demo's collector cannot serve {self.url}: {error} (set "
+                          "CX_COLLECT_PORT to a free port)") from error
         self._thread.start()
         self._client = self._call(self._open()).result()
 

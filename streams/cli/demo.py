@@ -6,6 +6,8 @@ data directory, so the demo runs everything in this one). Alerts
 need a norm to drop from, so the demo first backfills ``--history`` of steady
 traffic, then runs live traffic whose incident fires an alert and, once it
 passes, resolves it; the detector runs on a demo time scale (``DEMO_ALERTS``).
+With ``--via-collector`` the live traffic goes over HTTP through a collector with a
+write key per tenant (``via_collector``); the history still goes straight to Kafka.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import Future
 from typing import Any
 
 from streams.cli.live import WarehouseSource
@@ -31,8 +34,11 @@ from streams.core.stats import ALL
 from streams.queries.alerting import history
 from streams.queries.landed import landed
 from streams.queries.windows import window_scores
+from streams.tools.generate import TrafficSpec
 from streams.warehouse import Warehouse, connect
 
+TENANTS = ("acme-shop", "nordwind")
+"""The demo's tenants (``cxpulse generate``'s default)."""
 REFRESH_SECONDS = 5.0
 KEY_SECONDS = 0.2
 WINDOW_MS = 3_600_000
@@ -58,7 +64,7 @@ def snapshot(warehouse: Warehouse, deadline_ms: int) -> dict[str, Any]:
 
 
 def run(settings: Settings, *, duration: float | None, rate: float, scenario: str,
-        history_seconds: float) -> int:
+        history_seconds: float, via_collector: bool = False) -> int:
     from streams.kafka.produce import produce_lines
     from streams.worker.app import create_app
     from streams.worker.run import run_worker
@@ -76,6 +82,14 @@ def run(settings: Settings, *, duration: float | None, rate: float, scenario: st
     # replays short runs (new seed each) to show it within minutes, again and again.
     run_seconds = duration or CYCLE_SECONDS
     seeds = itertools.count(1)
+    warehouse = connect(settings.warehouse_url)
+    via = None
+    if via_collector:
+        from streams.cli.via_collector import ViaCollector
+
+        via = ViaCollector(settings, bootstrap, warehouse, TENANTS, settings.collect_port)
+        via.start()
+        via.send_foreign()
 
     def start_generator(*flags: str) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
@@ -84,11 +98,20 @@ def run(settings: Settings, *, duration: float | None, rate: float, scenario: st
             env=os.environ | {"CX_KAFKA_BOOTSTRAP": bootstrap}, stdin=subprocess.DEVNULL,
             stdout=log, stderr=log)
 
+    def start_live() -> subprocess.Popen[bytes] | Future[None]:
+        if via is not None:
+            return via.feed(TrafficSpec(seed=next(seeds), start=time.time(),
+                                        duration=run_seconds, rate=rate, scenario=scenario,
+                                        tenants=TENANTS))
+        return start_generator("--scenario", scenario, "--duration", str(run_seconds))
+
+    def finished(traffic: subprocess.Popen[bytes] | Future[None]) -> bool:
+        return traffic.done() if isinstance(traffic, Future) else traffic.poll() is not None
+
     # The history first (sent at once, event times over the past --history), then live.
-    generator = start_generator("--scenario", "steady", "--backfill", "--duration",
-                                str(history_seconds))
+    generator: subprocess.Popen[bytes] | Future[None] = start_generator(
+        "--scenario", "steady", "--backfill", "--duration", str(history_seconds))
     live = False
-    warehouse = connect(settings.warehouse_url)
     started = time.time()
     shown_alerts = 0
     intro = [f"demo: first {history_seconds / 60:g} min of steady history (the norm alerts "
@@ -96,6 +119,10 @@ def run(settings: Settings, *, duration: float | None, rate: float, scenario: st
              f"demo: Kafka {bootstrap}, ClickHouse {warehouse.description}, scenario {scenario}, "
              f"~{rate:g} events/s; metrics on http://127.0.0.1:{settings.metrics_port}/metrics; "
              "Ctrl-C to stop"]
+    if via is not None:
+        intro.append(f"demo: live traffic goes over HTTP through the collector at {via.url} "
+                     f"(POST /v1/events, a write key per tenant: {', '.join(TENANTS)}); one "
+                     "event naming another tenant is sent with the wrong key and rejected")
     screen = Live(WarehouseSource(warehouse, settings.followup_deadline_ms,
                                   parse_weights(settings.health_weights)),
                   min_answers=settings.min_answers, state=State())
@@ -109,6 +136,7 @@ def run(settings: Settings, *, duration: float | None, rate: float, scenario: st
                 so_far = await asyncio.to_thread(landed, warehouse)
                 await asyncio.to_thread(screen.refresh)
             screen.notes = [f"demo: {landed_line(so_far.counts, so_far.reasons)}",
+                            *([f"demo: {via.line()}"] if via is not None else []),
                             f"demo: scenario {scenario}, ~{rate:g} events/s; logs in {log_path}; "
                             "q or Ctrl-C to stop"]
         terminal.draw(screen.lines(*terminal.size()))
@@ -117,6 +145,8 @@ def run(settings: Settings, *, duration: float | None, rate: float, scenario: st
         nonlocal shown_alerts
         view = await asyncio.to_thread(snapshot, warehouse, settings.followup_deadline_ms)
         print(demo_view(view), flush=True)
+        if via is not None:
+            print(f"  {via.line()}", flush=True)
         changes = await asyncio.to_thread(history, warehouse, since_s=int(started) - 3600)
         for change in changes[shown_alerts:]:
             print(alert_line(change.as_dict()), flush=True)
@@ -126,8 +156,8 @@ def run(settings: Settings, *, duration: float | None, rate: float, scenario: st
     async def show() -> None:
         nonlocal generator, live
         await (draw_top(fetch=True) if terminal else print_scrolling())
-        if generator.poll() is not None and (not live or duration is None):
-            generator = start_generator("--scenario", scenario, "--duration", str(run_seconds))
+        if finished(generator) and (not live or duration is None):
+            generator = start_live()
             live = True
         if duration is not None and time.time() - started > duration + 2 * REFRESH_SECONDS:
             os.kill(os.getpid(), signal.SIGTERM)
@@ -151,8 +181,13 @@ def run(settings: Settings, *, duration: float | None, rate: float, scenario: st
                 terminal.draw(screen.lines(*terminal.size()))
             run_worker(app, "warn", logfile=str(log_path) if terminal else None)
     finally:
-        generator.terminate()
-        generator.wait(timeout=10)
+        if isinstance(generator, Future):
+            generator.cancel()
+        else:
+            generator.terminate()
+            generator.wait(timeout=10)
+        if via is not None:
+            via.stop()
         if log is not None:
             log.close()
     return 0

@@ -11,6 +11,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+from streams.cli import keys as keys_cli
 from streams.cli.render import say, scores_table, show
 from streams.cli.screen import WINDOWS as WINDOW_CHOICES
 from streams.config import ConfigError, Settings
@@ -94,19 +95,12 @@ def cmd_produce(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def paced(events: Iterator[dict], speed: float | None) -> AsyncIterator[tuple]:
-    """Release each event when its event time comes (``speed`` x real time), or at once."""
-    from streams.core.contract import parse_timestamp
+    """Kafka records of ``events``, each released when its event time comes (``speed`` x
+    real time), or at once."""
     from streams.kafka.produce import record_of
+    from streams.tools.generate.pace import paced as paced_events
 
-    origin_wall = time.monotonic()
-    origin_event: float | None = None
-    for event in events:
-        if speed:
-            at = parse_timestamp(event["occurred_at"])[0] / 1000
-            origin_event = at if origin_event is None else origin_event
-            delay = (at - origin_event) / speed - (time.monotonic() - origin_wall)
-            if delay > 0:
-                await asyncio.sleep(delay)
+    async for event in paced_events(events, speed):
         yield record_of(event)
 
 
@@ -148,7 +142,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
     with pipeline_ready(settings, start_local=True) as ready:
         return demo.run(ready, duration=args.duration, rate=args.rate, scenario=args.scenario,
-                        history_seconds=args.history)
+                        history_seconds=args.history, via_collector=args.via_collector)
 
 
 def cmd_scores(args: argparse.Namespace, settings: Settings) -> int:
@@ -298,8 +292,12 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
         from streams.tools.bench import comments
 
         return comments.run(settings, output=args.json)
+    if args.suite == "collect":
+        from streams.tools.bench import collect
+
+        return collect.run(settings, quick=args.quick, output=args.json)
     if args.quick:
-        raise ValueError("--quick applies to 'bench alerts' only")
+        raise ValueError("--quick applies to 'bench alerts' and 'bench collect' only")
     from streams.tools import bench
 
     return bench.run(settings, events=args.events, output=args.json)
@@ -334,6 +332,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--history", type=parse_duration, default=3600.0,
                       help="steady traffic backfilled first, the norm alerts compare with "
                       "(default 1h)")
+    demo.add_argument("--via-collector", action="store_true",
+                      help="send the live traffic over HTTP through a collector (cxpulse "
+                      "collect, on CX_COLLECT_PORT) with a write key per tenant, as real "
+                      "sources do; the history still goes straight to Kafka")
     demo.set_defaults(func=cmd_demo)
 
     worker = sub.add_parser("worker", help="run a Faust worker (any number share the partitions)")
@@ -456,17 +458,22 @@ def build_parser() -> argparse.ArgumentParser:
     comments.add_argument("--json", action="store_true", help="JSON output")
     comments.set_defaults(func=cmd_comments)
 
+    keys_cli.add_parser(sub)
+
     bench = sub.add_parser("bench", help="measure ingest throughput against the local broker; "
                            "'bench alerts' measures alert detection delay, false alarms and cost")
-    bench.add_argument("suite", nargs="?", choices=["alerts", "reads", "comments"],
+    bench.add_argument("suite", nargs="?", choices=["alerts", "reads", "comments", "collect"],
                        help="alerts: detection delay per scenario and volume, false alarms per "
                        "tenant-week, one evaluation pass at 10k scopes (about 6 min); reads: "
                        "7-day windows and 90-day trends from the rollups vs the minutes over "
                        "a simulated year (about 3 min); comments: the comment model's speed, "
-                       "latency and memory, alone and stored as the worker does (about 4 min)")
+                       "latency and memory, alone and stored as the worker does (about 4 min); "
+                       "collect: one collector process's events/s (single events, 100-event "
+                       "batches) and latency at 50%% and 90%% load, acks on (about 2 min)")
     bench.add_argument("--events", type=int, default=200_000, help="ingest bench: events")
     bench.add_argument("--quick", action="store_true",
-                       help="alerts: a smoke run (3 days, low volume only, 1k scopes)")
+                       help="alerts: a smoke run (3 days, low volume only, 1k scopes); "
+                       "collect: 2-second phases")
     bench.add_argument("--json", help="also write the results to this JSON file")
     bench.set_defaults(func=cmd_bench)
     return parser

@@ -97,9 +97,12 @@ def percent(rate: float | None) -> str:
 
 
 def interval(value: float | None, low: float | None, high: float | None, digits: int) -> str:
-    """A score with its 95% interval, e.g. ``74.3 [70-78]``; ``-`` without data."""
+    """A score with its 95% interval, e.g. ``74.3 [70-78]``; ``-`` without data; the value
+    alone when it has no interval (one CES answer has no spread)."""
     if value is None:
         return "-"
+    if low is None or high is None:
+        return f"{value:.{digits}f}"
     return f"{value:.{digits}f} [{low:.{digits - 1}f}-{high:.{digits - 1}f}]"
 
 

@@ -93,6 +93,15 @@ def load_event_schemas() -> dict[str, dict[str, Any]]:
     }
 
 
+def check_tenant(name: str) -> str:
+    """``name`` if it is a tenant by the contract's rule (``common.json``), else ValueError:
+    for tenants named outside an event (keys, command-line flags), checked like events."""
+    rule = load_event_schemas()["common"]["definitions"]["tenant"]
+    if not re.fullmatch(rule["pattern"].strip("^$"), name):
+        raise ValueError(f"tenant {name!r} is not valid: it {rule['description']}")
+    return name
+
+
 def _compile(schemas: dict[str, dict[str, Any]]) -> dict[str, Callable[[Any], Any]]:
     by_uri = {schema["$id"]: schema for schema in schemas.values()}
 

@@ -19,6 +19,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
+from streams.core.contract import check_tenant
+
 SCOPES: Final = ("write", "read", "admin")
 """``write``: the collector and webhooks; ``read``: the /v1 read API; ``admin``: both, for
 every tenant."""
@@ -57,9 +59,12 @@ def hash_secret(secret: str) -> str:
 
 
 def new_key(tenant: str, scope: str, name: str, now: int) -> tuple[ApiKey, str]:
-    """A fresh key: its record (to store) and its full text (to show once, never store)."""
+    """A fresh key: its record (to store) and its full text (to show once, never store).
+    ``tenant`` must be a contract tenant unless the scope is ``admin`` (every tenant)."""
     if scope not in SCOPES:
         raise ValueError(f"scope must be one of {', '.join(SCOPES)}, got {scope!r}")
+    if scope != "admin":
+        check_tenant(tenant)
     key_id = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     record = ApiKey(key_id, ALL_TENANTS if scope == "admin" else tenant, scope, name, now,

@@ -15,7 +15,7 @@ from streams.kafka import broker
 from tests.support.services import CXPULSE, consume_all
 
 COMMANDS = ["demo", "worker", "topics", "migrate", "produce", "generate", "scores", "top", "cases",
-            "verify", "bench"]
+            "verify", "bench", "keys"]
 
 
 def cxpulse(*args: str, env: dict[str, str] | None = None, timeout: float = 120,
@@ -113,3 +113,29 @@ def test_demo_shows_events_landing_and_stops_its_broker(tmp_path: Path) -> None:
     assert interactions > 100 and feedback > 10, out
     assert dead == 3 and "invalid_json 2" in out, out
     assert not (tmp_path / "data" / "broker.json").exists()
+
+
+@pytest.mark.integration
+def test_demo_via_collector_sends_live_traffic_over_http(tmp_path: Path) -> None:
+    result = cxpulse("demo", "--via-collector", "--duration", "12s", "--rate", "100",
+                     "--history", "1m", cwd=tmp_path, env={
+        "CX_DATA_DIR": str(tmp_path / "data"), "CX_METRICS_PORT": str(broker.free_port()),
+        "CX_COLLECT_PORT": str(broker.free_port())}, timeout=180)
+    out, err = result.stdout.decode(), result.stderr.decode()
+    assert result.returncode == 0, err[-3000:]
+    assert "live traffic goes over HTTP through the collector" in out, out
+    (history,) = [int(n) for n in re.findall(r"sent (\d+) messages", err)]  # straight to Kafka
+    landed = [tuple(map(int, m)) for m in re.findall(
+        r"landed: interactions (\d+), feedback (\d+), followups (\d+), dead letters (\d+)", out)]
+    via = [tuple(map(int, m)) for m in re.findall(
+        r"via collector http://127\.0\.0\.1:\d+: (\d+) events accepted in (\d+) requests, "
+        r"rejected (\d+) \(tenant_mismatch 1\)", out)]
+    assert landed and via, out
+    interactions, feedback, followups, dead = landed[-1]
+    accepted, requests, rejected = via[-1]  # printed after the landed line of its refresh
+    assert accepted > 300 and requests > 5 and rejected == 1, out
+    # Everything live came through the collector, and it landed: more than the history,
+    # no more than the history and what the collector had accepted by then.
+    assert history < interactions + feedback + followups <= history + accepted, out
+    # The hostile messages, and the other tenant's event refused at the door.
+    assert dead == 4 and "tenant_mismatch 1" in out.split("landed:")[-1], out

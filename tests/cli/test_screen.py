@@ -63,6 +63,7 @@ def test_cells_show_intervals_and_dashes_without_data() -> None:
     assert interval(74.3, 70.12, 78.04, 1) == "74.3 [70-78]"
     assert interval(5.55, 5.31, 5.79, 2) == "5.55 [5.3-5.8]"
     assert interval(None, None, None, 2) == "-"
+    assert interval(5.0, None, None, 2) == "5.00"  # one CES answer: no interval, no crash
 
 
 def test_a_score_line_lays_its_cells_in_the_columns() -> None:

@@ -76,3 +76,10 @@ def test_scopes_and_tenants_are_enforced() -> None:
     assert write.allows("write", "acme-shop") and not write.allows("write", "globex")
     assert not write.allows("read", "acme-shop")
     assert read.allows("read", "acme-shop") and not read.allows("write", "acme-shop")
+
+
+@pytest.mark.parametrize("tenant", ["", "Acme", "-acme", "acme shop", "a" * 65, "acme\n"])
+def test_a_key_names_a_contract_tenant(tenant: str) -> None:
+    with pytest.raises(ValueError, match="is not valid: it must be 1-64 chars"):
+        new_key(tenant, "write", "", 0)
+    assert new_key("a" * 64, "read", "", 0)[0].tenant == "a" * 64

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from streams.collect.app import ROUTES
 from streams.config import Settings
 from streams.queries.macros import interpolate
 from tests.support.services import system_binary
@@ -47,12 +48,15 @@ DEPLOYED_ENV = {
     "CX_DATA_DIR",
     "CX_METRICS_PORT",
     "CX_PARTITIONS",
+    "CX_COLLECT_PORT",
 }
 # A version tag with at least major.minor.patch, or a digest: never `latest` or a moving
 # series tag like `3.11-slim` or `25.3`.
 PINNED = re.compile(r"[^:@\s]+(:v?\d+\.\d+\.\d+[-\w.]*)?(@sha256:[0-9a-f]{64})?")
 DIGEST = "@sha256:"
-CX_COMMANDS = {"worker", "topics", "migrate", "demo", "generate"}
+CX_COMMANDS = {"worker", "topics", "migrate", "demo", "generate", "collect"}
+# The collector's routes, from its application: what its probes and scrapes may point at.
+COLLECTOR_ROUTES = {path for _, path in ROUTES}
 # Environment variables of the third-party images, by image repository.
 THIRD_PARTY_ENV = {
     "apache/kafka": re.compile(r"CLUSTER_ID|KAFKA_[A-Z0-9_]+"),
@@ -399,6 +403,7 @@ def test_compose_services(services: dict[str, dict[str, Any]]) -> None:
         "migrate",
         "topics",
         "worker",
+        "collector",
         "prometheus",
         "alertmanager",
         "grafana",
@@ -407,7 +412,8 @@ def test_compose_services(services: dict[str, dict[str, Any]]) -> None:
     assert image_repository(services["kafka"]["image"]) == "apache/kafka"
     assert "controller" in services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"]  # KRaft
     assert image_repository(services["clickhouse"]["image"]) == "clickhouse/clickhouse-server"
-    for name in ("kafka", "clickhouse", "worker", "prometheus", "alertmanager", "grafana"):
+    for name in ("kafka", "clickhouse", "worker", "collector", "prometheus", "alertmanager",
+                 "grafana"):
         assert "healthcheck" in services[name], f"{name} has no healthcheck"
     for name in ("migrate", "topics", "worker"):
         assert services[name]["command"] == [name]
@@ -423,7 +429,7 @@ def test_compose_services(services: dict[str, dict[str, Any]]) -> None:
 
 def test_compose_runs_documented_commands(services: dict[str, dict[str, Any]]) -> None:
     app = [name for name, service in services.items() if "build" in service]
-    assert set(app) == {"migrate", "topics", "worker"}
+    assert set(app) == {"migrate", "topics", "worker", "collector"}
     for name in app:
         assert services[name]["command"][0] in CX_COMMANDS
 
@@ -552,17 +558,64 @@ def test_compose_metrics_port_agrees(
 ) -> None:
     port = int(services["worker"]["environment"]["CX_METRICS_PORT"])
     assert str(port) in [str(p) for p in services["worker"].get("expose", [])]
-    job = next(j for j in prometheus_config["scrape_configs"] if j["job_name"] == "cxpulse-worker")
-    assert job.get("metrics_path", "/metrics") == "/metrics"
-    targets = []
-    for sd in job.get("dns_sd_configs", []):
-        targets += [(name, sd["port"]) for name in sd["names"]]
-    for static in job.get("static_configs", []):
-        targets += [tuple(t.rsplit(":", 1)) for t in static["targets"]]
+    targets = scrape_targets(prometheus_config, "cxpulse-worker")
     assert targets
     for host, target_port in targets:
         assert host in services and services[host].get("command") == ["worker"], host
         assert int(target_port) == port
+
+
+def setting_default(env: str) -> Any:
+    """The default of the setting read from ``env`` (streams/config.py)."""
+    (found,) = [setting for setting in fields(Settings) if setting.metadata["env"] == env]
+    return found.default
+
+
+def scrape_targets(prometheus_config: dict[str, Any], job_name: str) -> list[tuple[str, int]]:
+    job = next(j for j in prometheus_config["scrape_configs"] if j["job_name"] == job_name)
+    assert job.get("metrics_path", "/metrics") == "/metrics"
+    targets = [(name, int(sd["port"])) for sd in job.get("dns_sd_configs", [])
+               for name in sd["names"]]
+    targets += [(host, int(port)) for static in job.get("static_configs", [])
+                for host, port in (t.rsplit(":", 1) for t in static["targets"])]
+    return targets
+
+
+def probe_path(test: list[str]) -> tuple[str, str]:
+    """(port variable, path) a compose healthcheck requests: ``...environ.get('VAR', ...)
+    + '/path'``."""
+    match = re.search(r"environ\.get\('([A-Z_]+)', '\d+'\) \+ '(/[^']*)'", " ".join(test))
+    assert match, f"healthcheck does not follow its container's port setting: {test}"
+    return match.group(1), match.group(2)
+
+
+def test_compose_collector(
+    services: dict[str, dict[str, Any]], prometheus_config: dict[str, Any]
+) -> None:
+    """Port from CX_COLLECT_PORT (its default is the setting's), published for producers on
+    the host, ready only with the broker (/readyz), started after the schema and topics."""
+    collector = services["collector"]
+    default = setting_default("CX_COLLECT_PORT")
+    environment = env_dict(collector["environment"])
+    assert int(interpolation_default(environment["CX_COLLECT_PORT"])) == default
+    (published,) = collector["ports"]
+    parts = re.fullmatch(r"(\$\{[^}]*\}|\d+):(\$\{[^}]*\}|\d+)", published)
+    assert parts, published
+    host, container = (int(interpolation_default(part)) for part in parts.groups())
+    assert host == container == default
+    variable, path = probe_path(collector["healthcheck"]["test"])
+    assert (variable, path) == ("CX_COLLECT_PORT", "/readyz") and path in COLLECTOR_ROUTES
+    assert collector["command"] == ["collect"]
+    for step in ("migrate", "topics"):  # keys live in ClickHouse, events go to the topics
+        assert collector["depends_on"][step]["condition"] == "service_completed_successfully"
+    assert scrape_targets(prometheus_config, "cxpulse-collector") == [("collector", default)]
+    assert probe_path(services["worker"]["healthcheck"]["test"]) == ("CX_METRICS_PORT",
+                                                                     "/metrics")
+
+
+def test_probe_path_check_can_fail() -> None:
+    with pytest.raises(AssertionError, match="does not follow"):
+        probe_path(["CMD", "curl", "http://127.0.0.1:8088/readyz"])
 
 
 def test_prometheus_sends_alerts_to_alertmanager(
@@ -600,7 +653,8 @@ def test_dockerfile() -> None:
     volumes = [args for op, args in final if op == "VOLUME"]
     assert any(env["CX_DATA_DIR"] in volume for volume in volumes)
     assert json.loads(next(args for op, args in final if op == "ENTRYPOINT")) == ["cxpulse"]
-    assert next(args for op, args in final if op == "EXPOSE").split() == [env["CX_METRICS_PORT"]]
+    exposed = next(args for op, args in final if op == "EXPOSE").split()
+    assert exposed == [env["CX_METRICS_PORT"], str(setting_default("CX_COLLECT_PORT"))]
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert "cxpulse" in scripts
 
@@ -1079,12 +1133,68 @@ def test_k8s_worker_probes_and_disruption_budget(
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert container[probe]["httpGet"]["path"] == "/metrics", probe
-    budgets = [doc for (kind, _), doc in k8s.items() if kind == "PodDisruptionBudget"]
-    (budget,) = budgets
-    assert budget["apiVersion"] == "policy/v1"
+    budget = disruption_budget(k8s, deployment)
     labels = deployment["spec"]["template"]["metadata"]["labels"]
     assert budget["spec"]["selector"]["matchLabels"].items() <= labels.items()
     assert budget["spec"].get("maxUnavailable") == 1 or (
         budget["spec"]["minAvailable"] < deployment["spec"]["replicas"])
     spread = deployment["spec"]["template"]["spec"]["topologySpreadConstraints"]
     assert {c["topologyKey"] for c in spread} >= {"kubernetes.io/hostname"}
+
+
+def disruption_budget(k8s: dict[tuple[str, str], dict[str, Any]],
+                      deployment: dict[str, Any]) -> dict[str, Any]:
+    """The one PodDisruptionBudget whose selector picks this Deployment's pods."""
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    budgets = [doc for (kind, _), doc in k8s.items() if kind == "PodDisruptionBudget"
+               and doc["spec"]["selector"]["matchLabels"].items() <= labels.items()]
+    (budget,) = budgets
+    assert budget["apiVersion"] == "policy/v1"
+    return budget
+
+
+def test_k8s_collector(k8s: dict[tuple[str, str], dict[str, Any]]) -> None:
+    """Port from the ConfigMap's CX_COLLECT_PORT (the setting's default), liveness on
+    /healthz and readiness on /readyz (routes the collector serves), a Service on that
+    port, scraped like the workers, a disruption budget, spread over nodes."""
+    deployment = k8s[("Deployment", "cxpulse-collector")]
+    config = k8s[("ConfigMap", "cxpulse-config")]["data"]
+    port = int(config["CX_COLLECT_PORT"])
+    assert port == setting_default("CX_COLLECT_PORT")
+    assert deployment["spec"]["replicas"] >= 2
+    template = deployment["spec"]["template"]
+    labels = template["metadata"]["labels"]
+    assert deployment["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    annotations = template["metadata"]["annotations"]
+    assert (annotations["prometheus.io/port"], annotations["prometheus.io/path"]) == (
+        str(port), "/metrics")
+    (container,) = template["spec"]["containers"]
+    assert container["image"] == "cxpulse" and container["args"] == ["collect"]
+    refs = {source.get("configMapRef", source.get("secretRef"))["name"]
+            for source in container["envFrom"]}
+    assert refs == {"cxpulse-config", "cxpulse-clickhouse"}  # settings, and the key table
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert list(ports.values()) == [port]
+    expected = {"livenessProbe": "/healthz", "readinessProbe": "/readyz",
+                "startupProbe": "/healthz"}
+    for probe, path in expected.items():
+        http = container[probe]["httpGet"]
+        assert http["path"] == path and path in COLLECTOR_ROUTES, probe
+        assert ports.get(http["port"], http["port"]) == port, probe
+    assert template["spec"]["securityContext"]["runAsNonRoot"] is True
+    # Webhook secrets: mounted when the Secret exists, never required to start.
+    secrets = [volume["secret"] for volume in template["spec"]["volumes"] if "secret" in volume]
+    assert secrets and all(secret["optional"] is True for secret in secrets)
+    spread = template["spec"]["topologySpreadConstraints"]
+    assert {c["topologyKey"] for c in spread} >= {"kubernetes.io/hostname"}
+
+    service = k8s[("Service", "cxpulse-collector")]
+    assert service["spec"]["selector"].items() <= labels.items()
+    (service_port,) = service["spec"]["ports"]
+    assert ports.get(service_port["targetPort"], service_port["targetPort"]) == port
+
+    budget = disruption_budget(k8s, deployment)
+    assert budget["spec"].get("maxUnavailable") == 1 or (
+        budget["spec"]["minAvailable"] < deployment["spec"]["replicas"])
+    worker = k8s[("Deployment", "cxpulse-worker")]
+    assert budget is not disruption_budget(k8s, worker)

@@ -34,10 +34,14 @@ def rows_written(port: int) -> float:
                if line.startswith("cx_sink_rows_total{"))
 
 
-def histogram_quantile(lines: list[str], name: str, q: float) -> float:
-    """Quantile from cumulative Prometheus buckets, interpolated linearly within a bucket."""
-    buckets = sorted((float(line.split('le="')[1].split('"')[0]), float(line.rsplit(" ", 1)[1]))
-                     for line in lines if line.startswith(f"{name}_bucket{{"))
+def histogram_buckets(lines: list[str], name: str) -> list[tuple[float, float]]:
+    """(upper bound, cumulative count) of a Prometheus histogram, in bound order."""
+    return sorted((float(line.split('le="')[1].split('"')[0]), float(line.rsplit(" ", 1)[1]))
+                  for line in lines if line.startswith(f"{name}_bucket{{"))
+
+
+def bucket_quantile(buckets: list[tuple[float, float]], q: float) -> float:
+    """Quantile from cumulative buckets, interpolated linearly within a bucket."""
     total = buckets[-1][1] if buckets else 0.0
     lower_bound = lower_count = 0.0
     for bound, count in buckets:
@@ -48,6 +52,11 @@ def histogram_quantile(lines: list[str], name: str, q: float) -> float:
             return lower_bound + (bound - lower_bound) * share
         lower_bound, lower_count = bound, count
     return float("nan")
+
+
+def histogram_quantile(lines: list[str], name: str, q: float) -> float:
+    """Quantile of a histogram as a worker's /metrics shows it now."""
+    return bucket_quantile(histogram_buckets(lines, name), q)
 
 
 def peak_rss_mib(pid: int) -> float:

@@ -30,7 +30,8 @@ _COMMON: Final = ("event_id", "tenant", "channel", "touchpoint", "occurred_at", 
 _SOURCE: Final = ("ingested_at", "source_partition", "source_offset")
 COLUMNS: Final[dict[str, tuple[str, ...]]] = {
     "interactions": (*_COMMON, "kind", "outcome", "duration_ms", "value", "currency", *_SOURCE),
-    "feedback": (*_COMMON, "survey", "score", "scale", "comment", "interaction_id", *_SOURCE),
+    "feedback": (*_COMMON, "survey", "score", "scale", "comment", "interaction_id", "revision",
+                 *_SOURCE),
     "followups": (*_COMMON, "feedback_id", "action", "agent", *_SOURCE),
     DEADLETTER_TABLE: ("received_at", "reason", "message", "topic", "partition", "offset",
                        "payload"),
@@ -44,7 +45,8 @@ def _interaction(e: Interaction) -> Row:
 
 
 def _feedback(e: Feedback) -> Row:
-    return e.survey, e.score, e.scale_or_default, e.comment or "", e.interaction_id or ""
+    return (e.survey, e.score, e.scale_or_default, e.comment or "", e.interaction_id or "",
+            e.revision)
 
 
 def _followup(e: Followup) -> Row:

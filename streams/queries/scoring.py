@@ -16,23 +16,24 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from streams.core.cases import CASE_COLUMNS, CaseRow, Closing, case_row, met_by
+from streams.core.cases import CASE_COLUMNS, CaseRow, Closing, case_row, met_by, withdrawn_case
 from streams.core.contract import ValidEvent
 from streams.core.facts import (
     CLOSING_ACTIONS,
     FACT_COLUMNS,
     Answer,
     FactRow,
+    MinuteKey,
     answer_of,
     interaction_fact,
+    tombstones,
+    winner,
 )
 from streams.core.stats import STAT_COLUMNS
 from streams.queries.windows import STAT_SUMS, stats_of_sums
 from streams.warehouse import Warehouse
 from streams.warehouse.sql import OCCURRED_MS, in_list, sql_literal
 
-MinuteKey = tuple[str, str, str, int]
-"""(tenant, channel, touchpoint, minute as epoch seconds)."""
 
 def _utc(seconds: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds))
@@ -50,17 +51,20 @@ def query_in(warehouse: Warehouse, values: list[Any],
         yield from warehouse.query(sql(in_list(chunk)))
 
 
-def _stored_answers(warehouse: Warehouse, ids: list[str]) -> dict[str, Answer]:
-    """Feedback already in the raw table, by event id (a follow-up's target)."""
+def _stored_revisions(warehouse: Warehouse, ids: list[str]) -> dict[str, list[Answer]]:
+    """Every stored revision of these feedback ids (all rows, no FINAL: an older revision
+    tells where the answer counted before), highest revision first."""
     rows = query_in(warehouse, ids, lambda values: (
         f"SELECT event_id, tenant, channel, touchpoint, {OCCURRED_MS} AS at_ms, survey, score, "
-        f"scale, customer_id, comment FROM {warehouse.database}.feedback "
-        f"WHERE event_id IN {values} LIMIT 1 BY event_id"))
-    return {row["event_id"]: Answer(row["event_id"],
-                                    (row["tenant"], row["channel"], row["touchpoint"]),
-                                    int(row["at_ms"]), row["survey"], int(row["score"]),
-                                    int(row["scale"]), row["customer_id"], row["comment"])
-            for row in rows}
+        f"scale, customer_id, comment, revision FROM {warehouse.database}.feedback "
+        f"WHERE event_id IN {values} ORDER BY event_id, revision DESC"))
+    found: dict[str, list[Answer]] = {}
+    for row in rows:
+        found.setdefault(row["event_id"], []).append(Answer(
+            row["event_id"], (row["tenant"], row["channel"], row["touchpoint"]),
+            int(row["at_ms"]), row["survey"], int(row["score"]), int(row["scale"]),
+            row["customer_id"], row["comment"], int(row["revision"])))
+    return found
 
 
 # The order of ``closing_rank``, in SQL: the earliest, then the first action of CLOSING_ACTIONS.
@@ -82,9 +86,13 @@ def batch_facts(warehouse: Warehouse, events: list[ValidEvent], deadline_ms: int
                 ) -> tuple[list[FactRow], list[CaseRow]]:
     """The facts and follow-up cases a batch adds or changes; its raw rows must be written.
 
-    One lookup serves both: each feedback of the batch needing follow-up, and each
-    stored feedback a closing follow-up of the batch points at, is joined with its
-    first closing follow-up in the raw table (the batch's own included).
+    One lookup of the stored revisions serves every feedback of the batch and every
+    feedback a closing follow-up of the batch points at: the highest revision wins
+    (``facts.winner``), older revisions that counted elsewhere get tombstones, and a
+    batch holding a stale revision writes the winner's facts again. A second lookup
+    joins the winners needing follow-up with their first closing follow-up (the
+    batch's own included). Each side writes before it looks up, so whichever of two
+    revisions, or of a feedback and its follow-up, comes last sees both.
     """
     facts: list[FactRow] = []
     answers: dict[str, Answer] = {}
@@ -95,17 +103,31 @@ def batch_facts(warehouse: Warehouse, events: list[ValidEvent], deadline_ms: int
             facts.append(interaction_fact(valid))
         elif kind == "feedback":
             answer = answer_of(valid)
-            answers[answer.event_id] = answer
+            known = answers.get(answer.event_id)
+            if known is None or answer.revision > known.revision:
+                answers[answer.event_id] = answer
         elif valid.event.action in CLOSING_ACTIONS:  # type: ignore[union-attr]
             targets.add(valid.event.feedback_id)  # type: ignore[union-attr]
-    unhappy = {key: answer for key, answer in answers.items() if answer.needs_followup}
-    facts += [answer.fact(met=False) for answer in answers.values() if not answer.needs_followup]
-    stored = targets - answers.keys()
-    if stored:
-        unhappy |= {key: answer for key, answer in _stored_answers(warehouse, sorted(stored))
-                    .items() if answer.needs_followup}
+    if not answers and not targets:
+        return facts, []
+    stored = _stored_revisions(warehouse, sorted(answers.keys() | targets))
+    unhappy: dict[str, Answer] = {}
+    cases: list[CaseRow] = []
+    for key, answer in answers.items():
+        revisions = [answer, *stored.get(key, ())]
+        best = winner(revisions)
+        facts += _superseded(best, revisions)
+        cases += _withdrawn(best, revisions, deadline_ms)
+        if best.needs_followup:
+            unhappy[key] = best
+        else:
+            facts.append(best.fact(met=False))
+    for key in targets - answers.keys():
+        if key in stored:
+            best = winner(stored[key])
+            if best.needs_followup:
+                unhappy[key] = best
     first = _first_closing_followups(warehouse, sorted(unhappy)) if unhappy else {}
-    cases = []
     for key, answer in unhappy.items():
         met = met_by(answer, first.get(key), deadline_ms)
         facts.append(answer.fact(met=met is not None))
@@ -113,12 +135,37 @@ def batch_facts(warehouse: Warehouse, events: list[ValidEvent], deadline_ms: int
     return facts, cases
 
 
+def _superseded(best: Answer, revisions: list[Answer]) -> list[FactRow]:
+    """Tombstones where older revisions counted and the winner does not (its own comment
+    fact, if it has none, is the enrichment's to withdraw: ``queries.comments``)."""
+    places: dict[MinuteKey, bool] = {}
+    for answer in revisions:
+        if answer.key != best.key:
+            places[answer.key] = places.get(answer.key, False) or bool(answer.comment)
+    return [fact for key, comment in places.items()
+            for fact in tombstones(best.event_id, key, best.revision, comment)]
+
+
+def _withdrawn(best: Answer, revisions: list[Answer], deadline_ms: int) -> list[CaseRow]:
+    """Withdrawn cases of older revisions needing follow-up, where the winner has no case:
+    it needs none, or it belongs to another tenant (cases are keyed by tenant and id)."""
+    gone: dict[str, Answer] = {}
+    for answer in revisions:
+        if answer.needs_followup and answer.revision < best.revision and (
+                not best.needs_followup or answer.scope[0] != best.scope[0]):
+            gone.setdefault(answer.scope[0], answer)
+    return [withdrawn_case(answer, best.revision, deadline_ms) for answer in gone.values()]
+
+
 MINUTE_COLUMNS = ("tenant", "channel", "touchpoint", "minute", *STAT_COLUMNS, "version",
                   "computed_at")
 
 
 def recompute(warehouse: Warehouse, keys: list[MinuteKey]) -> list[tuple[Any, ...]]:
-    """Absolute sums of the stored facts for these scope-minutes, versioned (``MINUTE_COLUMNS``)."""
+    """Absolute sums of the stored facts for these scope-minutes (``MINUTE_COLUMNS``),
+    versioned by the count of facts plus the sum of their versions: a new fact, a met
+    follow-up, a later revision or a tombstone all make it grow (for facts of revision 0
+    it is facts plus met follow-ups, as before revisions)."""
     now = int(time.time())
     rows = []
     # Minutes as 'YYYY-MM-DD hh:mm:ss' literals so the IN matches the primary key itself
@@ -126,12 +173,13 @@ def recompute(warehouse: Warehouse, keys: list[MinuteKey]) -> list[tuple[Any, ..
     literal_keys = [(*scope, _utc(minute)) for *scope, minute in keys]
     for row in query_in(warehouse, literal_keys, lambda values: (
             f"SELECT tenant, channel, touchpoint, toUnixTimestamp(minute) AS minute_s, "
-            f"{STAT_SUMS}, count() AS facts FROM {warehouse.database}.score_facts FINAL "
+            f"{STAT_SUMS}, count() + sum(version) AS versions "
+            f"FROM {warehouse.database}.score_facts FINAL "
             f"WHERE (tenant, channel, touchpoint, minute) IN {values} "
             "GROUP BY tenant, channel, touchpoint, minute")):
         stats = stats_of_sums(row)
         rows.append((row["tenant"], row["channel"], row["touchpoint"], int(row["minute_s"]),
-                     *stats.as_dict().values(), int(row["facts"]) + stats.followup_met, now))
+                     *stats.as_dict().values(), int(row["versions"]), now))
     return rows
 
 

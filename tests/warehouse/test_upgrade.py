@@ -41,8 +41,9 @@ class OldFeedback:
         return getattr(self._inner, name)
 
     def query(self, sql: str):
-        return self._inner.query(sql.replace("comment, revision FROM", "comment, 0 AS revision FROM")
-                                 .replace("ORDER BY event_id, revision DESC", ""))
+        return self._inner.query(
+            sql.replace("comment, revision FROM", "comment, 0 AS revision FROM")
+            .replace("ORDER BY event_id, revision DESC", ""))
 
 
 def load_old_way(warehouse: Warehouse, events: list[dict]) -> None:

@@ -1,4 +1,4 @@
-"""Follow-up cases that need a call now, and the record of ``case_opened`` notifications.
+"""Follow-up cases that need a call now, and the record of the notifications sent.
 
 Cases are written by ``scoring.store_facts``; here they are read. A case is
 unmet while the part of its highest version below the revision is 0
@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from streams.core.cases import REVISION_SHIFT, case_state
+from streams.core.triggers import Notice, Sent
 from streams.core.units import format_time
 from streams.queries.scoring import query_in
 from streams.warehouse import Warehouse
@@ -56,16 +57,20 @@ def unmet_cases(warehouse: Warehouse, *, now_ms: int, tenant: str | None = None,
     return cases
 
 
-def notified(warehouse: Warehouse, event_ids: list[str]) -> set[str]:
-    """Which of these feedback event ids already had their ``case_opened`` sent."""
-    return {row["event_id"] for row in query_in(warehouse, event_ids, lambda values: (
-        f"SELECT DISTINCT event_id FROM {warehouse.database}.notifications "
-        f"WHERE event_id IN {values}"))}
+def notified(warehouse: Warehouse, event_ids: list[str]) -> dict[str, Sent]:
+    """What was sent for these feedback event ids: (highest revision, its message type)."""
+    return {row["event_id"]: (int(row["last_revision"]), row["kind"])
+            for row in query_in(warehouse, event_ids, lambda values: (
+                f"SELECT event_id, max(revision) AS last_revision, argMax(type, revision) AS kind "
+                f"FROM {warehouse.database}.notifications WHERE event_id IN {values} "
+                "GROUP BY event_id"))}
 
 
-def record_notified(warehouse: Warehouse, messages: dict[str, bytes], kind: str) -> None:
-    """Remember the messages sent (payload by feedback event id), so none is sent twice."""
+def record_notified(warehouse: Warehouse, notices: list[Notice]) -> None:
+    """Remember the messages sent (one row per event id and revision), so none is sent
+    twice."""
     now = int(time.time())
     warehouse.insert("notifications",
-                     [(event_id, kind, now, payload) for event_id, payload in messages.items()],
-                     ("event_id", "type", "sent_at", "payload"))
+                     [(event_id, revision, kind, now, payload)
+                      for event_id, revision, kind, payload in notices],
+                     ("event_id", "revision", "type", "sent_at", "payload"))

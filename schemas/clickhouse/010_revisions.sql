@@ -18,6 +18,13 @@
 -- notifications: `revision`, sorted by (event_id, revision): case_opened once per
 --   event id, case_updated / case_withdrawn once per event id and revision.
 --
+-- feedback_revisions: where each revision of a feedback counts (scope, minute) and
+--   whether it has a comment and needs follow-up, one row per event id and revision.
+--   The raw table keeps only the highest revision once its parts merge, but a later
+--   revision must still find where the older ones counted, to leave tombstones there
+--   (queries.scoring); written with the raw rows, before scoring looks it up.
+--   Existing feedback is revision 0.
+--
 -- Each table is rebuilt as 006 does (a new table, a copy with explicit columns, a
 -- rename swap, the old one dropped): every step can run again after a crash. Stop
 -- the workers while this runs. No ALTER ... ADD COLUMN, which 18.16 cannot repeat.
@@ -176,3 +183,23 @@ INSERT INTO {database}.notifications_v10 (event_id, type, sent_at, payload, revi
 SELECT event_id, type, sent_at, payload, 0 FROM {database}.notifications;
 RENAME TABLE {database}.notifications TO {database}.notifications_v9, {database}.notifications_v10 TO {database}.notifications;
 DROP TABLE {database}.notifications_v9;
+
+CREATE TABLE IF NOT EXISTS {database}.feedback_revisions
+(
+    event_id String,
+    revision UInt32,
+    tenant LowCardinality(String),
+    channel LowCardinality(String),
+    touchpoint LowCardinality(String),
+    minute DateTime('UTC'),
+    has_comment UInt8,
+    needs_followup UInt8
+)
+ENGINE = ReplacingMergeTree()
+PARTITION BY toYYYYMM(minute)
+ORDER BY (event_id, revision);
+INSERT INTO {database}.feedback_revisions (event_id, revision, tenant, channel, touchpoint, minute, has_comment, needs_followup)
+SELECT event_id, revision, tenant, channel, touchpoint, toStartOfMinute(occurred_at), comment != '',
+       (survey = 'nps' AND score <= 6) OR (survey = 'csat' AND score <= if(scale = 10, 4, 2))
+       OR (survey = 'ces' AND score <= 3)
+FROM {database}.feedback;

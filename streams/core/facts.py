@@ -103,15 +103,6 @@ def tombstones(event_id: str, key: MinuteKey, revision: int, comment: bool) -> l
     return [(*key, fact_id, *_ZERO, 2 * revision + 1) for fact_id in ids]
 
 
-def winner(revisions: list[Answer]) -> Answer:
-    """The revision that counts: the highest; of equal ones (duplicates) the first given."""
-    best = revisions[0]
-    for answer in revisions[1:]:
-        if answer.revision > best.revision:
-            best = answer
-    return best
-
-
 def comment_fact(event_id: str, scope: Scope, occurred_ms: int, sentiment: float, label: str,
                  themes: tuple[str, ...] | list[str], revision: int = 0,
                  present: bool = True) -> FactRow:

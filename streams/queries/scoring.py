@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
 from typing import Any
 
 from streams.core.cases import CASE_COLUMNS, CaseRow, Closing, case_row, met_by, withdrawn_case
@@ -27,8 +28,8 @@ from streams.core.facts import (
     answer_of,
     interaction_fact,
     tombstones,
-    winner,
 )
+from streams.core.rows import REVISIONS_TABLE
 from streams.core.stats import STAT_COLUMNS
 from streams.queries.windows import STAT_SUMS, stats_of_sums
 from streams.warehouse import Warehouse
@@ -51,20 +52,43 @@ def query_in(warehouse: Warehouse, values: list[Any],
         yield from warehouse.query(sql(in_list(chunk)))
 
 
-def _stored_revisions(warehouse: Warehouse, ids: list[str]) -> dict[str, list[Answer]]:
-    """Every stored revision of these feedback ids (all rows, no FINAL: an older revision
-    tells where the answer counted before), highest revision first."""
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where one stored revision of a feedback counts (``cx.feedback_revisions``)."""
+
+    revision: int
+    key: MinuteKey
+    comment: bool
+    followup: bool
+
+
+def _revision_places(warehouse: Warehouse, ids: list[str]) -> dict[str, list[Place]]:
+    """Every stored revision of these feedback ids, where it counts."""
+    found: dict[str, list[Place]] = {}
+    for row in query_in(warehouse, ids, lambda values: (
+            f"SELECT event_id, revision, tenant, channel, touchpoint, "
+            f"toUnixTimestamp(minute) AS minute_s, has_comment, needs_followup "
+            f"FROM {warehouse.database}.{REVISIONS_TABLE} WHERE event_id IN {values}")):
+        found.setdefault(row["event_id"], []).append(Place(
+            int(row["revision"]), (row["tenant"], row["channel"], row["touchpoint"],
+                                   int(row["minute_s"])),
+            bool(row["has_comment"]), bool(row["needs_followup"])))
+    return found
+
+
+def _latest_answers(warehouse: Warehouse, ids: list[str]) -> dict[str, Answer]:
+    """The highest stored revision of these feedback ids, from the raw table (it is never
+    merged away), by event id."""
     rows = query_in(warehouse, ids, lambda values: (
         f"SELECT event_id, tenant, channel, touchpoint, {OCCURRED_MS} AS at_ms, survey, score, "
         f"scale, customer_id, comment, revision FROM {warehouse.database}.feedback "
-        f"WHERE event_id IN {values} ORDER BY event_id, revision DESC"))
-    found: dict[str, list[Answer]] = {}
-    for row in rows:
-        found.setdefault(row["event_id"], []).append(Answer(
-            row["event_id"], (row["tenant"], row["channel"], row["touchpoint"]),
-            int(row["at_ms"]), row["survey"], int(row["score"]), int(row["scale"]),
-            row["customer_id"], row["comment"], int(row["revision"])))
-    return found
+        f"WHERE event_id IN {values} ORDER BY event_id, revision DESC LIMIT 1 BY event_id"))
+    return {row["event_id"]: Answer(row["event_id"],
+                                    (row["tenant"], row["channel"], row["touchpoint"]),
+                                    int(row["at_ms"]), row["survey"], int(row["score"]),
+                                    int(row["scale"]), row["customer_id"], row["comment"],
+                                    int(row["revision"]))
+            for row in rows}
 
 
 # The order of ``closing_rank``, in SQL: the earliest, then the first action of CLOSING_ACTIONS.
@@ -84,15 +108,17 @@ def _first_closing_followups(warehouse: Warehouse, feedback_ids: list[str]
 
 def batch_facts(warehouse: Warehouse, events: list[ValidEvent], deadline_ms: int
                 ) -> tuple[list[FactRow], list[CaseRow]]:
-    """The facts and follow-up cases a batch adds or changes; its raw rows must be written.
+    """The facts and follow-up cases a batch adds or changes; its raw rows (and revision
+    rows) must be written.
 
-    One lookup of the stored revisions serves every feedback of the batch and every
-    feedback a closing follow-up of the batch points at: the highest revision wins
-    (``facts.winner``), older revisions that counted elsewhere get tombstones, and a
-    batch holding a stale revision writes the winner's facts again. A second lookup
-    joins the winners needing follow-up with their first closing follow-up (the
-    batch's own included). Each side writes before it looks up, so whichever of two
-    revisions, or of a feedback and its follow-up, comes last sees both.
+    The batch's highest revision of each feedback is looked up among the stored
+    revisions (``cx.feedback_revisions``): the highest wins, older revisions that
+    counted elsewhere get tombstones, and a batch holding a stale revision writes the
+    stored winner's facts again (read from the raw table, as is the feedback a closing
+    follow-up of the batch points at). A second lookup joins the winners needing
+    follow-up with their first closing follow-up (the batch's own included). Each side
+    writes before it looks up, so whichever of two revisions, or of a feedback and its
+    follow-up, comes last sees both.
     """
     facts: list[FactRow] = []
     answers: dict[str, Answer] = {}
@@ -108,25 +134,29 @@ def batch_facts(warehouse: Warehouse, events: list[ValidEvent], deadline_ms: int
                 answers[answer.event_id] = answer
         elif valid.event.action in CLOSING_ACTIONS:  # type: ignore[union-attr]
             targets.add(valid.event.feedback_id)  # type: ignore[union-attr]
-    if not answers and not targets:
-        return facts, []
-    stored = _stored_revisions(warehouse, sorted(answers.keys() | targets))
+    places = _revision_places(warehouse, sorted(answers)) if answers else {}
+    stale = {key for key, answer in answers.items()
+             if any(place.revision > answer.revision for place in places.get(key, ()))}
+    fetch = stale | (targets - answers.keys())
+    latest = _latest_answers(warehouse, sorted(fetch)) if fetch else {}
     unhappy: dict[str, Answer] = {}
     cases: list[CaseRow] = []
     for key, answer in answers.items():
-        revisions = [answer, *stored.get(key, ())]
-        best = winner(revisions)
-        facts += _superseded(best, revisions)
-        cases += _withdrawn(best, revisions, deadline_ms)
+        stored = latest.get(key)
+        # A stale batch writes the stored winner (if its raw row is not in yet, the worker
+        # writing it writes its facts, which outrank these).
+        best = stored if stored is not None and stored.revision > answer.revision else answer
+        own = Place(answer.revision, answer.key, bool(answer.comment), answer.needs_followup)
+        facts += _superseded(best, [own, *places.get(key, ())])
+        cases += _withdrawn(best, [own, *places.get(key, ())], deadline_ms)
         if best.needs_followup:
             unhappy[key] = best
         else:
             facts.append(best.fact(met=False))
     for key in targets - answers.keys():
-        if key in stored:
-            best = winner(stored[key])
-            if best.needs_followup:
-                unhappy[key] = best
+        best = latest.get(key)
+        if best is not None and best.needs_followup:
+            unhappy[key] = best
     first = _first_closing_followups(warehouse, sorted(unhappy)) if unhappy else {}
     for key, answer in unhappy.items():
         met = met_by(answer, first.get(key), deadline_ms)
@@ -135,26 +165,25 @@ def batch_facts(warehouse: Warehouse, events: list[ValidEvent], deadline_ms: int
     return facts, cases
 
 
-def _superseded(best: Answer, revisions: list[Answer]) -> list[FactRow]:
+def _superseded(best: Answer, places: list[Place]) -> list[FactRow]:
     """Tombstones where older revisions counted and the winner does not (its own comment
     fact, if it has none, is the enrichment's to withdraw: ``queries.comments``)."""
-    places: dict[MinuteKey, bool] = {}
-    for answer in revisions:
-        if answer.key != best.key:
-            places[answer.key] = places.get(answer.key, False) or bool(answer.comment)
-    return [fact for key, comment in places.items()
+    comments: dict[MinuteKey, bool] = {}
+    for place in places:
+        if place.key != best.key and place.revision <= best.revision:
+            comments[place.key] = comments.get(place.key, False) or place.comment
+    return [fact for key, comment in comments.items()
             for fact in tombstones(best.event_id, key, best.revision, comment)]
 
 
-def _withdrawn(best: Answer, revisions: list[Answer], deadline_ms: int) -> list[CaseRow]:
+def _withdrawn(best: Answer, places: list[Place], deadline_ms: int) -> list[CaseRow]:
     """Withdrawn cases of older revisions needing follow-up, where the winner has no case:
     it needs none, or it belongs to another tenant (cases are keyed by tenant and id)."""
-    gone: dict[str, Answer] = {}
-    for answer in revisions:
-        if answer.needs_followup and answer.revision < best.revision and (
-                not best.needs_followup or answer.scope[0] != best.scope[0]):
-            gone.setdefault(answer.scope[0], answer)
-    return [withdrawn_case(answer, best.revision, deadline_ms) for answer in gone.values()]
+    tenants = {place.key[0] for place in places if place.followup
+               and place.revision < best.revision
+               and (not best.needs_followup or place.key[0] != best.scope[0])}
+    return [withdrawn_case(replace(best, scope=(tenant, *best.scope[1:])), best.revision,
+                           deadline_ms) for tenant in sorted(tenants)]
 
 
 MINUTE_COLUMNS = ("tenant", "channel", "touchpoint", "minute", *STAT_COLUMNS, "version",

@@ -61,7 +61,9 @@ class Tenant:
                 "occurred_at": stamp(NOW - hours_ago * HOUR), "channel": "voice",
                 "feedback_id": f"{self.name}-{feedback}", "action": "contacted"}
 
-    def write(self, *events: dict) -> None:
+    def write(self, *events: dict, merge: bool = False) -> None:
+        """A batch as the worker writes it; ``merge``: the raw table's parts merge (older
+        revisions vanish from it) between the raw rows and scoring's lookup."""
         batch = Batch()
         for offset, event in enumerate(events):
             topic = TOPIC_OF_TYPE[event["type"]]
@@ -69,6 +71,8 @@ class Tenant:
                             Record(topic, 0, offset), int(NOW))
         for table, rows in batch.rows.items():
             self.warehouse.insert(table, rows, COLUMNS[table])
+        if merge:
+            self.warehouse.execute(f"OPTIMIZE TABLE {self.warehouse.database}.feedback FINAL")
         score_batch(self.warehouse, batch.accepted, DEADLINE_MS)
 
     def minutes(self) -> dict[tuple, Stats]:
@@ -126,6 +130,21 @@ def test_revisions_in_any_order_and_duplicates_end_on_the_highest(
     assert t.minutes() == expected([revisions[2]])
     assert t.exact()
     assert t.unmet() == {}  # the promoter needs no call: an older revision's case is withdrawn
+
+
+def test_an_older_revision_merged_away_from_the_raw_table_still_gets_its_tombstone(
+        warehouse: Warehouse) -> None:
+    t = Tenant(warehouse)
+    first, second, third = three_revisions(t)
+    t.write(first)
+    t.write(second, merge=True)
+    assert warehouse.query(f"SELECT count() AS n FROM {warehouse.database}.feedback "
+                           f"WHERE event_id = '{first['event_id']}'")[0]["n"] == 1
+    assert t.minutes() == expected([second])
+    t.write(first, merge=True)  # a replay of the oldest, after the merge
+    t.write(third, merge=True)
+    assert t.minutes() == expected([third])
+    assert t.exact()
 
 
 def test_revisions_in_one_batch_and_a_stale_revision_later(warehouse: Warehouse) -> None:

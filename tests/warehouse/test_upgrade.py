@@ -41,6 +41,8 @@ class OldFeedback:
         return getattr(self._inner, name)
 
     def query(self, sql: str):
+        if "feedback_revisions" in sql:
+            return []
         return self._inner.query(
             sql.replace("comment, revision FROM", "comment, 0 AS revision FROM")
             .replace("ORDER BY event_id, revision DESC", ""))
@@ -56,6 +58,8 @@ def load_old_way(warehouse: Warehouse, events: list[dict]) -> None:
                for i, e in enumerate(events)]
     batch = build_batch(records, validator, time.time())
     for table, rows in batch.rows.items():
+        if table == "feedback_revisions":  # 010 added it
+            continue
         columns = COLUMNS[table]
         if "revision" in columns:  # 010 added it
             at = columns.index("revision")

@@ -39,7 +39,7 @@ DEADLINE_MS = 48 * 3_600_000
 def make_records(count: int, now: float) -> list[KafkaRecord]:
     """Generated traffic of the last hour (the incident scenario), as Kafka records."""
     spec = TrafficSpec(seed=1, start=now - 3600, duration=3600, rate=1.1 * count / 3600,
-                       scenario="incident")
+                       scenario="incident", revised=0.05)
     return [record_of(event) for event in generate(spec)][:count]
 
 

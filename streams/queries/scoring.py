@@ -8,6 +8,9 @@ facts. A follow-up and its feedback may arrive in any order on any worker:
 each side is written before the other is looked up, so whichever comes last
 sees both and marks the feedback met. The same lookup writes the follow-up
 cases (``core.cases``), versioned so the earliest in-time follow-up wins.
+Revisions of a feedback work the same way: each revision's place is stored before
+the stored ones are looked up, so the last to come writes the highest revision's
+fact and takes the older ones out where they counted (versions decide the rest).
 """
 
 from __future__ import annotations
@@ -77,8 +80,8 @@ def _revision_places(warehouse: Warehouse, ids: list[str]) -> dict[str, list[Pla
 
 
 def _latest_answers(warehouse: Warehouse, ids: list[str]) -> dict[str, Answer]:
-    """The highest stored revision of these feedback ids, from the raw table (it is never
-    merged away), by event id."""
+    """The highest stored revision of these feedback ids, from the raw table (merges keep
+    the highest), by event id."""
     rows = query_in(warehouse, ids, lambda values: (
         f"SELECT event_id, tenant, channel, touchpoint, {OCCURRED_MS} AS at_ms, survey, score, "
         f"scale, customer_id, comment, revision FROM {warehouse.database}.feedback "

@@ -104,3 +104,7 @@ def test_the_highest_revision_wins_through_two_workers_and_a_sigkill(
         f"SELECT event_id, count() AS n FROM {warehouse.database}.notifications FINAL "
         f"WHERE type = 'case_opened' GROUP BY event_id HAVING n > 1")
     assert opened == []
+    kinds = {row["type"] for row in warehouse.query(
+        f"SELECT DISTINCT type FROM {warehouse.database}.notifications")}
+    assert "case_opened" in kinds and kinds & {"case_updated", "case_withdrawn"}
+    assert kinds <= {"case_opened", "case_updated", "case_withdrawn"}

@@ -115,7 +115,8 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
         time.time() if live else time.time() - args.duration)
     spec = TrafficSpec(seed=args.seed, start=start, duration=args.duration, rate=args.rate,
                        scenario=args.scenario, tenants=tuple(args.tenant or ("acme-shop",
-                                                                             "nordwind")))
+                                                                             "nordwind")),
+                       revised=args.revised)
     events = generate(spec)
     if args.output:
         with contextlib.ExitStack() as stack:
@@ -371,6 +372,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "(default), incident, blind-spot, nps-drop, failure-spike, degraded, "
                           "silent-channel or followup-backlog")
     generate.add_argument("--tenant", action="append", help="a tenant (repeatable)")
+    generate.add_argument("--revised", type=float, default=0.05,
+                          help="share of commented feedback sent as two revisions: the score, "
+                          "then the answer with its comment as revision 1 (default 0.05)")
     generate.add_argument("--start", type=parse_time, default=None,
                           help="event time of the start (RFC 3339); default: now, or "
                           "--duration ago with --backfill. Same seed and start, same events")

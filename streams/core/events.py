@@ -17,6 +17,8 @@ UNSPECIFIED = "unspecified"
 """The touchpoint of an event that names none."""
 Int64 = Annotated[int, Meta(ge=-(2**63), le=2**63 - 1)]
 """Integers JSON decoders agree on; larger ones take the explaining path."""
+MAX_REVISION = 99_999_999
+"""A revision fits 27 bits, so a follow-up case's version can carry it (``core.cases``)."""
 EventId = Annotated[str, Meta(min_length=1, max_length=64)]
 Channel = Literal["web", "mobile_app", "email", "chat", "messaging", "voice", "store", "social"]
 AttributeValue = Annotated[str, Meta(max_length=1024)] | Int64 | float | bool
@@ -65,6 +67,9 @@ class Feedback(Event, tag="feedback", frozen=True):
     scale: Literal[5, 10] | UnsetType = UNSET
     comment: Annotated[str, Meta(max_length=5000)] | UnsetType = UNSET
     interaction_id: EventId | UnsetType = UNSET
+    revision: Annotated[int, Meta(ge=0, le=MAX_REVISION)] = 0
+    """Amendments of one answer (a comment sent after the score, a changed rating) share
+    its event id; the highest revision wins everywhere."""
 
     @property
     def scale_or_default(self) -> int:

@@ -31,9 +31,18 @@ CLOSING_ACTIONS: Final = ("contacted", "resolved")
 COMMENT_FACT_PREFIX: Final = "comment:"
 """A comment's fact is keyed ``comment:<event id>``: apart from its feedback's own fact,
 which is replaced by its ``followup_met`` version, and from any other event id."""
-FACT_COLUMNS: Final = ("tenant", "channel", "touchpoint", "minute", "event_id", *STAT_COLUMNS)
+FACT_COLUMNS: Final = ("tenant", "channel", "touchpoint", "minute", "event_id", *STAT_COLUMNS,
+                       "version")
 FactRow = tuple[Any, ...]
-"""(tenant, channel, touchpoint, minute as epoch seconds, event_id, *statistics)."""
+"""(tenant, channel, touchpoint, minute as epoch seconds, event_id, *statistics, version).
+
+``score_facts`` is ReplacingMergeTree(version): a feedback fact is versioned
+2 * revision + followup_met (a later revision, or the met version of the same one,
+replaces it), a comment fact 2 * revision, an interaction 0, and a tombstone (the
+zero fact a revision leaves where an older revision counted) 2 * revision + 1."""
+MinuteKey = tuple[str, str, str, int]
+"""(tenant, channel, touchpoint, minute as epoch seconds): where a fact counts."""
+_ZERO: Final = (0,) * len(STAT_COLUMNS)
 
 
 def _values(stats: Stats) -> tuple[int, ...]:
@@ -67,33 +76,51 @@ class Answer:
     scale: int
     customer_id: str = ""
     comment: str = ""
+    revision: int = 0
 
     @property
     def needs_followup(self) -> bool:
         return needs_followup(self.survey, self.score, self.scale)
 
+    @property
+    def key(self) -> MinuteKey:
+        """Where this answer counts: its scope and minute."""
+        return (*self.scope, (self.occurred_ms - self.occurred_ms % MINUTE_MS) // 1000)
+
     def fact(self, met: bool) -> FactRow:
         minute_ms = self.occurred_ms - self.occurred_ms % MINUTE_MS
         return (*self.scope, minute_ms // 1000, self.event_id,
                 *_answer_values(self.survey, self.score, self.scale,
-                                self.occurred_ms == minute_ms, met))
+                                self.occurred_ms == minute_ms, met),
+                2 * self.revision + met)
+
+
+def tombstones(event_id: str, key: MinuteKey, revision: int, comment: bool) -> list[FactRow]:
+    """Zero facts that take an older revision's answer (and, with ``comment``, its comment's
+    fact) out of the sums at ``key``, where the winning ``revision`` no longer counts: they
+    outrank every fact of an older revision there (version 2 * revision + 1)."""
+    ids = [event_id, COMMENT_FACT_PREFIX + event_id] if comment else [event_id]
+    return [(*key, fact_id, *_ZERO, 2 * revision + 1) for fact_id in ids]
 
 
 def comment_fact(event_id: str, scope: Scope, occurred_ms: int, sentiment: float, label: str,
-                 themes: tuple[str, ...] | list[str]) -> FactRow:
-    """An enriched comment's contribution, at its feedback's minute. Storing it again (a
-    replay, or a newer model's insight) replaces it: same key, ``followup_met`` always 0, so
-    the last write wins, as the insight row's newest ``enriched_at`` does."""
+                 themes: tuple[str, ...] | list[str], revision: int = 0,
+                 present: bool = True) -> FactRow:
+    """An enriched comment's contribution, at its feedback's minute, versioned 2 * revision.
+    Storing it again (a replay, or a newer model's insight) replaces it: same key and
+    version, so the last write wins, as the insight row's newest ``enriched_at`` does; a
+    later revision's replaces an older one's. A revision without a comment (``present``
+    false) writes zeros: an older revision's comment counts no more."""
     minute_ms = occurred_ms - occurred_ms % MINUTE_MS
-    return (*scope, minute_ms // 1000, COMMENT_FACT_PREFIX + event_id,
-            *_values(comment_stats(sentiment, label, themes)))
+    values = _values(comment_stats(sentiment, label, themes)) if present else _ZERO
+    return (*scope, minute_ms // 1000, COMMENT_FACT_PREFIX + event_id, *values, 2 * revision)
 
 
 def answer_of(event: ValidEvent) -> Answer:
     e = event.event
     assert isinstance(e, Feedback)
     return Answer(e.event_id, e.scope, event.occurred_ms, e.survey, e.score, e.scale_or_default,
-                  e.customer_id or "", e.comment or "")
+                  e.customer_id or "", e.comment or "", e.revision)
 
 
 def interaction_fact(event: ValidEvent) -> FactRow:
@@ -101,7 +128,7 @@ def interaction_fact(event: ValidEvent) -> FactRow:
     assert isinstance(e, Interaction)
     ms = event.occurred_ms
     return (*e.scope, (ms - ms % MINUTE_MS) // 1000, e.event_id,
-            *_interaction_values(e.outcome or None))
+            *_interaction_values(e.outcome or None), 0)
 
 
 def closing_rank(at_ms: int, action: str) -> int:

@@ -20,20 +20,27 @@ from msgspec import UNSET
 
 from streams.core.contract import Rejection, ValidEvent
 from streams.core.events import AnyEvent, Feedback, Followup, Interaction
+from streams.core.stats import minute_of, needs_followup
 
 TABLE_OF_TYPE: Final = {"interaction": "interactions", "feedback": "feedback",
                         "followup": "followups"}
 DEADLETTER_TABLE: Final = "deadletters"
+REVISIONS_TABLE: Final = "feedback_revisions"
+"""Where each revision of a feedback counts: the raw table keeps only the highest once its
+parts merge, scoring needs the older ones' places too (``queries.scoring``)."""
 
 _COMMON: Final = ("event_id", "tenant", "channel", "touchpoint", "occurred_at", "occurred_ms",
                   "utc_offset_min", "customer_id", "locale", "attributes")
 _SOURCE: Final = ("ingested_at", "source_partition", "source_offset")
 COLUMNS: Final[dict[str, tuple[str, ...]]] = {
     "interactions": (*_COMMON, "kind", "outcome", "duration_ms", "value", "currency", *_SOURCE),
-    "feedback": (*_COMMON, "survey", "score", "scale", "comment", "interaction_id", *_SOURCE),
+    "feedback": (*_COMMON, "survey", "score", "scale", "comment", "interaction_id", "revision",
+                 *_SOURCE),
     "followups": (*_COMMON, "feedback_id", "action", "agent", *_SOURCE),
     DEADLETTER_TABLE: ("received_at", "reason", "message", "topic", "partition", "offset",
                        "payload"),
+    REVISIONS_TABLE: ("event_id", "revision", "tenant", "channel", "touchpoint", "minute",
+                      "has_comment", "needs_followup"),
 }
 Row = tuple[Any, ...]
 
@@ -44,7 +51,8 @@ def _interaction(e: Interaction) -> Row:
 
 
 def _feedback(e: Feedback) -> Row:
-    return e.survey, e.score, e.scale_or_default, e.comment or "", e.interaction_id or ""
+    return (e.survey, e.score, e.scale_or_default, e.comment or "", e.interaction_id or "",
+            e.revision)
 
 
 def _followup(e: Followup) -> Row:
@@ -88,6 +96,15 @@ def event_row(event: ValidEvent, source: Message, ingested_at: int) -> Row:
             e.customer_id or "", e.locale or "",
             orjson.dumps(e.attributes).decode() if e.attributes else "{}",
             *_TYPE_VALUES[e.TYPE](e), ingested_at, source.partition, source.offset)
+
+
+def revision_row(event: ValidEvent) -> Row:
+    """A feedback revision's place, in ``COLUMNS[REVISIONS_TABLE]`` order."""
+    e = event.event
+    assert isinstance(e, Feedback)
+    ms = event.occurred_ms
+    return (e.event_id, e.revision, *e.scope, minute_of(ms) // 1000,
+            int(bool(e.comment)), int(needs_followup(e.survey, e.score, e.scale_or_default)))
 
 
 def deadletter_row(rejection: Rejection, source: Message, payload: bytes,
@@ -140,6 +157,8 @@ class Batch:
         self.accepted.append(event)
         self.rows.setdefault(TABLE_OF_TYPE[event.type], []).append(
             event_row(event, source, now))
+        if event.type == "feedback":
+            self.rows.setdefault(REVISIONS_TABLE, []).append(revision_row(event))
 
     def add_rejection(self, rejection: Rejection, source: Message, payload: bytes,
                       now: int) -> None:
@@ -148,4 +167,5 @@ class Batch:
         self.deadletters.append(deadletter_envelope(row))
 
     def __len__(self) -> int:
-        return sum(len(rows) for rows in self.rows.values())
+        """The messages in the batch (a feedback's revision row is not one more)."""
+        return sum(len(rows) for table, rows in self.rows.items() if table != REVISIONS_TABLE)

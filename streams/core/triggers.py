@@ -5,7 +5,11 @@ CES (score 1), or its comment holds a configured keyword (``CX_NOTIFY_KEYWORDS``
 case-insensitive, whole words only ("cancel" matches "Cancel!" but not
 "cancelled"), a phrase matching across any whitespace. The worker sends one
 ``case_opened`` message per triggered feedback to ``cx.notifications``, keyed by
-its event id.
+its event id. Every message carries the feedback's ``revision``; a later revision
+of a feedback already notified sends, once per event id and revision,
+``case_updated`` (it still triggers: new score, comment or triggers) or
+``case_withdrawn`` (it no longer does); an older revision than the last one sent
+sends nothing.
 """
 
 from __future__ import annotations
@@ -26,6 +30,12 @@ DEFAULT_KEYWORDS: Final = ("cancel", "refund", "lawyer", "complaint", "never aga
 NO_KEYWORDS: Final = "none"
 """``CX_NOTIFY_KEYWORDS=none`` turns keyword triggers off."""
 NOTIFICATION_TYPE: Final = "case_opened"
+CASE_UPDATED: Final = "case_updated"
+CASE_WITHDRAWN: Final = "case_withdrawn"
+Sent = tuple[int, str]
+"""What ``cx.notifications`` recorded last for an event id: (highest revision, its type)."""
+Notice = tuple[str, int, str, bytes]
+"""A message to send: (event id, revision, type, JSON payload)."""
 KEYWORD_PREFIX: Final = "keyword:"
 
 
@@ -77,11 +87,15 @@ def case_opened(event: ValidEvent, keywords: tuple[str, ...], deadline_ms: int
     if not isinstance(e, Feedback):
         return None
     matched = triggers(e.survey, e.score, e.comment or "", keywords)
-    if not matched:
-        return None
+    return _message(NOTIFICATION_TYPE, event, matched, deadline_ms) if matched else None
+
+
+def _message(kind: str, event: ValidEvent, matched: list[str], deadline_ms: int) -> bytes:
+    e = event.event
+    assert isinstance(e, Feedback)
     tenant, channel, touchpoint = e.scope
     return orjson.dumps({
-        "type": NOTIFICATION_TYPE, "event_id": e.event_id, "tenant": tenant,
+        "type": kind, "event_id": e.event_id, "revision": e.revision, "tenant": tenant,
         "channel": channel, "touchpoint": touchpoint, "customer_id": e.customer_id or "",
         "survey": e.survey, "score": e.score, "scale": e.scale_or_default or None,
         "comment": e.comment or "", "occurred_at": format_time(event.occurred_ms),
@@ -89,13 +103,40 @@ def case_opened(event: ValidEvent, keywords: tuple[str, ...], deadline_ms: int
         "sla": needs_followup(e.survey, e.score, e.scale_or_default)})
 
 
-def notifications(events: Iterable[ValidEvent], keywords: tuple[str, ...], deadline_ms: int
-                  ) -> dict[str, bytes]:
-    """The ``case_opened`` messages of a batch by event id (a duplicate in it counts once)."""
-    found: dict[str, bytes] = {}
+def latest_feedback(events: Iterable[ValidEvent], keywords: tuple[str, ...]
+                    ) -> dict[str, ValidEvent]:
+    """The batch's highest revision per feedback event id, where it may need a message:
+    it triggers, or it is a revision (which may update or withdraw an earlier message)."""
+    latest: dict[str, ValidEvent] = {}
     for event in events:
-        if event.type == "feedback" and event.event.event_id not in found:
-            message = case_opened(event, keywords, deadline_ms)
-            if message is not None:
-                found[event.event.event_id] = message
-    return found
+        e = event.event
+        if isinstance(e, Feedback):
+            known = latest.get(e.event_id)
+            if known is None or e.revision > known.event.revision:  # type: ignore[union-attr]
+                latest[e.event_id] = event
+    return {key: event for key, event in latest.items()
+            if event.event.revision or triggers(  # type: ignore[union-attr]
+                event.event.survey, event.event.score,  # type: ignore[union-attr]
+                event.event.comment or "", keywords)}  # type: ignore[union-attr]
+
+
+def notice(event: ValidEvent, keywords: tuple[str, ...], deadline_ms: int,
+           sent: Sent | None) -> Notice | None:
+    """What to send for a feedback revision, given what was sent for its id before:
+    ``case_opened`` the first time it triggers; for a later revision ``case_updated`` if it
+    still triggers, else ``case_withdrawn`` (once); nothing for a revision not newer than
+    the last one sent."""
+    e = event.event
+    assert isinstance(e, Feedback)
+    matched = triggers(e.survey, e.score, e.comment or "", keywords)
+    if sent is None:
+        kind = NOTIFICATION_TYPE if matched else None
+    elif e.revision <= sent[0]:
+        kind = None
+    elif matched:
+        kind = CASE_UPDATED
+    else:
+        kind = CASE_WITHDRAWN if sent[1] != CASE_WITHDRAWN else None
+    if kind is None:
+        return None
+    return e.event_id, e.revision, kind, _message(kind, event, matched, deadline_ms)

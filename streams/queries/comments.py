@@ -35,8 +35,10 @@ class Enriched:
     """The feedback's event time, epoch milliseconds."""
     locale: str
     comment: str
-    """Personal data already masked: the only form ever stored."""
-    insight: Insight
+    """Personal data already masked: the only form ever stored; empty for a revision
+    without a comment (``insight`` None), which withdraws an older revision's comment."""
+    insight: Insight | None
+    revision: int = 0
 
 
 def store_insights(warehouse: Warehouse, enriched: list[Enriched], model_version: str,
@@ -45,8 +47,9 @@ def store_insights(warehouse: Warehouse, enriched: list[Enriched], model_version
     return the scope-minutes touched (for ``scoring.rewrite_minutes``).
 
     The facts are built from the insight rows read back (FINAL), not from the batch:
-    a stale replay (an older ``enriched_at``) loses in the insight table, and its
-    facts then say what the winner says, so minutes always match the insights.
+    a stale replay (an older ``enriched_at``, or an older revision) loses in the
+    insight table, and its facts then say what the winner says, so minutes always
+    match the insights. A winner without a comment writes a zero comment fact.
     ``now_s`` is the ``enriched_at`` (default: now).
     """
     if not enriched:
@@ -55,19 +58,26 @@ def store_insights(warehouse: Warehouse, enriched: list[Enriched], model_version
     rows = []
     for item in enriched:
         insight = item.insight
+        if insight is None:
+            rows.append(insight_row(
+                item.event_id, item.scope, item.occurred_ms, item.locale, "", language="",
+                sentiment=0.0, label="", emotion="", themes=(), model_version=model_version,
+                enriched_s=enriched_s, revision=item.revision))
+            continue
         rows.append(insight_row(
             item.event_id, item.scope, item.occurred_ms, item.locale, item.comment,
             language=insight.language, sentiment=insight.sentiment, label=insight.label,
             emotion=insight.emotion, themes=insight.themes, model_version=model_version,
-            enriched_s=enriched_s))
+            enriched_s=enriched_s, revision=item.revision))
     warehouse.insert("comment_insights", rows, INSIGHT_COLUMNS)
     keys = sorted({(item.scope[0], item.event_id) for item in enriched})
     facts = [comment_fact(row["event_id"], (row["tenant"], row["channel"], row["touchpoint"]),
                           int(row["at_ms"]), float(row["sentiment"]), row["label"],
-                          row["themes"])
+                          row["themes"], int(row["revision"]), row["comment"] != "")
              for row in query_in(warehouse, keys, lambda values: (
                  f"SELECT event_id, tenant, channel, touchpoint, {OCCURRED_MS} AS at_ms, "
-                 f"sentiment, label, themes FROM {warehouse.database}.comment_insights FINAL "
+                 f"sentiment, label, themes, revision, comment "
+                 f"FROM {warehouse.database}.comment_insights FINAL "
                  f"WHERE (tenant, event_id) IN {values}"))]
     warehouse.insert("score_facts", facts, FACT_COLUMNS)
     return {fact[:4] for fact in facts}
@@ -90,7 +100,7 @@ def recent_comments(warehouse: Warehouse, *, tenant: str | None = None,
         raise ValueError(f"unknown sentiment {sentiment!r} (known: {', '.join(SENTIMENTS)})")
     if limit < 1:
         raise ValueError(f"limit must be at least 1, got {limit}")
-    where = [f"{column} = {sql_literal(value)}" for column, value in
+    where = ["comment != ''"] + [f"{column} = {sql_literal(value)}" for column, value in
              (("tenant", tenant), ("channel", channel), ("label", sentiment)) if value]
     if theme:
         where.append(f"has(themes, {sql_literal(theme)})")
@@ -99,8 +109,7 @@ def recent_comments(warehouse: Warehouse, *, tenant: str | None = None,
     rows = warehouse.query(
         f"SELECT {', '.join(LISTED)}, {OCCURRED_MS} AS at_ms, "
         f"toUnixTimestamp(enriched_at) AS enriched_s "
-        f"FROM {warehouse.database}.comment_insights FINAL"
-        f"{' WHERE ' + ' AND '.join(where) if where else ''} "
+        f"FROM {warehouse.database}.comment_insights FINAL WHERE {' AND '.join(where)} "
         f"ORDER BY at_ms DESC, event_id LIMIT {int(limit)}")
     return [{**{column: row[column] for column in LISTED},
              "sentiment": round(float(row["sentiment"]), 3), "themes": list(row["themes"]),

@@ -14,7 +14,7 @@ from streams.warehouse import Warehouse
 from streams.warehouse.sql import in_list
 
 RETAINED = ("interactions", "feedback", "followups", "score_facts", "score_minutes",
-            "comment_insights")
+            "comment_insights", "feedback_revisions")
 """The tables retention prunes, each partitioned by month of event time."""
 
 

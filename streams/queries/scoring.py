@@ -8,31 +8,36 @@ facts. A follow-up and its feedback may arrive in any order on any worker:
 each side is written before the other is looked up, so whichever comes last
 sees both and marks the feedback met. The same lookup writes the follow-up
 cases (``core.cases``), versioned so the earliest in-time follow-up wins.
+Revisions of a feedback work the same way: each revision's place is stored before
+the stored ones are looked up, so the last to come writes the highest revision's
+fact and takes the older ones out where they counted (versions decide the rest).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
 from typing import Any
 
-from streams.core.cases import CASE_COLUMNS, CaseRow, Closing, case_row, met_by
+from streams.core.cases import CASE_COLUMNS, CaseRow, Closing, case_row, met_by, withdrawn_case
 from streams.core.contract import ValidEvent
 from streams.core.facts import (
     CLOSING_ACTIONS,
     FACT_COLUMNS,
     Answer,
     FactRow,
+    MinuteKey,
     answer_of,
     interaction_fact,
+    tombstones,
 )
+from streams.core.rows import REVISIONS_TABLE
 from streams.core.stats import STAT_COLUMNS
 from streams.queries.windows import STAT_SUMS, stats_of_sums
 from streams.warehouse import Warehouse
 from streams.warehouse.sql import OCCURRED_MS, in_list, sql_literal
 
-MinuteKey = tuple[str, str, str, int]
-"""(tenant, channel, touchpoint, minute as epoch seconds)."""
 
 def _utc(seconds: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds))
@@ -50,16 +55,42 @@ def query_in(warehouse: Warehouse, values: list[Any],
         yield from warehouse.query(sql(in_list(chunk)))
 
 
-def _stored_answers(warehouse: Warehouse, ids: list[str]) -> dict[str, Answer]:
-    """Feedback already in the raw table, by event id (a follow-up's target)."""
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where one stored revision of a feedback counts (``cx.feedback_revisions``)."""
+
+    revision: int
+    key: MinuteKey
+    comment: bool
+    followup: bool
+
+
+def _revision_places(warehouse: Warehouse, ids: list[str]) -> dict[str, list[Place]]:
+    """Every stored revision of these feedback ids, where it counts."""
+    found: dict[str, list[Place]] = {}
+    for row in query_in(warehouse, ids, lambda values: (
+            f"SELECT event_id, revision, tenant, channel, touchpoint, "
+            f"toUnixTimestamp(minute) AS minute_s, has_comment, needs_followup "
+            f"FROM {warehouse.database}.{REVISIONS_TABLE} WHERE event_id IN {values}")):
+        found.setdefault(row["event_id"], []).append(Place(
+            int(row["revision"]), (row["tenant"], row["channel"], row["touchpoint"],
+                                   int(row["minute_s"])),
+            bool(row["has_comment"]), bool(row["needs_followup"])))
+    return found
+
+
+def _latest_answers(warehouse: Warehouse, ids: list[str]) -> dict[str, Answer]:
+    """The highest stored revision of these feedback ids, from the raw table (merges keep
+    the highest), by event id."""
     rows = query_in(warehouse, ids, lambda values: (
         f"SELECT event_id, tenant, channel, touchpoint, {OCCURRED_MS} AS at_ms, survey, score, "
-        f"scale, customer_id, comment FROM {warehouse.database}.feedback "
-        f"WHERE event_id IN {values} LIMIT 1 BY event_id"))
+        f"scale, customer_id, comment, revision FROM {warehouse.database}.feedback "
+        f"WHERE event_id IN {values} ORDER BY event_id, revision DESC LIMIT 1 BY event_id"))
     return {row["event_id"]: Answer(row["event_id"],
                                     (row["tenant"], row["channel"], row["touchpoint"]),
                                     int(row["at_ms"]), row["survey"], int(row["score"]),
-                                    int(row["scale"]), row["customer_id"], row["comment"])
+                                    int(row["scale"]), row["customer_id"], row["comment"],
+                                    int(row["revision"]))
             for row in rows}
 
 
@@ -80,11 +111,17 @@ def _first_closing_followups(warehouse: Warehouse, feedback_ids: list[str]
 
 def batch_facts(warehouse: Warehouse, events: list[ValidEvent], deadline_ms: int
                 ) -> tuple[list[FactRow], list[CaseRow]]:
-    """The facts and follow-up cases a batch adds or changes; its raw rows must be written.
+    """The facts and follow-up cases a batch adds or changes; its raw rows (and revision
+    rows) must be written.
 
-    One lookup serves both: each feedback of the batch needing follow-up, and each
-    stored feedback a closing follow-up of the batch points at, is joined with its
-    first closing follow-up in the raw table (the batch's own included).
+    The batch's highest revision of each feedback is looked up among the stored
+    revisions (``cx.feedback_revisions``): the highest wins, older revisions that
+    counted elsewhere get tombstones, and a batch holding a stale revision writes the
+    stored winner's facts again (read from the raw table, as is the feedback a closing
+    follow-up of the batch points at). A second lookup joins the winners needing
+    follow-up with their first closing follow-up (the batch's own included). Each side
+    writes before it looks up, so whichever of two revisions, or of a feedback and its
+    follow-up, comes last sees both.
     """
     facts: list[FactRow] = []
     answers: dict[str, Answer] = {}
@@ -95,17 +132,35 @@ def batch_facts(warehouse: Warehouse, events: list[ValidEvent], deadline_ms: int
             facts.append(interaction_fact(valid))
         elif kind == "feedback":
             answer = answer_of(valid)
-            answers[answer.event_id] = answer
+            known = answers.get(answer.event_id)
+            if known is None or answer.revision > known.revision:
+                answers[answer.event_id] = answer
         elif valid.event.action in CLOSING_ACTIONS:  # type: ignore[union-attr]
             targets.add(valid.event.feedback_id)  # type: ignore[union-attr]
-    unhappy = {key: answer for key, answer in answers.items() if answer.needs_followup}
-    facts += [answer.fact(met=False) for answer in answers.values() if not answer.needs_followup]
-    stored = targets - answers.keys()
-    if stored:
-        unhappy |= {key: answer for key, answer in _stored_answers(warehouse, sorted(stored))
-                    .items() if answer.needs_followup}
+    places = _revision_places(warehouse, sorted(answers)) if answers else {}
+    stale = {key for key, answer in answers.items()
+             if any(place.revision > answer.revision for place in places.get(key, ()))}
+    fetch = stale | (targets - answers.keys())
+    latest = _latest_answers(warehouse, sorted(fetch)) if fetch else {}
+    unhappy: dict[str, Answer] = {}
+    cases: list[CaseRow] = []
+    for key, answer in answers.items():
+        stored = latest.get(key)
+        # A stale batch writes the stored winner (if its raw row is not in yet, the worker
+        # writing it writes its facts, which outrank these).
+        best = stored if stored is not None and stored.revision > answer.revision else answer
+        own = Place(answer.revision, answer.key, bool(answer.comment), answer.needs_followup)
+        facts += _superseded(best, [own, *places.get(key, ())])
+        cases += _withdrawn(best, [own, *places.get(key, ())], deadline_ms)
+        if best.needs_followup:
+            unhappy[key] = best
+        else:
+            facts.append(best.fact(met=False))
+    for key in targets - answers.keys():
+        best = latest.get(key)
+        if best is not None and best.needs_followup:
+            unhappy[key] = best
     first = _first_closing_followups(warehouse, sorted(unhappy)) if unhappy else {}
-    cases = []
     for key, answer in unhappy.items():
         met = met_by(answer, first.get(key), deadline_ms)
         facts.append(answer.fact(met=met is not None))
@@ -113,12 +168,36 @@ def batch_facts(warehouse: Warehouse, events: list[ValidEvent], deadline_ms: int
     return facts, cases
 
 
+def _superseded(best: Answer, places: list[Place]) -> list[FactRow]:
+    """Tombstones where older revisions counted and the winner does not (its own comment
+    fact, if it has none, is the enrichment's to withdraw: ``queries.comments``)."""
+    comments: dict[MinuteKey, bool] = {}
+    for place in places:
+        if place.key != best.key and place.revision <= best.revision:
+            comments[place.key] = comments.get(place.key, False) or place.comment
+    return [fact for key, comment in comments.items()
+            for fact in tombstones(best.event_id, key, best.revision, comment)]
+
+
+def _withdrawn(best: Answer, places: list[Place], deadline_ms: int) -> list[CaseRow]:
+    """Withdrawn cases of older revisions needing follow-up, where the winner has no case:
+    it needs none, or it belongs to another tenant (cases are keyed by tenant and id)."""
+    tenants = {place.key[0] for place in places if place.followup
+               and place.revision < best.revision
+               and (not best.needs_followup or place.key[0] != best.scope[0])}
+    return [withdrawn_case(replace(best, scope=(tenant, *best.scope[1:])), best.revision,
+                           deadline_ms) for tenant in sorted(tenants)]
+
+
 MINUTE_COLUMNS = ("tenant", "channel", "touchpoint", "minute", *STAT_COLUMNS, "version",
                   "computed_at")
 
 
 def recompute(warehouse: Warehouse, keys: list[MinuteKey]) -> list[tuple[Any, ...]]:
-    """Absolute sums of the stored facts for these scope-minutes, versioned (``MINUTE_COLUMNS``)."""
+    """Absolute sums of the stored facts for these scope-minutes (``MINUTE_COLUMNS``),
+    versioned by the count of facts plus the sum of their versions: a new fact, a met
+    follow-up, a later revision or a tombstone all make it grow (for facts of revision 0
+    it is facts plus met follow-ups, as before revisions)."""
     now = int(time.time())
     rows = []
     # Minutes as 'YYYY-MM-DD hh:mm:ss' literals so the IN matches the primary key itself
@@ -126,12 +205,13 @@ def recompute(warehouse: Warehouse, keys: list[MinuteKey]) -> list[tuple[Any, ..
     literal_keys = [(*scope, _utc(minute)) for *scope, minute in keys]
     for row in query_in(warehouse, literal_keys, lambda values: (
             f"SELECT tenant, channel, touchpoint, toUnixTimestamp(minute) AS minute_s, "
-            f"{STAT_SUMS}, count() AS facts FROM {warehouse.database}.score_facts FINAL "
+            f"{STAT_SUMS}, count() + sum(version) AS versions "
+            f"FROM {warehouse.database}.score_facts FINAL "
             f"WHERE (tenant, channel, touchpoint, minute) IN {values} "
             "GROUP BY tenant, channel, touchpoint, minute")):
         stats = stats_of_sums(row)
         rows.append((row["tenant"], row["channel"], row["touchpoint"], int(row["minute_s"]),
-                     *stats.as_dict().values(), int(row["facts"]) + stats.followup_met, now))
+                     *stats.as_dict().values(), int(row["versions"]), now))
     return rows
 
 

@@ -2,7 +2,9 @@
 
 Deliberately a second path: it reads the deduplicated raw events (FINAL), not
 the facts the worker stored, and links follow-ups to feedback here in Python;
-comment statistics come from the deduplicated insight rows.
+comment statistics come from the deduplicated insight rows. Of a feedback's
+revisions only the highest counts (FINAL keeps it per month partition; here it is
+kept across them too), and an insight counts only where that revision counts.
 """
 
 from __future__ import annotations
@@ -42,24 +44,34 @@ def expected_minutes(warehouse: Warehouse, deadline_ms: int) -> dict[Key, Stats]
     first_followup = {row["feedback_id"]: int(row["at_ms"]) for row in warehouse.query(
         f"SELECT feedback_id, min({OCCURRED_MS}) AS at_ms FROM {db}.followups FINAL "
         f"WHERE action IN {in_list(CLOSING_ACTIONS)} GROUP BY feedback_id")}
+    latest: dict[str, dict[str, Any]] = {}
     for row in warehouse.query(
             f"SELECT event_id, tenant, channel, touchpoint, {OCCURRED_MS} AS at_ms, survey, score, "
-            f"scale FROM {db}.feedback FINAL"):
+            f"scale, revision FROM {db}.feedback FINAL"):
+        known = latest.get(row["event_id"])
+        if known is None or int(row["revision"]) > int(known["revision"]):
+            latest[row["event_id"]] = row
+    counted: dict[str, Key] = {}
+    for event_id, row in latest.items():
         at_ms, survey, score, scale = (int(row["at_ms"]), row["survey"], int(row["score"]),
                                        int(row["scale"]))
         stats = feedback_stats(survey, score, scale)
         if needs(survey, score, scale):
-            followed = first_followup.get(row["event_id"])
+            followed = first_followup.get(event_id)
             stats += followup_stats(at_ms, followed is not None
                                     and in_time(at_ms, followed, deadline_ms))
         key = (row["tenant"], row["channel"], row["touchpoint"], minute_of(at_ms) // 1000)
+        counted[event_id] = key
         minutes[key] += stats
     for row in warehouse.query(
-            f"SELECT tenant, channel, touchpoint, toUnixTimestamp(occurred_at) AS at_s, "
-            f"sentiment, label, themes FROM {db}.comment_insights FINAL"):
+            f"SELECT event_id, tenant, channel, touchpoint, toUnixTimestamp(occurred_at) AS at_s, "
+            f"sentiment, label, themes, comment != '' AS present "
+            f"FROM {db}.comment_insights FINAL"):
         key = (row["tenant"], row["channel"], row["touchpoint"], minute_of(int(row["at_s"]) * 1000)
                // 1000)
-        minutes[key] += comment_stats(float(row["sentiment"]), row["label"], row["themes"])
+        # A revision without a comment withdrew it; one that moved left it behind.
+        if int(row["present"]) and counted.get(row["event_id"], key) == key:
+            minutes[key] += comment_stats(float(row["sentiment"]), row["label"], row["themes"])
     return dict(minutes)
 
 

@@ -84,7 +84,8 @@ def record(fetched: Fetched, consumer: AIOKafkaConsumer) -> None:
 
 def record_enrichment(enrichment: Enrichment, sent_s: list[float]) -> None:
     """Metrics for one stored batch of comment insights."""
-    for language, count in Counter(e.insight.language for e in enrichment.enriched).items():
+    for language, count in Counter(e.insight.language for e in enrichment.enriched
+                                   if e.insight is not None).items():
         metrics.COMMENTS_ENRICHED.labels(language).inc(count)
     metrics.COMMENTS_ENCODED.inc(enrichment.encoded)
     metrics.ENRICH_BATCH_SECONDS.observe(enrichment.seconds)

@@ -87,8 +87,9 @@ class Enricher:
     def classify(self, events: Sequence[ValidEvent]) -> Enrichment:
         """Insights for the feedback among validated, masked events that has a comment."""
         out = Enrichment()
-        picked = [(valid, valid.event.comment) for valid in events  # type: ignore[union-attr]
-                  if valid.type == "feedback" and (valid.event.comment or "").strip()]  # type: ignore[union-attr]
+        feedback = [valid for valid in events if valid.type == "feedback"]
+        picked = [(valid, valid.event.comment) for valid in feedback  # type: ignore[union-attr]
+                  if (valid.event.comment or "").strip()]  # type: ignore[union-attr]
         if picked:
             before = self.classifier.encoded
             insights = self.classifier.classify(
@@ -96,8 +97,15 @@ class Enricher:
             out.encoded = self.classifier.encoded - before
             out.enriched = [
                 Enriched(valid.event.event_id, valid.event.scope, valid.occurred_ms,
-                         valid.event.locale or "", text, insight)
+                         valid.event.locale or "", text, insight,
+                         valid.event.revision)  # type: ignore[union-attr]
                 for (valid, text), insight in zip(picked, insights, strict=True)]
+        # A later revision without a comment withdraws an older revision's comment.
+        out.enriched += [
+            Enriched(valid.event.event_id, valid.event.scope, valid.occurred_ms,
+                     valid.event.locale or "", "", None, valid.event.revision)  # type: ignore[union-attr]
+            for valid in feedback if valid.event.revision  # type: ignore[union-attr]
+            and not (valid.event.comment or "").strip()]  # type: ignore[union-attr]
         return out
 
 

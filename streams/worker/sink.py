@@ -4,11 +4,11 @@ and dead letters, settle scores.
 Each step is retried until it succeeds. The caller commits the source offsets
 only after ``write`` and then ``settle`` have returned, so a ClickHouse that is
 down or restarting holds the stream back instead of losing rows. Retried
-inserts are harmless: tables deduplicate by key. A ``case_opened`` notification
-is sent only for a feedback not yet recorded in ``cx.notifications``, and recorded
-right after the publish: at least once, since a crash (or a failed record) between
-the two, or the same feedback on two workers at the same moment, sends it again
-under the same key.
+inserts are harmless: tables deduplicate by key. A notification is sent only for
+a feedback revision that ``cx.notifications`` has no newer record of
+(``core.triggers.notice``), and recorded right after the publish: at least once,
+since a crash (or a failed record) between the two, or the same feedback on two
+workers at the same moment, sends it again under the same key.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from streams.core.contract import DEADLETTER_TOPIC, NOTIFICATIONS_TOPIC
+from streams.core.contract import DEADLETTER_TOPIC, NOTIFICATIONS_TOPIC, ValidEvent
 from streams.core.limits import backoff
 from streams.core.rows import COLUMNS, Batch
-from streams.core.triggers import DEFAULT_KEYWORDS, NOTIFICATION_TYPE, notifications
+from streams.core.triggers import DEFAULT_KEYWORDS, latest_feedback, notice
 from streams.queries.cases import notified, record_notified
 from streams.queries.scoring import MinuteKey, rewrite_minutes, store_facts
 from streams.warehouse import LazyWarehouse, WarehouseError
@@ -84,9 +84,9 @@ class Sink:
                                                   self._deadline_ms)
 
         await retry("ClickHouse insert", insert_pending)
-        messages = notifications(batch.accepted, self._keywords, self._deadline_ms)
-        if messages:
-            await retry("notification publish", lambda: self._notify(messages))
+        candidates = latest_feedback(batch.accepted, self._keywords)
+        if candidates:
+            await retry("notification publish", lambda: self._notify(candidates))
         if batch.deadletters:
             await retry("dead-letter publish", lambda: self._publish(
                 DEADLETTER_TOPIC, [(None, envelope) for envelope in batch.deadletters]))
@@ -94,15 +94,16 @@ class Sink:
         assert touched is not None
         return touched
 
-    async def _notify(self, messages: dict[str, bytes]) -> None:
-        """Publish the ``case_opened`` messages not sent before, then record them."""
+    async def _notify(self, candidates: dict[str, ValidEvent]) -> None:
+        """Publish the notifications not sent before, then record them."""
         warehouse = await asyncio.to_thread(self.connection.get)
-        sent = await asyncio.to_thread(notified, warehouse, sorted(messages))
-        fresh = {key: value for key, value in messages.items() if key not in sent}
+        sent = await asyncio.to_thread(notified, warehouse, sorted(candidates))
+        fresh = [found for key, event in candidates.items() if (found := notice(
+            event, self._keywords, self._deadline_ms, sent.get(key))) is not None]
         if fresh:
             await self._publish(NOTIFICATIONS_TOPIC,
-                                [(key.encode(), value) for key, value in fresh.items()])
-            await asyncio.to_thread(record_notified, warehouse, fresh, NOTIFICATION_TYPE)
+                                [(key.encode(), value) for key, _, _, value in fresh])
+            await asyncio.to_thread(record_notified, warehouse, fresh)
             metrics.NOTIFICATIONS.inc(len(fresh))
 
     async def settle(self, keys: set[MinuteKey]) -> None:

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.core.cases import CASE_COLUMNS, case_row, case_state, case_version, met_by
+from streams.core.cases import (
+    CASE_COLUMNS,
+    MET_SPAN_MS,
+    case_row,
+    case_state,
+    case_version,
+    met_by,
+    withdrawn_case,
+)
+from streams.core.events import MAX_REVISION
 from streams.core.facts import CLOSING_ACTIONS, Answer, closing_rank
 
 HOUR = 3_600_000
@@ -32,7 +43,7 @@ def test_the_row_carries_the_feedback_and_its_deadline() -> None:
         "tenant": "acme-shop", "channel": "web", "touchpoint": "checkout", "feedback_id": "fb-1",
         "customer_id": "c-9", "survey": "nps", "score": 3, "scale": 0, "comment": "slow",
         "opened_at": 1_795_344_000, "opened_ms": 250, "due_at": 1_795_344_000 + 48 * 3600,
-        "met_at": None, "followup_action": "", "version": 0}
+        "met_at": None, "followup_action": "", "version": 0, "revision": 0, "withdrawn": 0}
     met = row((OPENED + HOUR, "resolved"))
     assert (met["met_at"], met["followup_action"]) == (1_795_344_000 + 3600, "resolved")
     assert met["version"] > 0
@@ -74,3 +85,35 @@ def test_the_highest_version_is_the_row_of_all_follow_ups_whatever_the_order(
     version = CASE_COLUMNS.index("version")
     best = max(r[version] for r in rows)
     assert {r for r in rows if r[version] == best} == {truth}
+
+
+def test_a_higher_revision_always_wins_and_within_one_the_earlier_met() -> None:
+    due = OPENED + DEADLINE
+    earliest = case_version(due, (due - MET_SPAN_MS - 5 * HOUR, "contacted"))
+    assert earliest == case_version(due, (due - MET_SPAN_MS, "contacted"))  # bounded
+    assert case_version(due, None, 1) > earliest
+    assert case_version(due, (due, "resolved"), 1) > case_version(due, None, 1)
+    assert case_version(due, (OPENED, "contacted"), 3) > case_version(due, (OPENED + 1,
+                                                                              "contacted"), 3)
+    assert case_version(due, (OPENED, "contacted"), MAX_REVISION) < 2**64
+
+
+@given(st.lists(st.tuples(st.integers(0, 5), st.none() | st.tuples(
+    st.integers(OPENED - HOUR, OPENED + DEADLINE), st.sampled_from(CLOSING_ACTIONS))),
+    min_size=1, max_size=8))
+def test_rows_of_the_highest_revision_outrank_every_other(
+        writes: list[tuple[int, tuple[int, str] | None]]) -> None:
+    version = CASE_COLUMNS.index("version")
+    rows = [case_row(dataclasses.replace(ANSWER, revision=revision), met, DEADLINE)
+            for revision, met in writes]
+    top = max(revision for revision, _ in writes)
+    best = max(rows, key=lambda r: r[version])
+    assert best[CASE_COLUMNS.index("revision")] == top
+
+
+def test_a_withdrawn_case_outranks_the_older_revisions_case() -> None:
+    met = case_row(ANSWER, (OPENED + HOUR, "contacted"), DEADLINE)
+    gone = dict(zip(CASE_COLUMNS, withdrawn_case(ANSWER, 1, DEADLINE), strict=True))
+    assert gone["withdrawn"] == 1 and gone["revision"] == 1
+    assert gone["version"] > met[CASE_COLUMNS.index("version")]
+    assert gone["feedback_id"] == "fb-1" and gone["tenant"] == "acme-shop"

@@ -15,7 +15,7 @@ from streams.core.contract import (
     ValidEvent,
     load_event_schemas,
 )
-from tests.support.contract_cases import EXAMPLES, NOW
+from tests.support.contract_cases import EXAMPLES, NOW, REVISION_EXAMPLE
 from tests.support.events import stamp
 
 validator = Validator(max_event_bytes=65536, max_age_seconds=30 * 86400)
@@ -164,3 +164,24 @@ def test_size_limit_and_topic() -> None:
 def test_reasons_match_the_deadletter_schema() -> None:
     schema = load_event_schemas()["deadletter"]
     assert tuple(schema["properties"]["reason"]["enum"]) == REASONS
+
+
+def test_revision_example_is_a_later_revision_of_the_feedback_example() -> None:
+    outcome = validator.check(orjson.dumps(REVISION_EXAMPLE), TOPIC["feedback"], NOW)
+    assert isinstance(outcome, ValidEvent)
+    assert outcome.event.revision == 1  # type: ignore[union-attr]
+    assert outcome.event.event_id == EXAMPLES["feedback"]["event_id"]
+    assert check("feedback").event.revision == 0  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("ok", "bad"), [(0, -1), (99_999_999, 100_000_000), (7, "7"),
+                                         (1, True), (3, 1.5), (2, None)])
+def test_revision_boundaries(ok: Any, bad: Any) -> None:
+    outcome = check("feedback", revision=ok)
+    assert isinstance(outcome, ValidEvent) and outcome.event.revision == ok  # type: ignore[union-attr]
+    assert rejected(check("feedback", revision=bad), "schema_violation", "revision")
+
+
+@pytest.mark.parametrize("kind", ["interaction", "followup"])
+def test_revision_is_feedback_only(kind: str) -> None:
+    assert rejected(check(kind, revision=1), "schema_violation", "unknown field: revision")

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from streams.core.contract import Stamps, Validator, ValidEvent, load_event_schemas, parse_timestamp
 from streams.tools.generate import TrafficSpec, generate
-from tests.support.contract_cases import EXAMPLES, NOW
+from tests.support.contract_cases import EXAMPLES, NOW, REVISION_EXAMPLE
 from tests.support.events import hostile, stamp
 
 validator = Validator(max_event_bytes=65536, max_age_seconds=30 * 86400)
@@ -112,3 +112,13 @@ def test_stamp_reader_matches_the_general_parser(text: str) -> None:
         got = reader.parse(text)
         if got is not None:
             assert re.match(STAMPS, text) and got == parse_timestamp(text), text
+
+
+def test_revision_example_takes_the_fast_path() -> None:
+    fast = agrees(orjson.dumps(REVISION_EXAMPLE), TOPIC["feedback"])
+    assert fast is not None and fast.event.revision == 1  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("revision", [0, 1, 99_999_999, 100_000_000, -1, 2.0, True, "1"])
+def test_revision_agrees(revision: Any) -> None:
+    agrees(orjson.dumps({**EXAMPLES["feedback"], "revision": revision}), TOPIC["feedback"])

@@ -13,7 +13,7 @@ from streams.core.contract import Rejection, Validator
 from streams.core.facts import answer_of
 from streams.core.ingest import build_batch, masked_rejection
 from streams.core.rows import Record, as_dict
-from streams.core.triggers import notifications
+from streams.core.triggers import latest_feedback, notice
 from tests.support.contract_cases import EXAMPLES, NOW
 from tests.support.events import hostile
 
@@ -64,8 +64,9 @@ def test_comments_are_masked_in_every_row_built_from_them() -> None:
     answer = answer_of(event)
     assert answer.comment == PII_MASKED
     assert PII_MASKED in case_row(answer, None, 48 * 3_600_000)
-    sent = notifications(batch.accepted, ("refund",), 48 * 3_600_000)
-    assert orjson.loads(sent["fb-pii"])["comment"] == PII_MASKED
+    pii = latest_feedback(batch.accepted, ("refund",))["fb-pii"]
+    sent = notice(pii, ("refund",), 48 * 3_600_000, None)
+    assert sent is not None and orjson.loads(sent[3])["comment"] == PII_MASKED
 
 
 def test_events_without_personal_data_pass_untouched() -> None:

@@ -9,6 +9,7 @@ import orjson
 
 from streams.core.contract import Rejection, Validator, load_event_schemas
 from streams.core.rows import (
+    COLUMNS,
     MAX_ENVELOPE_PAYLOAD,
     Batch,
     Record,
@@ -73,5 +74,11 @@ def test_batch_groups_rows_by_table() -> None:
                         Record(topic, 0, 0), 0)
     batch.add_rejection(Rejection("invalid_json", "x"), Record("cx.feedback", 0, 9), b"", 0)
     assert {t: len(r) for t, r in batch.rows.items()} == {
-        "interactions": 1, "feedback": 2, "followups": 1, "deadletters": 1}
+        "interactions": 1, "feedback": 2, "followups": 1, "deadletters": 1,
+        "feedback_revisions": 2}
+    assert dict(zip(COLUMNS["feedback_revisions"], batch.rows["feedback_revisions"][0],
+                    strict=True)) == {
+        "event_id": "fb-0001", "revision": 0, "tenant": "acme-shop", "channel": "mobile_app",
+        "touchpoint": "delivery", "minute": 1_795_344_300, "has_comment": 1,
+        "needs_followup": 1}
     assert len(batch) == 5 and len(batch.accepted) == 4 and len(batch.deadletters) == 1

@@ -9,7 +9,8 @@ from streams.core.contract import Validator
 from streams.core.triggers import (
     DEFAULT_KEYWORDS,
     case_opened,
-    notifications,
+    latest_feedback,
+    notice,
     parse_keywords,
     score_trigger,
     triggers,
@@ -85,7 +86,7 @@ def test_the_message_carries_the_case() -> None:
         "touchpoint": "unspecified", "customer_id": "c-7", "survey": "nps", "score": 2,
         "scale": None, "comment": "never again", "occurred_at": "2026-11-22T09:39:59.500Z",
         "due_at": "2026-11-24T09:39:59.500Z", "triggers": ["nps_detractor", "keyword:never again"],
-        "sla": True}
+        "sla": True, "revision": 0}
 
 
 def test_a_keyword_on_a_happy_answer_pages_but_is_no_sla_case() -> None:
@@ -98,4 +99,33 @@ def test_a_keyword_on_a_happy_answer_pages_but_is_no_sla_case() -> None:
 def test_a_batch_sends_each_triggered_feedback_once() -> None:
     events = [feedback("f-1", score=0), feedback("f-2", score=10), feedback("f-1", score=0),
               feedback("f-3", survey="ces", score=1)]
-    assert list(notifications(events, KEYWORDS, 3600_000)) == ["f-1", "f-3"]
+    assert list(latest_feedback(events, KEYWORDS)) == ["f-1", "f-3"]
+
+
+def sent_kind(sent: tuple[int, str] | None, **fields) -> str | None:
+    found = notice(feedback("f-9", **fields), KEYWORDS, 3600_000, sent)
+    return None if found is None else found[2]
+
+
+def test_a_later_revision_updates_or_withdraws_once_and_an_older_one_sends_nothing() -> None:
+    assert sent_kind(None, score=2, revision=3) == "case_opened"
+    assert sent_kind(None, score=9, revision=3) is None
+    assert sent_kind((0, "case_opened"), score=4, revision=1) == "case_updated"
+    assert sent_kind((0, "case_opened"), score=9, revision=1) == "case_withdrawn"
+    assert sent_kind((1, "case_withdrawn"), score=10, revision=2) is None
+    assert sent_kind((1, "case_withdrawn"), score=1, revision=2) == "case_updated"
+    assert sent_kind((2, "case_updated"), score=1, revision=2) is None  # sent for it already
+    assert sent_kind((2, "case_updated"), score=9, revision=1) is None  # stale
+    found = notice(feedback("f-9", score=9, revision=5), KEYWORDS, 3600_000, (0, "case_opened"))
+    assert found is not None and found[:3] == ("f-9", 5, "case_withdrawn")
+    message = orjson.loads(found[3])
+    assert (message["type"], message["revision"], message["triggers"]) == (
+        "case_withdrawn", 5, [])
+
+
+def test_the_batch_keeps_its_latest_revision_and_every_revision_is_looked_up() -> None:
+    events = [feedback("f-1", score=2, revision=2), feedback("f-1", score=9, revision=1),
+              feedback("f-2", score=9, revision=1), feedback("f-3", score=9)]
+    latest = latest_feedback(events, KEYWORDS)
+    assert list(latest) == ["f-1", "f-2"]  # f-3 neither triggers nor revises anything
+    assert latest["f-1"].event.revision == 2  # type: ignore[union-attr]

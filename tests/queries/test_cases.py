@@ -155,10 +155,18 @@ def test_a_late_follow_up_leaves_the_case_overdue_until_one_in_time_arrives(
     assert t.scores_exact()
 
 
-def test_notifications_are_recorded_by_event_id(warehouse: Warehouse) -> None:
+def test_notifications_are_recorded_by_event_id_and_revision(warehouse: Warehouse) -> None:
     migrate(warehouse)
     ids = [f"n{time.monotonic_ns()}-{i}" for i in range(3)]
-    assert notified(warehouse, ids) == set()
-    record_notified(warehouse, {ids[0]: b'{"a": 1}', ids[2]: b"{}"}, "case_opened")
-    record_notified(warehouse, {ids[0]: b'{"a": 1}'}, "case_opened")
-    assert notified(warehouse, ids) == {ids[0], ids[2]}
+    assert notified(warehouse, ids) == {}
+    record_notified(warehouse, [(ids[0], 0, "case_opened", b'{"a": 1}'),
+                                (ids[2], 0, "case_opened", b"{}")])
+    record_notified(warehouse, [(ids[0], 0, "case_opened", b'{"a": 1}')])
+    assert notified(warehouse, ids) == {ids[0]: (0, "case_opened"), ids[2]: (0, "case_opened")}
+    record_notified(warehouse, [(ids[2], 3, "case_withdrawn", b"{}"),
+                                (ids[2], 1, "case_updated", b"{}")])
+    assert notified(warehouse, ids)[ids[2]] == (3, "case_withdrawn")
+    warehouse.execute(f"OPTIMIZE TABLE {warehouse.database}.notifications FINAL")
+    rows = warehouse.query(f"SELECT count() AS n FROM {warehouse.database}.notifications "
+                           f"WHERE event_id = '{ids[2]}'")
+    assert int(rows[0]["n"]) == 3  # one row per revision, kept apart by the sorting key

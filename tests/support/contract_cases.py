@@ -11,3 +11,5 @@ EXAMPLES = {kind: json.loads((EXAMPLES_DIR / f"{kind}.json").read_text())
             for kind in ("interaction", "feedback", "followup")}
 # "now" for validation: one hour after the examples' date.
 NOW = datetime.fromisoformat("2026-11-22T12:00:00+00:00").timestamp()
+REVISION_EXAMPLE = json.loads((EXAMPLES_DIR / "feedback_revision.json").read_text())
+"""A later revision of the feedback example (its comment and a changed score)."""

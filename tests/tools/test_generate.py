@@ -664,3 +664,21 @@ def test_interactions_per_hour_matches_the_generated_counts(tenants: tuple[str, 
         assert counts[tenant, channel] / hours == pytest.approx(expected, rel=0.1), (
             tenant, channel)
     print(f"{tenants}: rate {rate:.4f}/s gives 30 interactions/h on the first tenant's web")
+
+
+def test_revised_answers_come_as_the_score_then_the_comment_as_revision_1() -> None:
+    plain = SPECS["steady"]
+    revised = replace(plain, revised=0.5)
+    events = list(generate(revised))
+    firsts = {e["event_id"]: i for i, e in enumerate(events)
+              if e["type"] == "feedback" and "revision" not in e}
+    amended = [(i, e) for i, e in enumerate(events) if e.get("revision")]
+    assert len(amended) > 10
+    for index, event in amended:
+        first = events[firsts[event["event_id"]]]
+        assert firsts[event["event_id"]] < index and "comment" in event
+        assert {k: v for k, v in event.items() if k not in ("comment", "revision")} == first
+    # Without revisions a seed's traffic stays what it was.
+    assert list(generate(replace(plain, revised=0.0))) == list(events_of(plain))
+    with pytest.raises(ValueError, match="revised"):
+        replace(plain, revised=1.5)

@@ -178,3 +178,30 @@ def test_migrate_print_shows_the_ddl_for_the_configuration_without_a_server() ->
     assert cluster.returncode == 0 and text == render("analytics", CLUSTER)
     assert "-- 003_scores\n" in text and "analytics.score_minutes_local" in text
     assert "secret" not in text
+
+
+def test_the_revisions_rebuild_keeps_versions_replicated_and_copies_once() -> None:
+    steps = dict(plan("cx", CLUSTER))
+    revisions = steps["010_revisions"]
+    engines = {m[1]: m[2] for s in revisions if (m := re.match(
+        r"CREATE TABLE cx\.(\w+)_v10_local .*ENGINE = (ReplicatedReplacingMergeTree\(.*?\))\s",
+        s, re.S))}
+    replica = "'/clickhouse/tables/{{shard}}/cx/{}_v10_local', '{{replica}}'"
+    assert engines == {
+        "feedback": f"ReplicatedReplacingMergeTree({replica.format('feedback')}, revision)",
+        "score_facts": f"ReplicatedReplacingMergeTree({replica.format('score_facts')}, version)",
+        "comment_insights":
+            f"ReplicatedReplacingMergeTree({replica.format('comment_insights')}, version)",
+        "followup_cases":
+            f"ReplicatedReplacingMergeTree({replica.format('followup_cases')}, version)",
+        "notifications": f"ReplicatedReplacingMergeTree({replica.format('notifications')})"}
+    inserts = [s for s in revisions if s.startswith("INSERT")]
+    assert len(inserts) == 6 and all(ON not in s for s in inserts)
+    assert any("toUInt64(followup_met) FROM cx.score_facts" in s for s in inserts)
+    swaps = [s for s in revisions if s.startswith("RENAME")]
+    assert f"RENAME TABLE cx.feedback_local TO cx.feedback_v9_local, cx.feedback_v10_local TO " \
+           f"cx.feedback_local {ON}" in swaps
+    # After the swap the public name is a Distributed table over the rebuilt local one.
+    assert (f"CREATE TABLE IF NOT EXISTS cx.feedback {ON} AS cx.feedback_local\n"
+            "ENGINE = Distributed('cx_cluster', 'cx', 'feedback_local', cityHash64(event_id))"
+            ) in revisions

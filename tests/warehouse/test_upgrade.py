@@ -30,6 +30,24 @@ OLD_STATS = STAT_COLUMNS[:STAT_COLUMNS.index("comments")]
 """The statistics before 009 added the comment counters."""
 
 
+class OldFeedback:
+    """A warehouse whose feedback table has no ``revision`` yet (before 010): scoring's
+    lookup reads 0 there."""
+
+    def __init__(self, warehouse: Warehouse) -> None:
+        self._inner = warehouse
+
+    def __getattr__(self, name: str):
+        return getattr(self._inner, name)
+
+    def query(self, sql: str):
+        if "feedback_revisions" in sql:
+            return []
+        return self._inner.query(
+            sql.replace("comment, revision FROM", "comment, 0 AS revision FROM")
+            .replace("ORDER BY event_id, revision DESC", ""))
+
+
 def load_old_way(warehouse: Warehouse, events: list[dict]) -> None:
     """What a worker of schema 005 wrote: raw rows, facts, minutes (no rollups then), with the
     statistics of its day (``OLD_STATS``)."""
@@ -40,15 +58,22 @@ def load_old_way(warehouse: Warehouse, events: list[dict]) -> None:
                for i, e in enumerate(events)]
     batch = build_batch(records, validator, time.time())
     for table, rows in batch.rows.items():
-        warehouse.insert(table, rows, COLUMNS[table])
-    facts, _ = batch_facts(warehouse, batch.accepted, DEADLINE_MS)
+        if table == "feedback_revisions":  # 010 added it
+            continue
+        columns = COLUMNS[table]
+        if "revision" in columns:  # 010 added it
+            at = columns.index("revision")
+            columns, rows = (columns[:at] + columns[at + 1:],
+                             [row[:at] + row[at + 1:] for row in rows])
+        warehouse.insert(table, rows, columns)
+    facts, _ = batch_facts(OldFeedback(warehouse), batch.accepted, DEADLINE_MS)
     width = FACT_COLUMNS.index(OLD_STATS[-1]) + 1
     warehouse.insert("score_facts", [fact[:width] for fact in facts], FACT_COLUMNS[:width])
     minutes: dict[tuple, Stats] = {}
     counts: dict[tuple, int] = {}
     for fact in facts:
         key = fact[:4]
-        minutes[key] = minutes.get(key, Stats()) + Stats(*fact[5:])
+        minutes[key] = minutes.get(key, Stats()) + Stats(*fact[5:5 + len(STAT_COLUMNS)])
         counts[key] = counts.get(key, 0) + 1
     warehouse.insert("score_minutes", [
         (*key, *(getattr(stats, column) for column in OLD_STATS),
@@ -125,6 +150,7 @@ def test_upgrade_to_comment_statistics_keeps_the_minutes_and_counts_comments(
         assert after == before and all(stats.comments == 0 for stats in after.values())
         commented = [e for e in events if e["type"] == "feedback" and e.get("comment")]
         assert commented
+        assert migrate(own) == ["010_revisions"]
         items = [Enriched(e["event_id"], (e["tenant"], e["channel"],
                                           e.get("touchpoint", "unspecified")),
                           parse_timestamp(e["occurred_at"])[0], e.get("locale", ""),
@@ -136,5 +162,63 @@ def test_upgrade_to_comment_statistics_keeps_the_minutes_and_counts_comments(
         assert (totals.comments, totals.sentiment_sum, totals.theme_price) == (
             len(items), -250 * len(items), len(items))
         assert totals.nps_n == sum(stats.nps_n for stats in before.values())
+    finally:
+        own.close()
+
+
+def test_upgrade_to_revisions_keeps_every_answer_and_takes_revisions(
+        warehouse: Warehouse) -> None:
+    import orjson
+
+    from streams.core.cases import CASE_COLUMNS
+    from streams.queries.cases import unmet_cases
+    from streams.queries.scoring import rewrite_rollups, score_batch
+
+    own = OwnDatabase(warehouse, "upgrade_revisions")
+    try:
+        migrate(own, until="009_comments")
+        spec = TrafficSpec(seed=8, start=NOW_S - 3 * 86400, duration=3 * 86400 - 600,
+                           rate=0.02)
+        events = list(generate(spec))
+        load_old_way(own, events)
+        rewrite_rollups(own, set(stored_minutes(own)))  # a worker of 007 on writes them
+        validator = Validator(max_event_bytes=1 << 20, max_age_seconds=365 * 86400)
+        batch = build_batch([Record(TOPIC_OF_TYPE[e["type"]], 0, i, orjson.dumps(e))
+                             for i, e in enumerate(events)], validator, time.time())
+        _, cases = batch_facts(OldFeedback(own), batch.accepted, DEADLINE_MS)
+        assert cases
+        own.insert("followup_cases", [case[:-2] for case in cases], CASE_COLUMNS[:-2])
+        own.insert("comment_insights", [("fb-x", "acme", "web", "checkout", NOW_S, 5, "en",
+                                         "late", "en", -0.5, "negative", "sadness", ["delivery"],
+                                         "m1", NOW_S - 60)],
+                   ("event_id", "tenant", "channel", "touchpoint", "occurred_at",
+                    "occurred_ms", "locale", "comment", "language", "sentiment", "label",
+                    "emotion", "themes", "model_version", "enriched_at"))
+        before, before_raw = stored_minutes(own), raw_counts(own)
+        assert migrate(own) == ["010_revisions"]
+        assert stored_minutes(own) == before and raw_counts(own) == before_raw
+        insight = own.query(f"SELECT revision, version, toUnixTimestamp(enriched_at) AS at "
+                            f"FROM {own.database}.comment_insights FINAL")
+        assert [(row["revision"], row["version"]) for row in insight] == [(0, NOW_S - 60)]
+        own.execute(f"TRUNCATE TABLE {own.database}.comment_insights")
+        assert differences(own, DEADLINE_MS) == []
+        kept = own.query(f"SELECT count() AS n, sum(revision) AS r, sum(withdrawn) AS w "
+                         f"FROM {own.database}.followup_cases FINAL")[0]
+        assert (int(kept["n"]), int(kept["r"]), int(kept["w"])) == (len(cases), 0, 0)
+        unmet = unmet_cases(own, now_ms=NOW_S * 1000)
+        assert unmet and len(unmet) <= len(cases)
+        # The first unmet case's feedback is amended to a promoter: its case is withdrawn and
+        # the scores stay exact.
+        target = next(e for e in events if e["event_id"] == unmet[0]["feedback_id"])
+        amended = {**target, "survey": "nps", "score": 10, "revision": 1}
+        amended.pop("scale", None)
+        batch = build_batch([Record("cx.feedback", 0, 0, orjson.dumps(amended))], validator,
+                            time.time())
+        for table, rows in batch.rows.items():
+            own.insert(table, rows, COLUMNS[table])
+        score_batch(own, batch.accepted, DEADLINE_MS)
+        assert differences(own, DEADLINE_MS) == []
+        assert target["event_id"] not in {
+            case["feedback_id"] for case in unmet_cases(own, now_ms=NOW_S * 1000)}
     finally:
         own.close()

@@ -69,6 +69,61 @@ def test_enricher_masks_first_and_skips_what_the_ingest_dead_letters() -> None:
     assert enricher.enrich([feedback_event("x", "ok")] * 3, time.time()).encoded == 1
 
 
+def test_a_later_revision_without_a_comment_withdraws_the_older_one() -> None:
+    enricher = Enricher(Validator(max_event_bytes=65536, max_age_seconds=86400),
+                        Classifier(), None)
+    def without_comment(event_id: str, **extra: object) -> bytes:
+        event = orjson.loads(feedback_event(event_id, "", **extra))
+        del event["comment"]
+        return orjson.dumps(event)
+
+    enrichment = enricher.enrich([
+        without_comment("r0"), without_comment("r1", revision=1),
+        feedback_event("r2", "  ", revision=2), feedback_event("r3", "late", revision=3)],
+        time.time())
+    by_id = {e.event_id: e for e in enrichment.enriched}
+    assert sorted(by_id) == ["r1", "r2", "r3"]  # revision 0 has nothing older to withdraw
+    assert [(by_id[k].insight, by_id[k].comment, by_id[k].revision) for k in ("r1", "r2")] == [
+        (None, "", 1), (None, "", 2)]
+    assert by_id["r3"].insight is not None and by_id["r3"].revision == 3
+
+
+@pytest.mark.integration
+def test_a_score_then_its_comment_as_a_revision_ends_as_one_answer_with_the_comment(
+        kafka, server_url, start_worker, tmp_path) -> None:
+    """Delighted sends the score, then the comment in an update."""
+    base = {"event_id": "dl-1", "type": "feedback", "tenant": "acme-shop", "channel": "email",
+            "touchpoint": "delivery", "survey": "nps", "score": 4,
+            "occurred_at": stamp(time.time() - 600, 0)}
+    update = {**base, "score": 6, "comment": "The parcel came late and broken.",
+              "revision": 1}
+    env = worker_env(kafka, server_url, tmp_path) | {"CX_COMMENT_ENRICH": "on"}
+    worker = start_worker(env)
+    worker.wait_ready()
+    produce(kafka, [record(base)])
+    warehouse = connect(server_url)
+    db = warehouse.database
+    wait_until(lambda: warehouse.query(f"SELECT count() AS n FROM {db}.feedback")[0]["n"] == 1,
+               60, "the score")
+    produce(kafka, [record(update), record(base)])  # the update, and the score resent
+
+    def insight() -> list[dict]:
+        return warehouse.query(f"SELECT revision, comment, label FROM {db}.comment_insights "
+                               "FINAL")
+
+    wait_until(lambda: [row["revision"] for row in insight()] == [1], 120, "the insight")
+    wait_until(lambda: int(warehouse.query(
+        f"SELECT sum(comments) AS n FROM {db}.score_minutes FINAL")[0]["n"]) == 1, 60,
+        "the comment minute")
+    final = warehouse.query(f"SELECT revision, score, comment FROM {db}.feedback FINAL")
+    assert [(r["revision"], r["score"], r["comment"]) for r in final] == [
+        (1, 6, "The parcel came late and broken.")]
+    assert insight()[0]["label"] == "negative"
+    result = subprocess.run([CXPULSE, "verify"], env={"CX_CLICKHOUSE_URL": server_url},
+                            capture_output=True, timeout=60)
+    assert result.returncode == 0, result.stdout.decode()[-2000:]
+
+
 def test_the_model_thread_yields_the_cpu_to_the_ingest() -> None:
     def niceness() -> int:
         return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())

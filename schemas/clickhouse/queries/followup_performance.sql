@@ -1,6 +1,7 @@
 -- Close the loop, per channel ('*': all), for cases opened in the range: how many, the share met
 -- within the deadline (of those whose deadline has passed), and hours from the
--- feedback to its first contact (contacted or resolved), late contacts included.
+-- feedback to its first contact (contacted or resolved), late contacts included. A case a
+-- later revision of its feedback withdrew (it needs no follow-up any more) is left out.
 SELECT
     channel,
     count() AS cases,
@@ -17,6 +18,7 @@ FROM
     SELECT channel, feedback_id, opened_at, due_at, met_at
     FROM cx.followup_cases FINAL
     WHERE $__timeFilter(opened_at) AND tenant = '${tenant}' AND ('${channel}' = '*' OR channel = '${channel}')
+      AND withdrawn = 0
 ) AS opened
 ANY LEFT JOIN
 (

@@ -39,7 +39,7 @@ DEADLINE_MS = 48 * 3_600_000
 def make_records(count: int, now: float) -> list[KafkaRecord]:
     """Generated traffic of the last hour (the incident scenario), as Kafka records."""
     spec = TrafficSpec(seed=1, start=now - 3600, duration=3600, rate=1.1 * count / 3600,
-                       scenario="incident")
+                       scenario="incident", revised=0.05)
     return [record_of(event) for event in generate(spec)][:count]
 
 
@@ -139,7 +139,8 @@ def generated_comments(records: list[KafkaRecord], limit: int = 5000) -> list[st
 
 
 def fill_history(url: str, rows: int, now: float) -> None:
-    """A month of stored history, written by ClickHouse itself: facts, feedback, follow-ups."""
+    """A month of stored history, written by ClickHouse itself: facts, feedback (and where
+    its revisions count), follow-ups."""
     warehouse = connect(url)
     db, start = warehouse.database, int(now) - 31 * 86400
     warehouse.execute(
@@ -153,6 +154,11 @@ def fill_history(url: str, rows: int, now: float) -> None:
         "survey, score) SELECT concat('hf', toString(number)), 'history', 'web', 'x', "
         f"toDateTime({start} + number % (30 * 86400)), 'nps', 3 FROM system.numbers "
         f"LIMIT {rows // 5}")
+    warehouse.execute(
+        f"INSERT INTO {db}.feedback_revisions (event_id, revision, tenant, channel, touchpoint, "
+        "minute, needs_followup) SELECT concat('hf', toString(number)), 0, 'history', 'web', "
+        f"'x', toStartOfMinute(toDateTime({start} + number % (30 * 86400))), 1 "
+        f"FROM system.numbers LIMIT {rows // 5}")
     warehouse.execute(
         f"INSERT INTO {db}.followups (event_id, feedback_id, tenant, channel, touchpoint, "
         "occurred_at, action) SELECT concat('hu', toString(number)), "

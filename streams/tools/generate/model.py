@@ -536,6 +536,10 @@ class Timeline:
             return
         linked = self.rnd() < 0.8
         ms, event, case = self.build.feedback(at, interaction, linked)
+        if self.spec.revised and "comment" in event and self.rnd() < self.spec.revised:
+            # The score first, then the same answer with its comment (Delighted does this).
+            self._push(ms, {key: value for key, value in event.items() if key != "comment"})
+            event = {**event, "revision": 1}
         self._push(ms, event)
         if case is not None and self.pending < MAX_PENDING_FOLLOWUPS:
             planned = self.build.plan_followup(ms, case)

@@ -50,6 +50,10 @@ class TrafficSpec:
     """Mean events per second of event time, all types together (approximate)."""
     scenario: str = "steady"
     tenants: tuple[str, ...] = ("acme-shop", "nordwind")
+    revised: float = 0.0
+    """Share of commented feedback sent as two revisions, as survey tools amend answers: the
+    score alone (revision 0), then with its comment (revision 1). 0 draws nothing, so the
+    traffic of a seed stays what it was."""
 
     def __post_init__(self) -> None:
         if isinstance(self.tenants, str) or not isinstance(self.tenants, Sequence):
@@ -164,6 +168,9 @@ def validate(spec: TrafficSpec) -> None:
         raise ValueError("start + duration must not go past 9999-12-31T23:59:59Z")
     if rate <= 0:
         raise ValueError(f"rate must be > 0 events per second, got {rate!r}")
+    revised = _number("revised", spec.revised)
+    if not 0 <= revised <= 1:
+        raise ValueError(f"revised must be a share from 0 to 1, got {revised!r}")
     if spec.scenario not in SCENARIOS:
         raise ValueError(f"unknown scenario {spec.scenario!r}; valid scenarios: "
                          f"{', '.join(SCENARIOS)}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,8 @@ from streams.kafka import ALL_TOPICS, admin
 from streams.warehouse import Warehouse
 from streams.warehouse.migrate import migrate
 from tests.support.events import stamp
-from tests.support.hooks import REVISION_IN_CONTRACT, SECRETS, TENANT, fixture, signed
-from tests.support.services import consume_all
+from tests.support.hooks import SECRETS, TENANT, fixture, signed
+from tests.support.services import CXPULSE, consume_all, wait_until, worker_env
 
 pytestmark = pytest.mark.integration
 
@@ -63,12 +64,6 @@ def test_a_signed_typeform_response_lands_as_feedback_a_bad_signature_writes_not
     # signed: the mapped events take the /v1/events path for the URL's tenant
     status, _, answer = collector.post(path, body, signed("typeform", body))
     assert status == 200
-    if not REVISION_IN_CONTRACT:  # the contract's revision field is on another branch
-        assert answer["accepted"] == 0
-        assert {r["reason"] for r in answer["rejected"]} == {"schema_violation"}
-        assert "revision" in answer["rejected"][0]["message"]
-        assert len(consume_all(kafka, "cx.deadletter", 2, timeout=5)) == 2
-        return
     assert (answer["accepted"], answer["rejected"]) == (2, [])
     landed = {e["survey"]: e for e in map(orjson.loads, consume_all(kafka, "cx.feedback", 2))}
     assert (landed["nps"]["score"], landed["nps"]["tenant"], landed["nps"]["locale"]) == (
@@ -78,3 +73,57 @@ def test_a_signed_typeform_response_lands_as_feedback_a_bad_signature_writes_not
     assert collector.post(path, body, signed("typeform", body))[2]["accepted"] == 2
     again = list(map(orjson.loads, consume_all(kafka, "cx.feedback", 4)))
     assert len({e["event_id"] for e in again}) == 2
+
+
+def delighted_now(name: str, created: float, updated: float) -> bytes:
+    """A Delighted sample, created and updated at these times (the contract refuses old
+    events)."""
+    payload = orjson.loads(fixture(name))
+    payload["event_data"]["created_at"] = int(created)
+    payload["event_data"]["updated_at"] = int(updated)
+    return orjson.dumps(payload)
+
+
+def test_a_delighted_score_then_its_comment_update_ends_as_one_feedback_with_the_comment(
+        kafka: str, server_warehouse: Warehouse, server_url: str, tmp_path: Path,
+        start_collector: Any, start_worker: Any) -> None:
+    """The update arrives first and the score is resent after it: the highest revision
+    still wins, the answer counts once, and verify agrees."""
+    admin.create_topics(kafka, 2)
+    migrate(server_warehouse)
+    secrets_file = tmp_path / "hooks.json"
+    secrets_file.write_text(json.dumps(SECRETS))
+    settings = dataclasses.replace(Settings(), kafka_bootstrap=kafka, clickhouse_url=server_url,
+                                   data_dir=tmp_path / "data", hook_secrets_file=secrets_file)
+    worker = start_worker(worker_env(kafka, server_url, tmp_path))
+    collector = start_collector(settings, kafka)
+    created = time.time() - 900
+    score = delighted_now("delighted_survey_response_created", created, created)
+    comment = delighted_now("delighted_survey_response_updated", created, created + 300)
+    path = f"/v1/hooks/delighted?tenant={TENANT}"
+    for body in (score, comment, score):
+        status, _, answer = collector.post(path, body, signed("delighted", body))
+        assert (status, answer["accepted"], answer["rejected"]) == (200, 1, [])
+    worker.wait_ready()
+    db = server_warehouse.database
+
+    def stored() -> list[dict[str, Any]]:
+        return server_warehouse.query(
+            f"SELECT event_id, revision, survey, score, comment, locale, tenant "
+            f"FROM {db}.feedback FINAL")
+
+    wait_until(lambda: worker.counter("cx_events_total", outcome="accepted") >= 3, 60,
+               "the three deliveries consumed by the worker")
+    updated = orjson.loads(comment)["event_data"]
+    rows = wait_until(lambda: (found := stored()) and found[0]["revision"] == 300 and found,
+                      60, "the update stored")
+    assert [(r["revision"], r["survey"], r["score"], r["locale"], r["tenant"]) for r in rows] \
+        == [(300, "nps", updated["score"], "it", TENANT)]
+    assert rows[0]["comment"] == updated["comment"] and rows[0]["event_id"].startswith(
+        "delighted:")
+    wait_until(lambda: int(server_warehouse.query(
+        f"SELECT sum(nps_n) AS n FROM {db}.score_minutes FINAL")[0]["n"]) == 1, 60,
+        "the answer counted once")
+    result = subprocess.run([CXPULSE, "verify"], env={"CX_CLICKHOUSE_URL": server_url},
+                            capture_output=True, timeout=60)
+    assert result.returncode == 0, result.stdout.decode()[-2000:]

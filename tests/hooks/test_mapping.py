@@ -24,7 +24,6 @@ from streams.hooks.mapping import (
 from tests.support.hooks import (
     FIXTURES,
     NOW,
-    REVISION_IN_CONTRACT,
     SECRETS,
     TENANT,
     fixture,
@@ -225,8 +224,7 @@ def test_delighted_unsubscribe_and_unknown_survey_types_map_to_nothing() -> None
 def test_every_mapped_event_passes_the_contract_validator(name: str) -> None:
     for event in deliver(name):
         assert isinstance(validate(event), ValidEvent), (event, validate(event))
-        if not REVISION_IN_CONTRACT:
-            assert isinstance(event["revision"], int) and 0 <= event["revision"] <= MAX_REVISION
+        assert isinstance(event["revision"], int) and 0 <= event["revision"] <= MAX_REVISION
 
 
 @pytest.mark.parametrize("name", ALL_FIXTURES)

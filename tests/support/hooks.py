@@ -17,7 +17,6 @@ from streams.core.contract import (
     Rejection,
     Validator,
     ValidEvent,
-    load_event_schemas,
 )
 from streams.hooks.mapping import load_mappings
 from streams.hooks.signatures import signed_headers
@@ -37,10 +36,6 @@ SECRETS = {
     "globex": {"typeform": "tf-other-tenant-secret", "zendesk": "zd-other-tenant-secret"},
 }
 _VALIDATOR = Validator(max_event_bytes=65536, max_age_seconds=30 * 86400)
-REVISION_IN_CONTRACT = "revision" in load_event_schemas()["feedback"]["properties"]
-"""False until the contract's ``revision`` field is merged; then events are checked whole."""
-
-
 def fixture(name: str) -> bytes:
     return (FIXTURES / f"{name}.json").read_bytes()
 
@@ -57,7 +52,5 @@ def signed(source: str, body: bytes, *, tenant: str = TENANT, now: float = NOW,
 
 
 def validate(event: dict[str, Any], now: float = NOW) -> ValidEvent | Rejection:
-    """The contract validator's verdict (``revision`` left out while the contract lacks it)."""
-    if not REVISION_IN_CONTRACT:
-        event = {key: value for key, value in event.items() if key != "revision"}
+    """The contract validator's verdict on one mapped event, whole."""
     return _VALIDATOR.check(orjson.dumps(event), TOPIC_OF_TYPE["feedback"], now)

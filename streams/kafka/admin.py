@@ -6,19 +6,23 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from streams.config import Settings
+from streams.config import ConfigError, Settings
 from streams.kafka import ALL_TOPICS, KafkaError, broker
+from streams.kafka.security import PLAINTEXT, KafkaSecurity, client_failure
 
 
-def check_reachable(bootstrap: str, timeout: float = 5.0) -> None:
-    """One clear line instead of a client library's retry loop when Kafka is not there."""
+def check_reachable(bootstrap: str, security: KafkaSecurity = PLAINTEXT,
+                    timeout: float = 5.0) -> None:
+    """One clear line instead of a client library's retry loop when Kafka is not there, or
+    (with TLS) does not present a certificate we trust."""
     for address in bootstrap.split(","):
         host, _, port = address.strip().rpartition(":")
         try:
             broker.wait_for_port(host or "localhost", int(port), timeout)
-            return
         except (broker.BrokerError, ValueError):
             continue
+        security.probe(host or "localhost", int(port), timeout)
+        return
     raise KafkaError(f"cannot reach Kafka at {bootstrap} (CX_KAFKA_BOOTSTRAP)")
 
 
@@ -26,9 +30,12 @@ def check_reachable(bootstrap: str, timeout: float = 5.0) -> None:
 def bootstrap_for(settings: Settings, *, start_local: bool) -> Iterator[str]:
     """The Kafka to use: configured, the local broker already running, or a new local one."""
     if settings.kafka_bootstrap:
-        check_reachable(settings.kafka_bootstrap)
+        check_reachable(settings.kafka_bootstrap, KafkaSecurity.of(settings))
         yield settings.kafka_bootstrap
         return
+    if settings.kafka_security_protocol != "PLAINTEXT":
+        raise ConfigError(f"CX_KAFKA_SECURITY_PROTOCOL={settings.kafka_security_protocol} needs "
+                          "CX_KAFKA_BOOTSTRAP: the bundled local broker speaks PLAINTEXT only")
     if not start_local and broker.running(settings.data_dir) is None:
         raise KafkaError(
             f"no Kafka: CX_KAFKA_BOOTSTRAP is unset and no local broker runs for CX_DATA_DIR="
@@ -37,7 +44,7 @@ def bootstrap_for(settings: Settings, *, start_local: bool) -> Iterator[str]:
         yield address
 
 
-def create_topics(bootstrap: str, partitions: int) -> list[str]:
+def create_topics(bootstrap: str, partitions: int, security: KafkaSecurity) -> list[str]:
     """Create the pipeline's topics that do not exist yet; return the ones created."""
     from kafka.admin import KafkaAdminClient, NewTopic
     from kafka.errors import KafkaError as ClientError
@@ -45,9 +52,9 @@ def create_topics(bootstrap: str, partitions: int) -> list[str]:
 
     try:
         admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="cxpulse-admin",
-                                 request_timeout_ms=15000)
-    except ClientError as error:
-        raise KafkaError(f"cannot reach Kafka at {bootstrap}: {error}") from error
+                                 request_timeout_ms=15000, **security.kafka_python())
+    except (ClientError, KeyError) as error:  # a SCRAM exchange the broker cut short: KeyError
+        raise client_failure(bootstrap, security, error) from error
     try:
         existing = set(admin.list_topics())
         missing = [name for name in ALL_TOPICS if name not in existing]

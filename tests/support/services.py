@@ -129,8 +129,9 @@ def table_count(warehouse: Warehouse, table: str) -> int:
 
 async def _produce(bootstrap: str, records: list[tuple[str, bytes | None, bytes | None]]) -> list:
     from streams.kafka.produce import producer
+    from streams.kafka.security import PLAINTEXT
 
-    async with producer(bootstrap) as client:
+    async with producer(bootstrap, PLAINTEXT) as client:
         deliveries = [await client.send(topic, value, key=key)  # type: ignore[attr-defined]
                       for topic, key, value in records]
         return [await delivery for delivery in deliveries]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
 from streams.config import ConfigError, Settings
 from streams.kafka import ALL_TOPICS, KafkaError, broker
-from streams.kafka.security import PLAINTEXT, KafkaSecurity, client_failure
+from streams.kafka.security import PLAINTEXT, KafkaSecurity, client_failure, quiet_clients
 
 
 def check_reachable(bootstrap: str, security: KafkaSecurity = PLAINTEXT,
@@ -26,11 +27,33 @@ def check_reachable(bootstrap: str, security: KafkaSecurity = PLAINTEXT,
     raise KafkaError(f"cannot reach Kafka at {bootstrap} (CX_KAFKA_BOOTSTRAP)")
 
 
+def check_login(bootstrap: str, security: KafkaSecurity, timeout: float = 5.0) -> None:
+    """Fetch metadata once with the configured security, so a refused login or a plaintext
+    client at a TLS port is one line now, not the admin client's seconds of retries."""
+    from aiokafka import AIOKafkaClient
+
+    async def login() -> None:
+        client = AIOKafkaClient(bootstrap_servers=bootstrap, client_id="cxpulse-check",
+                                request_timeout_ms=int(timeout * 1000), **security.aiokafka())
+        try:
+            await asyncio.wait_for(client.bootstrap(), timeout)
+        finally:
+            await client.close()
+
+    try:
+        with quiet_clients():
+            asyncio.run(login())
+    except Exception as error:
+        raise client_failure(bootstrap, security, error) from None
+
+
 @contextlib.contextmanager
 def bootstrap_for(settings: Settings, *, start_local: bool) -> Iterator[str]:
     """The Kafka to use: configured, the local broker already running, or a new local one."""
     if settings.kafka_bootstrap:
-        check_reachable(settings.kafka_bootstrap, KafkaSecurity.of(settings))
+        security = KafkaSecurity.of(settings)
+        check_reachable(settings.kafka_bootstrap, security)
+        check_login(settings.kafka_bootstrap, security)
         yield settings.kafka_bootstrap
         return
     if settings.kafka_security_protocol != "PLAINTEXT":
@@ -52,7 +75,8 @@ def create_topics(bootstrap: str, partitions: int, security: KafkaSecurity) -> l
 
     try:
         admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="cxpulse-admin",
-                                 request_timeout_ms=15000, **security.kafka_python())
+                                 request_timeout_ms=15000, bootstrap_timeout_ms=8000,
+                                 **security.kafka_python())
     except (ClientError, KeyError) as error:  # a SCRAM exchange the broker cut short: KeyError
         raise client_failure(bootstrap, security, error) from error
     try:

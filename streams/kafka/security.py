@@ -8,9 +8,12 @@ certificate and host name; a private CA is added, verification is never turned o
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import socket
 import ssl
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -125,11 +128,37 @@ def _reason(error: BaseException) -> str:
 def client_failure(bootstrap: str, security: KafkaSecurity, error: BaseException) -> KafkaError:
     """A client library's failure to start as one line that says what to check."""
     name = type(error).__name__
-    text = str(error)
+    text = str(error).splitlines()[0] if str(error) else ""
     if security.sasl and (isinstance(error, KeyError) or "Sasl" in name or "SASL" in text
                           or "uthenticat" in text):
         return KafkaError(f"Kafka at {bootstrap} refused SASL {security.mechanism} login for "
                           f"user {security.username!r}: check CX_KAFKA_SASL_USERNAME and "
                           "CX_KAFKA_SASL_PASSWORD")
-    return KafkaError(f"cannot reach Kafka at {bootstrap} (CX_KAFKA_SECURITY_PROTOCOL="
-                      f"{security.protocol}): {name}: {text.splitlines()[0] if text else ''}")
+    where = f"Kafka at {bootstrap} (CX_KAFKA_SECURITY_PROTOCOL={security.protocol})"
+    if "bootstrap" in text:  # the port answered (check_reachable), then the broker hung up
+        if security.sasl:
+            hint = (f"does it offer SASL {security.mechanism} (CX_KAFKA_SASL_MECHANISM) "
+                    "on this port?")
+        elif security.tls:
+            hint = ("if it requires a client certificate, set CX_KAFKA_SSL_CERTFILE and "
+                    "CX_KAFKA_SSL_KEYFILE; if it requires a login, use SASL_SSL")
+        else:
+            hint = "if it is a TLS or SASL listener, set CX_KAFKA_SECURITY_PROTOCOL"
+        return KafkaError(f"{where} closed the connection: {hint}")
+    detail = text if text.startswith(name) else f"{name}: {text}"
+    return KafkaError(f"cannot reach {where}: {detail}")
+
+
+@contextlib.contextmanager
+def quiet_clients() -> Iterator[None]:
+    """Silence the client libraries' own connection errors while we report the failure
+    ourselves in one line (they log each retry, with tracebacks)."""
+    loggers = [logging.getLogger(name) for name in ("aiokafka", "kafka")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)

@@ -31,7 +31,8 @@ CXPULSE = str(Path(sys.executable).with_name("cxpulse"))
 # Debian package of each system binary the tests run (deploy/local/install-system-deps.sh).
 PACKAGES = {"promtool": "prometheus", "prometheus": "prometheus",
             "amtool": "prometheus-alertmanager",
-            "prometheus-alertmanager": "prometheus-alertmanager", "tmux": "tmux"}
+            "prometheus-alertmanager": "prometheus-alertmanager", "tmux": "tmux",
+            "stunnel4": "stunnel4", "openssl": "openssl"}
 
 def wait_until(check: Callable[[], Any], timeout: float, what: str, every: float = 0.2) -> Any:
     """Poll ``check`` until it returns something truthy; fail naming ``what``."""

@@ -27,6 +27,17 @@ def version_settings(version: str) -> dict[str, Any]:
     return {"allow_experimental_low_cardinality_type": 1} if major < 19 else {}
 
 
+def _hint(text: str) -> str:
+    """What to check for the failures a configuration causes (TLS trust, login)."""
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return "; set CX_CLICKHOUSE_CA_FILE to the CA that signed the server's certificate"
+    if "WRONG_VERSION_NUMBER" in text:
+        return "; this port does not speak TLS: use clickhouse:// or the server's secure port"
+    if "Code: 193." in text or "Code: 516." in text or "Code: 192." in text:
+        return "; check the URL's user and CX_CLICKHOUSE_PASSWORD"
+    return ""
+
+
 class NativeWarehouse:
     def __init__(self, url: str) -> None:
         parts = urlsplit(url)
@@ -66,9 +77,9 @@ class NativeWarehouse:
             with self._lock:
                 return fn()
         except _ERRORS as error:
-            raise WarehouseError(
-                f"ClickHouse at {self._where}: {type(error).__name__}: {one_line(error)}"
-            ) from error
+            text = one_line(error)
+            raise WarehouseError(f"ClickHouse at {self._where}: {type(error).__name__}: {text}"
+                                 f"{_hint(text)}") from error
 
     def execute(self, sql: str) -> None:
         settings = self._ensure_settings()

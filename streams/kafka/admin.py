@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,10 +28,17 @@ def check_reachable(bootstrap: str, security: KafkaSecurity = PLAINTEXT,
     raise KafkaError(f"cannot reach Kafka at {bootstrap} (CX_KAFKA_BOOTSTRAP)")
 
 
-def check_login(bootstrap: str, security: KafkaSecurity, timeout: float = 5.0) -> None:
+def check_login(bootstrap: str, security: KafkaSecurity, wait: float = 0.0,
+                timeout: float = 5.0) -> None:
     """Fetch metadata once with the configured security, so a refused login or a plaintext
-    client at a TLS port is one line now, not the admin client's seconds of retries."""
+    client at a TLS port is one line now, not the admin client's seconds of retries.
+
+    A broker that closes the connection may be a wrong protocol or a broker still starting
+    (or briefly cut off): services pass ``wait`` to retry that for a while; a refused
+    login fails at once.
+    """
     from aiokafka import AIOKafkaClient
+    from aiokafka.errors import KafkaConnectionError
 
     async def login() -> None:
         client = AIOKafkaClient(bootstrap_servers=bootstrap, client_id="cxpulse-check",
@@ -40,11 +48,19 @@ def check_login(bootstrap: str, security: KafkaSecurity, timeout: float = 5.0) -
         finally:
             await client.close()
 
-    try:
-        with quiet_clients():
-            asyncio.run(login())
-    except Exception as error:
-        raise client_failure(bootstrap, security, error) from None
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            with quiet_clients():
+                asyncio.run(login())
+            return
+        except Exception as error:
+            failure = client_failure(bootstrap, security, error)
+            retry = isinstance(error, KafkaConnectionError | TimeoutError) and "refused SASL" \
+                not in str(failure)
+            if not retry or time.monotonic() >= deadline:
+                raise failure from None
+        time.sleep(0.5)
 
 
 @contextlib.contextmanager
@@ -53,7 +69,9 @@ def bootstrap_for(settings: Settings, *, start_local: bool) -> Iterator[str]:
     if settings.kafka_bootstrap:
         security = KafkaSecurity.of(settings)
         check_reachable(settings.kafka_bootstrap, security)
-        check_login(settings.kafka_bootstrap, security)
+        # Services (worker, collector) wait out a broker that is starting or briefly away,
+        # as the admin client that creates their topics would; one-shot commands do not.
+        check_login(settings.kafka_bootstrap, security, wait=30.0 if start_local else 0.0)
         yield settings.kafka_bootstrap
         return
     if settings.kafka_security_protocol != "PLAINTEXT":
@@ -75,7 +93,7 @@ def create_topics(bootstrap: str, partitions: int, security: KafkaSecurity) -> l
 
     try:
         admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="cxpulse-admin",
-                                 request_timeout_ms=15000, bootstrap_timeout_ms=8000,
+                                 request_timeout_ms=15000, bootstrap_timeout_ms=15000,
                                  **security.kafka_python())
     except (ClientError, KeyError) as error:  # a SCRAM exchange the broker cut short: KeyError
         raise client_failure(bootstrap, security, error) from error

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import ssl
+import subprocess
 import time
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import orjson
 import pytest
 
 from streams.config import Secret, Settings
-from streams.kafka import KafkaError, admin
+from streams.kafka import KafkaError, admin, broker
 from streams.kafka.produce import produce_lines, producer
 from streams.kafka.security import PLAINTEXT, KafkaSecurity
 from tests.support.tls import Certificates
@@ -143,3 +144,28 @@ def test_settings_build_the_same_security(certificates: Certificates) -> None:
     settings = Settings(kafka_bootstrap="127.0.0.1:1", kafka_security_protocol="SSL",
                         kafka_ssl_cafile=certificates.ca)
     assert KafkaSecurity.of(settings) == KafkaSecurity("SSL", cafile=certificates.ca)
+
+
+def test_sasl_plaintext_runs_the_login_too(tmp_path: Path) -> None:
+    """SASL without TLS, straight at a broker that requires a login: refused, one line."""
+    running = broker.start(tmp_path / "broker", authentication=True)
+    try:
+        security = KafkaSecurity("SASL_PLAINTEXT", "SCRAM-SHA-512", "svc", Secret("nope"))
+        admin.check_reachable(running.bootstrap, security)  # no TLS: nothing to probe
+        with pytest.raises(KafkaError, match="refused SASL SCRAM-SHA-512 login for user 'svc'"):
+            admin.check_login(running.bootstrap, security)
+    finally:
+        broker.stop(running, tmp_path / "broker")
+
+
+def test_an_encrypted_client_key_needs_its_password(certificates: Certificates,
+                                                   tmp_path: Path) -> None:
+    encrypted = tmp_path / "client-encrypted.key"
+    subprocess.run(["openssl", "pkey", "-in", str(certificates.client_key), "-aes256",
+                    "-passout", "pass:key-Pa55", "-out", str(encrypted)], check=True,
+                   capture_output=True, timeout=30)
+    good = tls(certificates, keyfile=encrypted, key_password=Secret("key-Pa55"))
+    assert good.ssl_context() is not None
+    with pytest.raises(KafkaError, match="CX_KAFKA_SSL_CERTFILE/CX_KAFKA_SSL_KEYFILE") as bad:
+        tls(certificates, keyfile=encrypted, key_password=Secret("wrong")).ssl_context()
+    assert "key-Pa55" not in str(bad.value)

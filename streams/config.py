@@ -354,20 +354,15 @@ class Settings:
     def __post_init__(self) -> None:
         """Combinations that would silently fall back to less security are refused."""
         protocol = self.kafka_security_protocol
-        if protocol.startswith("SASL_"):
-            for variable, value in (("CX_KAFKA_SASL_MECHANISM", self.kafka_sasl_mechanism),
-                                    ("CX_KAFKA_SASL_USERNAME", self.kafka_sasl_username),
-                                    ("CX_KAFKA_SASL_PASSWORD", self.kafka_sasl_password)):
-                if not value:
-                    raise ConfigError(f"CX_KAFKA_SECURITY_PROTOCOL={protocol} needs {variable}"
-                                      + (" (or its _FILE)" if "PASSWORD" in variable else ""))
-        else:
-            for variable, value in (("CX_KAFKA_SASL_MECHANISM", self.kafka_sasl_mechanism),
-                                    ("CX_KAFKA_SASL_USERNAME", self.kafka_sasl_username),
-                                    ("CX_KAFKA_SASL_PASSWORD", self.kafka_sasl_password)):
-                if value:
-                    raise ConfigError(f"{variable} is set but CX_KAFKA_SECURITY_PROTOCOL="
-                                      f"{protocol}: use SASL_SSL (or SASL_PLAINTEXT)")
+        for variable, value in (("CX_KAFKA_SASL_MECHANISM", self.kafka_sasl_mechanism),
+                                ("CX_KAFKA_SASL_USERNAME", self.kafka_sasl_username),
+                                ("CX_KAFKA_SASL_PASSWORD", self.kafka_sasl_password)):
+            if protocol.startswith("SASL_") and not value:
+                raise ConfigError(f"CX_KAFKA_SECURITY_PROTOCOL={protocol} needs {variable}"
+                                  + (" (or its _FILE)" if "PASSWORD" in variable else ""))
+            if not protocol.startswith("SASL_") and value:
+                raise ConfigError(f"{variable} is set but CX_KAFKA_SECURITY_PROTOCOL="
+                                  f"{protocol}: use SASL_SSL (or SASL_PLAINTEXT)")
         if not protocol.endswith("SSL"):
             for variable, value in (("CX_KAFKA_SSL_CAFILE", self.kafka_ssl_cafile),
                                     ("CX_KAFKA_SSL_CERTFILE", self.kafka_ssl_certfile),

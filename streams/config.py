@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from streams.comments.labels import LANGUAGES, THEMES
 from streams.comments.pii import KINDS, parse_kinds
@@ -20,6 +21,7 @@ from streams.core.drops import DetectorConfig, parse_bounds, parse_rules
 from streams.core.scores import parse_weights
 from streams.core.triggers import DEFAULT_KEYWORDS, parse_keywords
 from streams.core.units import parse_duration
+from streams.warehouse import with_credentials
 from streams.warehouse.cluster import ClusterError, check_cluster_name
 
 Parse = Callable[[str, str], Any]
@@ -138,17 +140,102 @@ def _pii_kinds(name: str, raw: str) -> frozenset[str]:
         raise ConfigError(f"{name}: {error}") from None
 
 
+class Secret:
+    """A password or key: shown as ``***`` by ``str``, ``repr`` and f-strings, so it never
+    reaches a log line, an error or a page by accident; ``reveal()`` is the one way out."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    def __str__(self) -> str:
+        return "***"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+def _secret(name: str, raw: str) -> Secret:
+    return Secret(raw)
+
+
+def _choice(*choices: str) -> Parse:
+    def parse(name: str, raw: str) -> str:
+        value = raw.strip().upper()
+        if value not in choices:
+            raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+        return value
+
+    return parse
+
+
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
 def _env(variable: str, parse: Parse = _text) -> dict[str, Any]:
     """Field metadata: the variable that sets the field and how to read it."""
     return {"env": variable, "parse": parse}
+
+
+def _from_file(variable: str, path: str) -> str:
+    """The value of ``<variable>_FILE``: a mounted Kubernetes/Docker secret, one trailing
+    newline dropped (``echo`` and most editors add one)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
+        raise ConfigError(f"{variable}_FILE: cannot read {path}: {reason}") from None
+    text = text.removesuffix("\n").removesuffix("\r")
+    if not text:
+        raise ConfigError(f"{variable}_FILE: {path} is empty")
+    return text
 
 
 @dataclass(frozen=True)
 class Settings:
     kafka_bootstrap: str | None = field(default=None, metadata=_env("CX_KAFKA_BOOTSTRAP"))
     """``host:port[,host:port]``; None means "start the bundled local broker"."""
-    clickhouse_url: str | None = field(default=None, metadata=_env("CX_CLICKHOUSE_URL"))
-    """``clickhouse://user:pass@host:9000/db`` or ``chdb:///path``; None means embedded."""
+    kafka_security_protocol: str = field(
+        default="PLAINTEXT",
+        metadata=_env("CX_KAFKA_SECURITY_PROTOCOL", _choice(*SECURITY_PROTOCOLS)))
+    """How clients talk to Kafka: TLS (``SSL``), SASL, both (``SASL_SSL``) or neither."""
+    kafka_sasl_mechanism: str | None = field(
+        default=None, metadata=_env("CX_KAFKA_SASL_MECHANISM", _choice(*SASL_MECHANISMS)))
+    kafka_sasl_username: str | None = field(default=None,
+                                            metadata=_env("CX_KAFKA_SASL_USERNAME"))
+    kafka_sasl_password: Secret | None = field(
+        default=None, repr=False, metadata=_env("CX_KAFKA_SASL_PASSWORD", _secret))
+    kafka_ssl_cafile: Path | None = field(default=None,
+                                          metadata=_env("CX_KAFKA_SSL_CAFILE", _path))
+    """PEM CA bundle that signs the broker's certificate; unset: the system's CAs."""
+    kafka_ssl_certfile: Path | None = field(default=None,
+                                            metadata=_env("CX_KAFKA_SSL_CERTFILE", _path))
+    """PEM client certificate (mutual TLS), with CX_KAFKA_SSL_KEYFILE."""
+    kafka_ssl_keyfile: Path | None = field(default=None,
+                                           metadata=_env("CX_KAFKA_SSL_KEYFILE", _path))
+    kafka_ssl_key_password: Secret | None = field(
+        default=None, repr=False, metadata=_env("CX_KAFKA_SSL_KEY_PASSWORD", _secret))
+    clickhouse_url: str | None = field(default=None, repr=False,
+                                       metadata=_env("CX_CLICKHOUSE_URL"))
+    """``clickhouse://user:pass@host:9000/db``, ``clickhouses://`` (TLS, port 9440) or
+    ``chdb:///path``; None means embedded."""
+    clickhouse_password: Secret | None = field(
+        default=None, repr=False, metadata=_env("CX_CLICKHOUSE_PASSWORD", _secret))
+    """The URL user's password, kept out of the URL (e.g. CX_CLICKHOUSE_PASSWORD_FILE)."""
+    clickhouse_ca_file: Path | None = field(default=None,
+                                            metadata=_env("CX_CLICKHOUSE_CA_FILE", _path))
+    """PEM CA bundle that signs the server's certificate (``clickhouses://``)."""
     clickhouse_cluster: str | None = field(
         default=None, metadata=_env("CX_CLICKHOUSE_CLUSTER", _cluster))
     """A cluster in the server's ``<remote_servers>``: replicated, distributed tables made
@@ -264,14 +351,53 @@ class Settings:
     """JSON ``{tenant: {source: secret}}`` for signed webhooks, re-read when it changes;
     unset: every webhook is refused."""
 
+    def __post_init__(self) -> None:
+        """Combinations that would silently fall back to less security are refused."""
+        protocol = self.kafka_security_protocol
+        for variable, value in (("CX_KAFKA_SASL_MECHANISM", self.kafka_sasl_mechanism),
+                                ("CX_KAFKA_SASL_USERNAME", self.kafka_sasl_username),
+                                ("CX_KAFKA_SASL_PASSWORD", self.kafka_sasl_password)):
+            if protocol.startswith("SASL_") and not value:
+                raise ConfigError(f"CX_KAFKA_SECURITY_PROTOCOL={protocol} needs {variable}"
+                                  + (" (or its _FILE)" if "PASSWORD" in variable else ""))
+            if not protocol.startswith("SASL_") and value:
+                raise ConfigError(f"{variable} is set but CX_KAFKA_SECURITY_PROTOCOL="
+                                  f"{protocol}: use SASL_SSL (or SASL_PLAINTEXT)")
+        if not protocol.endswith("SSL"):
+            for variable, value in (("CX_KAFKA_SSL_CAFILE", self.kafka_ssl_cafile),
+                                    ("CX_KAFKA_SSL_CERTFILE", self.kafka_ssl_certfile),
+                                    ("CX_KAFKA_SSL_KEYFILE", self.kafka_ssl_keyfile)):
+                if value:
+                    raise ConfigError(f"{variable} is set but CX_KAFKA_SECURITY_PROTOCOL="
+                                      f"{protocol}: use SSL or SASL_SSL")
+        if self.kafka_ssl_keyfile and not self.kafka_ssl_certfile:
+            raise ConfigError("CX_KAFKA_SSL_KEYFILE needs CX_KAFKA_SSL_CERTFILE")
+        url = urlsplit(self.clickhouse_url or "")
+        if self.clickhouse_password and url.scheme not in ("clickhouse", "clickhouses"):
+            raise ConfigError("CX_CLICKHOUSE_PASSWORD needs a clickhouse:// or clickhouses:// "
+                              "CX_CLICKHOUSE_URL")
+        if self.clickhouse_password and url.password:
+            raise ConfigError("CX_CLICKHOUSE_URL holds a password and CX_CLICKHOUSE_PASSWORD is "
+                              "set: keep one (the variable, so the URL is not a secret)")
+        if self.clickhouse_ca_file and url.scheme != "clickhouses":
+            raise ConfigError("CX_CLICKHOUSE_CA_FILE needs a clickhouses:// CX_CLICKHOUSE_URL "
+                              "(TLS)")
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """Settings from ``env`` (default: ``os.environ``); unset or empty keeps the default."""
+        """Settings from ``env`` (default: ``os.environ``); unset or empty keeps the default.
+
+        Any variable may instead be read from a file named by ``<variable>_FILE``.
+        """
         env = os.environ if env is None else env
         values = {}
         for setting in fields(cls):
             variable, parse = setting.metadata["env"], setting.metadata["parse"]
-            raw = env.get(variable)
+            raw, path = env.get(variable), env.get(f"{variable}_FILE")
+            if raw and path:
+                raise ConfigError(f"set {variable} or {variable}_FILE, not both")
+            if path:
+                raw = _from_file(variable, path)
             if raw:
                 values[setting.name] = parse(variable, raw)
         return cls(**values)
@@ -280,7 +406,8 @@ class Settings:
     def warehouse_url(self) -> str:
         """The ClickHouse URL in force: the configured one or embedded chdb in the data dir."""
         if self.clickhouse_url:
-            return self.clickhouse_url
+            return with_credentials(self.clickhouse_url, self.clickhouse_password,
+                                    self.clickhouse_ca_file)
         return f"chdb://{(self.data_dir / 'clickhouse').resolve()}"
 
     @property

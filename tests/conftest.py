@@ -20,6 +20,7 @@ from tests.support.services import (
     Webhook,
     Worker,
 )
+from tests.support.tls import Certificates, Stunnel, make_certificates
 
 _ids = itertools.count(1)
 
@@ -46,6 +47,59 @@ def proxied_kafka(tmp_path: Path) -> Iterator[tuple[str, TcpProxy]]:
     finally:
         proxy.stop()
         broker.stop(running, tmp_path / "broker")
+
+
+@pytest.fixture(scope="session")
+def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
+    """A CA, a server and a client certificate for this session (``openssl``, ~0.6 s)."""
+    return make_certificates(tmp_path_factory.mktemp("tls"))
+
+
+def _behind_stunnel(tmp_path: Path, certificates: Certificates, authentication: bool
+                    ) -> Iterator[str]:
+    tls_port, broker_port = broker.free_port(), broker.free_port()
+    running = broker.start(tmp_path / "broker", broker_port, advertise=f"127.0.0.1:{tls_port}",
+                           authentication=authentication)
+    try:
+        stunnel = Stunnel(tmp_path / "stunnel", certificates, broker_port, tls_port,
+                          client_ca=certificates.ca)
+        try:
+            yield running.bootstrap
+        finally:
+            stunnel.stop()
+    finally:
+        broker.stop(running, tmp_path / "broker")
+
+
+@pytest.fixture
+def tls_kafka(tmp_path: Path, certificates: Certificates) -> Iterator[str]:
+    """A fresh broker reachable only through TLS (stunnel, client certificate required):
+    its bootstrap, the TLS port it advertises. The plaintext port is for no client."""
+    yield from _behind_stunnel(tmp_path, certificates, authentication=False)
+
+
+@pytest.fixture
+def sasl_kafka(tmp_path: Path, certificates: Certificates) -> Iterator[str]:
+    """Like ``tls_kafka``, and the broker requires a SASL login (Tansu ``--authentication``)."""
+    yield from _behind_stunnel(tmp_path, certificates, authentication=True)
+
+
+CLICKHOUSE_USER, CLICKHOUSE_PASSWORD = "cx", "s3cret-Pa55"
+
+
+@pytest.fixture(scope="session")
+def tls_clickhouse(tmp_path_factory: pytest.TempPathFactory, certificates: Certificates
+                   ) -> Iterator[ClickHouseServer]:
+    """A second ClickHouse server with a TLS native port and a password user
+    (``CLICKHOUSE_USER``), started only by the tests that need it."""
+    server = ClickHouseServer(tmp_path_factory.mktemp("clickhouse-tls"),
+                              tls=(certificates.server_cert, certificates.server_key),
+                              users={CLICKHOUSE_USER: CLICKHOUSE_PASSWORD})
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

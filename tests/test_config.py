@@ -61,3 +61,66 @@ def test_pii_mask_is_on_by_default_and_configurable() -> None:
     assert Settings.from_env({"CX_PII_MASK": "Email, card"}).pii_mask == {"email", "card"}
     assert Settings.from_env({"CX_PII_MASK": "off"}).pii_mask == frozenset()
     assert Settings.from_env({"CX_PII_MASK": "none"}).pii_mask == frozenset()
+
+
+SASL = {"CX_KAFKA_BOOTSTRAP": "k:9093", "CX_KAFKA_SECURITY_PROTOCOL": "sasl_ssl",
+        "CX_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512", "CX_KAFKA_SASL_USERNAME": "svc",
+        "CX_KAFKA_SASL_PASSWORD": "hunter2-secret"}
+
+
+def test_kafka_security_is_read_and_secrets_never_shown() -> None:
+    settings = Settings.from_env(SASL | {"CX_KAFKA_SSL_CAFILE": "/ca.pem",
+                                         "CX_CLICKHOUSE_URL": "clickhouses://cx:pw-in-url@h/db",
+                                         "CX_KAFKA_SSL_KEY_PASSWORD": "key-secret"})
+    assert settings.kafka_security_protocol == "SASL_SSL"
+    assert settings.kafka_sasl_password is not None
+    assert settings.kafka_sasl_password.reveal() == "hunter2-secret"
+    shown = f"{settings!r} {settings} {settings.kafka_sasl_password} " \
+            f"{[settings.kafka_sasl_password]}"
+    for secret in ("hunter2-secret", "pw-in-url", "key-secret"):
+        assert secret not in shown
+
+
+def test_secrets_come_from_files(tmp_path: Path) -> None:
+    (tmp_path / "password").write_text("from-a-file\n")
+    (tmp_path / "url").write_text("clickhouse://cx@h:9000/db")
+    env = SASL | {"CX_KAFKA_SASL_PASSWORD": "", "CX_CLICKHOUSE_URL_FILE": str(tmp_path / "url"),
+                  "CX_KAFKA_SASL_PASSWORD_FILE": str(tmp_path / "password"),
+                  "CX_CLICKHOUSE_PASSWORD_FILE": str(tmp_path / "password")}
+    settings = Settings.from_env(env)
+    assert settings.kafka_sasl_password and settings.kafka_sasl_password.reveal() == "from-a-file"
+    assert settings.warehouse_url == "clickhouse://cx:from-a-file@h:9000/db"
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({"CX_KAFKA_SASL_PASSWORD_FILE": "/nonexistent/pw", "CX_KAFKA_SASL_PASSWORD": ""},
+     "CX_KAFKA_SASL_PASSWORD_FILE: cannot read /nonexistent/pw: No such file"),
+    ({"CX_KAFKA_SASL_PASSWORD_FILE": "EMPTY", "CX_KAFKA_SASL_PASSWORD": ""},
+     "CX_KAFKA_SASL_PASSWORD_FILE: .* is empty"),
+    ({"CX_KAFKA_SASL_PASSWORD_FILE": "FULL"},
+     "set CX_KAFKA_SASL_PASSWORD or CX_KAFKA_SASL_PASSWORD_FILE, not both"),
+    ({"CX_KAFKA_SASL_USERNAME": ""}, "SASL_SSL needs CX_KAFKA_SASL_USERNAME"),
+    ({"CX_KAFKA_SASL_MECHANISM": ""}, "SASL_SSL needs CX_KAFKA_SASL_MECHANISM"),
+    ({"CX_KAFKA_SASL_PASSWORD": ""}, "SASL_SSL needs CX_KAFKA_SASL_PASSWORD"),
+    ({"CX_KAFKA_SASL_MECHANISM": "GSSAPI"},
+     "CX_KAFKA_SASL_MECHANISM must be one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512"),
+    ({"CX_KAFKA_SECURITY_PROTOCOL": "TLS"}, "CX_KAFKA_SECURITY_PROTOCOL must be one of"),
+    ({"CX_KAFKA_SECURITY_PROTOCOL": "SSL"}, "CX_KAFKA_SASL_MECHANISM is set but .*=SSL"),
+])
+def test_bad_security_settings_name_the_variable(env: dict[str, str], message: str,
+                                                 tmp_path: Path) -> None:
+    (tmp_path / "empty").write_text("\n")
+    (tmp_path / "full").write_text("pw")
+    env = {name: {"EMPTY": str(tmp_path / "empty"), "FULL": str(tmp_path / "full")}.get(v, v)
+           for name, v in env.items()}
+    with pytest.raises(ConfigError, match=message) as caught:
+        Settings.from_env(SASL | env)
+    assert "hunter2-secret" not in str(caught.value)
+
+
+def test_tls_files_need_a_tls_protocol() -> None:
+    with pytest.raises(ConfigError, match="CX_KAFKA_SSL_CAFILE is set but "
+                       "CX_KAFKA_SECURITY_PROTOCOL=PLAINTEXT: use SSL or SASL_SSL"):
+        Settings.from_env({"CX_KAFKA_SSL_CAFILE": "/ca.pem"})
+    with pytest.raises(ConfigError, match="CX_KAFKA_SSL_KEYFILE needs CX_KAFKA_SSL_CERTFILE"):
+        Settings.from_env({"CX_KAFKA_SECURITY_PROTOCOL": "SSL", "CX_KAFKA_SSL_KEYFILE": "/k"})

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Debian packages the tests run for real: ClickHouse server (18.16 in bookworm),
 # Prometheus with promtool, Alertmanager with amtool (the alert delivery chain
-# test), ZooKeeper (the two-shard ClickHouse cluster test) and tmux (the
-# `cxpulse top` screen test). Installs only what is missing; needs root or sudo.
+# test), ZooKeeper (the two-shard ClickHouse cluster test), tmux (the
+# `cxpulse top` screen test), and stunnel4 with openssl (the TLS tests: a TLS endpoint
+# in front of the local broker, with certificates made per test session). Installs only
+# what is missing; needs root or sudo.
 set -euo pipefail
 need=()
 command -v clickhouse-server >/dev/null 2>&1 || need+=(clickhouse-server clickhouse-client)
@@ -12,8 +14,10 @@ command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertman
 command -v amtool >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 [ -e /usr/share/java/zookeeper.jar ] || need+=(zookeeper)
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
+command -v stunnel4 >/dev/null 2>&1 || need+=(stunnel4)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 if [ ${#need[@]} -eq 0 ]; then
-  echo "system packages: clickhouse-server, prometheus, prometheus-alertmanager, zookeeper and tmux already installed"
+  echo "system packages: clickhouse-server, prometheus, prometheus-alertmanager, zookeeper, tmux, stunnel4 and openssl already installed"
   exit 0
 fi
 sudo=""

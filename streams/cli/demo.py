@@ -31,6 +31,7 @@ from streams.cli.top import Live, Terminal
 from streams.config import Settings
 from streams.core.scores import parse_weights
 from streams.core.stats import ALL
+from streams.kafka.security import KafkaSecurity
 from streams.queries.alerting import history
 from streams.queries.landed import landed
 from streams.queries.windows import window_scores
@@ -72,7 +73,7 @@ def run(settings: Settings, *, duration: float | None, rate: float, scenario: st
     settings = dataclasses.replace(settings, **DEMO_ALERTS)
     app = create_app(settings)
     bootstrap = settings.kafka_bootstrap or ""
-    produce_lines(bootstrap, HOSTILE, topic="cx.feedback")
+    produce_lines(bootstrap, KafkaSecurity.of(settings), HOSTILE, topic="cx.feedback")
     # On a terminal the view is `cxpulse top`'s screen, drawn by this process (it owns the
     # embedded ClickHouse); the worker's and the generator's logs go to a file meanwhile.
     terminal = Terminal() if sys.stdout.isatty() else None

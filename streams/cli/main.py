@@ -18,6 +18,7 @@ from streams.config import ConfigError, Settings
 from streams.core.units import parse_duration, parse_time
 from streams.kafka import KafkaError, admin
 from streams.kafka.broker import BrokerError
+from streams.kafka.security import KafkaSecurity
 from streams.warehouse import WarehouseError, connect, database_of
 from streams.warehouse.migrate import migrate, render
 
@@ -29,7 +30,7 @@ def pipeline_ready(settings: Settings, *, start_local: bool) -> Iterator[Setting
     """Kafka reachable with topics, ClickHouse migrated: the settings to run with."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     with admin.bootstrap_for(settings, start_local=start_local) as bootstrap:
-        created = admin.create_topics(bootstrap, settings.partitions)
+        created = admin.create_topics(bootstrap, settings.partitions, KafkaSecurity.of(settings))
         if created:
             say(f"created topics {', '.join(created)} ({settings.partitions} partitions)")
         warehouse = connect(settings.warehouse_url)
@@ -61,7 +62,7 @@ def cmd_collect(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_topics(args: argparse.Namespace, settings: Settings) -> int:
     with admin.bootstrap_for(settings, start_local=False) as bootstrap:
-        created = admin.create_topics(bootstrap, settings.partitions)
+        created = admin.create_topics(bootstrap, settings.partitions, KafkaSecurity.of(settings))
     print(f"created: {', '.join(created)}" if created else "all topics exist")
     return 0
 
@@ -80,12 +81,13 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_produce(args: argparse.Namespace, settings: Settings) -> int:
     from streams.kafka.produce import produce_lines
 
+    security = KafkaSecurity.of(settings)
     with admin.bootstrap_for(settings, start_local=False) as bootstrap:
         if args.file == "-":
-            report = produce_lines(bootstrap, sys.stdin.buffer, args.topic)
+            report = produce_lines(bootstrap, security, sys.stdin.buffer, args.topic)
         else:
             with Path(args.file).open("rb") as lines:
-                report = produce_lines(bootstrap, lines, args.topic)
+                report = produce_lines(bootstrap, security, lines, args.topic)
     for problem in report.skipped[:20]:
         say(f"skipped {problem}")
     if len(report.skipped) > 20:
@@ -132,8 +134,8 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
         mode = "live" if live else "backfill"
         say(f"generating {args.scenario} traffic ({mode}): ~{args.rate:g} events/s for "
             f"{args.duration:g}s of event time to {bootstrap}")
-        report = asyncio.run(send_stream(bootstrap, paced(events, 1.0 if live else None),
-                                         Report()))
+        report = asyncio.run(send_stream(bootstrap, KafkaSecurity.of(settings),
+                                         paced(events, 1.0 if live else None), Report()))
     say(report.summary())
     return 0
 

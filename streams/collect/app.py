@@ -33,6 +33,7 @@ from streams.core.intake import IntakeError, admit, decode_body
 from streams.core.keys import ApiKey, presented_key
 from streams.core.limits import FailureLimiter, TokenBuckets, retry_after
 from streams.kafka.produce import producer, send_all
+from streams.kafka.security import KafkaSecurity
 from streams.queries.keys import list_keys
 from streams.warehouse import LazyWarehouse
 
@@ -365,7 +366,8 @@ async def guard(request: web.Request,
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     collector = app[STATE]
     timeout_ms = int(max(collector.settings.collect_ack_timeout * 2, 10) * 1000)
-    async with producer(collector.bootstrap, acks="all", linger_ms=LINGER_MS,
+    async with producer(collector.bootstrap, KafkaSecurity.of(collector.settings), acks="all",
+                        linger_ms=LINGER_MS,
                         request_timeout_ms=timeout_ms) as client:
         collector.producer = client
         await collector.keys.refresh()

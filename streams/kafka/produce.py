@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from streams.core.contract import TOPIC_OF_TYPE, routing_key
-from streams.kafka import KafkaError
+from streams.kafka.security import KafkaSecurity, client_failure
 
 Record = tuple[str, bytes | None, bytes]
 CHUNK = 5_000
@@ -26,8 +26,9 @@ class RouteError(ValueError):
 
 
 @contextlib.asynccontextmanager
-async def producer(bootstrap: str, *, acks: int | str = 1, linger_ms: int = 20,
-                   request_timeout_ms: int = 30000) -> AsyncIterator[object]:
+async def producer(bootstrap: str, security: KafkaSecurity, *, acks: int | str = 1,
+                   linger_ms: int = 20, request_timeout_ms: int = 30000
+                   ) -> AsyncIterator[object]:
     """An aiokafka producer tuned for throughput (batched, lingering 20 ms).
 
     The collector asks for ``acks="all"`` (its 200 promises the event is in Kafka) and a
@@ -37,13 +38,13 @@ async def producer(bootstrap: str, *, acks: int | str = 1, linger_ms: int = 20,
 
     client = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=linger_ms, acks=acks,
                               max_batch_size=1024 * 1024, max_request_size=4 * 1024 * 1024,
-                              request_timeout_ms=request_timeout_ms)
+                              request_timeout_ms=request_timeout_ms, **security.aiokafka())
     try:
         await client.start()
     except Exception as error:
         with contextlib.suppress(Exception):
             await client.stop()
-        raise KafkaError(f"cannot reach Kafka at {bootstrap}: {error}") from error
+        raise client_failure(bootstrap, security, error) from error
     try:
         yield client
     finally:
@@ -122,12 +123,12 @@ class Report:
         return text
 
 
-async def send_stream(bootstrap: str, records: AsyncIterator[Record], report: Report,
-                      progress_every: float = 5.0) -> Report:
+async def send_stream(bootstrap: str, security: KafkaSecurity, records: AsyncIterator[Record],
+                      report: Report, progress_every: float = 5.0) -> Report:
     """Send records in chunks, reporting progress on stderr every few seconds."""
     started = last = flushed = time.monotonic()
     chunk: list[Record] = []
-    async with producer(bootstrap) as client:
+    async with producer(bootstrap, security) as client:
         async for item in records:
             chunk.append(item)
             if len(chunk) >= CHUNK or time.monotonic() - flushed > FLUSH_SECONDS:
@@ -149,7 +150,8 @@ async def aiter_of(items: Iterable[Record]) -> AsyncIterator[Record]:
         yield item
 
 
-def produce_lines(bootstrap: str, lines: Iterable[bytes], topic: str | None = None) -> Report:
+def produce_lines(bootstrap: str, security: KafkaSecurity, lines: Iterable[bytes],
+                  topic: str | None = None) -> Report:
     """Route and send every non-blank line; unroutable lines are reported, not sent."""
     report = Report()
 
@@ -163,4 +165,4 @@ def produce_lines(bootstrap: str, lines: Iterable[bytes], topic: str | None = No
             except RouteError as error:
                 report.skipped.append(f"line {number}: {error}")
 
-    return asyncio.run(send_stream(bootstrap, aiter_of(records()), report))
+    return asyncio.run(send_stream(bootstrap, security, aiter_of(records()), report))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, Protocol
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlencode, urlsplit, urlunsplit
 
 
 class WarehouseError(RuntimeError):
@@ -45,8 +45,26 @@ def database_of(url: str) -> str:
     return parts.path.strip("/") or "cx"
 
 
+def with_credentials(url: str, password: Any = None, ca_file: Any = None) -> str:
+    """``url`` with a password (an object with ``reveal()``, set apart from the URL so it can
+    come from a secret file) and a CA file (``?ca_certs=``) folded in, for ``connect``."""
+    parts = urlsplit(url)
+    if password is not None:
+        user = quote(parts.username or "default", safe="")
+        host = parts.hostname or "localhost"
+        host = f"[{host}]" if ":" in host else host
+        port = f":{parts.port}" if parts.port else ""
+        parts = parts._replace(netloc=f"{user}:{quote(password.reveal(), safe='')}@{host}{port}")
+    if ca_file is not None and "ca_certs" not in parse_qs(parts.query):
+        extra = urlencode({"ca_certs": str(ca_file)})
+        parts = parts._replace(query=f"{parts.query}&{extra}" if parts.query else extra)
+    return urlunsplit(parts)
+
+
 def connect(url: str) -> Warehouse:
-    """``clickhouse://user:pass@host:9000/db`` (native protocol) or ``chdb:///path[?database=db]``."""
+    """``clickhouse://user:pass@host:9000/db`` (native protocol), ``clickhouses://`` (the same
+    over TLS, certificate verified, ``?ca_certs=`` for a private CA) or
+    ``chdb:///path[?database=db]``."""
     scheme = urlsplit(url).scheme
     if scheme in ("clickhouse", "clickhouses"):
         from streams.warehouse.native import NativeWarehouse
@@ -57,8 +75,8 @@ def connect(url: str) -> Warehouse:
 
         return EmbeddedWarehouse.open(url)
     raise WarehouseError(
-        f"unsupported ClickHouse URL {url!r}: use clickhouse://user:pass@host:9000/db "
-        "or chdb:///path (CX_CLICKHOUSE_URL)")
+        f"unsupported ClickHouse URL scheme {scheme!r}: use clickhouse://user:pass@host:9000/db, "
+        "clickhouses://user@host:9440/db or chdb:///path (CX_CLICKHOUSE_URL)")
 
 
 class LazyWarehouse:

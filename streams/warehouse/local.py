@@ -29,23 +29,36 @@ CLICKHOUSE_CONFIG = """<?xml version="1.0"?>
   <users_config>{dir}/users.xml</users_config>
   <default_profile>default</default_profile>
   <default_database>default</default_database>
-  <mark_cache_size>268435456</mark_cache_size>
+  <mark_cache_size>268435456</mark_cache_size>{secure}
 </yandex>
 """
+SECURE_PORT = """
+  <tcp_port_secure>{port}</tcp_port_secure>
+  <openSSL><server><certificateFile>{cert}</certificateFile><privateKeyFile>{key}</privateKeyFile>
+    <verificationMode>none</verificationMode><loadDefaultCAFile>false</loadDefaultCAFile>
+    <disableProtocols>sslv2,sslv3,tlsv1,tlsv1_1</disableProtocols></server></openSSL>"""
+PASSWORD_USER = """<{name}><password>{password}</password><networks><ip>127.0.0.1</ip><ip>::1</ip>
+    </networks><profile>default</profile><quota>default</quota></{name}>"""
 CLICKHOUSE_USERS = """<?xml version="1.0"?>
 <yandex>
   <profiles><default><max_memory_usage>4000000000</max_memory_usage></default></profiles>
   <users><default><password></password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
-    <profile>default</profile><quota>default</quota></default></users>
+    <profile>default</profile><quota>default</quota></default>{users}</users>
   <quotas><default></default></quotas>
 </yandex>
 """
 
 
 class ClickHouseServer:
-    """A private clickhouse-server (Debian's 18.16) on free loopback ports."""
+    """A private clickhouse-server (Debian's 18.16) on free loopback ports.
 
-    def __init__(self, root: Path) -> None:
+    With ``tls`` (PEM certificate and key files) it also serves the native protocol over TLS
+    on ``secure_port``; ``users`` adds password users (name -> password), for the TLS tests.
+    The ``default`` user keeps no password on the plain port, for the start-up probe.
+    """
+
+    def __init__(self, root: Path, tls: tuple[Path, Path] | None = None,
+                 users: dict[str, str] | None = None) -> None:
         binary = shutil.which("clickhouse-server")
         if binary is None:
             raise WarehouseError("clickhouse-server is not installed: run `make test` (it installs "
@@ -53,14 +66,22 @@ class ClickHouseServer:
         self.binary = binary
         self.root = root
         self.port = free_port()
+        self.secure_port = free_port() if tls else None
         root.mkdir(parents=True, exist_ok=True)
+        secure = SECURE_PORT.format(port=self.secure_port, cert=tls[0], key=tls[1]) if tls else ""
         (root / "config.xml").write_text(CLICKHOUSE_CONFIG.format(
-            dir=root, port=self.port, http_port=free_port()))
-        (root / "users.xml").write_text(CLICKHOUSE_USERS)
+            dir=root, port=self.port, http_port=free_port(), secure=secure))
+        (root / "users.xml").write_text(CLICKHOUSE_USERS.replace("{users}", "".join(
+            PASSWORD_USER.format(name=name, password=password)
+            for name, password in (users or {}).items())))
         self.process: subprocess.Popen[bytes] | None = None
 
     def url(self, database: str) -> str:
         return f"clickhouse://default:@127.0.0.1:{self.port}/{database}"
+
+    def secure_url(self, database: str, user: str) -> str:
+        """The TLS port for ``user``, whose password is given apart (CX_CLICKHOUSE_PASSWORD)."""
+        return f"clickhouses://{user}@localhost:{self.secure_port}/{database}"
 
     def start(self) -> None:
         self.process = subprocess.Popen(

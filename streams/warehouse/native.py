@@ -6,7 +6,7 @@ import logging
 import threading
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from clickhouse_driver import Client
 from clickhouse_driver import errors as ch_errors
@@ -27,14 +27,40 @@ def version_settings(version: str) -> dict[str, Any]:
     return {"allow_experimental_low_cardinality_type": 1} if major < 19 else {}
 
 
+def _hint(text: str) -> str:
+    """What to check for the failures a configuration causes (TLS trust, login)."""
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return "; set CX_CLICKHOUSE_CA_FILE to the CA that signed the server's certificate"
+    if "WRONG_VERSION_NUMBER" in text:
+        return "; this port does not speak TLS: use clickhouse:// or the server's secure port"
+    if "Code: 193." in text or "Code: 516." in text or "Code: 192." in text:
+        return "; check the URL's user and CX_CLICKHOUSE_PASSWORD"
+    return ""
+
+
 class NativeWarehouse:
     def __init__(self, url: str) -> None:
         parts = urlsplit(url)
         self.database = database_of(url)
-        # Connect without a database: the first migration creates it.
-        self._client = Client.from_url(urlunsplit(parts._replace(path="/default")))
         host = parts.hostname or "localhost"
-        self._where = f"clickhouse://{host}:{parts.port or 9000}/{self.database}"
+        secure = parts.scheme == "clickhouses"
+        # Never the password: this names the server in every message and page.
+        self._where = f"{parts.scheme}://{host}:{parts.port or (9440 if secure else 9000)}/" \
+                      f"{self.database}"
+        query = parse_qs(parts.query)
+        if query.get("verify", ["true"])[0].lower() in ("0", "false", "no", "off"):
+            raise WarehouseError(f"ClickHouse at {self._where}: verify=false is refused; give "
+                                 "a private CA with CX_CLICKHOUSE_CA_FILE or ?ca_certs= instead")
+        # Connect without a database: the first migration creates it. A dead or silent
+        # server fails within the connect timeout instead of hanging.
+        if "connect_timeout" not in query:
+            extra = "connect_timeout=5"
+            parts = parts._replace(query=f"{parts.query}&{extra}" if parts.query else extra)
+        try:
+            self._client = Client.from_url(urlunsplit(parts._replace(path="/default")))
+        except (ValueError, TypeError) as error:  # never echo the URL: it may hold a password
+            raise WarehouseError(f"ClickHouse at {self._where}: bad URL option: "
+                                 f"{type(error).__name__}") from None
         self._settings: dict[str, Any] | None = None
         self._lock = threading.Lock()  # a Client is one connection: one call at a time
         self.description = self._where
@@ -51,9 +77,9 @@ class NativeWarehouse:
             with self._lock:
                 return fn()
         except _ERRORS as error:
-            raise WarehouseError(
-                f"ClickHouse at {self._where}: {type(error).__name__}: {one_line(error)}"
-            ) from error
+            text = one_line(error)
+            raise WarehouseError(f"ClickHouse at {self._where}: {type(error).__name__}: {text}"
+                                 f"{_hint(text)}") from error
 
     def execute(self, sql: str) -> None:
         settings = self._ensure_settings()

@@ -34,6 +34,7 @@ from streams.core.ingest import Masker, build_batch
 from streams.core.rows import DEADLETTER_TABLE, as_dict
 from streams.core.scores import parse_weights
 from streams.core.units import parse_duration, parse_time
+from streams.kafka.security import KafkaSecurity
 from streams.queries.alerting import alert_rows
 from streams.queries.alerting import history as alert_history
 from streams.queries.alerting import record as record_alerts
@@ -43,6 +44,7 @@ from streams.queries.windows import window_scores
 from streams.warehouse import LazyWarehouse, WarehouseError
 from streams.worker import metrics
 from streams.worker.alerting import AlertPass, message, open_labels
+from streams.worker.credentials import broker_credentials
 from streams.worker.enrich import FEEDBACK_TOPIC, Enricher, Enrichment, model_thread, store
 from streams.worker.gauges import clear_gauges, publish_gauges, show_alerts
 from streams.worker.ingest import Fetched, IngestService
@@ -158,6 +160,7 @@ def create_app(settings: Settings) -> faust.App:
     app = faust.App(
         settings.app_id,
         broker=broker_urls(settings.kafka_bootstrap or "127.0.0.1:9092"),
+        broker_credentials=broker_credentials(KafkaSecurity.of(settings)),
         datadir=str(settings.data_dir / "faust"),
         autodiscover=False,
         web_port=settings.metrics_port,

@@ -36,6 +36,7 @@ from mode import Service
 from streams.config import Settings
 from streams.core.rows import Batch
 from streams.kafka import SOURCE_TOPICS
+from streams.kafka.security import KafkaSecurity
 from streams.worker import metrics
 
 log = logging.getLogger(__name__)
@@ -126,7 +127,8 @@ class IngestService(Service):
             # A ClickHouse outage holds the fetch loop back (backpressure); the member
             # stays in its group for this long without fetching.
             max_poll_interval_ms=600_000,
-            max_partition_fetch_bytes=8 << 20, fetch_max_bytes=64 << 20)
+            max_partition_fetch_bytes=8 << 20, fetch_max_bytes=64 << 20,
+            **KafkaSecurity.of(s).aiokafka())
 
     async def on_start(self) -> None:
         self._consumer = consumer = self._new_consumer()

@@ -15,6 +15,7 @@ import pytest
 from streams.config import Settings
 from streams.core.keys import new_key
 from streams.kafka import SOURCE_TOPICS, admin
+from streams.kafka.security import PLAINTEXT
 from streams.queries.keys import revoke_key, store_key
 from streams.warehouse import Warehouse
 from streams.warehouse.migrate import migrate
@@ -32,7 +33,7 @@ def feedback(event_id: str, **changes: Any) -> dict[str, Any]:
 def setup(kafka: str, warehouse: Warehouse, url: str, tmp_path: Path,
           **changes: Any) -> tuple[Settings, dict[str, str]]:
     """Topics, schema and keys (write, read, another tenant's, admin); the settings to use."""
-    admin.create_topics(kafka, 2)
+    admin.create_topics(kafka, 2, PLAINTEXT)
     migrate(warehouse)
     keys = {}
     for name, tenant, scope in (("write", "acme-shop", "write"), ("read", "acme-shop", "read"),

@@ -15,6 +15,7 @@ import pytest
 
 from streams.config import Settings
 from streams.kafka import ALL_TOPICS, admin
+from streams.kafka.security import PLAINTEXT
 from streams.warehouse import Warehouse
 from streams.warehouse.migrate import migrate
 from tests.support.events import stamp
@@ -35,7 +36,7 @@ def typeform_now() -> bytes:
 def test_a_signed_typeform_response_lands_as_feedback_a_bad_signature_writes_nothing(
         kafka: str, server_warehouse: Warehouse, server_url: str, tmp_path: Path,
         start_collector: Any) -> None:
-    admin.create_topics(kafka, 2)
+    admin.create_topics(kafka, 2, PLAINTEXT)
     migrate(server_warehouse)
     secrets_file = tmp_path / "hooks.json"
     secrets_file.write_text(json.dumps(SECRETS))

@@ -38,8 +38,12 @@ DATASOURCES_FILE = GRAFANA / "provisioning" / "datasources" / "datasources.yml"
 DASHBOARD_PROVIDERS_FILE = GRAFANA / "provisioning" / "dashboards" / "dashboards.yml"
 DASHBOARDS_DIR = GRAFANA / "dashboards"
 
-# Every variable the application reads: the Settings fields (streams/config.py).
+# Every variable the application reads: the Settings fields (streams/config.py), each
+# also as ``<name>_FILE`` (the value read from a mounted secret file).
 CX_ENV = {setting.metadata["env"] for setting in fields(Settings)}
+CX_FILE_ENV = {f"{name}_FILE" for name in CX_ENV}
+# ``# CX_NAME: value`` lines: settings the deploy files show commented out, for the reader.
+COMMENTED_SETTING = re.compile(r"^\s*#\s*(CX_[A-Z0-9_]+):\s*\"?([^\s\"#]*)", re.MULTILINE)
 # What every deployment sets for the cxpulse containers.
 DEPLOYED_ENV = {
     "CX_KAFKA_BOOTSTRAP",
@@ -517,6 +521,8 @@ def test_compose_environment_is_documented(
     substituted = set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)", COMPOSE_FILE.read_text()))
     assert substituted, "expected ${CX_...} substitutions to point at your own services"
     assert substituted <= CX_ENV, f"undocumented: {sorted(substituted - CX_ENV)}"
+    shown = {name for name, _ in COMMENTED_SETTING.findall(COMPOSE_FILE.read_text())}
+    assert {"CX_KAFKA_SECURITY_PROTOCOL", "CX_CLICKHOUSE_PASSWORD_FILE"} <= shown
 
 
 def test_compose_clickhouse_settings_agree(
@@ -968,24 +974,63 @@ def test_kustomization_lists_every_manifest() -> None:
 
 
 def test_k8s_environment_is_documented(k8s: dict[tuple[str, str], dict[str, Any]]) -> None:
-    config = [doc for (kind, _), doc in k8s.items() if kind in {"ConfigMap", "Secret"}]
-    assert config
-    for doc in config:
-        keys = set(doc.get("data", {})) | set(doc.get("stringData", {}))
-        assert keys and keys <= CX_ENV, f"{doc['metadata']['name']}: {sorted(keys - CX_ENV)}"
+    """Every CX_* the manifests set is a setting (or its _FILE; commented ones too: the
+    test below reads every deploy file); the Secrets are files, never environment."""
+    config = k8s[("ConfigMap", "cxpulse-config")]["data"]
+    assert set(config) <= CX_ENV | CX_FILE_ENV, sorted(set(config) - CX_ENV - CX_FILE_ENV)
     for key, value in walk(
         [doc for (kind, _), doc in k8s.items() if kind in {"Deployment", "Job"}]
     ):
         if key == "env":
             names = {item["name"] for item in value}
-            assert names <= CX_ENV, sorted(names - CX_ENV)
+            assert names <= CX_ENV | CX_FILE_ENV, sorted(names - CX_ENV - CX_FILE_ENV)
         if key == "envFrom":
             for source in value:
-                kind = "ConfigMap" if "configMapRef" in source else "Secret"
-                ref = source.get("configMapRef") or source.get("secretRef")
-                assert (kind, ref["name"]) in k8s, f"{kind} {ref['name']} is not defined"
-    secret = k8s[("Secret", "cxpulse-clickhouse")]
-    assert urlsplit(secret["stringData"]["CX_CLICKHOUSE_URL"]).scheme == "clickhouse"
+                assert "secretRef" not in source, "secrets are mounted as files (*_FILE)"
+                ref = source["configMapRef"]
+                assert ("ConfigMap", ref["name"]) in k8s, f"ConfigMap {ref['name']} is not defined"
+    url = urlsplit(config["CX_CLICKHOUSE_URL"])
+    assert url.scheme in {"clickhouse", "clickhouses"} and url.password is None
+    assert url.username and config["CX_CLICKHOUSE_PASSWORD_FILE"]
+
+
+def secret_files(k8s: dict[tuple[str, str], dict[str, Any]]) -> dict[str, tuple[str, bool]]:
+    """Every *_FILE path the ConfigMap sets or shows commented -> (variable, set?)."""
+    found = {value: (name, False) for name, value in COMMENTED_SETTING.findall(
+        (K8S / "configmap.yaml").read_text()) if name.endswith("_FILE")}
+    found |= {value: (name, True) for name, value in
+              k8s[("ConfigMap", "cxpulse-config")]["data"].items() if name.endswith("_FILE")}
+    return found
+
+
+def test_k8s_secret_files_are_mounted_from_secrets(
+        k8s: dict[tuple[str, str], dict[str, Any]]) -> None:
+    """Each container that reads the ConfigMap mounts every secret file it names, read-only,
+    from a Secret volume; a Secret defined here holds each file (key) a set variable names
+    (a commented one's file is the user's to add, as secret.yaml says)."""
+    files = secret_files(k8s)
+    assert {name for name, _ in files.values()} >= {"CX_CLICKHOUSE_PASSWORD_FILE",
+                                                     "CX_KAFKA_SASL_PASSWORD_FILE"}
+    for (kind, name), doc in k8s.items():
+        if kind not in {"Deployment", "Job"}:
+            continue
+        volumes = {v["name"]: v["secret"] for v in doc["spec"]["template"]["spec"]["volumes"]
+                   if "secret" in v}
+        for container in pod_containers(doc):
+            mounts = {m["mountPath"]: m for m in container.get("volumeMounts", [])
+                      if m["name"] in volumes}
+            for path, (variable, active) in files.items():
+                directory, _, key = path.rpartition("/")
+                assert directory in mounts, f"{name}/{container['name']}: {variable} {path}"
+                mount = mounts[directory]
+                assert mount.get("readOnly") is True
+                secret = volumes[mount["name"]]
+                defined = k8s.get(("Secret", secret["secretName"]))
+                if defined is not None:
+                    assert key in defined["stringData"] or not active, (
+                        f"{secret['secretName']} lacks {key}")
+                else:
+                    assert secret.get("optional") is True, secret["secretName"]
 
 
 def pod_containers(doc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -1094,7 +1139,8 @@ def test_every_cx_variable_named_in_deploy_files_is_a_setting() -> None:
     for where, text in deploy_texts().items():
         for name in re.findall(r"\bCX_[A-Z0-9_]*[A-Z0-9]\b", text):
             named.setdefault(name, set()).add(where)
-    unknown = {name: sorted(where) for name, where in named.items() if name not in CX_ENV}
+    unknown = {name: sorted(where) for name, where in named.items()
+               if name not in CX_ENV | CX_FILE_ENV}
     assert not unknown, f"not read by streams/config.py Settings: {unknown}"
     assert set(named) >= DEPLOYED_ENV
 
@@ -1172,7 +1218,7 @@ def test_k8s_collector(k8s: dict[tuple[str, str], dict[str, Any]]) -> None:
     assert container["image"] == "cxpulse" and container["args"] == ["collect"]
     refs = {source.get("configMapRef", source.get("secretRef"))["name"]
             for source in container["envFrom"]}
-    assert refs == {"cxpulse-config", "cxpulse-clickhouse"}  # settings, and the key table
+    assert refs == {"cxpulse-config"}  # settings; the secrets are files (below)
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert list(ports.values()) == [port]
     expected = {"livenessProbe": "/healthz", "readinessProbe": "/readyz",
@@ -1182,9 +1228,12 @@ def test_k8s_collector(k8s: dict[tuple[str, str], dict[str, Any]]) -> None:
         assert http["path"] == path and path in COLLECTOR_ROUTES, probe
         assert ports.get(http["port"], http["port"]) == port, probe
     assert template["spec"]["securityContext"]["runAsNonRoot"] is True
-    # Webhook secrets: mounted when the Secret exists, never required to start.
-    secrets = [volume["secret"] for volume in template["spec"]["volumes"] if "secret" in volume]
-    assert secrets and all(secret["optional"] is True for secret in secrets)
+    # Webhook and Kafka secrets: mounted when the Secret exists, never required to start;
+    # ClickHouse's password (for the key table) is.
+    secrets = {volume["secret"]["secretName"]: volume["secret"].get("optional", False)
+               for volume in template["spec"]["volumes"] if "secret" in volume}
+    assert secrets == {"cxpulse-hook-secrets": True, "cxpulse-kafka": True,
+                       "cxpulse-clickhouse": False}
     spread = template["spec"]["topologySpreadConstraints"]
     assert {c["topologyKey"] for c in spread} >= {"kubernetes.io/hostname"}
 

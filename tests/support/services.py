@@ -31,7 +31,8 @@ CXPULSE = str(Path(sys.executable).with_name("cxpulse"))
 # Debian package of each system binary the tests run (deploy/local/install-system-deps.sh).
 PACKAGES = {"promtool": "prometheus", "prometheus": "prometheus",
             "amtool": "prometheus-alertmanager",
-            "prometheus-alertmanager": "prometheus-alertmanager", "tmux": "tmux"}
+            "prometheus-alertmanager": "prometheus-alertmanager", "tmux": "tmux",
+            "stunnel4": "stunnel4", "openssl": "openssl"}
 
 def wait_until(check: Callable[[], Any], timeout: float, what: str, every: float = 0.2) -> Any:
     """Poll ``check`` until it returns something truthy; fail naming ``what``."""
@@ -129,8 +130,9 @@ def table_count(warehouse: Warehouse, table: str) -> int:
 
 async def _produce(bootstrap: str, records: list[tuple[str, bytes | None, bytes | None]]) -> list:
     from streams.kafka.produce import producer
+    from streams.kafka.security import PLAINTEXT
 
-    async with producer(bootstrap) as client:
+    async with producer(bootstrap, PLAINTEXT) as client:
         deliveries = [await client.send(topic, value, key=key)  # type: ignore[attr-defined]
                       for topic, key, value in records]
         return [await delivery for delivery in deliveries]

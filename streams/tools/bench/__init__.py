@@ -31,6 +31,7 @@ from streams.config import Settings
 from streams.core.ingest import build_batch
 from streams.kafka import admin, broker
 from streams.kafka.produce import Report, aiter_of, send_stream
+from streams.kafka.security import PLAINTEXT
 from streams.tools.bench import stages, workers
 from streams.warehouse.local import ClickHouseServer
 
@@ -83,10 +84,10 @@ def run(settings: Settings, *, events: int, output: str | None) -> int:
 def _drain_stages(results: dict[str, Any], bootstrap: str, settings: Settings, work: Path,
                   base: str | None, records: list[stages.KafkaRecord], now: float) -> None:
     """Every stage that drains the same produced messages from the start of the topics."""
-    admin.create_topics(bootstrap, settings.partitions)
+    admin.create_topics(bootstrap, settings.partitions, PLAINTEXT)
     say(f"bench: {len(records):,} events, {settings.partitions} partitions, "
         f"ClickHouse server {base or 'none'}")
-    sent = asyncio.run(send_stream(bootstrap, aiter_of(records), Report()))
+    sent = asyncio.run(send_stream(bootstrap, PLAINTEXT, aiter_of(records), Report()))
     results["produce_per_s"] = sum(sent.sent.values()) / sent.seconds
     say(f"  produced {sent.summary()}")
     expected = len(records)

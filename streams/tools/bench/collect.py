@@ -42,6 +42,7 @@ import orjson
 from streams.cli.render import say
 from streams.config import Settings
 from streams.kafka import DEADLETTER_TOPIC, SOURCE_TOPICS, admin, broker
+from streams.kafka.security import PLAINTEXT
 from streams.tools.bench import server_base
 from streams.tools.bench.workers import (
     bucket_quantile,
@@ -282,7 +283,7 @@ def collector_stack(settings: Settings, work: Path) -> Iterator[Stack]:
         warehouse_url = warehouse_for(base, work, "collect")
         local = broker.start(work / "broker")
         try:
-            admin.create_topics(local.bootstrap, settings.partitions)
+            admin.create_topics(local.bootstrap, settings.partitions, PLAINTEXT)
             key = create_key(warehouse_url, work)
             collector = CollectorProcess(local.bootstrap, warehouse_url, work)
             try:

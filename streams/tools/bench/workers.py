@@ -21,6 +21,7 @@ import orjson
 
 from streams.kafka import admin, broker
 from streams.kafka.produce import Report, aiter_of, record_of, send_stream
+from streams.kafka.security import PLAINTEXT
 from streams.tools.generate import TrafficSpec, generate
 
 
@@ -168,7 +169,7 @@ def latency(base: str | None, partitions: int, work: Path, rate: float,
     name = f"latency{int(rate)}"
     local = broker.start(work / f"{name}-broker")
     try:
-        admin.create_topics(local.bootstrap, partitions)
+        admin.create_topics(local.bootstrap, partitions, PLAINTEXT)
         workers = Workers(local.bootstrap, warehouse_for(base, work, name), work, name, 1)
         try:
             workers.wait_assigned(3 * partitions)
@@ -184,7 +185,7 @@ def latency(base: str | None, partitions: int, work: Path, rate: float,
                         await asyncio.sleep(delay)
                     yield record
 
-            sent = asyncio.run(send_stream(local.bootstrap, paced(), Report()))
+            sent = asyncio.run(send_stream(local.bootstrap, PLAINTEXT, paced(), Report()))
             workers.wait_for(len(records))
             lines = metric_lines(workers.ports[0])
             return {"rate": rate, "events": len(records),
@@ -216,9 +217,9 @@ def memory(base: str | None, partitions: int, work: Path, scopes: int) -> dict[s
     """Peak RSS of one worker that scored ``scopes`` scopes and published snapshots of them."""
     local = broker.start(work / f"memory-broker-{scopes}")
     try:
-        admin.create_topics(local.bootstrap, partitions)
+        admin.create_topics(local.bootstrap, partitions, PLAINTEXT)
         records = scope_events(scopes, time.time())
-        asyncio.run(send_stream(local.bootstrap, aiter_of(records), Report()))
+        asyncio.run(send_stream(local.bootstrap, PLAINTEXT, aiter_of(records), Report()))
         name = f"memory{scopes}"
         workers = Workers(local.bootstrap, warehouse_for(base, work, name), work, name, 1,
                           {"CX_SNAPSHOT_SECONDS": "5"})

@@ -90,7 +90,7 @@ def test_a_delighted_score_then_its_comment_update_ends_as_one_feedback_with_the
         start_collector: Any, start_worker: Any) -> None:
     """The update arrives first and the score is resent after it: the highest revision
     still wins, the answer counts once, and verify agrees."""
-    admin.create_topics(kafka, 2)
+    admin.create_topics(kafka, 2, PLAINTEXT)
     migrate(server_warehouse)
     secrets_file = tmp_path / "hooks.json"
     secrets_file.write_text(json.dumps(SECRETS))

@@ -219,3 +219,14 @@ def post(port: int, path: str, key: str) -> tuple[int, dict[str, str], bytes]:
             return page.status, dict(page.headers), page.read()
     except urllib.error.HTTPError as error:
         return error.code, dict(error.headers), error.read()
+
+
+def test_auth_off_serves_every_tenant_and_says_so_loudly(filled: str, kafka: str,
+                                                          start_worker, tmp_path: Path) -> None:
+    worker = start_worker(worker_env(kafka, filled, tmp_path) | {"CX_API_AUTH": "off"})
+    worker.wait_ready()
+    for path in ENDPOINTS:
+        assert {row["tenant"] for row in rows(get(worker.port, path))} == set(TENANTS), path
+        assert {row["tenant"] for row in rows(get(worker.port, path, tenant="nordwind"))} \
+            == {"nordwind"}
+    assert "CX_API_AUTH=off: the /v1 read API serves EVERY tenant" in worker.log.read_text()

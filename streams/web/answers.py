@@ -6,6 +6,7 @@ nothing a server answers holds a traceback or a secret.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -46,3 +47,14 @@ def metrics_refusal(request: web.Request, token: str | None) -> web.Response | N
         return None
     return answer(401, "unauthorized", "/metrics needs Authorization: Bearer with the "
                   "CX_METRICS_TOKEN", headers=CHALLENGE)
+
+
+class QuietBadRequests(logging.Filter):
+    """Drop aiohttp's traceback for a request it could not parse (a hostile header, a broken
+    client): the client got its 400, and a flood of them must not flood the log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from aiohttp.http_exceptions import HttpProcessingError
+
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, HttpProcessingError)

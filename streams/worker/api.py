@@ -37,6 +37,7 @@ from streams.web.answers import (
     CHALLENGE,
     HEADER_LIMITS,
     IDLE_SECONDS,
+    QuietBadRequests,
     answer,
     lowered,
     metrics_refusal,
@@ -46,6 +47,8 @@ from streams.worker import metrics
 
 log = logging.getLogger(__name__)
 
+OPEN_PATHS: Final = ("/healthz",)
+"""What the worker serves without a key or token: probes point here."""
 REQUEST_SECONDS: Final = 30.0
 """Longest a request may take (a read of a huge window): then 503, the query abandoned."""
 MAX_BODY_BYTES: Final = 4096
@@ -68,7 +71,7 @@ WEB_SETTINGS: Final = {"web_router_enabled": False, "web_tables_enabled": False,
                        "web_stats_enabled": False, "web_graph_enabled": False,
                        "web_metrics_enabled": False}
 """Faust's own pages off: /router and /table would show the cluster and tables to anyone.
-Left on: Faust's ``/``, ``{"status": "OK"}`` (no data), usable as a probe."""
+Left on: Faust's ``/``, ``{"status": "OK"}`` (no data)."""
 
 _NAMES: Final = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
 
@@ -222,6 +225,7 @@ def add_api(app: faust.App, settings: Settings, reader: LazyWarehouse,
             weights: Mapping[str, float]) -> ReadApi:
     """The read API and /metrics as Faust pages, and the key refresh (with auth on)."""
     api = ReadApi(settings, reader, weights)
+    logging.getLogger("aiohttp.server").addFilter(QuietBadRequests())
     if settings.api_auth:
         @app.task
         async def load_keys() -> None:
@@ -246,5 +250,10 @@ def add_api(app: faust.App, settings: Settings, reader: LazyWarehouse,
     @app.page("/metrics")
     async def prometheus_metrics(view: faust.web.View, request: web.Request) -> web.Response:
         return await api.metrics_page(request)
+
+    @app.page(OPEN_PATHS[0])
+    async def healthz(view: faust.web.View, request: web.Request) -> web.Response:
+        """Liveness for probes: no key, no data (``/metrics`` may need a token)."""
+        return web.json_response({"status": "ok"})
 
     return api

@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -25,8 +26,17 @@ from streams.tools.generate import TrafficSpec, generate
 from streams.tools.load import load
 from streams.warehouse import connect
 from streams.warehouse.migrate import migrate
+from tests.collect.test_app import raw_request
 from tests.queries.test_comments import enriched
-from tests.support.services import fetch, stored_key, wait_until, worker_env
+from tests.support.services import (
+    PROMETHEUS_FILE,
+    fetch,
+    get_json,
+    render_prometheus,
+    stored_key,
+    wait_until,
+    worker_env,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -158,8 +168,21 @@ def test_every_read_needs_a_key_of_its_tenant(filled: str, kafka: str, start_wor
         assert key not in log and key.split("_")[2] not in log
 
 
+def shipped_authorization() -> dict:
+    """The scrape ``authorization`` block deploy/prometheus/prometheus.yml shows (commented)."""
+    lines = PROMETHEUS_FILE.read_text().splitlines()
+    start = lines.index("    # authorization:")
+    block = [lines[start]]
+    for line in lines[start + 1:]:
+        if not line.startswith("    #   "):
+            break
+        block.append(line)
+    return yaml.safe_load("\n".join(line.replace("# ", "", 1) for line in block))[
+        "authorization"]
+
+
 def test_metrics_token_and_no_500_for_any_parameters(filled: str, kafka: str, start_worker,
-                                                     tmp_path: Path) -> None:
+                                                     start_prometheus, tmp_path: Path) -> None:
     warehouse = connect(filled)
     admin = stored_key(warehouse, "*", "admin")
     acme = stored_key(warehouse, "acme-shop")
@@ -168,14 +191,34 @@ def test_metrics_token_and_no_500_for_any_parameters(filled: str, kafka: str, st
     port = worker.port
     wait_until(lambda: get(port, "/metrics", bearer(token))[0] == 200, 60, "worker metrics")
     refused(get(port, "/metrics"), 401, "unauthorized")
+    assert rows(get(port, "/healthz")) == {"status": "ok"}  # probes need no token
     refused(get(port, "/metrics", bearer(token + "x")), 401, "unauthorized")
     _, headers, body = get(port, "/metrics", bearer(token))
     assert b"cx_sink_errors_total" in body and b"cx_api_keys" in body
     assert headers["Content-Type"].startswith("text/plain")
+    # Prometheus scrapes it with the shipped authorization block and the token in a file
+    authorization = shipped_authorization()
+    assert authorization["type"] == "Bearer" and "credentials_file" in authorization
+    token_file = tmp_path / "cx-metrics-token"
+    token_file.write_text(token + "\n")
+    config = render_prometheus([f"127.0.0.1:{port}"])
+    config["scrape_configs"][0]["authorization"] = authorization | {
+        "credentials_file": str(token_file)}
+    prometheus = start_prometheus(config)
+    wait_until(lambda: [r["value"][1] for r in get_json(
+        f"{prometheus.url}/api/v1/query?query=up")["data"]["result"]] == ["1"], 30,
+        "Prometheus to scrape the worker with the token")
     # Faust's own pages are off: they would show the cluster to anyone
     for path in ("/router/", "/table/", "/graph/", "/stats/"):
         refused(get(port, path), 404, "not_found")
     refused(post(port, "/v1/scores", admin), 405, "method_not_allowed")
+    # huge headers: refused by the HTTP parser before any handler, with no traceback
+    huge = raw_request(port, b"GET /v1/scores HTTP/1.1\r\nHost: x\r\nX-Junk: " + b"x" * 20_000
+                       + b"\r\n\r\n", [])
+    assert huge.split(b" ")[1] == b"400" and b"Traceback" not in huge
+    many = b"".join(b"X-%d: 1\r\n" % i for i in range(100))
+    assert raw_request(port, b"GET /v1/scores HTTP/1.1\r\nHost: x\r\n" + many + b"\r\n",
+                       []).split(b" ")[1] == b"400"
 
     names = {"/v1/scores": ("window", "at", "tenant", "channel", "touchpoint", "detail"),
              "/v1/alerts": ("since", "firing", "tenant"),

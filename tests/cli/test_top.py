@@ -18,6 +18,7 @@ from streams.core.alerts import Change
 from streams.core.stats import ALL
 from streams.kafka import broker
 from streams.queries.alerting import record
+from streams.queries.keys import revoke_key
 from streams.queries.windows import window_scores
 from streams.tools.generate import TrafficSpec, generate
 from streams.tools.load import load
@@ -149,7 +150,7 @@ def test_top_in_tmux_shows_scores_and_alerts_and_follows_keys(filled: str, tmux:
 
 @pytest.mark.integration
 def test_top_reads_a_worker_as_it_reads_clickhouse(filled: str, kafka: str, start_worker,
-                                                    tmp_path: Path) -> None:
+                                                    tmp_path: Path, tmux: Tmux) -> None:
     admin = stored_key(connect(filled), "*", "admin")
     nordwind = stored_key(connect(filled), "nordwind", "read")
     worker = start_worker(worker_env(kafka, filled, tmp_path) | {"CX_ALERT_SECONDS": "3600"})
@@ -174,6 +175,16 @@ def test_top_reads_a_worker_as_it_reads_clickhouse(filled: str, kafka: str, star
     bad = one_line_error(cxpulse("top", "--worker", url, "--key", admin[:-4] + "AAAA"),
                          "answered 401", "unauthorized")
     assert admin[:-4] not in bad
+    # full screen with a tenant's key: that tenant; once revoked, one line on screen
+    tmux.start([CXPULSE, "top", "--worker", url, "--interval", "1s"], {"CX_API_KEY": nordwind},
+               width=170, height=40)
+    screen = tmux.wait_for("[1 nordwind]", "nordwind · window 1h")
+    assert "acme-shop" not in screen and nordwind not in screen, screen
+    revoke_key(connect(filled), nordwind.split("_")[1], int(time.time()))
+    screen = tmux.wait_for("answered 401 to /v1/scores", timeout=30)
+    assert "Traceback" not in screen and nordwind not in screen, screen
+    tmux.keys("q")
+    wait_until(lambda: tmux.exit_status() is not None, 10, "top to exit on q")
 
 
 def test_top_without_data_or_services_says_so_in_one_line(server_url: str) -> None:

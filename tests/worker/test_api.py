@@ -220,6 +220,12 @@ def test_metrics_token_and_no_500_for_any_parameters(filled: str, kafka: str, st
     assert raw_request(port, b"GET /v1/scores HTTP/1.1\r\nHost: x\r\n" + many + b"\r\n",
                        []).split(b" ")[1] == b"400"
 
+    # bytes no client library would send: invalid UTF-8, NUL, odd separators
+    for query in ("window=%FF", "%00=1", "tenant=%C0%AF", "window=1h&&", "=", "window",
+                  "at=2026-11-22T10:00:00%2B01:00", "since=%E2%80%AE24h"):
+        code, _, body = fetch(f"http://127.0.0.1:{port}/v1/scores?{query}", bearer(admin))
+        assert code in (200, 400), (query, code, body)
+
     names = {"/v1/scores": ("window", "at", "tenant", "channel", "touchpoint", "detail"),
              "/v1/alerts": ("since", "firing", "tenant"),
              "/v1/cases": ("overdue", "tenant"),

@@ -47,6 +47,12 @@ from streams.worker import metrics
 
 log = logging.getLogger(__name__)
 
+READ_STATUSES: Final = (200, 400, 401, 403, 429, 503)
+ROUTES: Final[dict[str, tuple[int, ...]]] = {
+    **dict.fromkeys(("/v1/scores", "/v1/alerts", "/v1/cases", "/v1/comments"), READ_STATUSES),
+    "/metrics": (200, 401, 429), "/healthz": (200,)}
+"""Every GET route and the statuses it answers: schemas/http/worker.yaml documents the same
+(tests/worker/test_openapi.py). Any route may also answer 404, 405 or 500, JSON too."""
 OPEN_PATHS: Final = ("/healthz",)
 """What the worker serves without a key or token: probes point here."""
 REQUEST_SECONDS: Final = 30.0

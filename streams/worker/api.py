@@ -58,7 +58,7 @@ OPEN_PATHS: Final = ("/healthz",)
 REQUEST_SECONDS: Final = 30.0
 """Longest a request may take (a read of a huge window): then 503, the query abandoned."""
 MAX_BODY_BYTES: Final = 4096
-"""Every page is a GET: a body is never needed, so a large one is refused (413)."""
+"""Every page is a GET and reads no body; aiohttp refuses a larger one if one is ever read."""
 LOG_EVERY: Final = 10.0
 
 Params = dict[str, str]

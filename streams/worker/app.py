@@ -1,8 +1,8 @@
 """The Faust application: built from ``Settings`` by ``create_app``, nothing wired at import.
 
 Faust runs the worker's life cycle, the web server (the read API and ``/metrics`` of
-``streams.worker.api``), leader election and the snapshot timer; the high-volume ingest is the batch
-consumer of ``streams.worker.ingest``, started with the app.
+``streams.worker.api``), leader election and the snapshot timer; the high-volume ingest is
+the batch consumer of ``streams.worker.ingest``, started with the app.
 """
 
 from __future__ import annotations

@@ -351,6 +351,16 @@ class Settings:
     """JSON ``{tenant: {source: secret}}`` for signed webhooks, re-read when it changes;
     unset: every webhook is refused."""
 
+    api_auth: bool = field(default=True, metadata=_env("CX_API_AUTH", _switch))
+    """The worker's /v1 read API needs a read key (a tenant's rows only) or an admin key;
+    ``off`` serves every tenant to anyone who reaches the port: the embedded demo only."""
+    api_key: str | None = field(default=None, repr=False, metadata=_env("CX_API_KEY"))
+    """The key ``cxpulse top --worker`` sends (``--key`` wins); never logged or shown."""
+    metrics_token: str | None = field(default=None, repr=False,
+                                      metadata=_env("CX_METRICS_TOKEN"))
+    """A bearer token /metrics of the worker and the collector then require (Prometheus:
+    ``authorization`` in the scrape config); unset, /metrics is open."""
+
     def __post_init__(self) -> None:
         """Combinations that would silently fall back to less security are refused."""
         protocol = self.kafka_security_protocol

@@ -24,7 +24,7 @@ from streams.comments.corpus import TEST_FILE, read_corpus
 from streams.comments.labels import THEMES, Insight
 from streams.comments.quality import format_report, report
 from streams.config import Settings
-from streams.core.units import parse_duration, parse_time
+from streams.core import reads
 
 BATCH = 64
 
@@ -121,19 +121,6 @@ def cmd_report(source: str | None, as_json: bool, settings: Settings) -> int:
     return 0
 
 
-def since_seconds(text: str, now: float) -> int:
-    """``--since``: an RFC 3339 time, ``now``, or a duration back from now (``24h``)."""
-    try:
-        return int(now - parse_duration(text))
-    except ValueError:
-        pass
-    try:
-        return int(parse_time(text))
-    except ValueError:
-        raise ValueError(f"--since {text!r}: give an RFC 3339 time such as "
-                         "2026-11-22T10:00:00Z, or a duration back from now such as 24h") from None
-
-
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     from streams.queries.comments import recent_comments
     from streams.warehouse import connect
@@ -143,7 +130,7 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
         raise ValueError(f"unknown theme {args.theme!r} (known: {', '.join(known)})")
     if args.limit < 1:
         raise ValueError(f"--limit must be at least 1, got {args.limit}")
-    since = None if args.since is None else since_seconds(args.since, time.time())
+    since = None if args.since is None else reads.since(args.since, "--since")
     rows = recent_comments(connect(settings.warehouse_url), tenant=args.tenant,
                            channel=args.channel, theme=args.theme, sentiment=args.sentiment,
                            since_s=since, limit=args.limit)

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any
 
 from streams.cli.live import WarehouseSource
@@ -29,14 +30,16 @@ from streams.cli.render import alert_line, demo_view, landed_line
 from streams.cli.screen import State
 from streams.cli.top import Live, Terminal
 from streams.config import Settings
+from streams.core.keys import ALL_TENANTS, new_key
 from streams.core.scores import parse_weights
 from streams.core.stats import ALL
 from streams.kafka.security import KafkaSecurity
 from streams.queries.alerting import history
+from streams.queries.keys import revoke_key, store_key
 from streams.queries.landed import landed
 from streams.queries.windows import window_scores
 from streams.tools.generate import TrafficSpec
-from streams.warehouse import Warehouse, connect
+from streams.warehouse import Warehouse, WarehouseError, connect
 
 TENANTS = ("acme-shop", "nordwind")
 """The demo's tenants (``cxpulse generate``'s default)."""
@@ -64,6 +67,20 @@ def snapshot(warehouse: Warehouse, deadline_ms: int) -> dict[str, Any]:
     return {"counts": so_far.counts, "reasons": so_far.reasons, "scores": scores}
 
 
+def demo_key(settings: Settings, warehouse: Warehouse) -> tuple[str, Path]:
+    """An admin key for reading the demo's worker (``cxpulse top --worker``): stored hashed
+    like any other, its text written to a file only its owner reads (never printed, never
+    logged); (its id, the file)."""
+    record, text = new_key(ALL_TENANTS, "admin", "cxpulse demo", int(time.time()))
+    store_key(warehouse, record)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    path = (settings.data_dir / "demo-key").resolve()
+    path.unlink(missing_ok=True)
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
+        file.write(text + "\n")
+    return record.id, path
+
+
 def run(settings: Settings, *, duration: float | None, rate: float, scenario: str,
         history_seconds: float, via_collector: bool = False) -> int:
     from streams.kafka.produce import produce_lines
@@ -71,6 +88,8 @@ def run(settings: Settings, *, duration: float | None, rate: float, scenario: st
     from streams.worker.run import run_worker
 
     settings = dataclasses.replace(settings, **DEMO_ALERTS)
+    warehouse = connect(settings.warehouse_url)
+    key = demo_key(settings, warehouse) if settings.api_auth else None
     app = create_app(settings)
     bootstrap = settings.kafka_bootstrap or ""
     produce_lines(bootstrap, KafkaSecurity.of(settings), HOSTILE, topic="cx.feedback")
@@ -83,7 +102,6 @@ def run(settings: Settings, *, duration: float | None, rate: float, scenario: st
     # replays short runs (new seed each) to show it within minutes, again and again.
     run_seconds = duration or CYCLE_SECONDS
     seeds = itertools.count(1)
-    warehouse = connect(settings.warehouse_url)
     via = None
     if via_collector:
         from streams.cli.via_collector import ViaCollector
@@ -120,6 +138,11 @@ def run(settings: Settings, *, duration: float | None, rate: float, scenario: st
              f"demo: Kafka {bootstrap}, ClickHouse {warehouse.description}, scenario {scenario}, "
              f"~{rate:g} events/s; metrics on http://127.0.0.1:{settings.metrics_port}/metrics; "
              "Ctrl-C to stop"]
+    worker_url = f"http://127.0.0.1:{settings.metrics_port}"
+    intro.append(f"demo: read API {worker_url}/v1/...: cxpulse top --worker {worker_url} --key "
+                 f"\"$(cat {key[1]})\" (an admin key made for this demo, revoked when it stops)"
+                 if key else f"demo: read API {worker_url}/v1/... open to anyone "
+                 "(CX_API_AUTH=off)")
     if via is not None:
         intro.append(f"demo: live traffic goes over HTTP through the collector at {via.url} "
                      f"(POST /v1/events, a write key per tenant: {', '.join(TENANTS)}); one "
@@ -189,6 +212,10 @@ def run(settings: Settings, *, duration: float | None, rate: float, scenario: st
             generator.wait(timeout=10)
         if via is not None:
             via.stop()
+        if key is not None:
+            with contextlib.suppress(WarehouseError, OSError):
+                revoke_key(warehouse, key[0], int(time.time()))
+                key[1].unlink()
         if log is not None:
             log.close()
     return 0

@@ -24,8 +24,9 @@ from streams.warehouse import Warehouse, connect
 from streams.warehouse.migrate import migrate
 
 REVOKE_SECONDS: Final = 10
-"""A revoked key stops working on every collector within this: they reread ``cx.api_keys``
-every ``CX_KEYS_REFRESH_SECONDS`` (5 s by default), plus a query."""
+"""A revoked key stops working on every server (collectors, workers' read API) within this:
+they reread ``cx.api_keys`` every ``CX_KEYS_REFRESH_SECONDS`` (5 s by default), plus a
+query."""
 HASH_SHOWN: Final = 8
 """Hex digits of a key's hash a listing shows: enough to tell keys apart, useless to attack."""
 

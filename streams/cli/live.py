@@ -54,22 +54,29 @@ class WarehouseSource:
 
 
 class WorkerSource:
-    """A worker's HTTP API: any worker answers, the state is in ClickHouse."""
+    """A worker's HTTP API: any worker answers, the state is in ClickHouse. With auth on
+    (CX_API_AUTH) it needs a read key, sent as ``Authorization: Bearer`` and never shown."""
 
-    def __init__(self, url: str, timeout: float = 10.0) -> None:
+    def __init__(self, url: str, timeout: float = 10.0, key: str | None = None) -> None:
         self.url, self.timeout = url.rstrip("/"), timeout
+        self._headers = {"Authorization": f"Bearer {key}"} if key else {}
         self.description = f"worker {self.url}"
 
     def get(self, path: str, params: Mapping[str, str]) -> Any:
         url = f"{self.url}{path}?{urllib.parse.urlencode(params)}"
         try:
-            with urllib.request.urlopen(url, timeout=self.timeout) as page:
+            request = urllib.request.Request(url, headers=self._headers)
+            with urllib.request.urlopen(request, timeout=self.timeout) as page:
                 return json.loads(page.read())
         except urllib.error.HTTPError as error:
             try:
-                said = json.loads(error.read()).get("error", error.reason)
-            except ValueError:
-                said = error.reason
+                answer = json.loads(error.read())
+                said = f"{answer['error']}: {answer['message']}"
+            except (ValueError, KeyError, TypeError):
+                said = str(error.reason)
+            if error.code in (401, 403):
+                said += (" (give a read key of the tenant, or an admin key: --key or CX_API_KEY)"
+                         if self._headers else " (give a read key: --key or CX_API_KEY)")
             raise OSError(f"worker {self.url} answered {error.code} to {path}: {said}") from None
         except (urllib.error.URLError, OSError) as error:
             reason = getattr(error, "reason", error)

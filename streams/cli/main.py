@@ -168,7 +168,10 @@ def cmd_top(args: argparse.Namespace, settings: Settings) -> int:
     from streams.cli.screen import State
     from streams.core.scores import parse_weights
 
-    source: Source = (WorkerSource(args.worker) if args.worker else WarehouseSource(
+    if args.key and not args.worker:
+        raise ValueError("--key goes with --worker URL; without it top reads ClickHouse directly")
+    key = args.key or settings.api_key
+    source: Source = (WorkerSource(args.worker, key=key) if args.worker else WarehouseSource(
         connect(settings.warehouse_url), settings.followup_deadline_ms,
         parse_weights(settings.health_weights)))
     return top.run(source, min_answers=settings.min_answers,
@@ -401,6 +404,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "(keys: t tenant, w window, q quit)")
     top.add_argument("--worker", metavar="URL", help="read a worker's HTTP API (e.g. "
                      "http://127.0.0.1:6066) instead of ClickHouse (CX_CLICKHOUSE_URL)")
+    top.add_argument("--key", help="--worker: a read key (a tenant's) or an admin key (every "
+                     "tenant); default CX_API_KEY, which keeps it out of the process list")
     top.add_argument("--tenant", help="the tenant shown first (default: the first by name)")
     top.add_argument("--window", choices=WINDOW_CHOICES, default=WINDOW_CHOICES[0],
                      help="the score window shown first (w cycles them)")

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Final
@@ -24,18 +24,26 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from streams.collect.deadletters import DeadletterWriter
 from streams.collect.hookfile import HookSecrets
-from streams.collect.keyring import KeyRefresher
 from streams.collect.metrics import CollectorMetrics
 from streams.comments.pii import masker
 from streams.config import ConfigError, Settings
 from streams.core.contract import DEADLETTER_TOPIC, Validator
 from streams.core.intake import IntakeError, admit, decode_body
 from streams.core.keys import ApiKey, presented_key
-from streams.core.limits import FailureLimiter, TokenBuckets, retry_after
+from streams.core.limits import FailureLimiter, TokenBuckets
 from streams.kafka.produce import producer, send_all
 from streams.kafka.security import KafkaSecurity
 from streams.queries.keys import list_keys
 from streams.warehouse import LazyWarehouse
+from streams.web.answers import (
+    CHALLENGE,
+    HEADER_LIMITS,
+    IDLE_SECONDS,
+    answer,
+    lowered,
+    metrics_refusal,
+)
+from streams.web.keyring import KeyRefresher
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +58,7 @@ ROUTES: Final[dict[tuple[str, str], tuple[int, ...]]] = {
     ("POST", "/v1/hooks/{source}"): (200, 400, 401, 404, 408, 413, 429, 500, 503),
     ("GET", "/healthz"): (200,),
     ("GET", "/readyz"): (200, 503),
-    ("GET", "/metrics"): (200,),
+    ("GET", "/metrics"): (200, 401, 429),
 }
 """Every route and the statuses it answers: schemas/http/collector.yaml documents the same
 (tests/collect/test_openapi.py). Any route may also answer 404 or 405 for a wrong path or
@@ -60,8 +68,8 @@ method, JSON too."""
 def server_options(settings: Settings) -> dict[str, Any]:
     """aiohttp server limits: header lines and fields bounded, gzip left to ``intake`` (which
     caps the inflated size), no access log (it would show webhook URLs)."""
-    return {"max_line_size": 8190, "max_field_size": 8190, "max_headers": 64,
-            "auto_decompress": False, "access_log": None, "keepalive_timeout": 75.0}
+    return {**HEADER_LIMITS, "auto_decompress": False, "access_log": None,
+            "keepalive_timeout": IDLE_SECONDS}
 
 
 class Collector:
@@ -83,7 +91,8 @@ class Collector:
         self.failures = FailureLimiter()
         keys_warehouse = LazyWarehouse(warehouse_url)
         self.keys = KeyRefresher(lambda: list_keys(keys_warehouse.get()),
-                                 settings.keys_refresh_seconds, self.metrics)
+                                 settings.keys_refresh_seconds, keys=self.metrics.keys,
+                                 errors=self.metrics.key_refresh_errors)
         self.deadletters = DeadletterWriter(LazyWarehouse(warehouse_url), self.metrics)
         self.hook_secrets = _hook_secrets(settings.hook_secrets_file)
         self.producer: Any = None
@@ -148,20 +157,6 @@ TENANT: Final = web.RequestKey("tenant", str)
 """The tenant a request acts for, once known: a label of the request metrics."""
 
 
-def answer(status: int, reason: str, message: str, retry: float | None = None,
-           headers: Mapping[str, str] | None = None) -> web.Response:
-    """A JSON error: ``{"error": reason, "message": ...}``, with ``Retry-After`` when given."""
-    extra = dict(headers or {})
-    if retry is not None:
-        extra["Retry-After"] = retry_after(retry)
-    return web.Response(status=status, body=orjson.dumps({"error": reason, "message": message}),
-                        content_type="application/json", headers=extra)
-
-
-def lowered(headers: Mapping[str, str]) -> dict[str, str]:
-    return {name.lower(): value for name, value in headers.items()}
-
-
 async def read_body(request: web.Request, limit: int, timeout: float) -> bytes:
     """The body, at most ``limit`` bytes (413 past it) within ``timeout`` seconds (408)."""
     if request.content_length is not None and request.content_length > limit:
@@ -203,7 +198,7 @@ async def post_events(request: web.Request) -> web.Response:
         collector.failures.fail(address)
         return answer(401, "unauthorized", "a valid write key is required: Authorization: "
                       "Bearer KEY, Authorization: Basic base64(KEY:) or X-Write-Key: KEY",
-                      headers={"WWW-Authenticate": 'Bearer realm="cxpulse"'})
+                      headers=CHALLENGE)
     request[TENANT] = key.tenant
     if not key.allows("write"):
         return answer(403, "forbidden", f"this is a {key.scope} key; sending events needs a "
@@ -318,7 +313,18 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def metrics_page(request: web.Request) -> web.Response:
-    registry = request.app[STATE].metrics.registry
+    """The collector's metrics; with CX_METRICS_TOKEN set, only for its bearer."""
+    collector = request.app[STATE]
+    address = _client(request)
+    blocked = collector.failures.blocked(address)
+    if blocked:
+        return answer(429, "auth_blocked", "too many failed authentications from this "
+                      "address; wait before retrying", retry=blocked)
+    refusal = metrics_refusal(request, collector.settings.metrics_token)
+    if refusal is not None:
+        collector.failures.fail(address)
+        return refusal
+    registry = collector.metrics.registry
     response = web.Response(body=generate_latest(registry))
     response.headers["Content-Type"] = CONTENT_TYPE_LATEST
     return response

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from streams.collect.app import create_collector, server_options
 from streams.config import Settings
+from streams.web.answers import QuietBadRequests
 
 log = logging.getLogger(__name__)
 
@@ -39,17 +40,6 @@ async def serve(settings: Settings, *, bootstrap: str, host: str, port: int,
         await stop.wait()
     finally:
         await runner.cleanup()
-
-
-class QuietBadRequests(logging.Filter):
-    """Drop aiohttp's traceback for a request it could not parse (a hostile header, a broken
-    client): the client got its 400, and a flood of them must not flood the log."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        from aiohttp.http_exceptions import HttpProcessingError
-
-        error = record.exc_info[1] if record.exc_info else None
-        return not isinstance(error, HttpProcessingError)
 
 
 def run_collector(settings: Settings, *, bootstrap: str, host: str, port: int) -> None:

@@ -98,6 +98,14 @@ def presented_key(headers: Mapping[str, str]) -> str | None:
     return None
 
 
+def token_matches(headers: Mapping[str, str], token: str) -> bool:
+    """Whether lower-cased ``headers`` carry ``Authorization: Bearer token`` (a shared secret
+    such as CX_METRICS_TOKEN), compared in constant time."""
+    kind, _, value = headers.get("authorization", "").strip().partition(" ")
+    presented = value.strip() if kind.lower() == "bearer" else ""
+    return hmac.compare_digest(hash_secret(presented), hash_secret(token))
+
+
 class KeyRing:
     """The keys in force, by id: what a server checks every request against."""
 

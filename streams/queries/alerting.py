@@ -21,6 +21,7 @@ from streams.core.stats import ALL, MINUTE_MS, STAT_COLUMNS, Scope, Stats, rollu
 from streams.core.units import format_time
 from streams.queries.windows import STAT_SUMS, stats_of_sums
 from streams.warehouse import Warehouse
+from streams.warehouse.sql import sql_literal
 
 _Part = tuple[str, int, int]
 """(alias prefix, start ms, end ms) of one span."""
@@ -127,18 +128,19 @@ def _change(row: Mapping[str, Any]) -> Change:
     return Change(**{column: row[column] for column in ALERT_COLUMNS})
 
 
-def history(warehouse: Warehouse, *, since_s: int = 0, firing_only: bool = False
-            ) -> list[Change]:
+def history(warehouse: Warehouse, *, since_s: int = 0, firing_only: bool = False,
+            tenant: str | None = None) -> list[Change]:
     """Alert state changes since ``since_s``, oldest first; ``firing_only``: the open alerts
-    (their latest change, as a new leader rebuilds them)."""
+    (their latest change, as a new leader rebuilds them); ``tenant``: only its own."""
     if firing_only:
         latest = {change.key: change for change in recorded(warehouse)}  # ordered by at
-        return sorted((c for c in latest.values() if c.state == FIRING and c.at >= since_s),
-                      key=lambda c: (c.at, c.key))
+        return sorted((c for c in latest.values() if c.state == FIRING and c.at >= since_s
+                       and tenant in (None, c.key[0])), key=lambda c: (c.at, c.key))
+    only = f"AND tenant = {sql_literal(tenant)} " if tenant else ""
     rows = warehouse.query(
         f"SELECT DISTINCT {_SELECT} FROM {warehouse.database}.alerts "
-        f"WHERE at >= toDateTime({int(since_s)}) ORDER BY at, tenant, channel, touchpoint, "
-        "metric, state")
+        f"WHERE at >= toDateTime({int(since_s)}) {only}ORDER BY at, tenant, channel, "
+        "touchpoint, metric, state")
     return [_change(row) for row in rows]
 
 

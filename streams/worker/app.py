@@ -1,9 +1,8 @@
 """The Faust application: built from ``Settings`` by ``create_app``, nothing wired at import.
 
-Faust runs the worker's life cycle, the web server (``/metrics``, ``/v1/scores``,
-``/v1/alerts``),
-leader election and the snapshot timer; the high-volume ingest is the batch
-consumer of ``streams.worker.ingest``, started with the app.
+Faust runs the worker's life cycle, the web server (the read API and ``/metrics`` of
+``streams.worker.api``), leader election and the snapshot timer; the high-volume ingest is
+the batch consumer of ``streams.worker.ingest``, started with the app.
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ from typing import TypeVar
 import faust
 import orjson
 from aiokafka import AIOKafkaConsumer
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from streams.comments.classify import Classifier
 from streams.comments.pii import masker
@@ -33,17 +31,14 @@ from streams.core.contract import (
 from streams.core.ingest import Masker, build_batch
 from streams.core.rows import DEADLETTER_TABLE, as_dict
 from streams.core.scores import parse_weights
-from streams.core.units import parse_duration, parse_time
 from streams.kafka.security import KafkaSecurity
-from streams.queries.alerting import alert_rows
-from streams.queries.alerting import history as alert_history
 from streams.queries.alerting import record as record_alerts
 from streams.queries.retention import apply_retention
 from streams.queries.snapshots import snapshot
-from streams.queries.windows import window_scores
-from streams.warehouse import LazyWarehouse, WarehouseError
+from streams.warehouse import LazyWarehouse
 from streams.worker import metrics
 from streams.worker.alerting import AlertPass, message, open_labels
+from streams.worker.api import WEB_SETTINGS, add_api, web_options
 from streams.worker.credentials import broker_credentials
 from streams.worker.enrich import FEEDBACK_TOPIC, Enricher, Enrichment, model_thread, store
 from streams.worker.gauges import clear_gauges, publish_gauges, show_alerts
@@ -171,6 +166,8 @@ def create_app(settings: Settings) -> faust.App:
         broker_session_timeout=settings.session_timeout,
         broker_heartbeat_interval=max(1.0, settings.session_timeout / 5),
         producer_max_request_size=4 * 1024 * 1024,
+        web_application_options=web_options(),
+        **WEB_SETTINGS,
     )
     scores_topic = app.topic(SCORES_TOPIC, value_serializer="raw", key_serializer="raw")
     batch_topics = {name: app.topic(name, value_serializer="raw", key_serializer="raw")
@@ -284,47 +281,5 @@ def create_app(settings: Settings) -> faust.App:
         except Exception as error:
             log.warning("score snapshot skipped: %s: %s", type(error).__name__, error)
 
-    @app.page("/v1/scores")
-    async def scores_api(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
-        """GET /v1/scores?window=1h&at=...&tenant=&channel=&touchpoint=[&detail=1] : as
-        ``cxpulse scores`` (``detail``: with intervals and counts, for ``cxpulse top``).
-
-        Any worker answers: the state is in ClickHouse, not in one worker's memory.
-        """
-        query = request.query
-        try:
-            window = parse_duration(query.get("window", "1h"))
-            at = parse_time(query.get("at", "now"))
-        except ValueError as error:
-            return web.json({"error": str(error)}, status=400)
-        try:
-            rows = await asyncio.to_thread(
-                window_scores, reader.get(), end_ms=int(at * 1000),
-                window_ms=int(window * 1000), deadline_ms=settings.followup_deadline_ms,
-                tenant=query.get("tenant"), channel=query.get("channel"),
-                touchpoint=query.get("touchpoint"), weights=weights,
-                detail=query.get("detail") == "1")
-        except WarehouseError as error:
-            return web.json({"error": str(error)}, status=503)
-        return web.bytes(orjson.dumps(rows), content_type="application/json")
-
-    @app.page("/v1/alerts")
-    async def alerts_api(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
-        """GET /v1/alerts[?since=TS][&firing=1] : as ``cxpulse alerts --json``."""
-        try:
-            since = parse_time(request.query.get("since", "1970-01-01T00:00:00Z"))
-        except ValueError as error:
-            return web.json({"error": str(error)}, status=400)
-        try:
-            changes = await asyncio.to_thread(alert_history, reader.get(), since_s=int(since),
-                                              firing_only=request.query.get("firing") == "1")
-        except WarehouseError as error:
-            return web.json({"error": str(error)}, status=503)
-        return web.bytes(orjson.dumps(alert_rows(changes)), content_type="application/json")
-
-    @app.page("/metrics")
-    async def prometheus_metrics(web: faust.web.View,
-                                 request: faust.web.Request) -> faust.web.Response:
-        return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
-
+    add_api(app, settings, reader, weights)
     return app

@@ -36,6 +36,9 @@ SCORE_LATENCY_SECONDS = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60, 300))
 CONSUMER_LAG = Gauge("cx_consumer_lag", "Messages behind the end of a source partition",
                      ["topic", "partition"])
+API_KEYS = Gauge("cx_api_keys", "Keys in the read API's ring (revoked ones included)")
+API_KEY_REFRESH_ERRORS = Counter("cx_api_key_refresh_errors", "Failed reads of cx.api_keys by "
+                                 "the read API (the last good keys stay in force)")
 SNAPSHOT_LAST_SUCCESS = Gauge(
     "cx_snapshot_last_success_timestamp_seconds",
     "Unix time of the leader's last score snapshot read from ClickHouse (0: none yet)")

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from streams.kafka import broker
-from tests.support.services import CXPULSE, consume_all
+from tests.support.services import CXPULSE, consume_all, wait_until
 
 COMMANDS = ["demo", "worker", "topics", "migrate", "produce", "generate", "scores", "top", "cases",
             "verify", "bench", "keys"]
@@ -113,6 +113,36 @@ def test_demo_shows_events_landing_and_stops_its_broker(tmp_path: Path) -> None:
     assert interactions > 100 and feedback > 10, out
     assert dead == 3 and "invalid_json 2" in out, out
     assert not (tmp_path / "data" / "broker.json").exists()
+
+
+@pytest.mark.integration
+def test_demo_makes_a_key_top_reads_its_worker_with(tmp_path: Path) -> None:
+    """The demo's worker needs a key like any other; the demo makes one (an admin key, in a
+    file only its owner reads) and says how ``top --worker`` uses it."""
+    port = broker.free_port()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CX_")}
+    log = tmp_path / "demo.out"
+    demo = subprocess.Popen(
+        [CXPULSE, "demo", "--duration", "60s", "--rate", "50", "--history", "1m"], cwd=tmp_path,
+        env=clean | {"CX_DATA_DIR": str(tmp_path / "data"), "CX_METRICS_PORT": str(port)},
+        stdout=log.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        key_file = tmp_path / "data" / "demo-key"
+        url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: "landed:" in log.read_text(), 120, "the demo's first view")
+        assert f'cxpulse top --worker {url} --key "$(cat {key_file})"' in log.read_text()
+        assert key_file.stat().st_mode & 0o777 == 0o600
+        key = key_file.read_text().strip()
+        assert key not in log.read_text()
+        top = wait_until(lambda: (lambda done: done if b"acme-shop" in done.stdout else None)(
+            cxpulse("top", "--once", "--worker", url, env={"CX_API_KEY": key})), 60,
+            "top to show the demo's tenants")
+        assert b"nordwind" in top.stdout and key.encode() not in top.stdout + top.stderr
+        one_line_error(cxpulse("top", "--worker", url), "answered 401")
+    finally:
+        demo.terminate()
+        demo.wait(timeout=60)
+    assert not key_file.exists()  # revoked and removed when the demo stops
 
 
 @pytest.mark.integration

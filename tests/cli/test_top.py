@@ -18,13 +18,21 @@ from streams.core.alerts import Change
 from streams.core.stats import ALL
 from streams.kafka import broker
 from streams.queries.alerting import record
+from streams.queries.keys import revoke_key
 from streams.queries.windows import window_scores
 from streams.tools.generate import TrafficSpec, generate
 from streams.tools.load import load
 from streams.warehouse import connect
 from streams.warehouse.migrate import migrate
 from tests.cli.test_cli import cxpulse, one_line_error
-from tests.support.services import CXPULSE, get_json, system_binary, wait_until, worker_env
+from tests.support.services import (
+    CXPULSE,
+    get_json,
+    stored_key,
+    system_binary,
+    wait_until,
+    worker_env,
+)
 
 DEADLINE_MS = 48 * 3_600_000
 REASON = "failure_rate rose from 0.031 to 0.352 over 1h (n=210, baseline n=4000, p=1e-12)"
@@ -142,20 +150,41 @@ def test_top_in_tmux_shows_scores_and_alerts_and_follows_keys(filled: str, tmux:
 
 @pytest.mark.integration
 def test_top_reads_a_worker_as_it_reads_clickhouse(filled: str, kafka: str, start_worker,
-                                                    tmp_path: Path) -> None:
+                                                    tmp_path: Path, tmux: Tmux) -> None:
+    admin = stored_key(connect(filled), "*", "admin")
+    nordwind = stored_key(connect(filled), "nordwind", "read")
     worker = start_worker(worker_env(kafka, filled, tmp_path) | {"CX_ALERT_SECONDS": "3600"})
     worker.wait_ready()
-    firing = get_json(f"http://127.0.0.1:{worker.port}/v1/alerts?firing=1")
+    url = f"http://127.0.0.1:{worker.port}"
+    firing = get_json(f"{url}/v1/alerts?firing=1", key=admin)
     assert [(a["tenant"], a["channel"], a["metric"], a["reason"]) for a in firing] == [
         ("acme-shop", "web", "failure_rate", REASON)]
     direct = cxpulse("top", "--tenant", "nordwind", env={"CX_CLICKHOUSE_URL": filled})
-    via = cxpulse("top", "--tenant", "nordwind", "--worker", f"http://127.0.0.1:{worker.port}")
+    via = cxpulse("top", "--tenant", "nordwind", "--worker", url, "--key", admin)
     assert direct.returncode == via.returncode == 0, (direct.stderr, via.stderr)
     # not a terminal: one snapshot; the same below the title line (source and clock)
     screen = direct.stdout.decode()
     assert "[2 nordwind]" in screen and "+ 1 firing for other tenants" in screen, screen
     assert via.stdout.decode().splitlines()[1:] == screen.splitlines()[1:]
-    assert f"worker http://127.0.0.1:{worker.port}" in via.stdout.decode()
+    assert f"worker {url}" in via.stdout.decode() and admin not in via.stdout.decode()
+    # a tenant's key (from CX_API_KEY) shows that tenant alone; no key or a bad one: one line
+    own = cxpulse("top", "--worker", url, env={"CX_API_KEY": nordwind}).stdout.decode()
+    assert "[1 nordwind]" in own and "acme-shop" not in own, own
+    one_line_error(cxpulse("top", "--worker", url), f"worker {url} answered 401",
+                   "--key or CX_API_KEY")
+    bad = one_line_error(cxpulse("top", "--worker", url, "--key", admin[:-4] + "AAAA"),
+                         "answered 401", "unauthorized")
+    assert admin[:-4] not in bad
+    # full screen with a tenant's key: that tenant; once revoked, one line on screen
+    tmux.start([CXPULSE, "top", "--worker", url, "--interval", "1s"], {"CX_API_KEY": nordwind},
+               width=170, height=40)
+    screen = tmux.wait_for("[1 nordwind]", "nordwind · window 1h")
+    assert "acme-shop" not in screen and nordwind not in screen, screen
+    revoke_key(connect(filled), nordwind.split("_")[1], int(time.time()))
+    screen = tmux.wait_for("answered 401 to /v1/scores", timeout=30)
+    assert "Traceback" not in screen and nordwind not in screen, screen
+    tmux.keys("q")
+    wait_until(lambda: tmux.exit_status() is not None, 10, "top to exit on q")
 
 
 def test_top_without_data_or_services_says_so_in_one_line(server_url: str) -> None:

@@ -20,7 +20,7 @@ from streams.queries.keys import revoke_key, store_key
 from streams.warehouse import Warehouse
 from streams.warehouse.migrate import migrate
 from tests.support.events import stamp
-from tests.support.services import bearer, consume_all, wait_until, worker_env
+from tests.support.services import bearer, consume_all, fetch, wait_until, worker_env
 
 pytestmark = pytest.mark.integration
 
@@ -247,6 +247,23 @@ def test_probes_and_metrics(kafka: str, server_warehouse: Warehouse, server_url:
                  "cx_collect_ack_seconds_count 1.0"):
         assert line in text, line
     assert keys["write"] not in text
+
+
+def test_metrics_token_guards_metrics_only(kafka: str, server_warehouse: Warehouse,
+                                           server_url: str, tmp_path: Path,
+                                           start_collector: Any) -> None:
+    token = "a-metrics-token"
+    settings, keys = setup(kafka, server_warehouse, server_url, tmp_path, metrics_token=token)
+    assert token not in repr(settings)
+    collector = start_collector(settings, kafka)
+    for headers in ({}, {"Authorization": f"Bearer {token}x"}, {"X-API-Key": token},
+                    bearer(keys["admin"])):
+        status, answer_headers, body = fetch(collector.url + "/metrics", headers)
+        assert (status, orjson.loads(body)["error"]) == (401, "unauthorized"), headers
+        assert answer_headers["WWW-Authenticate"].startswith("Bearer")
+    status, _, body = fetch(collector.url + "/metrics", {"Authorization": f"Bearer {token}"})
+    assert status == 200 and b'status="401"' in body and token.encode() not in body
+    assert collector.get("/healthz")[0] == collector.get("/readyz")[0] == 200  # probes open
 
 
 def test_broker_outage_answers_503_and_the_retry_lands_exactly_once(

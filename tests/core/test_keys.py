@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from streams.core.keys import KeyRing, hash_secret, new_key, presented_key, split_key
+from streams.core.keys import KeyRing, hash_secret, new_key, presented_key, split_key, token_matches
 
 
 def test_a_new_key_is_random_and_only_its_hash_is_kept() -> None:
@@ -83,3 +83,11 @@ def test_a_key_names_a_contract_tenant(tenant: str) -> None:
     with pytest.raises(ValueError, match="is not valid: it must be 1-64 chars"):
         new_key(tenant, "write", "", 0)
     assert new_key("a" * 64, "read", "", 0)[0].tenant == "a" * 64
+
+
+def test_a_shared_token_matches_only_itself_as_a_bearer() -> None:
+    assert token_matches({"authorization": "Bearer s3cret"}, "s3cret")
+    assert token_matches({"authorization": "bearer  s3cret "}, "s3cret")
+    for headers in ({}, {"authorization": "Bearer s3cre"}, {"authorization": "Basic s3cret"},
+                    {"x-api-key": "s3cret"}, {"authorization": "Bearer"}):
+        assert not token_matches(headers, "s3cret"), headers

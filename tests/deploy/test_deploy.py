@@ -25,6 +25,7 @@ import yaml
 from streams.collect.app import ROUTES
 from streams.config import Settings
 from streams.queries.macros import interpolate
+from streams.worker.api import OPEN_PATHS as WORKER_OPEN_PATHS
 from tests.support.services import system_binary
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -615,8 +616,8 @@ def test_compose_collector(
     for step in ("migrate", "topics"):  # keys live in ClickHouse, events go to the topics
         assert collector["depends_on"][step]["condition"] == "service_completed_successfully"
     assert scrape_targets(prometheus_config, "cxpulse-collector") == [("collector", default)]
-    assert probe_path(services["worker"]["healthcheck"]["test"]) == ("CX_METRICS_PORT",
-                                                                     "/metrics")
+    variable, path = probe_path(services["worker"]["healthcheck"]["test"])
+    assert variable == "CX_METRICS_PORT" and path in WORKER_OPEN_PATHS  # no key, no token
 
 
 def test_probe_path_check_can_fail() -> None:
@@ -1057,7 +1058,7 @@ def test_k8s_worker(k8s: dict[tuple[str, str], dict[str, Any]]) -> None:
     assert port in ports.values()
     for probe in ("readinessProbe", "livenessProbe"):
         http = container[probe]["httpGet"]
-        assert http["path"] == "/metrics"
+        assert http["path"] in WORKER_OPEN_PATHS  # /metrics may need CX_METRICS_TOKEN
         assert ports.get(http["port"], http["port"]) == port, probe
     data_dir = config["CX_DATA_DIR"]
     assert data_dir in {mount["mountPath"] for mount in container["volumeMounts"]}
@@ -1178,7 +1179,7 @@ def test_k8s_worker_probes_and_disruption_budget(
     deployment = k8s[("Deployment", "cxpulse-worker")]
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-        assert container[probe]["httpGet"]["path"] == "/metrics", probe
+        assert container[probe]["httpGet"]["path"] in WORKER_OPEN_PATHS, probe
     budget = disruption_budget(k8s, deployment)
     labels = deployment["spec"]["template"]["metadata"]["labels"]
     assert budget["spec"]["selector"]["matchLabels"].items() <= labels.items()

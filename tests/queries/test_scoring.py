@@ -24,12 +24,15 @@ from streams.queries.verify import differences
 from streams.queries.windows import window_scores
 from streams.tools.generate import TrafficSpec, generate
 from streams.warehouse import connect
+from streams.warehouse.migrate import migrate
 from tests.support.events import CHANNELS, record
 from tests.support.reference import DEADLINE_MS, Answer, Visit, reference_scores
 from tests.support.services import (
     CXPULSE,
     consume_all,
+    get_json,
     produce,
+    stored_key,
     table_count,
     wait_balanced,
     wait_until,
@@ -147,6 +150,8 @@ def test_gauges_topic_and_http_api_show_the_same_exact_scores(
     now = time.time()
     spec = TrafficSpec(seed=3, start=now - 3 * 3600, duration=3 * 3600 - 120, rate=0.5)
     events = list(generate(spec))
+    migrate(connect(server_url))
+    read_key = stored_key(connect(server_url), "acme-shop")
     worker = start_worker(worker_env(kafka, server_url, tmp_path)
                           | {"CX_SNAPSHOT_SECONDS": "1", "CX_TOP_TOUCHPOINTS": "2"})
     worker.wait_ready()
@@ -177,16 +182,17 @@ def test_gauges_topic_and_http_api_show_the_same_exact_scores(
         touchpoint_labels()), 15, "the top-2 touchpoint labels")
     assert {"*", "other"} <= labels
 
-    with urllib.request.urlopen(f"http://127.0.0.1:{worker.port}/v1/scores?window=24h"
-                                "&tenant=acme-shop&touchpoint=*") as page:
-        rows = orjson.loads(page.read())
+    rows = get_json(f"http://127.0.0.1:{worker.port}/v1/scores?window=24h"
+                    "&tenant=acme-shop&touchpoint=*", key=read_key)
     row = next(r for r in rows if r["channel"] == "*")
     for key in ("nps", "nps_moe", "csat", "ces", "response_rate", "failure_rate"):
         assert row[key] == pytest.approx(want[key], abs=1e-6), key
     assert set(row) == {"tenant", "channel", "touchpoint", "window", "window_end", *CHECKED,
                         "health", *COMMENT_KEYS}
     with pytest.raises(urllib.error.HTTPError) as bad:
-        urllib.request.urlopen(f"http://127.0.0.1:{worker.port}/v1/scores?window=soon")
+        urllib.request.urlopen(urllib.request.Request(
+            f"http://127.0.0.1:{worker.port}/v1/scores?window=soon", headers={
+                "Authorization": f"Bearer {read_key}"}))
     assert bad.value.code == 400 and b"soon" in bad.value.read()
 
     published = [orjson.loads(v) for v in consume_all(kafka, "cx.scores", 10**9, timeout=5)]

@@ -231,9 +231,33 @@ def render_prometheus(targets: list[str], alertmanager: Alertmanager | None = No
     return config
 
 
-def get_json(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=5) as page:
+def get_json(url: str, key: str | None = None) -> Any:
+    """The JSON at ``url``, read with a key (``Authorization: Bearer``) when given."""
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers),
+                                timeout=5) as page:
         return json.loads(page.read())
+
+
+def fetch(url: str, headers: dict[str, str] | None = None,
+          timeout: float = 10) -> tuple[int, dict[str, str], bytes]:
+    """(status, headers, body) of a GET, whatever the status."""
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as page:
+            return page.status, dict(page.headers), page.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def stored_key(warehouse: Warehouse, tenant: str, scope: str = "read") -> str:
+    """A new key stored in ``warehouse`` (migrated), as ``cxpulse keys create`` makes one."""
+    from streams.core.keys import new_key
+    from streams.queries.keys import store_key
+
+    record, text = new_key(tenant, scope, "test", int(time.time()))
+    store_key(warehouse, record)
+    return text
 
 
 class Server:

@@ -7,12 +7,12 @@ import logging
 
 import pytest
 
-from streams.collect.keyring import KeyRefresher
 from streams.collect.metrics import CollectorMetrics
 from streams.core.keys import new_key
 from streams.queries.keys import list_keys, revoke_key, store_key
 from streams.warehouse import Warehouse, connect
 from streams.warehouse.migrate import migrate
+from streams.web.keyring import KeyRefresher
 
 
 def test_refresh_follows_the_store_and_survives_an_outage(
@@ -27,7 +27,8 @@ def test_refresh_follows_the_store_and_survives_an_outage(
             warehouse.close()
 
     metrics = CollectorMetrics()
-    refresher = KeyRefresher(load, every=0.1, metrics=metrics)
+    refresher = KeyRefresher(load, every=0.1, keys=metrics.keys,
+                             errors=metrics.key_refresh_errors)
     assert not asyncio.run(refresher.refresh()) and not refresher.loaded  # no table yet
     migrate(server_warehouse)
     record, text = new_key("acme-shop", "write", "w", 0)
@@ -35,7 +36,7 @@ def test_refresh_follows_the_store_and_survives_an_outage(
     assert asyncio.run(refresher.refresh()) and refresher.loaded
     assert refresher.ring.authenticate(text) == record
     target["url"] = server_url.rsplit("/", 1)[0] + "/no_such_database"
-    with caplog.at_level(logging.WARNING, logger="streams.collect.keyring"):
+    with caplog.at_level(logging.WARNING, logger="streams.web.keyring"):
         for _ in range(3):
             assert not asyncio.run(refresher.refresh())
     assert refresher.ring.authenticate(text) == record  # the last good ring stays

@@ -264,6 +264,11 @@ class Settings:
     """JSON ``{tenant: {source: secret}}`` for signed webhooks, re-read when it changes;
     unset: every webhook is refused."""
 
+    erasure_salt: str | None = field(default=None, repr=False,
+                                     metadata=_env("CX_ERASURE_SALT"))
+    """The secret salt of the customer hashes in ``cx.erasures`` (``cxpulse forget``); unset:
+    one generated once and kept in ``CX_DATA_DIR/erasure_salt``."""
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Settings from ``env`` (default: ``os.environ``); unset or empty keeps the default."""

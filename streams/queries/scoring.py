@@ -168,6 +168,22 @@ def batch_facts(warehouse: Warehouse, events: list[ValidEvent], deadline_ms: int
     return facts, cases
 
 
+def rescored(warehouse: Warehouse, feedback_ids: list[str], deadline_ms: int
+             ) -> tuple[list[FactRow], list[CaseRow]]:
+    """The facts and cases of these stored feedback that need follow-up, from the raw rows
+    as they are now (the highest revision, met by its first closing follow-up): for when
+    follow-ups were removed (``queries.erasure``), so ``met`` may turn back."""
+    latest = _latest_answers(warehouse, feedback_ids) if feedback_ids else {}
+    unhappy = {key: answer for key, answer in latest.items() if answer.needs_followup}
+    first = _first_closing_followups(warehouse, sorted(unhappy)) if unhappy else {}
+    facts, cases = [], []
+    for key, answer in sorted(unhappy.items()):
+        met = met_by(answer, first.get(key), deadline_ms)
+        facts.append(answer.fact(met=met is not None))
+        cases.append(case_row(answer, met, deadline_ms))
+    return facts, cases
+
+
 def _superseded(best: Answer, places: list[Place]) -> list[FactRow]:
     """Tombstones where older revisions counted and the winner does not (its own comment
     fact, if it has none, is the enrichment's to withdraw: ``queries.comments``)."""

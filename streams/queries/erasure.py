@@ -1,0 +1,241 @@
+"""``cxpulse forget``: remove every stored trace of one customer of one tenant, scores exact.
+
+What goes: the customer's interactions, feedback (every revision, in every table keyed by
+its event id: revisions' places, comment insights, cases, notification records),
+follow-ups (theirs, and those of their feedback), dead letters whose payload or message
+names them, and the facts of their events (comment facts and tombstones too). Rows go by
+``ALTER TABLE ... DELETE`` mutations, which are asynchronous on every engine (18.16 has
+no ``mutations_sync``): each is waited for in ``system.mutations``.
+
+Then the minutes those facts counted in are rewritten from the facts left, through the
+worker's own path (``scoring.rewrite_minutes``, which rewrites the hours and days too).
+A minute's version is the count of its facts plus the sum of their versions, so removing
+facts would lower it, and the old row would win under ``ReplacingMergeTree(version)``.
+So each touched minute first gets a zero fact ``erasure:<id>`` whose version lifts the
+minute above every version stored for it; it stays in the facts, so a worker's later
+rewrite of the minute counts it too and still grows. A follow-up of the customer that
+met another customer's feedback takes that feedback's ``met`` with it: its fact and case
+are removed and written again from the raw rows left.
+
+Running it again finds nothing and removes nothing. Events of the customer that arrive
+meanwhile are the caller's to stop; a worker's write that lands between the deletion and
+the rewrite is counted in by the rewrite (it reads the facts as they are then).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from streams.core.cases import CASE_COLUMNS
+from streams.core.erasure import ERASURE_FACT_PREFIX, deadletter_pattern
+from streams.core.facts import COMMENT_FACT_PREFIX, FACT_COLUMNS, MinuteKey
+from streams.core.stats import STAT_COLUMNS
+from streams.queries.scoring import _utc, query_in, rescored, rewrite_minutes
+from streams.warehouse import Warehouse, WarehouseError
+from streams.warehouse.sql import in_list, sql_literal
+
+ERASED_TABLES = ("interactions", "feedback", "followups", "feedback_revisions",
+                 "comment_insights", "followup_cases", "notifications", "deadletters",
+                 "score_facts")
+"""Every table that can hold a customer's rows, in the order they are reported."""
+AUDIT_COLUMNS = ("id", "erased_at", "tenant", "customer_hash", "salt_id", "operator",
+                 "key_id", "counts", "rows_removed")
+CHUNK = 1000
+"""Event ids per mutation: each mutation's text stays far below ``max_query_size``."""
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class Found:
+    """A customer's rows: the event ids that identify them, and per table the conditions
+    (one mutation each) that select them."""
+
+    feedback: list[str] = field(default_factory=list)
+    interactions: list[str] = field(default_factory=list)
+    conditions: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _ids(warehouse: Warehouse, sql: str) -> list[str]:
+    return sorted({row["event_id"] for row in warehouse.query(sql)})
+
+
+def _in(column: str, values: list[str]) -> list[str]:
+    return [f"{column} IN {in_list(values[start:start + CHUNK])}"
+            for start in range(0, len(values), CHUNK)]
+
+
+def find(warehouse: Warehouse, tenant: str, customer: str) -> Found:
+    """What names the customer now, table by table."""
+    db = warehouse.database
+    who = f"tenant = {sql_literal(tenant)} AND customer_id = {sql_literal(customer)}"
+    found = Found(
+        feedback=_ids(warehouse, f"SELECT DISTINCT event_id FROM {db}.feedback WHERE {who}"),
+        interactions=_ids(warehouse,
+                          f"SELECT DISTINCT event_id FROM {db}.interactions WHERE {who}"))
+    by_feedback = found.feedback
+    pattern = sql_literal(deadletter_pattern(customer))
+    facts = [*found.interactions, *by_feedback,
+             *(COMMENT_FACT_PREFIX + event_id for event_id in by_feedback)]
+    found.conditions = {
+        "interactions": [who] if found.interactions else [],
+        "feedback": _in("event_id", by_feedback),
+        "followups": [who, *_in("feedback_id", by_feedback)],
+        "feedback_revisions": _in("event_id", by_feedback),
+        "comment_insights": _in("event_id", by_feedback),
+        "followup_cases": [who, *_in("feedback_id", by_feedback)],
+        "notifications": _in("event_id", by_feedback),
+        "deadletters": [f"match(payload, {pattern}) OR match(message, {pattern})"],
+        "score_facts": _in("event_id", facts),
+    }
+    return found
+
+
+def count(warehouse: Warehouse, table: str, conditions: list[str]) -> int:
+    """Rows (every stored copy, not FINAL) that the conditions select."""
+    if not conditions:
+        return 0
+    where = " OR ".join(f"({condition})" for condition in conditions)
+    return int(warehouse.query(f"SELECT count() AS n FROM {warehouse.database}.{table} "
+                               f"WHERE {where}")[0]["n"])
+
+
+def wait_for_mutations(warehouse: Warehouse, tables: list[str], timeout_s: float = 600.0
+                       ) -> None:
+    """Until no mutation of these tables is left to do (bounded: a stuck one is an error)."""
+    if not tables:
+        return
+    deadline = time.monotonic() + timeout_s
+    pause = 0.05
+    while True:
+        left = warehouse.query(
+            f"SELECT table, count() AS n FROM system.mutations WHERE database = "
+            f"{sql_literal(warehouse.database)} AND table IN {in_list(sorted(set(tables)))} "
+            "AND is_done = 0 GROUP BY table")
+        if not left:
+            return
+        if time.monotonic() > deadline:
+            names = ", ".join(sorted(row["table"] for row in left))
+            raise WarehouseError(f"{warehouse.description}: mutations on {names} not done after "
+                                 f"{timeout_s:.0f} s (see system.mutations)")
+        time.sleep(pause)
+        pause = min(pause * 2, 1.0)
+
+
+def delete(warehouse: Warehouse, conditions: dict[str, list[str]]) -> None:
+    """One ``ALTER TABLE ... DELETE`` per condition, then wait for all of them."""
+    for table, wheres in conditions.items():
+        for where in wheres:
+            warehouse.execute(f"ALTER TABLE {warehouse.database}.{table} DELETE WHERE {where}")
+    wait_for_mutations(warehouse, [table for table, wheres in conditions.items() if wheres])
+
+
+def _fact_keys(warehouse: Warehouse, ids: list[str]) -> set[MinuteKey]:
+    return {(row["tenant"], row["channel"], row["touchpoint"], int(row["minute_s"]))
+            for row in query_in(warehouse, ids, lambda values: (
+                f"SELECT DISTINCT tenant, channel, touchpoint, toUnixTimestamp(minute) AS "
+                f"minute_s FROM {warehouse.database}.score_facts WHERE event_id IN {values}"))}
+
+
+def _closed_elsewhere(warehouse: Warehouse, tenant: str, customer: str,
+                      feedback: list[str]) -> list[str]:
+    """Feedback of others that a follow-up carrying this customer's id points at."""
+    own = set(feedback)
+    rows = warehouse.query(
+        f"SELECT DISTINCT feedback_id FROM {warehouse.database}.followups "
+        f"WHERE tenant = {sql_literal(tenant)} AND customer_id = {sql_literal(customer)}")
+    return sorted({row["feedback_id"] for row in rows} - own)
+
+
+def lift(warehouse: Warehouse, keys: set[MinuteKey], erasure_id: str) -> None:
+    """Add a zero fact per minute whose version makes the minute's next version exceed every
+    version stored for it (the facts left may sum lower than before)."""
+    if not keys:
+        return
+    literal_keys = [(*scope, _utc(minute)) for *scope, minute in sorted(keys)]
+    stored = {(row["tenant"], row["channel"], row["touchpoint"], int(row["minute_s"])):
+              int(row["top"]) for row in query_in(warehouse, literal_keys, lambda values: (
+                  f"SELECT tenant, channel, touchpoint, toUnixTimestamp(minute) AS minute_s, "
+                  f"max(version) AS top FROM {warehouse.database}.score_minutes "
+                  f"WHERE (tenant, channel, touchpoint, minute) IN {values} "
+                  "GROUP BY tenant, channel, touchpoint, minute"))}
+    left = {(row["tenant"], row["channel"], row["touchpoint"], int(row["minute_s"])):
+            int(row["versions"]) for row in query_in(warehouse, literal_keys, lambda values: (
+                f"SELECT tenant, channel, touchpoint, toUnixTimestamp(minute) AS minute_s, "
+                f"count() + sum(version) AS versions "
+                f"FROM {warehouse.database}.score_facts FINAL "
+                f"WHERE (tenant, channel, touchpoint, minute) IN {values} "
+                "GROUP BY tenant, channel, touchpoint, minute"))}
+    zero = (0,) * len(STAT_COLUMNS)
+    # The new version is left + 1 (this fact) + its version: one more than the stored top.
+    warehouse.insert("score_facts", [
+        (*key, ERASURE_FACT_PREFIX + erasure_id, *zero,
+         max(0, stored.get(key, 0) - left.get(key, 0)))
+        for key in sorted(keys)], FACT_COLUMNS)
+
+
+def forget(warehouse: Warehouse, tenant: str, customer: str, *, deadline_ms: int,
+           dry_run: bool = False, progress: Progress = lambda _: None
+           ) -> dict[str, int]:
+    """Remove the customer (or, ``dry_run``, only count); rows removed per table
+    (``ERASED_TABLES`` order). Minutes, hours and days are rewritten exactly."""
+    found = find(warehouse, tenant, customer)
+    counts = {table: count(warehouse, table, found.conditions[table])
+              for table in ERASED_TABLES}
+    if dry_run or not any(counts.values()):
+        return counts
+    fact_ids = [*found.interactions, *found.feedback,
+                *(COMMENT_FACT_PREFIX + event_id for event_id in found.feedback)]
+    keys = _fact_keys(warehouse, fact_ids) if fact_ids else set()
+    others = _closed_elsewhere(warehouse, tenant, customer, found.feedback)
+    total = sum(counts.values())
+    progress(f"removing {total} rows from {sum(1 for n in counts.values() if n)} tables "
+             "(waiting for the mutations)")
+    started = time.monotonic()
+    delete(warehouse, {table: wheres for table, wheres in found.conditions.items()
+                       if counts[table]})
+    progress(f"removed in {time.monotonic() - started:.1f} s")
+    if others:
+        facts, cases = rescored(warehouse, others, deadline_ms)
+        progress(f"rescoring {len(facts)} feedback of others its follow-ups had met")
+        delete(warehouse, {
+            "score_facts": [f"({where}) AND followup_met = 1"
+                            for where in _in("event_id", others)],
+            "followup_cases": [f"({where}) AND withdrawn = 0"
+                               for where in _in("feedback_id", others)]})
+        warehouse.insert("score_facts", facts, FACT_COLUMNS)
+        warehouse.insert("followup_cases", cases, CASE_COLUMNS)
+        keys |= {fact[:4] for fact in facts}
+    erasure_id = secrets.token_hex(8)
+    lift(warehouse, keys, erasure_id)
+    rewritten = rewrite_minutes(warehouse, keys)
+    progress(f"rewrote {rewritten} scope-minutes and their hours and days")
+    return counts
+
+
+def record(warehouse: Warehouse, *, tenant: str, customer_hash: str, salt_id: str,
+           operator: str, key_id: str, counts: dict[str, int], now_s: int | None = None
+           ) -> str:
+    """The audit row in ``cx.erasures``; returns its id."""
+    audit_id = secrets.token_hex(8)
+    warehouse.insert("erasures", [(
+        audit_id, int(time.time()) if now_s is None else now_s, tenant, customer_hash,
+        salt_id, operator, key_id, orjson.dumps(counts).decode(), sum(counts.values()))],
+        AUDIT_COLUMNS)
+    return audit_id
+
+
+def audits(warehouse: Warehouse, tenant: str | None = None) -> list[dict[str, Any]]:
+    """The audit rows, oldest first (``counts`` decoded)."""
+    where = f"WHERE tenant = {sql_literal(tenant)} " if tenant else ""
+    rows = warehouse.query(
+        f"SELECT id, toUnixTimestamp(erased_at) AS erased_s, tenant, customer_hash, salt_id, "
+        f"operator, key_id, counts, rows_removed FROM {warehouse.database}.erasures "
+        f"{where}ORDER BY erased_at, id")
+    return [{**row, "counts": orjson.loads(row["counts"])} for row in rows]

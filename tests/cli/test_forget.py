@@ -1,0 +1,106 @@
+"""``cxpulse forget`` as an operator runs it: counts, JSON, exit codes, and an audit row that
+never holds the customer id in clear."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from streams.core.erasure import customer_hash, salt_id
+from streams.queries.erasure import ERASED_TABLES, audits
+from streams.tools.load import load
+from streams.warehouse import connect
+from streams.warehouse.migrate import migrate
+from tests.cli.test_cli import cxpulse, one_line_error
+from tests.support.databases import string_values
+from tests.support.events import stamp
+
+SALT = "test-salt-not-a-secret"
+
+
+def events(customer: str, now: float) -> list[dict]:
+    common = {"tenant": "acme-shop", "channel": "web", "customer_id": customer}
+    return [
+        {**common, "event_id": f"{customer}-i", "type": "interaction",
+         "occurred_at": stamp(now - 600), "kind": "visit"},
+        {**common, "event_id": f"{customer}-f", "type": "feedback",
+         "occurred_at": stamp(now - 500), "survey": "nps", "score": 2, "comment": "bad"},
+        {**common, "event_id": f"{customer}-u", "type": "followup",
+         "occurred_at": stamp(now - 400), "feedback_id": f"{customer}-f", "action": "resolved"},
+    ]
+
+
+@pytest.mark.integration
+def test_forget_dry_run_json_audit_and_idempotence(server_url: str, tmp_path: Path) -> None:
+    warehouse = connect(server_url)
+    migrate(warehouse)
+    now = time.time()
+    target = f"cust-{time.monotonic_ns()}"
+    load(warehouse, events(target, now) + events("cust-other", now), deadline_ms=48 * 3_600_000)
+    env = {"CX_CLICKHOUSE_URL": server_url, "CX_DATA_DIR": str(tmp_path),
+           "CX_ERASURE_SALT": SALT}
+
+    dry = cxpulse("forget", "--tenant", "acme-shop", "--customer", target, "--dry-run",
+                  "--json", env=env)
+    assert dry.returncode == 0, dry.stderr.decode()
+    planned = orjson.loads(dry.stdout)
+    assert planned["dry_run"] is True and planned["audit_id"] is None
+    assert list(planned["counts"]) == list(ERASED_TABLES)
+    assert planned["counts"]["interactions"] == 1 and planned["counts"]["followups"] == 1
+    assert planned["rows"] == sum(planned["counts"].values()) >= 6
+
+    done = cxpulse("forget", "--tenant", "acme-shop", "--customer", target, "--json",
+                   "--operator", "dpo@acme", env=env)
+    assert done.returncode == 0, done.stderr.decode()
+    result = orjson.loads(done.stdout)
+    assert result["counts"] == planned["counts"] and result["audit_id"]
+    assert b"removing" in done.stderr and b"rewrote" in done.stderr  # progress on stderr
+
+    verified = cxpulse("verify", env=env)
+    assert verified.returncode == 0, verified.stdout.decode() + verified.stderr.decode()
+    rows = audits(warehouse, "acme-shop")
+    assert len(rows) == 1
+    audit = rows[0]
+    assert audit["id"] == result["audit_id"] and audit["operator"] == "dpo@acme"
+    assert audit["customer_hash"] == customer_hash(SALT.encode(), "acme-shop", target)
+    assert audit["salt_id"] == salt_id(SALT.encode()) and audit["counts"] == result["counts"]
+    leaks = {table for table, values in string_values(warehouse).items()
+             if any(target.encode() in value for value in values)}
+    assert leaks == set()
+    assert any(b"cust-other" in value for value in string_values(warehouse)["feedback"])
+
+    again = cxpulse("forget", "--tenant", "acme-shop", "--customer", target, env=env)
+    assert again.returncode == 0, again.stderr.decode()
+    assert b"removed 0 rows" in again.stderr and len(audits(warehouse)) == 1
+    lines = again.stdout.decode().splitlines()
+    assert [line.split()[0] for line in lines] == [*ERASED_TABLES, "total"]
+
+
+@pytest.mark.integration
+def test_without_a_salt_setting_one_is_made_once_in_the_data_dir(server_url: str,
+                                                                 tmp_path: Path) -> None:
+    env = {"CX_CLICKHOUSE_URL": server_url, "CX_DATA_DIR": str(tmp_path)}
+    for _ in range(2):
+        result = cxpulse("forget", "--tenant", "acme-shop", "--customer", "nobody", env=env)
+        assert result.returncode == 0, result.stderr.decode()
+    salt = tmp_path / "erasure_salt"
+    assert salt.stat().st_mode & 0o777 == 0o600 and len(salt.read_text().strip()) == 64
+
+
+def test_bad_input_and_a_cluster_are_one_line_and_change_nothing(tmp_path: Path) -> None:
+    env = {"CX_DATA_DIR": str(tmp_path), "CX_CLICKHOUSE_URL": "clickhouse://127.0.0.1:1/cx"}
+    one_line_error(cxpulse("forget", "--tenant", "Bad Tenant", "--customer", "x", env=env),
+                   "tenant 'Bad Tenant' is not valid")
+    one_line_error(cxpulse("forget", "--tenant", "acme-shop", "--customer", "x" * 129,
+                           env=env), "1 to 128 characters")
+    refused = one_line_error(cxpulse("forget", "--tenant", "acme-shop", "--customer", "x",
+                                     env=env | {"CX_CLICKHOUSE_CLUSTER": "cx_cluster"}),
+                             "cluster", "nothing was changed")
+    assert "x" * 3 not in refused
+    one_line_error(cxpulse("forget", "--tenant", "acme-shop", "--customer", "x", env=env),
+                   "ClickHouse at clickhouse://127.0.0.1:1/cx")
+    missing = cxpulse("forget", "--tenant", "acme-shop", env=env)
+    assert missing.returncode == 2 and b"--customer" in missing.stderr

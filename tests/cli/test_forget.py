@@ -3,6 +3,7 @@ never holds the customer id in clear."""
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -16,7 +17,8 @@ from streams.warehouse import connect
 from streams.warehouse.migrate import migrate
 from tests.cli.test_cli import cxpulse, one_line_error
 from tests.support.databases import string_values
-from tests.support.events import stamp
+from tests.support.events import record, stamp
+from tests.support.services import produce, table_count, wait_until, worker_env
 
 SALT = "test-salt-not-a-secret"
 
@@ -104,3 +106,49 @@ def test_bad_input_and_a_cluster_are_one_line_and_change_nothing(tmp_path: Path)
                    "ClickHouse at clickhouse://127.0.0.1:1/cx")
     missing = cxpulse("forget", "--tenant", "acme-shop", env=env)
     assert missing.returncode == 2 and b"--customer" in missing.stderr
+
+
+@pytest.mark.integration
+def test_forget_while_a_worker_ingests_others_into_the_same_minutes(
+        kafka: str, server_url: str, start_worker, tmp_path: Path) -> None:
+    from streams.queries.verify import differences
+
+    worker = start_worker(worker_env(kafka, server_url, tmp_path))
+    worker.wait_ready()
+    now = time.time()
+    target = f"cust-{time.monotonic_ns()}"
+    bad = {**events(target, now)[1], "event_id": f"{target}-bad", "score": 11}
+    produce(kafka, [record(event) for event in events(target, now)]
+            + [("cx.feedback", None, orjson.dumps(bad))])
+    warehouse = connect(server_url)
+    wait_until(lambda: table_count(warehouse, "deadletters") == 1
+               and table_count(warehouse, "followup_cases") == 1
+               and not differences(warehouse, 48 * 3_600_000), 90, "the target's events")
+
+    sent: list[int] = []
+
+    def others() -> None:  # ~4 s of other customers' events in the target's minutes
+        for round_ in range(20):
+            produce(kafka, [record(event) for event in events(f"other-{round_}", now)])
+            sent.append(round_)
+            time.sleep(0.2)
+
+    feeder = threading.Thread(target=others)
+    feeder.start()
+    time.sleep(0.5)
+    env = {"CX_CLICKHOUSE_URL": server_url, "CX_DATA_DIR": str(tmp_path / "cli"),
+           "CX_ERASURE_SALT": SALT}
+    before = len(sent)
+    done = cxpulse("forget", "--tenant", "acme-shop", "--customer", target, "--json", env=env)
+    during = len(sent) - before
+    feeder.join()
+    assert before < 20 and during > 0, (before, during)  # the worker ingested meanwhile
+    assert done.returncode == 0, done.stderr.decode()
+    assert orjson.loads(done.stdout)["counts"]["deadletters"] == 1 and len(sent) == 20
+    wait_until(lambda: table_count(warehouse, "interactions") == 20
+               and table_count(warehouse, "followup_cases") == 20, 60, "the others' events")
+    wait_until(lambda: not differences(warehouse, 48 * 3_600_000), 60, "exact scores")
+    assert cxpulse("verify", env=env).returncode == 0
+    leaks = {table for table, values in string_values(warehouse).items()
+             if any(target.encode() in value for value in values)}
+    assert leaks == set()

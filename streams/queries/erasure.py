@@ -106,34 +106,43 @@ def count(warehouse: Warehouse, table: str, conditions: list[str]) -> int:
                                f"WHERE {where}")[0]["n"])
 
 
-def wait_for_mutations(warehouse: Warehouse, tables: list[str], timeout_s: float = 600.0
-                       ) -> None:
-    """Until no mutation of these tables is left to do (bounded: a stuck one is an error)."""
+def wait_for_mutations(warehouse: Warehouse, tables: list[str], *, timeout_s: float = 3600.0,
+                       progress: Progress = lambda _: None, every_s: float = 10.0) -> None:
+    """Until no mutation of these tables is left to do; says which every ``every_s`` on long
+    work, and gives up after ``timeout_s`` (a stuck mutation is an error, never a hang)."""
     if not tables:
         return
-    deadline = time.monotonic() + timeout_s
+    started = time.monotonic()
+    said = started
     pause = 0.05
     while True:
         left = warehouse.query(
-            f"SELECT table, count() AS n FROM system.mutations WHERE database = "
-            f"{sql_literal(warehouse.database)} AND table IN {in_list(sorted(set(tables)))} "
-            "AND is_done = 0 GROUP BY table")
+            f"SELECT table, count() AS n, sum(parts_to_do) AS parts FROM system.mutations "
+            f"WHERE database = {sql_literal(warehouse.database)} "
+            f"AND table IN {in_list(sorted(set(tables)))} AND is_done = 0 GROUP BY table")
         if not left:
             return
-        if time.monotonic() > deadline:
-            names = ", ".join(sorted(row["table"] for row in left))
-            raise WarehouseError(f"{warehouse.description}: mutations on {names} not done after "
-                                 f"{timeout_s:.0f} s (see system.mutations)")
+        waited = time.monotonic() - started
+        names = ", ".join(f"{row['table']} ({int(row['parts'])} parts)"
+                          for row in sorted(left, key=lambda row: row["table"]))
+        if waited > timeout_s:
+            raise WarehouseError(f"{warehouse.description}: mutations not done after "
+                                 f"{timeout_s:.0f} s on {names} (see system.mutations)")
+        if time.monotonic() - said >= every_s:
+            progress(f"still removing after {waited:.0f} s: {names}")
+            said = time.monotonic()
         time.sleep(pause)
         pause = min(pause * 2, 1.0)
 
 
-def delete(warehouse: Warehouse, conditions: dict[str, list[str]]) -> None:
+def delete(warehouse: Warehouse, conditions: dict[str, list[str]],
+           progress: Progress = lambda _: None) -> None:
     """One ``ALTER TABLE ... DELETE`` per condition, then wait for all of them."""
     for table, wheres in conditions.items():
         for where in wheres:
             warehouse.execute(f"ALTER TABLE {warehouse.database}.{table} DELETE WHERE {where}")
-    wait_for_mutations(warehouse, [table for table, wheres in conditions.items() if wheres])
+    wait_for_mutations(warehouse, [table for table, wheres in conditions.items() if wheres],
+                       progress=progress)
 
 
 def _fact_keys(warehouse: Warehouse, ids: list[str]) -> set[MinuteKey]:
@@ -199,7 +208,7 @@ def forget(warehouse: Warehouse, tenant: str, customer: str, *, deadline_ms: int
              "(waiting for the mutations)")
     started = time.monotonic()
     delete(warehouse, {table: wheres for table, wheres in found.conditions.items()
-                       if counts[table]})
+                       if counts[table]}, progress)
     progress(f"removed in {time.monotonic() - started:.1f} s")
     if others:
         facts, cases = rescored(warehouse, others, deadline_ms)
@@ -208,7 +217,7 @@ def forget(warehouse: Warehouse, tenant: str, customer: str, *, deadline_ms: int
             "score_facts": [f"({where}) AND followup_met = 1"
                             for where in _in("event_id", others)],
             "followup_cases": [f"({where}) AND withdrawn = 0"
-                               for where in _in("feedback_id", others)]})
+                               for where in _in("feedback_id", others)]}, progress)
         warehouse.insert("score_facts", facts, FACT_COLUMNS)
         warehouse.insert("followup_cases", cases, CASE_COLUMNS)
         keys |= {fact[:4] for fact in facts}

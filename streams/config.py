@@ -17,6 +17,7 @@ from typing import Any
 from streams.comments.labels import LANGUAGES, THEMES
 from streams.comments.pii import KINDS, parse_kinds
 from streams.core.drops import DetectorConfig, parse_bounds, parse_rules
+from streams.core.pseudonyms import Pseudonym, pseudonymiser
 from streams.core.scores import parse_weights
 from streams.core.triggers import DEFAULT_KEYWORDS, parse_keywords
 from streams.core.units import parse_duration
@@ -268,6 +269,10 @@ class Settings:
                                      metadata=_env("CX_ERASURE_SALT"))
     """The secret salt of the customer hashes in ``cx.erasures`` (``cxpulse forget``); unset:
     one generated once and kept in ``CX_DATA_DIR/erasure_salt``."""
+    customer_id_hash: str | None = field(default=None, repr=False,
+                                         metadata=_env("CX_CUSTOMER_ID_HASH"))
+    """A secret: when set, customer ids are stored only as their HMAC-SHA256 under it
+    (``core.pseudonyms``); unset stores them as sent."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -287,6 +292,10 @@ class Settings:
         if self.clickhouse_url:
             return self.clickhouse_url
         return f"chdb://{(self.data_dir / 'clickhouse').resolve()}"
+
+    def pseudonym(self) -> Pseudonym | None:
+        """The ingest's customer-id pseudonym (``CX_CUSTOMER_ID_HASH``), or None."""
+        return pseudonymiser(self.customer_id_hash.encode()) if self.customer_id_hash else None
 
     @property
     def followup_deadline_ms(self) -> int:

@@ -3,7 +3,8 @@
 The audit row holds the customer only as an HMAC with the deployment's erasure salt:
 ``CX_ERASURE_SALT``, else a random salt made once and kept (mode 0600) in
 ``CX_DATA_DIR/erasure_salt``. Set ``CX_ERASURE_SALT`` where several machines run
-``forget``, so every audit row of one customer carries the same hash.
+``forget``, so every audit row of one customer carries the same hash. With
+``CX_CUSTOMER_ID_HASH`` the id given is pseudonymised as the ingest does, then erased.
 """
 
 from __future__ import annotations
@@ -70,7 +71,9 @@ def cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
     warehouse = connect(settings.warehouse_url)
     migrate(warehouse)
     started = time.monotonic()
-    counts = forget(warehouse, tenant, customer, deadline_ms=settings.followup_deadline_ms,
+    pseudonym = settings.pseudonym()  # CX_CUSTOMER_ID_HASH: the id is stored as its pseudonym
+    stored = pseudonym(customer) if pseudonym else customer
+    counts = forget(warehouse, tenant, stored, deadline_ms=settings.followup_deadline_ms,
                     dry_run=args.dry_run, progress=say)
     total = sum(counts.values())
     out: dict[str, Any] = {"tenant": tenant, "dry_run": args.dry_run, "counts": counts,

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import threading
 import time
+import zlib
 from pathlib import Path
 
 import orjson
 import pytest
 
 from streams.core.erasure import customer_hash, salt_id
+from streams.core.pseudonyms import pseudonymiser
 from streams.queries.erasure import ERASED_TABLES, audits
 from streams.tools.load import load
 from streams.warehouse import connect
@@ -24,7 +26,9 @@ SALT = "test-salt-not-a-secret"
 
 
 def events(customer: str, now: float) -> list[dict]:
+    """An interaction, a detractor and its follow-up; ids that do not spell the customer."""
     common = {"tenant": "acme-shop", "channel": "web", "customer_id": customer}
+    customer = f"ev{zlib.crc32(customer.encode())}"
     return [
         {**common, "event_id": f"{customer}-i", "type": "interaction",
          "occurred_at": stamp(now - 600), "kind": "visit"},
@@ -111,19 +115,25 @@ def test_bad_input_and_a_cluster_are_one_line_and_change_nothing(tmp_path: Path)
 @pytest.mark.integration
 def test_forget_while_a_worker_ingests_others_into_the_same_minutes(
         kafka: str, server_url: str, start_worker, tmp_path: Path) -> None:
+    """With pseudonymous customer ids (CX_CUSTOMER_ID_HASH) on, so forget hashes the id."""
     from streams.queries.verify import differences
 
-    worker = start_worker(worker_env(kafka, server_url, tmp_path))
+    secret = {"CX_CUSTOMER_ID_HASH": "pseudonym secret"}
+    worker = start_worker(worker_env(kafka, server_url, tmp_path) | secret)
     worker.wait_ready()
     now = time.time()
     target = f"cust-{time.monotonic_ns()}"
-    bad = {**events(target, now)[1], "event_id": f"{target}-bad", "score": 11}
+    bad = {**events(target, now)[1], "event_id": "bad", "score": 11}
     produce(kafka, [record(event) for event in events(target, now)]
             + [("cx.feedback", None, orjson.dumps(bad))])
     warehouse = connect(server_url)
     wait_until(lambda: table_count(warehouse, "deadletters") == 1
                and table_count(warehouse, "followup_cases") == 1
                and not differences(warehouse, 48 * 3_600_000), 90, "the target's events")
+    pseudonym = pseudonymiser(b"pseudonym secret")(target).encode()
+    assert naming(warehouse, target.encode()) == set()
+    assert naming(warehouse, pseudonym) >= {"interactions", "feedback", "followups",
+                                            "followup_cases", "deadletters"}
 
     sent: list[int] = []
 
@@ -137,7 +147,7 @@ def test_forget_while_a_worker_ingests_others_into_the_same_minutes(
     feeder.start()
     time.sleep(0.5)
     env = {"CX_CLICKHOUSE_URL": server_url, "CX_DATA_DIR": str(tmp_path / "cli"),
-           "CX_ERASURE_SALT": SALT}
+           "CX_ERASURE_SALT": SALT} | secret
     before = len(sent)
     done = cxpulse("forget", "--tenant", "acme-shop", "--customer", target, "--json", env=env)
     during = len(sent) - before
@@ -149,6 +159,12 @@ def test_forget_while_a_worker_ingests_others_into_the_same_minutes(
                and table_count(warehouse, "followup_cases") == 20, 60, "the others' events")
     wait_until(lambda: not differences(warehouse, 48 * 3_600_000), 60, "exact scores")
     assert cxpulse("verify", env=env).returncode == 0
-    leaks = {table for table, values in string_values(warehouse).items()
-             if any(target.encode() in value for value in values)}
-    assert leaks == set()
+    assert naming(warehouse, target.encode()) == naming(warehouse, pseudonym) == set()
+    assert naming(warehouse, pseudonymiser(b"pseudonym secret")("other-19").encode()) >= {
+        "interactions", "feedback", "followups", "followup_cases"}  # the others stay
+
+
+def naming(warehouse, needle: bytes) -> set[str]:
+    """The tables where some String value holds ``needle``."""
+    return {table for table, values in string_values(warehouse).items()
+            if any(needle in value for value in values)}

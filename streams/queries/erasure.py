@@ -90,7 +90,7 @@ def find(warehouse: Warehouse, tenant: str, customer: str) -> Found:
         "feedback_revisions": _in("event_id", by_feedback),
         "comment_insights": _in("event_id", by_feedback),
         "followup_cases": [who, *_in("feedback_id", by_feedback)],
-        "notifications": _in("event_id", by_feedback),
+        "notifications": [*_in("event_id", by_feedback), f"match(payload, {pattern})"],
         "deadletters": [f"match(payload, {pattern}) OR match(message, {pattern})"],
         "score_facts": _in("event_id", facts),
     }

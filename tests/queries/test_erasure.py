@@ -21,10 +21,16 @@ from streams.core.rows import COLUMNS, Batch, Record
 from streams.core.stats import STAT_COLUMNS
 from streams.queries.cases import record_notified
 from streams.queries.comments import Enriched, store_insights
-from streams.queries.erasure import ERASED_TABLES, delete, find, forget
+from streams.queries.erasure import (
+    ERASED_TABLES,
+    delete,
+    find,
+    forget,
+    wait_for_mutations,
+)
 from streams.queries.scoring import rewrite_minutes, score_batch
 from streams.queries.verify import differences
-from streams.warehouse import Warehouse
+from streams.warehouse import Warehouse, WarehouseError
 from streams.warehouse.migrate import migrate
 from tests.support.databases import OwnDatabase, string_values
 from tests.support.events import stamp
@@ -202,3 +208,21 @@ def test_the_naive_rewrite_loses_to_the_old_minute(pair: tuple[Warehouse, Wareho
     assert minutes(own, "score_minutes", "minute") != minutes(reference, "score_minutes",
                                                               "minute")
     assert differences(own, DEADLINE_MS) != []
+
+
+def test_a_mutation_that_cannot_finish_is_a_clear_error_not_a_hang(
+        server_warehouse: Warehouse) -> None:
+    own = OwnDatabase(server_warehouse, "stuck")
+    try:
+        migrate(own)
+        own.insert("notifications", [("e1", 0, "case_opened", 0, "{}")],
+                   ("event_id", "revision", "type", "sent_at", "payload"))
+        own.execute(f"ALTER TABLE {own.database}.notifications DELETE WHERE throwIf(length(event_id) > 0) = 0")
+        said: list[str] = []
+        with pytest.raises(WarehouseError, match=r"mutations not done after 1 s on "
+                           r"notifications \(1 parts\)"):
+            wait_for_mutations(own, ["notifications", "feedback"], timeout_s=1.2,
+                               progress=said.append, every_s=0.3)
+        assert said and said[0].startswith("still removing after")
+    finally:
+        own.close()

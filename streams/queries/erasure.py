@@ -44,6 +44,9 @@ ERASED_TABLES = ("interactions", "feedback", "followups", "feedback_revisions",
                  "comment_insights", "followup_cases", "notifications", "deadletters",
                  "score_facts")
 """Every table that can hold a customer's rows, in the order they are reported."""
+LAST = ("interactions", "feedback", "followups", "feedback_revisions")
+"""Removed after the minutes are rewritten: they say which events, minutes and follow-ups
+were the customer's, so an interrupted run can be finished by running it again."""
 AUDIT_COLUMNS = ("id", "erased_at", "tenant", "customer_hash", "salt_id", "operator",
                  "key_id", "counts", "rows_removed")
 CHUNK = 1000
@@ -71,25 +74,30 @@ def _in(column: str, values: list[str]) -> list[str]:
             for start in range(0, len(values), CHUNK)]
 
 
+def who(tenant: str, customer: str) -> str:
+    """The SQL condition on a raw row (or case) of the customer."""
+    return f"tenant = {sql_literal(tenant)} AND customer_id = {sql_literal(customer)}"
+
+
 def find(warehouse: Warehouse, tenant: str, customer: str) -> Found:
     """What names the customer now, table by table."""
     db = warehouse.database
-    who = f"tenant = {sql_literal(tenant)} AND customer_id = {sql_literal(customer)}"
+    who_ = who(tenant, customer)
     found = Found(
-        feedback=_ids(warehouse, f"SELECT DISTINCT event_id FROM {db}.feedback WHERE {who}"),
+        feedback=_ids(warehouse, f"SELECT DISTINCT event_id FROM {db}.feedback WHERE {who_}"),
         interactions=_ids(warehouse,
-                          f"SELECT DISTINCT event_id FROM {db}.interactions WHERE {who}"))
+                          f"SELECT DISTINCT event_id FROM {db}.interactions WHERE {who_}"))
     by_feedback = found.feedback
     pattern = sql_literal(deadletter_pattern(customer))
     facts = [*found.interactions, *by_feedback,
              *(COMMENT_FACT_PREFIX + event_id for event_id in by_feedback)]
     found.conditions = {
-        "interactions": [who] if found.interactions else [],
+        "interactions": [who_] if found.interactions else [],
         "feedback": _in("event_id", by_feedback),
-        "followups": [who, *_in("feedback_id", by_feedback)],
+        "followups": [who_, *_in("feedback_id", by_feedback)],
         "feedback_revisions": _in("event_id", by_feedback),
         "comment_insights": _in("event_id", by_feedback),
-        "followup_cases": [who, *_in("feedback_id", by_feedback)],
+        "followup_cases": [who_, *_in("feedback_id", by_feedback)],
         "notifications": [*_in("event_id", by_feedback), f"match(payload, {pattern})"],
         "deadletters": [f"match(payload, {pattern}) OR match(message, {pattern})"],
         "score_facts": _in("event_id", facts),
@@ -145,20 +153,34 @@ def delete(warehouse: Warehouse, conditions: dict[str, list[str]],
                        progress=progress)
 
 
-def _fact_keys(warehouse: Warehouse, ids: list[str]) -> set[MinuteKey]:
-    return {(row["tenant"], row["channel"], row["touchpoint"], int(row["minute_s"]))
-            for row in query_in(warehouse, ids, lambda values: (
-                f"SELECT DISTINCT tenant, channel, touchpoint, toUnixTimestamp(minute) AS "
-                f"minute_s FROM {warehouse.database}.score_facts WHERE event_id IN {values}"))}
+def _keys(warehouse: Warehouse, found: Found) -> set[MinuteKey]:
+    """The scope-minutes the customer's events count in: where their facts are, and where
+    the raw rows say they count (every revision's place), so a run interrupted after the
+    facts went still finds the minutes to rewrite (the raw rows go last)."""
+    db = warehouse.database
+    scope = "tenant, channel, touchpoint"
+    keys: set[MinuteKey] = set()
+    facts = [*found.interactions, *found.feedback,
+             *(COMMENT_FACT_PREFIX + event_id for event_id in found.feedback)]
+    for ids, sql in (
+            (facts, f"SELECT DISTINCT {scope}, toUnixTimestamp(minute) AS minute_s "
+                    f"FROM {db}.score_facts WHERE event_id IN "),
+            (found.interactions, f"SELECT DISTINCT {scope}, toUnixTimestamp("
+                                 f"toStartOfMinute(occurred_at)) AS minute_s "
+                                 f"FROM {db}.interactions WHERE event_id IN "),
+            (found.feedback, f"SELECT DISTINCT {scope}, toUnixTimestamp(minute) AS minute_s "
+                             f"FROM {db}.feedback_revisions WHERE event_id IN ")):
+        keys |= {(row["tenant"], row["channel"], row["touchpoint"], int(row["minute_s"]))
+                 for row in query_in(warehouse, ids, lambda values, sql=sql: sql + values)}
+    return keys
 
 
 def _closed_elsewhere(warehouse: Warehouse, tenant: str, customer: str,
                       feedback: list[str]) -> list[str]:
     """Feedback of others that a follow-up carrying this customer's id points at."""
     own = set(feedback)
-    rows = warehouse.query(
-        f"SELECT DISTINCT feedback_id FROM {warehouse.database}.followups "
-        f"WHERE tenant = {sql_literal(tenant)} AND customer_id = {sql_literal(customer)}")
+    rows = warehouse.query(f"SELECT DISTINCT feedback_id FROM {warehouse.database}.followups "
+                           f"WHERE {who(tenant, customer)}")
     return sorted({row["feedback_id"] for row in rows} - own)
 
 
@@ -199,19 +221,19 @@ def forget(warehouse: Warehouse, tenant: str, customer: str, *, deadline_ms: int
               for table in ERASED_TABLES}
     if dry_run or not any(counts.values()):
         return counts
-    fact_ids = [*found.interactions, *found.feedback,
-                *(COMMENT_FACT_PREFIX + event_id for event_id in found.feedback)]
-    keys = _fact_keys(warehouse, fact_ids) if fact_ids else set()
+    keys = _keys(warehouse, found)
     others = _closed_elsewhere(warehouse, tenant, customer, found.feedback)
     total = sum(counts.values())
     progress(f"removing {total} rows from {sum(1 for n in counts.values() if n)} tables "
              "(waiting for the mutations)")
     started = time.monotonic()
+    # Everything but the raw rows that find the customer (and their revisions' places):
+    # those go last, so a run interrupted before the end is finished by running it again.
     delete(warehouse, {table: wheres for table, wheres in found.conditions.items()
-                       if counts[table]}, progress)
-    progress(f"removed in {time.monotonic() - started:.1f} s")
+                       if counts[table] and table not in LAST}, progress)
     if others:
-        facts, cases = rescored(warehouse, others, deadline_ms)
+        # The customer's follow-ups are still stored (they go last): leave them out.
+        facts, cases = rescored(warehouse, others, deadline_ms, unless=who(tenant, customer))
         progress(f"rescoring {len(facts)} feedback of others its follow-ups had met")
         delete(warehouse, {
             "score_facts": [f"({where}) AND followup_met = 1"
@@ -225,6 +247,9 @@ def forget(warehouse: Warehouse, tenant: str, customer: str, *, deadline_ms: int
     lift(warehouse, keys, erasure_id)
     rewritten = rewrite_minutes(warehouse, keys)
     progress(f"rewrote {rewritten} scope-minutes and their hours and days")
+    delete(warehouse, {table: found.conditions[table] for table in LAST if counts[table]},
+           progress)
+    progress(f"removed in {time.monotonic() - started:.1f} s")
     return counts
 
 

@@ -19,6 +19,7 @@ from streams.comments.labels import Insight
 from streams.core.contract import TOPIC_OF_TYPE, Validator, parse_timestamp
 from streams.core.rows import COLUMNS, Batch, Record
 from streams.core.stats import STAT_COLUMNS
+from streams.queries import erasure
 from streams.queries.cases import record_notified
 from streams.queries.comments import Enriched, store_insights
 from streams.queries.erasure import (
@@ -228,3 +229,27 @@ def test_a_mutation_that_cannot_finish_is_a_clear_error_not_a_hang(
         assert said and said[0].startswith("still removing after")
     finally:
         own.close()
+
+
+def test_a_run_interrupted_after_the_facts_went_is_finished_by_running_it_again(
+        pair: tuple[Warehouse, Warehouse], monkeypatch: pytest.MonkeyPatch) -> None:
+    own, reference = pair
+    target = f"crash-{time.monotonic_ns()}"
+    write(own, traffic(target))
+    write(reference, traffic(target), skip=target)
+
+    def crash(*args: object) -> None:
+        raise RuntimeError("killed")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(erasure, "lift", crash)
+        with pytest.raises(RuntimeError):
+            forget(own, TENANT, target, deadline_ms=DEADLINE_MS)
+    assert int(own.query(f"SELECT count() AS n FROM {own.database}.score_facts "
+                         "WHERE event_id = 't-in1'")[0]["n"]) == 0  # the facts went
+    assert differences(own, DEADLINE_MS) != []
+    again = forget(own, TENANT, target, deadline_ms=DEADLINE_MS)
+    assert again["interactions"] == 3 and again["score_facts"] == 0
+    assert naming(own, target) == {}
+    assert differences(own, DEADLINE_MS) == []
+    assert minutes(own, "score_days", "day") == minutes(reference, "score_days", "day")

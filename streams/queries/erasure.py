@@ -2,10 +2,10 @@
 
 What goes: the customer's interactions, feedback (every revision, in every table keyed by
 its event id: revisions' places, comment insights, cases, notification records),
-follow-ups (theirs, and those of their feedback), dead letters whose payload or message
-names them, and the facts of their events (comment facts and tombstones too). Rows go by
-``ALTER TABLE ... DELETE`` mutations, which are asynchronous on every engine (18.16 has
-no ``mutations_sync``): each is waited for in ``system.mutations``.
+follow-ups (theirs, and those of their feedback), dead letters and notification records
+whose payload names them, and the facts of their events (comment facts and tombstones
+too). Rows go by ``ALTER TABLE ... DELETE`` mutations, which are asynchronous on every
+engine (18.16 has no ``mutations_sync``): each is waited for in ``system.mutations``.
 
 Then the minutes those facts counted in are rewritten from the facts left, through the
 worker's own path (``scoring.rewrite_minutes``, which rewrites the hours and days too).
@@ -14,12 +14,14 @@ facts would lower it, and the old row would win under ``ReplacingMergeTree(versi
 So each touched minute first gets a zero fact ``erasure:<id>`` whose version lifts the
 minute above every version stored for it; it stays in the facts, so a worker's later
 rewrite of the minute counts it too and still grows. A follow-up of the customer that
-met another customer's feedback takes that feedback's ``met`` with it: its fact and case
-are removed and written again from the raw rows left.
+met another customer's feedback takes that feedback's ``met`` with it: that feedback's
+fact and case are written again from the raw rows, without the customer's follow-ups.
 
-Running it again finds nothing and removes nothing. Events of the customer that arrive
-meanwhile are the caller's to stop; a worker's write that lands between the deletion and
-the rewrite is counted in by the rewrite (it reads the facts as they are then).
+The raw rows that identify the customer (interactions, feedback, follow-ups, revisions'
+places) go last, after the rewrite: a run interrupted midway finds them again and
+finishes. Once done, running it again finds nothing and removes nothing. Events of the
+customer that arrive meanwhile are the caller's to stop; other customers' events a
+worker writes meanwhile are counted by the rewrite or by the worker's next one.
 """
 
 from __future__ import annotations

@@ -64,17 +64,14 @@ def cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
     customer = args.customer
     if not customer or len(customer) > 128:
         raise ValueError("--customer must be a customer id of 1 to 128 characters")
-    if settings.clickhouse_cluster:
-        raise ConfigError("forget does not run on a ClickHouse cluster yet "
-                          "(CX_CLICKHOUSE_CLUSTER is set): nothing was changed")
     salt = erasure_salt(settings)  # before any change: a bad salt stops here
     warehouse = connect(settings.warehouse_url)
-    migrate(warehouse)
+    migrate(warehouse, settings.clickhouse_cluster)  # checks a cluster's settings first
     started = time.monotonic()
     pseudonym = settings.pseudonym()  # CX_CUSTOMER_ID_HASH: the id is stored as its pseudonym
     stored = pseudonym(customer) if pseudonym else customer
     counts = forget(warehouse, tenant, stored, deadline_ms=settings.followup_deadline_ms,
-                    dry_run=args.dry_run, progress=say)
+                    dry_run=args.dry_run, progress=say, cluster=settings.clickhouse_cluster)
     total = sum(counts.values())
     out: dict[str, Any] = {"tenant": tenant, "dry_run": args.dry_run, "counts": counts,
                            "rows": total, "audit_id": None}

@@ -40,6 +40,8 @@ from streams.core.facts import COMMENT_FACT_PREFIX, FACT_COLUMNS, MinuteKey
 from streams.core.stats import STAT_COLUMNS
 from streams.queries.scoring import _utc, query_in, rescored, rewrite_minutes
 from streams.warehouse import Warehouse, WarehouseError
+from streams.warehouse.cluster import ClusterDDL
+from streams.warehouse.migrate import plan
 from streams.warehouse.sql import in_list, sql_literal
 
 ERASED_TABLES = ("interactions", "feedback", "followups", "feedback_revisions",
@@ -145,14 +147,75 @@ def wait_for_mutations(warehouse: Warehouse, tables: list[str], *, timeout_s: fl
         pause = min(pause * 2, 1.0)
 
 
+def wait_for_rows(warehouse: Warehouse, conditions: dict[str, list[str]], *,
+                  timeout_s: float = 3600.0, progress: Progress = lambda _: None,
+                  every_s: float = 10.0) -> None:
+    """Until no row the conditions select is left, read through the public (Distributed)
+    tables: on a cluster each shard runs its own mutations, which one node's
+    ``system.mutations`` cannot see."""
+    started = said = time.monotonic()
+    pause = 0.05
+    while True:
+        left = {table: n for table, wheres in conditions.items()
+                if (n := count(warehouse, table, wheres))}
+        if not left:
+            return
+        waited = time.monotonic() - started
+        names = ", ".join(f"{table} ({n} rows)" for table, n in sorted(left.items()))
+        if waited > timeout_s:
+            raise WarehouseError(f"{warehouse.description}: rows still there after "
+                                 f"{timeout_s:.0f} s on {names} (see system.mutations on "
+                                 "each shard)")
+        if time.monotonic() - said >= every_s:
+            progress(f"still removing after {waited:.0f} s: {names}")
+            said = time.monotonic()
+        time.sleep(pause)
+        pause = min(pause * 2, 1.0)
+
+
+def primed(database: str, cluster: str) -> ClusterDDL:
+    """The cluster translator, knowing the tables of the schema files (as migrate's plan)."""
+    ddl = ClusterDDL(cluster)
+    for _, statements in plan(database):
+        for statement in statements:
+            ddl.translate(statement)
+    return ddl
+
+
+def delete_statements(database: str, table: str, where: str, ddl: ClusterDDL | None = None
+                      ) -> list[str]:
+    """``ALTER TABLE ... DELETE`` on one node, or as the cluster translator makes it: on
+    every shard's ``_local`` table, ``ON CLUSTER``."""
+    statement = f"ALTER TABLE {database}.{table} DELETE WHERE {where}"
+    return [statement] if ddl is None else ddl.translate(statement)
+
+
+class Deleter:
+    """Deletes by mutations on one node or every shard of a cluster, then waits until done."""
+
+    def __init__(self, warehouse: Warehouse, cluster: str | None = None,
+                 progress: Progress = lambda _: None) -> None:
+        self.warehouse = warehouse
+        self.progress = progress
+        self.ddl = None if cluster is None else primed(warehouse.database, cluster)
+
+    def __call__(self, conditions: dict[str, list[str]]) -> None:
+        conditions = {table: wheres for table, wheres in conditions.items() if wheres}
+        for table, wheres in conditions.items():
+            for where in wheres:
+                for statement in delete_statements(self.warehouse.database, table, where,
+                                                   self.ddl):
+                    self.warehouse.execute(statement)
+        if self.ddl is None:
+            wait_for_mutations(self.warehouse, list(conditions), progress=self.progress)
+        else:
+            wait_for_rows(self.warehouse, conditions, progress=self.progress)
+
+
 def delete(warehouse: Warehouse, conditions: dict[str, list[str]],
            progress: Progress = lambda _: None) -> None:
-    """One ``ALTER TABLE ... DELETE`` per condition, then wait for all of them."""
-    for table, wheres in conditions.items():
-        for where in wheres:
-            warehouse.execute(f"ALTER TABLE {warehouse.database}.{table} DELETE WHERE {where}")
-    wait_for_mutations(warehouse, [table for table, wheres in conditions.items() if wheres],
-                       progress=progress)
+    """One ``ALTER TABLE ... DELETE`` per condition on one node, then wait for all of them."""
+    Deleter(warehouse, None, progress)(conditions)
 
 
 def _keys(warehouse: Warehouse, found: Found) -> set[MinuteKey]:
@@ -214,10 +277,11 @@ def lift(warehouse: Warehouse, keys: set[MinuteKey], erasure_id: str) -> None:
 
 
 def forget(warehouse: Warehouse, tenant: str, customer: str, *, deadline_ms: int,
-           dry_run: bool = False, progress: Progress = lambda _: None
-           ) -> dict[str, int]:
+           dry_run: bool = False, progress: Progress = lambda _: None,
+           cluster: str | None = None) -> dict[str, int]:
     """Remove the customer (or, ``dry_run``, only count); rows removed per table
-    (``ERASED_TABLES`` order). Minutes, hours and days are rewritten exactly."""
+    (``ERASED_TABLES`` order). Minutes, hours and days are rewritten exactly. With a
+    ``cluster`` (CX_CLICKHOUSE_CLUSTER) the rows go from every shard."""
     found = find(warehouse, tenant, customer)
     counts = {table: count(warehouse, table, found.conditions[table])
               for table in ERASED_TABLES}
@@ -231,17 +295,17 @@ def forget(warehouse: Warehouse, tenant: str, customer: str, *, deadline_ms: int
     started = time.monotonic()
     # Everything but the raw rows that find the customer (and their revisions' places):
     # those go last, so a run interrupted before the end is finished by running it again.
-    delete(warehouse, {table: wheres for table, wheres in found.conditions.items()
-                       if counts[table] and table not in LAST}, progress)
+    remove = Deleter(warehouse, cluster, progress)
+    remove({table: wheres for table, wheres in found.conditions.items()
+            if counts[table] and table not in LAST})
     if others:
         # The customer's follow-ups are still stored (they go last): leave them out.
         facts, cases = rescored(warehouse, others, deadline_ms, unless=who(tenant, customer))
         progress(f"rescoring {len(facts)} feedback of others its follow-ups had met")
-        delete(warehouse, {
-            "score_facts": [f"({where}) AND followup_met = 1"
-                            for where in _in("event_id", others)],
-            "followup_cases": [f"({where}) AND withdrawn = 0"
-                               for where in _in("feedback_id", others)]}, progress)
+        remove({"score_facts": [f"({where}) AND followup_met = 1"
+                                for where in _in("event_id", others)],
+                "followup_cases": [f"({where}) AND withdrawn = 0"
+                                   for where in _in("feedback_id", others)]})
         warehouse.insert("score_facts", facts, FACT_COLUMNS)
         warehouse.insert("followup_cases", cases, CASE_COLUMNS)
         keys |= {fact[:4] for fact in facts}
@@ -249,8 +313,7 @@ def forget(warehouse: Warehouse, tenant: str, customer: str, *, deadline_ms: int
     lift(warehouse, keys, erasure_id)
     rewritten = rewrite_minutes(warehouse, keys)
     progress(f"rewrote {rewritten} scope-minutes and their hours and days")
-    delete(warehouse, {table: found.conditions[table] for table in LAST if counts[table]},
-           progress)
+    remove({table: found.conditions[table] for table in LAST if counts[table]})
     progress(f"removed in {time.monotonic() - started:.1f} s")
     return counts
 

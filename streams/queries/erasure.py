@@ -38,7 +38,7 @@ from streams.core.cases import CASE_COLUMNS
 from streams.core.erasure import ERASURE_FACT_PREFIX, deadletter_pattern
 from streams.core.facts import COMMENT_FACT_PREFIX, FACT_COLUMNS, MinuteKey
 from streams.core.stats import STAT_COLUMNS
-from streams.queries.scoring import _utc, query_in, rescored, rewrite_minutes
+from streams.queries.scoring import _utc, query_in, recompute, rescored, rewrite_minutes
 from streams.warehouse import Warehouse, WarehouseError
 from streams.warehouse.cluster import ClusterDDL
 from streams.warehouse.migrate import plan
@@ -276,9 +276,42 @@ def lift(warehouse: Warehouse, keys: set[MinuteKey], erasure_id: str) -> None:
         for key in sorted(keys)], FACT_COLUMNS)
 
 
+def _unsettled(warehouse: Warehouse, keys: set[MinuteKey]) -> set[MinuteKey]:
+    """The minutes whose stored statistics (FINAL) differ from their facts' sums."""
+    literal_keys = [(*scope, _utc(minute)) for *scope, minute in sorted(keys)]
+    stored = {(row["tenant"], row["channel"], row["touchpoint"], int(row["minute_s"])):
+              tuple(int(row[name]) for name in STAT_COLUMNS)
+              for row in query_in(warehouse, literal_keys, lambda values: (
+                  f"SELECT tenant, channel, touchpoint, toUnixTimestamp(minute) AS minute_s, "
+                  f"{', '.join(STAT_COLUMNS)} FROM {warehouse.database}.score_minutes FINAL "
+                  f"WHERE (tenant, channel, touchpoint, minute) IN {values}"))}
+    summed = {row[:4]: tuple(row[4:4 + len(STAT_COLUMNS)])
+              for row in recompute(warehouse, sorted(keys))}
+    return {key for key in keys if stored.get(key) != summed.get(key)}
+
+
+def settle(warehouse: Warehouse, keys: set[MinuteKey], progress: Progress = lambda _: None,
+           settle_s: float = 1.0, rounds: int = 3) -> None:
+    """Lift and rewrite the minutes, then look again after ``settle_s``: a worker that read
+    the facts before they went may write its (stale, higher-versioned) minute after ours;
+    such a minute is lifted and rewritten once more (a fresh ``erasure:`` fact each time)."""
+    erasure_id = secrets.token_hex(8)
+    todo = set(keys)
+    for round_ in range(rounds):
+        lift(warehouse, todo, f"{erasure_id}-{round_}")
+        rewritten = rewrite_minutes(warehouse, todo)
+        progress(f"rewrote {rewritten} scope-minutes and their hours and days")
+        time.sleep(settle_s)
+        todo = _unsettled(warehouse, keys)
+        if not todo:
+            return
+    progress(f"{len(todo)} scope-minutes still changing (workers are writing them): "
+             "their next rewrite counts the erasure")
+
+
 def forget(warehouse: Warehouse, tenant: str, customer: str, *, deadline_ms: int,
            dry_run: bool = False, progress: Progress = lambda _: None,
-           cluster: str | None = None) -> dict[str, int]:
+           cluster: str | None = None, settle_s: float = 1.0) -> dict[str, int]:
     """Remove the customer (or, ``dry_run``, only count); rows removed per table
     (``ERASED_TABLES`` order). Minutes, hours and days are rewritten exactly. With a
     ``cluster`` (CX_CLICKHOUSE_CLUSTER) the rows go from every shard."""
@@ -309,10 +342,7 @@ def forget(warehouse: Warehouse, tenant: str, customer: str, *, deadline_ms: int
         warehouse.insert("score_facts", facts, FACT_COLUMNS)
         warehouse.insert("followup_cases", cases, CASE_COLUMNS)
         keys |= {fact[:4] for fact in facts}
-    erasure_id = secrets.token_hex(8)
-    lift(warehouse, keys, erasure_id)
-    rewritten = rewrite_minutes(warehouse, keys)
-    progress(f"rewrote {rewritten} scope-minutes and their hours and days")
+    settle(warehouse, keys, progress, settle_s)
     remove({table: found.conditions[table] for table in LAST if counts[table]})
     progress(f"removed in {time.monotonic() - started:.1f} s")
     return counts

@@ -29,7 +29,7 @@ from streams.queries.erasure import (
     forget,
     wait_for_mutations,
 )
-from streams.queries.scoring import rewrite_minutes, score_batch
+from streams.queries.scoring import MINUTE_COLUMNS, rewrite_minutes, score_batch
 from streams.queries.verify import differences
 from streams.warehouse import Warehouse, WarehouseError
 from streams.warehouse.migrate import migrate
@@ -253,3 +253,33 @@ def test_a_run_interrupted_after_the_facts_went_is_finished_by_running_it_again(
     assert naming(own, target) == {}
     assert differences(own, DEADLINE_MS) == []
     assert minutes(own, "score_days", "day") == minutes(reference, "score_days", "day")
+
+
+def test_a_stale_minute_a_worker_writes_after_the_rewrite_is_rewritten_again(
+        pair: tuple[Warehouse, Warehouse]) -> None:
+    """A worker that read the facts before they went writes its minute (higher version,
+    the customer still counted) after forget's rewrite: forget looks again and wins."""
+    own, reference = pair
+    target = f"stale-{time.monotonic_ns()}"
+    write(own, traffic(target))
+    write(reference, traffic(target), skip=target)
+    columns = ", ".join(f"toUnixTimestamp({c}) AS {c}" if c in ("minute", "computed_at")
+                        else c for c in MINUTE_COLUMNS)
+    old = [tuple(row.values()) for row in own.query(
+        f"SELECT {columns} FROM {own.database}.score_minutes FINAL")]
+    said: list[str] = []
+
+    def stale_worker(message: str) -> None:
+        said.append(message)
+        if message.startswith("rewrote") and len(said) < 10 and not any(
+                m.startswith("rewrote") for m in said[:-1]):
+            top = int(own.query(f"SELECT max(version) AS v FROM {own.database}."
+                                "score_minutes")[0]["v"])
+            own.insert("score_minutes", [(*row[:-2], top + 5, int(row[-1])) for row in old],
+                       MINUTE_COLUMNS)
+
+    forget(own, TENANT, target, deadline_ms=DEADLINE_MS, progress=stale_worker, settle_s=0.1)
+    assert sum(message.startswith("rewrote") for message in said) == 2
+    assert differences(own, DEADLINE_MS) == []
+    for table, column in (("score_minutes", "minute"), ("score_days", "day")):
+        assert minutes(own, table, column) == minutes(reference, table, column), table

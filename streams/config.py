@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from streams.comments.labels import LANGUAGES, THEMES
 from streams.comments.pii import KINDS, parse_kinds
 from streams.core.drops import DetectorConfig, parse_bounds, parse_rules
+from streams.core.pseudonyms import Pseudonym, pseudonymiser
 from streams.core.scores import parse_weights
 from streams.core.triggers import DEFAULT_KEYWORDS, parse_keywords
 from streams.core.units import parse_duration
@@ -361,6 +362,15 @@ class Settings:
     """A bearer token /metrics of the worker and the collector then require (Prometheus:
     ``authorization`` in the scrape config); unset, /metrics is open."""
 
+    erasure_salt: str | None = field(default=None, repr=False,
+                                     metadata=_env("CX_ERASURE_SALT"))
+    """The secret salt of the customer hashes in ``cx.erasures`` (``cxpulse forget``); unset:
+    one generated once and kept in ``CX_DATA_DIR/erasure_salt``."""
+    customer_id_hash: str | None = field(default=None, repr=False,
+                                         metadata=_env("CX_CUSTOMER_ID_HASH"))
+    """A secret: when set, customer ids are stored only as their HMAC-SHA256 under it
+    (``core.pseudonyms``); unset stores them as sent."""
+
     def __post_init__(self) -> None:
         """Combinations that would silently fall back to less security are refused."""
         protocol = self.kafka_security_protocol
@@ -419,6 +429,10 @@ class Settings:
             return with_credentials(self.clickhouse_url, self.clickhouse_password,
                                     self.clickhouse_ca_file)
         return f"chdb://{(self.data_dir / 'clickhouse').resolve()}"
+
+    def pseudonym(self) -> Pseudonym | None:
+        """The ingest's customer-id pseudonym (``CX_CUSTOMER_ID_HASH``), or None."""
+        return pseudonymiser(self.customer_id_hash.encode()) if self.customer_id_hash else None
 
     @property
     def followup_deadline_ms(self) -> int:

@@ -11,6 +11,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+from streams.cli import forget as forget_cli
 from streams.cli import keys as keys_cli
 from streams.cli.render import say, scores_table, show
 from streams.cli.screen import WINDOWS as WINDOW_CHOICES
@@ -470,6 +471,7 @@ def build_parser() -> argparse.ArgumentParser:
     comments.set_defaults(func=cmd_comments)
 
     keys_cli.add_parser(sub)
+    forget_cli.add_parser(sub)
 
     bench = sub.add_parser("bench", help="measure ingest throughput against the local broker; "
                            "'bench alerts' measures alert detection delay, false alarms and cost")

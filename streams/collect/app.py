@@ -87,6 +87,7 @@ class Collector:
         self.validator = Validator(max_event_bytes=settings.max_event_bytes,
                                    max_age_seconds=settings.max_event_age_days * 86400)
         self.masker = masker(settings.pii_mask)
+        self.pseudonym = settings.pseudonym()
         self.buckets = TokenBuckets(settings.collect_rate, settings.collect_burst)
         self.failures = FailureLimiter()
         keys_warehouse = LazyWarehouse(warehouse_url)
@@ -105,7 +106,8 @@ class Collector:
         request_id = (int(time.time()) << 32) | secrets.randbits(32)
         admission = admit(items, key, self.validator, time.time(),
                           max_event_bytes=self.settings.collect_max_event_bytes,
-                          request_id=request_id, masker=self.masker)
+                          request_id=request_id, masker=self.masker,
+                          pseudonym=self.pseudonym)
         records = admission.records + [(DEADLETTER_TOPIC, None, envelope)
                                        for envelope in admission.envelopes]
         started = time.monotonic()

@@ -10,6 +10,7 @@ from msgspec.structs import replace
 
 from streams.core.contract import Rejection, Validator, ValidEvent
 from streams.core.events import Feedback
+from streams.core.pseudonyms import Pseudonym, pseudonymous_event, pseudonymous_payload
 from streams.core.rows import Batch, Message
 
 
@@ -48,13 +49,15 @@ def masked_rejection(rejection: Rejection, payload: bytes, masker: Masker,
 
 
 def build_batch(messages: Iterable[Message], validator: Validator, now: float,
-                masker: Masker | None = None) -> Batch:
+                masker: Masker | None = None, pseudonym: Pseudonym | None = None) -> Batch:
     """Validate every message; a message that cannot be validated is never dropped.
 
     Any exception from validation itself (a bug, not bad input) also dead-letters
     the message with reason ``internal_error`` instead of stopping the worker.
     With a ``masker``, feedback comments and dead letters are masked before any
-    row is built, and ``Batch.pii`` counts what was masked.
+    row is built, and ``Batch.pii`` counts what was masked; with a ``pseudonym``
+    (``CX_CUSTOMER_ID_HASH``), customer ids are replaced by their pseudonyms, in events
+    and in dead letters' ``customer_id`` members, before any row is built too.
     """
     batch = Batch()
     stamp = int(now)
@@ -69,8 +72,12 @@ def build_batch(messages: Iterable[Message], validator: Validator, now: float,
         if type(outcome) is ValidEvent:
             if masker is not None:
                 outcome = masked_event(outcome, masker, batch.pii)
+            if pseudonym is not None:
+                outcome = pseudonymous_event(outcome, pseudonym)
             add_event(outcome, message, stamp)
         else:
+            if pseudonym is not None:
+                payload = pseudonymous_payload(payload, pseudonym)
             if masker is not None:
                 outcome, payload = masked_rejection(outcome, payload, masker, batch.pii)
             add_rejection(outcome, message, payload, stamp)

@@ -19,6 +19,7 @@ import orjson
 from streams.core.contract import TOPIC_OF_TYPE, Rejection, Validator, ValidEvent, routing_key
 from streams.core.ingest import Masker, masked_rejection
 from streams.core.keys import ALL_TENANTS, ApiKey
+from streams.core.pseudonyms import Pseudonym, pseudonymous_payload
 from streams.core.rows import Record, Row, deadletter_envelope, deadletter_row
 
 JSON: Final = "application/json"
@@ -167,13 +168,16 @@ class Admission:
 
 
 def admit(items: Sequence[Any], key: ApiKey, validator: Validator, now: float, *,
-          max_event_bytes: int, request_id: int, masker: Masker | None = None) -> Admission:
+          max_event_bytes: int, request_id: int, masker: Masker | None = None,
+          pseudonym: Pseudonym | None = None) -> Admission:
     """Decide every item: accepted (a Kafka record) or rejected (an answer and a dead letter).
 
     An event without ``tenant`` gets the key's; one naming another tenant is rejected
     ``tenant_mismatch`` (an ``admin`` key writes any tenant, so its events must name one).
     Each item is re-serialised and checked by ``validator.check`` on its type's topic:
-    the worker's own path, reasons and messages.
+    the worker's own path, reasons and messages. Dead letters are masked (``masker``) and
+    their customer ids pseudonymised (``pseudonym``, CX_CUSTOMER_ID_HASH) as the worker's
+    are; accepted events go to Kafka as sent (the worker pseudonymises them).
     """
     admission = Admission()
     for index, item in enumerate(items):
@@ -183,6 +187,8 @@ def admit(items: Sequence[Any], key: ApiKey, validator: Validator, now: float, *
             continue
         assert isinstance(outcome, Rejection)
         rejection = outcome
+        if pseudonym is not None:
+            raw = pseudonymous_payload(raw, pseudonym)
         if masker is not None:
             rejection, raw = masked_rejection(rejection, raw, masker, admission.pii)
         row = deadletter_row(rejection, Record(COLLECTOR_TOPIC, index, request_id), raw,

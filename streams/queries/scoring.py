@@ -98,14 +98,15 @@ def _latest_answers(warehouse: Warehouse, ids: list[str]) -> dict[str, Answer]:
 _CLOSING_RANK = f"2 * ({OCCURRED_MS}) + indexOf({sql_literal(list(CLOSING_ACTIONS))}, action) - 1"
 
 
-def _first_closing_followups(warehouse: Warehouse, feedback_ids: list[str]
-                             ) -> dict[str, Closing]:
-    """The first closing follow-up (``closing_rank``) per feedback id, from the raw table."""
+def _first_closing_followups(warehouse: Warehouse, feedback_ids: list[str],
+                             unless: str = "0") -> dict[str, Closing]:
+    """The first closing follow-up (``closing_rank``) per feedback id, from the raw table
+    (leaving out follow-ups that match the SQL condition ``unless``)."""
     rows = query_in(warehouse, feedback_ids, lambda values: (
         f"SELECT feedback_id, min({OCCURRED_MS}) AS at_ms, "
         f"argMin(action, {_CLOSING_RANK}) AS first_action FROM {warehouse.database}.followups "
         f"WHERE feedback_id IN {values} AND action IN {in_list(CLOSING_ACTIONS)} "
-        "GROUP BY feedback_id"))
+        f"AND NOT ({unless}) GROUP BY feedback_id"))
     return {row["feedback_id"]: (int(row["at_ms"]), row["first_action"]) for row in rows}
 
 
@@ -162,6 +163,23 @@ def batch_facts(warehouse: Warehouse, events: list[ValidEvent], deadline_ms: int
             unhappy[key] = best
     first = _first_closing_followups(warehouse, sorted(unhappy)) if unhappy else {}
     for key, answer in unhappy.items():
+        met = met_by(answer, first.get(key), deadline_ms)
+        facts.append(answer.fact(met=met is not None))
+        cases.append(case_row(answer, met, deadline_ms))
+    return facts, cases
+
+
+def rescored(warehouse: Warehouse, feedback_ids: list[str], deadline_ms: int,
+             unless: str = "0") -> tuple[list[FactRow], list[CaseRow]]:
+    """The facts and cases of these stored feedback that need follow-up, from the raw rows
+    (the highest revision, met by its first closing follow-up but those matching the SQL
+    condition ``unless``): for follow-ups being removed (``queries.erasure``), so ``met``
+    may turn back."""
+    latest = _latest_answers(warehouse, feedback_ids) if feedback_ids else {}
+    unhappy = {key: answer for key, answer in latest.items() if answer.needs_followup}
+    first = _first_closing_followups(warehouse, sorted(unhappy), unless) if unhappy else {}
+    facts, cases = [], []
+    for key, answer in sorted(unhappy.items()):
         met = met_by(answer, first.get(key), deadline_ms)
         facts.append(answer.fact(met=met is not None))
         cases.append(case_row(answer, met, deadline_ms))

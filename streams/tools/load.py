@@ -18,6 +18,7 @@ from streams.comments.classify import Classifier
 from streams.comments.pii import KINDS, masker
 from streams.core.contract import TOPIC_OF_TYPE, Validator
 from streams.core.ingest import build_batch
+from streams.core.pseudonyms import Pseudonym
 from streams.core.rows import COLUMNS, Batch, Record
 from streams.queries.scoring import score_batch
 from streams.warehouse import Warehouse
@@ -33,10 +34,11 @@ def insert_rows(warehouse: Warehouse, batch: Batch) -> None:
 def load(warehouse: Warehouse, events: Iterable[dict[str, Any]], *, deadline_ms: int,
          batch_size: int = 20_000, progress: Callable[[int], None] | None = None,
          pii_mask: frozenset[str] = frozenset(KINDS),
-         classifier: Classifier | None = None) -> int:
+         classifier: Classifier | None = None, pseudonym: Pseudonym | None = None) -> int:
     """Write every event as the worker would (personal data masked as ``CX_PII_MASK`` says,
-    all kinds by default; comments enriched when given a ``classifier``); returns how many
-    were accepted."""
+    all kinds by default; comments enriched when given a ``classifier``; customer ids
+    replaced by a ``pseudonym``, as ``CX_CUSTOMER_ID_HASH`` does); returns how many were
+    accepted."""
     validator = Validator(max_event_bytes=1 << 20, max_age_seconds=365 * 86400)
     masks = masker(pii_mask)
     enricher = None if classifier is None else Enricher(validator, classifier, masks)
@@ -46,7 +48,7 @@ def load(warehouse: Warehouse, events: Iterable[dict[str, Any]], *, deadline_ms:
         records = [Record(TOPIC_OF_TYPE[event["type"]], 0, offset + i, orjson.dumps(event))
                    for i, event in enumerate(chunk)]
         offset += len(chunk)
-        batch = build_batch(records, validator, time.time(), masks)
+        batch = build_batch(records, validator, time.time(), masks, pseudonym)
         insert_rows(warehouse, batch)
         score_batch(warehouse, batch.accepted, deadline_ms)
         if enricher is not None:

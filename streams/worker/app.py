@@ -191,8 +191,10 @@ def create_app(settings: Settings) -> faust.App:
     mask = masker(settings.pii_mask)
     if settings.comment_enrich:
         add_enrichment(app, settings, validator, mask)
+    pseudonym = settings.pseudonym()
     ingest = IngestService(settings,
-                           lambda records, now: build_batch(records, validator, now, mask),
+                           lambda records, now: build_batch(records, validator, now, mask,
+                                                            pseudonym),
                            sink, record, beacon=app.beacon)
     alert_pass = AlertPass(settings.detector(), settings.followup_deadline_ms,
                            int(settings.alert_delay * 1000))

@@ -15,7 +15,7 @@ from streams.kafka import broker
 from tests.support.services import CXPULSE, consume_all, wait_until
 
 COMMANDS = ["demo", "worker", "topics", "migrate", "produce", "generate", "scores", "top", "cases",
-            "verify", "bench", "keys"]
+            "verify", "bench", "keys", "forget"]
 
 
 def cxpulse(*args: str, env: dict[str, str] | None = None, timeout: float = 120,

@@ -16,6 +16,7 @@ from streams.comments.pii import masker
 from streams.core.contract import Validator
 from streams.core.intake import COLLECTOR_TOPIC, IntakeError, Unparsed, admit, decode_body
 from streams.core.keys import KeyRing, new_key, presented_key
+from streams.core.pseudonyms import pseudonymiser
 from streams.core.rows import as_dict
 from tests.support.events import stamp
 
@@ -186,6 +187,18 @@ def test_dead_letters_are_masked_accepted_events_are_sent_as_they_are() -> None:
     payload = as_dict("deadletters", outcome.deadletters[0])["payload"]
     assert b"example.com" not in payload and b"[email]" in payload and b"[phone]" in payload
     assert outcome.pii == {"email": 1, "phone": 1}
+
+
+def test_dead_letters_carry_pseudonymous_customer_ids_when_asked() -> None:
+    pseudonym = pseudonymiser(b"secret")
+    items = [feedback("ok", customer_id="cust-1"), feedback("bad", score=12,
+                                                            customer_id="cust-1")]
+    outcome = admit(items, WRITE, VALIDATOR, NOW, max_event_bytes=4096, request_id=1,
+                    pseudonym=pseudonym)
+    assert orjson.loads(outcome.records[0][2])["customer_id"] == "cust-1"  # the worker's job
+    payload = as_dict("deadletters", outcome.deadletters[0])["payload"]
+    assert orjson.loads(payload)["customer_id"] == pseudonym("cust-1")
+    assert b"cust-1" not in outcome.envelopes[0]
 
 
 def test_a_validator_bug_rejects_the_item_not_the_request() -> None:

@@ -37,3 +37,19 @@ class OwnDatabase:
 
     def close(self) -> None:
         self._inner.execute(f"DROP DATABASE IF EXISTS {self.database}")
+
+
+def string_values(warehouse: Warehouse) -> dict[str, list[bytes]]:
+    """Every value of every String-typed column of every table in the database, as bytes."""
+    db = warehouse.database
+    columns: dict[str, list[str]] = {}
+    for row in warehouse.query(f"SELECT table, name, type FROM system.columns "
+                               f"WHERE database = '{db}'"):
+        if "String" in row["type"]:
+            columns.setdefault(row["table"], []).append(row["name"])
+    found: dict[str, list[bytes]] = {}
+    for table, names in columns.items():
+        hexed = ", ".join(f"hex(toString(`{name}`)) AS `{name}`" for name in names)
+        rows = warehouse.query(f"SELECT {hexed} FROM {db}.`{table}`")
+        found[table] = [bytes.fromhex(row[name] or "") for row in rows for name in names]
+    return found

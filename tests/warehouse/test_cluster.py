@@ -205,3 +205,14 @@ def test_the_revisions_rebuild_keeps_versions_replicated_and_copies_once() -> No
     assert (f"CREATE TABLE IF NOT EXISTS cx.feedback {ON} AS cx.feedback_local\n"
             "ENGINE = Distributed('cx_cluster', 'cx', 'feedback_local', cityHash64(event_id))"
             ) in revisions
+
+
+def test_erasure_deletes_run_on_every_shards_local_table() -> None:
+    from streams.queries.erasure import ERASED_TABLES, delete_statements, primed
+
+    ddl = primed("cx", CLUSTER)
+    where = "event_id IN ('a, b', 'c') AND match(payload, '\"x\"')"
+    for table in ERASED_TABLES:
+        assert delete_statements("cx", table, where, ddl) == [
+            f"ALTER TABLE cx.{table}_local {ON} DELETE WHERE {where}"]
+    assert delete_statements("cx", "feedback", "1") == ["ALTER TABLE cx.feedback DELETE WHERE 1"]

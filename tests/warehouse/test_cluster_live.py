@@ -160,3 +160,36 @@ def test_workers_on_different_shards_score_exactly(
     assert_exact(urls[1], events, end_ms)
     for table in ("feedback", "score_facts", "score_minutes"):
         assert min(local_count(connect(url), table) for url in urls) > 0, table
+
+
+def test_forget_removes_a_customer_from_every_shard(urls: list[str], tmp_path: Path) -> None:
+    from streams.tools.load import load
+    from tests.cli.test_forget import events
+    from tests.support.databases import string_values
+
+    first = connect(urls[0])
+    migrate(first, NAME)
+    now = time.time()
+    target = f"cust-{time.monotonic_ns()}"
+    mine = [event | {"event_id": f"{event['event_id']}-{n}", "feedback_id":
+                     f"{event['feedback_id']}-{n}"} if "feedback_id" in event
+            else event | {"event_id": f"{event['event_id']}-{n}"}
+            for n in range(4) for event in events(target, now)]
+    load(first, mine + events("cust-other", now), deadline_ms=48 * 3_600_000)
+
+    def shards_naming(customer: str) -> list[set[str]]:
+        return [{table for table, values in string_values(connect(url)).items()
+                 if table.endswith("_local") and any(customer.encode() in v for v in values)}
+                for url in urls]
+
+    assert all(shards_naming(target))  # on both shards
+    env = {"CX_CLICKHOUSE_URL": urls[1], "CX_CLICKHOUSE_CLUSTER": NAME,
+           "CX_DATA_DIR": str(tmp_path), "CX_ERASURE_SALT": "salt"}
+    done = cxpulse("forget", "--tenant", "acme-shop", "--customer", target, "--json", env=env)
+    assert done.returncode == 0, done.stderr.decode()
+    assert shards_naming(target) == [set(), set()]
+    assert any(shards_naming("cust-other"))
+    verified = cxpulse("verify", env=env)
+    assert verified.returncode == 0, verified.stdout.decode()
+    again = cxpulse("forget", "--tenant", "acme-shop", "--customer", target, "--json", env=env)
+    assert again.returncode == 0 and b'"rows": 0' in again.stdout

@@ -8,7 +8,8 @@ import time
 import orjson
 import pytest
 
-from streams.warehouse import Warehouse, connect
+from streams.warehouse import connect
+from tests.support.databases import string_values
 from tests.support.events import record, stamp
 from tests.support.services import consume_all, produce, table_count, wait_until, worker_env
 
@@ -21,22 +22,6 @@ MASKED = "I want a refund! Card [card], IBAN [iban], call [phone] or mail [email
 SECRETS = [secret.encode() for secret in (
     EMAIL, "jane.doe", "example.com", PHONE, "12 34 56 78", "612345678", CARD,
     "4111111111111111", IBAN, "DE89370400440532013000", "3704 0044")]
-
-
-def string_values(warehouse: Warehouse) -> dict[str, list[bytes]]:
-    """Every value of every String-typed column of every table in the database, as bytes."""
-    db = warehouse.database
-    columns: dict[str, list[str]] = {}
-    for row in warehouse.query(f"SELECT table, name, type FROM system.columns "
-                               f"WHERE database = '{db}'"):
-        if "String" in row["type"]:
-            columns.setdefault(row["table"], []).append(row["name"])
-    found: dict[str, list[bytes]] = {}
-    for table, names in columns.items():
-        hexed = ", ".join(f"hex(toString(`{name}`)) AS `{name}`" for name in names)
-        rows = warehouse.query(f"SELECT {hexed} FROM {db}.`{table}`")
-        found[table] = [bytes.fromhex(row[name] or "") for row in rows for name in names]
-    return found
 
 
 def test_personal_data_is_masked_everywhere_it_is_stored(kafka, server_url, start_worker,

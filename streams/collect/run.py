@@ -14,6 +14,7 @@ from aiohttp import web
 
 from streams.collect.app import create_collector, server_options
 from streams.config import Settings
+from streams.process import tune_gc
 from streams.web.answers import QuietBadRequests
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ def run_collector(settings: Settings, *, bootstrap: str, host: str, port: int) -
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: "
                         "%(message)s")
     logging.getLogger("aiohttp.server").addFilter(QuietBadRequests())
+    tune_gc()
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         runner.run(serve(settings, bootstrap=bootstrap, host=host, port=port))
 

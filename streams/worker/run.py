@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import faust
 
+from streams.process import tune_gc
+
 
 def run_worker(app: faust.App, loglevel: str, logfile: str | None = None) -> None:
     """Run ``app``'s Faust worker in this process until it is stopped; logs to stderr, or
@@ -15,19 +17,3 @@ def run_worker(app: faust.App, loglevel: str, logfile: str | None = None) -> Non
     worker.spinner = None  # its terminal escapes garble logs and the demo view
     tune_gc()
     worker.execute_from_commandline()
-
-
-def tune_gc() -> None:
-    """Keep the cyclic garbage collector off the hot path.
-
-    A batch allocates tens of thousands of short-lived, acyclic objects (rows,
-    events) that reference counting frees; with the default thresholds the
-    collector still runs hundreds of times per batch and scans everything alive,
-    which measured about a third of validation time. Objects from start-up are
-    frozen out of its sight, and it runs after 50,000 allocations instead of 700.
-    """
-    import gc
-
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)

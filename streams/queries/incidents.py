@@ -1,0 +1,70 @@
+"""``cx.incidents``: what the leader records after its alert pass, and what the reads list.
+
+Rows are versions (``ReplacingMergeTree(version)``); reads use FINAL, so a replayed
+or repeated write changes nothing and the newest version of each incident wins.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, Final
+
+from streams.core.incidents import INCIDENT_COLUMNS, OPEN, Incident
+from streams.core.units import format_time
+from streams.warehouse import Warehouse
+from streams.warehouse.sql import sql_literal
+
+STORED_COLUMNS: Final = (*INCIDENT_COLUMNS, "attribution", "evidence")
+_TIMES: Final = ("primary_at", "opened_at", "updated_at", "resolved_at")
+_SELECT: Final = ", ".join(
+    f"toUnixTimestamp({c}) AS {c}" if c in _TIMES else c for c in STORED_COLUMNS)
+
+
+def record(warehouse: Warehouse, incidents: list[Incident],
+           details: Mapping[str, tuple[dict[str, Any] | None, dict[str, Any] | None]]
+           | None = None) -> None:
+    """Write these incident versions; ``details``: id -> (attribution, evidence) documents."""
+    rows = []
+    for incident in incidents:
+        attribution, evidence = (details or {}).get(incident.id, (None, None))
+        row = list(incident.row())
+        row[INCIDENT_COLUMNS.index("metrics")] = list(incident.metrics)
+        rows.append((*row, json.dumps(attribution or {}, sort_keys=True),
+                     json.dumps(evidence or {}, sort_keys=True)))
+    warehouse.insert("incidents", rows, STORED_COLUMNS)
+
+
+def stored_versions(warehouse: Warehouse, *, since_s: int) -> dict[str, int]:
+    """id -> newest stored version of the incidents open or updated since ``since_s``."""
+    rows = warehouse.query(
+        f"SELECT id, max(version) AS version FROM {warehouse.database}.incidents "
+        f"WHERE updated_at >= toDateTime({int(since_s)}) OR state = '{OPEN}' GROUP BY id")
+    return {row["id"]: int(row["version"]) for row in rows}
+
+
+def listing(warehouse: Warehouse, *, since_s: int = 0, open_only: bool = False,
+            tenant: str | None = None) -> list[dict[str, Any]]:
+    """Incidents updated since ``since_s`` (and every open one), newest opened first, as
+    JSON-ready rows (times in RFC 3339): ``cxpulse incidents --json`` and /v1/incidents."""
+    where = [f"(updated_at >= toDateTime({int(since_s)}) OR state = '{OPEN}')"]
+    if tenant is not None:
+        where.append(f"tenant = {sql_literal(tenant)}")
+    rows = warehouse.query(
+        f"SELECT {_SELECT} FROM {warehouse.database}.incidents FINAL "
+        f"WHERE {' AND '.join(where)} ORDER BY opened_at DESC, tenant, id")
+    out = []
+    for row in rows:
+        if open_only and row["state"] != OPEN:
+            continue
+        item = {column: row[column] for column in INCIDENT_COLUMNS}
+        item["metrics"] = list(row["metrics"])
+        for column in _TIMES:
+            value = row[column]
+            item[column] = None if value is None else format_time(int(value) * 1000,
+                                                                  millis=False)
+        item["alerts"], item["version"] = int(row["alerts"]), int(row["version"])
+        item["attribution"] = json.loads(row["attribution"] or "{}") or None
+        item["evidence"] = json.loads(row["evidence"] or "{}") or None
+        out.append(item)
+    return out

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from streams.core.incidents import INCIDENT_COLUMNS, OPEN, Incident
+from streams.core.stats import ALL, Scope
 from streams.core.units import format_time
 from streams.warehouse import Warehouse
 from streams.warehouse.sql import sql_literal
@@ -35,12 +36,47 @@ def record(warehouse: Warehouse, incidents: list[Incident],
     warehouse.insert("incidents", rows, STORED_COLUMNS)
 
 
-def stored_versions(warehouse: Warehouse, *, since_s: int) -> dict[str, int]:
-    """id -> newest stored version of the incidents open or updated since ``since_s``."""
+Stored = tuple[int, dict[str, Any] | None, dict[str, Any] | None]
+"""(version, attribution, evidence) of an incident's newest stored row."""
+
+
+def stored(warehouse: Warehouse, *, since_s: int) -> dict[str, Stored]:
+    """id -> the newest stored version of the incidents open or updated since ``since_s``:
+    what a pass compares with (it writes only new versions) and carries over."""
     rows = warehouse.query(
-        f"SELECT id, max(version) AS version FROM {warehouse.database}.incidents "
-        f"WHERE updated_at >= toDateTime({int(since_s)}) OR state = '{OPEN}' GROUP BY id")
-    return {row["id"]: int(row["version"]) for row in rows}
+        f"SELECT id, version, attribution, evidence FROM {warehouse.database}.incidents FINAL "
+        f"WHERE updated_at >= toDateTime({int(since_s)}) OR state = '{OPEN}'")
+    return {row["id"]: (int(row["version"]), json.loads(row["attribution"] or "{}") or None,
+                        json.loads(row["evidence"] or "{}") or None) for row in rows}
+
+
+def _inside(scope: Scope, start_s: int, end_s: int, column: str) -> str:
+    tenant, channel, touchpoint = scope
+    where = [f"tenant = {sql_literal(tenant)}",
+             f"{column} >= toDateTime({int(start_s)})", f"{column} < toDateTime({int(end_s)})"]
+    where += [f"{name} = {sql_literal(value)}" for name, value in
+              (("channel", channel), ("touchpoint", touchpoint)) if value != ALL]
+    return " AND ".join(where)
+
+
+def evidence(warehouse: Warehouse, scope: Scope, *, start_s: int, end_s: int,
+             comments: int = 3) -> dict[str, Any]:
+    """What a CX lead reads beside the numbers: the most negative comments of the scope in
+    [start, end) (masked when stored, with language and themes) and the follow-up cases
+    opened there."""
+    rows = warehouse.query(
+        f"SELECT event_id, channel, touchpoint, comment, language, themes, sentiment "
+        f"FROM {warehouse.database}.comment_insights FINAL "
+        f"WHERE comment != '' AND {_inside(scope, start_s, end_s, 'occurred_at')} "
+        f"ORDER BY sentiment, event_id LIMIT {int(comments)}")
+    cases = warehouse.query(
+        f"SELECT uniqExact(feedback_id) AS cases FROM {warehouse.database}.followup_cases "
+        f"WHERE {_inside(scope, start_s, end_s, 'opened_at')}")
+    return {"comments": [{"channel": row["channel"], "touchpoint": row["touchpoint"],
+                          "comment": row["comment"], "language": row["language"],
+                          "themes": list(row["themes"]),
+                          "sentiment": round(float(row["sentiment"]), 3)} for row in rows],
+            "cases": int(cases[0]["cases"]) if cases else 0}
 
 
 def listing(warehouse: Warehouse, *, since_s: int = 0, open_only: bool = False,

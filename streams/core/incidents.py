@@ -52,6 +52,8 @@ class Episode:
     resolved_at: int | None = None
     changes: int = 1
     updated_at: int = 0
+    window: str = ""
+    """The recent window its firing alarmed in, e.g. ``1h``."""
 
     @property
     def scope(self) -> Scope:
@@ -148,7 +150,7 @@ def episodes(changes: Iterable[Change]) -> list[Episode]:
         if change.state == FIRING:
             if current is None:
                 current = Episode(change.key, change.at, change.severity, change.p_value,
-                                  updated_at=change.at)
+                                  updated_at=change.at, window=change.window)
                 open_[change.key] = current
                 out.append(current)
             else:

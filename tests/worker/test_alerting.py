@@ -15,11 +15,18 @@ import time
 import orjson
 import pytest
 
+from streams.core.alerts import FIRING, RESOLVED
+from streams.core.drops import Comparison, DetectorConfig, Span
+from streams.core.scores import Followups
+from streams.core.stats import Stats
 from streams.kafka.produce import record_of
+from streams.queries.incidents import listing
 from streams.tools.generate import TrafficSpec, generate, incident_of, interactions_per_hour
 from streams.tools.load import load
 from streams.warehouse import connect
 from streams.warehouse.migrate import migrate
+from streams.worker.alerting import AlertPass, Judged, incident_labels
+from tests.core.test_incidents import ch
 from tests.support.services import CXPULSE, produce, table_count, wait_until, worker_env
 
 pytestmark = pytest.mark.integration
@@ -108,3 +115,42 @@ def test_eight_steady_days_for_three_tenants_fire_nothing(server_url, tmp_path) 
     report = cli_json(["alerts", "backtest", "--from", start, "--to", end, "--step", "15m"], env)
     assert report["fired"] == 0, [(c["at"], c["state"], c["reason"]) for c in report["changes"]]
     assert table_count(warehouse, "alerts") == 0
+
+
+def test_the_pass_records_each_incident_version_once_with_attribution(warehouse) -> None:
+    migrate(warehouse)
+    tenant = f"incp{time.monotonic_ns()}"
+    config = DetectorConfig(windows_ms=(3_600_000,), baseline_ms=6 * 3_600_000)
+    end_s = int(time.time()) // 60 * 60
+
+    def fails(interactions: int, failures: int) -> Span:
+        return Span(Stats(interactions=interactions, failures=failures), Followups(0, 0), 60)
+
+    comparisons = [
+        Comparison((tenant, "app", "checkout"), 3_600_000, fails(100, 30), fails(600, 12)),
+        Comparison((tenant, "app", "login"), 3_600_000, fails(100, 3), fails(600, 12)),
+        Comparison((tenant, "app", "*"), 3_600_000, fails(200, 33), fails(1200, 24))]
+    fired = [ch("app", "*", "failure_rate", FIRING, end_s - 60, tenant=tenant),
+             ch("app", "checkout", "csat", FIRING, end_s, tenant=tenant)]
+    alert_pass = AlertPass(config, 3_600_000, 0)
+    first = alert_pass.incidents(warehouse, Judged(fired[1:], fired[:1], comparisons,
+                                                   end_s * 1000))
+    again = alert_pass.incidents(warehouse, Judged([], fired, comparisons, end_s * 1000))
+    assert first == again and len(first) == 1
+    assert incident_labels(first) == {(tenant, first[0].id, "app", "*", "failure_rate",
+                                       "warning")}
+    [row] = listing(warehouse, tenant=tenant)
+    assert (row["state"], row["version"], row["alerts"]) == ("open", 2, 2)
+    # checkout: 1/2 (3/10 - 1/50) - 1/2 (1/50 - 1/50) = 7/50 of a 29/200 rise.
+    assert row["attribution"]["cause"] == {"channel": "app", "touchpoint": "checkout",
+                                           "share": 28 / 29}
+    assert row["attribution"]["summary"] == "checkout explains 97% of the rise in app failure_rate"
+    assert row["evidence"] == {"comments": [], "cases": 0}
+    resolved = [ch("app", "*", "failure_rate", RESOLVED, end_s + 60, tenant=tenant),
+                ch("app", "checkout", "csat", RESOLVED, end_s + 60, tenant=tenant)]
+    alert_pass.incidents(warehouse, Judged(resolved, fired, [], end_s * 1000 + 60_000))
+    [row] = listing(warehouse, tenant=tenant)
+    assert (row["state"], row["version"]) == ("resolved", 4)
+    assert row["attribution"]["cause"]["touchpoint"] == "checkout"  # kept from the open pass
+    assert incident_labels(alert_pass.incidents(
+        warehouse, Judged([], fired + resolved, [], end_s * 1000 + 60_000))) == set()

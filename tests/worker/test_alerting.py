@@ -86,6 +86,19 @@ def test_a_low_volume_web_degradation_pages_and_the_stationary_tenant_does_not(
     assert worker.counter("cx_alert_passes_total", outcome="done") > 0
     assert 'tenant="acme-shop"' in worker.metrics().split("cx_alert_active", 1)[1]
 
+    # The alerts of the degradation are one incident, with the firing metrics in it.
+    def web_incidents() -> list[dict]:
+        rows = cli_json(["incidents"], env | {"CX_CLICKHOUSE_URL": server_url})
+        return [r for r in rows if r["tenant"] == "acme-shop"]
+
+    grouped = wait_until(lambda: [r for r in web_incidents()
+                                  if {f["metric"] for f in firing} <= set(r["metrics"])],
+                         60, "one incident holding acme-shop's web alerts")
+    assert all(r["channel"] in ("web", "*") for r in web_incidents())
+    assert not [r for r in cli_json(["incidents"], env | {"CX_CLICKHOUSE_URL": server_url})
+                if r["tenant"] == "nordwind"]
+    assert f'incident="{grouped[0]["id"]}"' in worker.metrics().split("cx_incident_active", 1)[1]
+
     # A leader change: the open alerts carry over, none fires a second time.
     worker.stop()
     successor = start_worker(env)
@@ -98,6 +111,8 @@ def test_a_low_volume_web_degradation_pages_and_the_stationary_tenant_does_not(
     assert len(firings) == len(set(firings)), again
     shown = successor.metrics().split("cx_alert_active", 1)[1]
     assert all(f'metric="{r["metric"]}"' in shown for r in firing)
+    # ... and so does the incident: the same id, no second incident for the same alerts.
+    assert grouped[0]["id"] in {r["id"] for r in web_incidents()}
 
 
 def test_eight_steady_days_for_three_tenants_fire_nothing(server_url, tmp_path) -> None:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Final
 
+from streams.core.drops import RISING
 from streams.core.stats import ALL, COMMENT_THEMES, MILLI, THEME_PREFIX, Scope, Stats
 
 Sums = Callable[[Stats], tuple[int, int]]
@@ -111,13 +112,22 @@ class Attribution:
     def change(self) -> Fraction:
         return self.value - self.baseline
 
-    def sentence(self) -> str:
+    @property
+    def worse(self) -> bool:
+        """The change goes the way an alert fires on (up for failures, down for NPS): a
+        split taken while a metric recovers explains the recovery, not the incident."""
+        return self.change > 0 if self.metric in RISING else self.change < 0
+
+    def sentence(self, explains: Fraction = EXPLAINS) -> str:
         """E.g. "checkout explains 92% of the rise in app failure_rate"."""
         where = " ".join(part for part in self.scope[1:] if part != ALL) or self.scope[0]
-        cause = self.cause[2] if self.cause[2] != ALL else self.cause[1]
-        if self.cause == self.scope:
-            cause = where
         way = "rise" if self.change > 0 else "drop"
+        if self.cause == self.scope:
+            if ALL not in self.scope[1:]:
+                return f"{way} in {where} {self.metric}"
+            return (f"{way} in {where} {self.metric}; no narrower scope explains "
+                    f"{round(100 * explains)}% of it")
+        cause = self.cause[2] if self.cause[2] != ALL else self.cause[1]
         return (f"{cause} explains {round(100 * self.cause_share)}% of the {way} "
                 f"in {where} {self.metric}")
 

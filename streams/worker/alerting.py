@@ -60,7 +60,8 @@ class Judged:
 def attribution_of(incident: Incident, comparisons: list[Comparison],
                    config: DetectorConfig) -> dict | None:
     """The split of the first attributable metric of the incident (the primary's first),
-    in the primary's window of this pass, over the incident's scope."""
+    in the primary's window of this pass, over the incident's scope; None when there is
+    none or the metric is recovering (then the pass keeps the split it stored before)."""
     windows = {format_window(w): w for w in config.windows_ms}
     window_ms = windows.get(incident.episodes[0].window if incident.episodes else "",
                             config.windows_ms[0])
@@ -70,7 +71,7 @@ def attribution_of(incident: Incident, comparisons: list[Comparison],
     for metric in (incident.primary_metric, *incident.metrics):
         found = attribute(metric, incident.scope, leaves)
         if found is not None:
-            return found.as_dict()
+            return found.as_dict() if found.worse else None
     return None
 
 
@@ -112,8 +113,9 @@ class AlertPass:
 
         Recomputed from the recorded changes at every pass and compared with the
         stored versions, so a pass that failed to record is made good by the next.
-        An open incident gets its attribution and evidence at this pass; a resolved
-        one keeps those it had.
+        An open incident gets its attribution and evidence at this pass (the attribution
+        only while its metric is still worse than the baseline); a resolved one keeps
+        those it had.
         """
         found = incidents(judged.history + judged.changes)
         end_s = judged.end_ms // 1000
@@ -123,7 +125,8 @@ class AlertPass:
         for incident in fresh:
             _, attribution, proof = kept.get(incident.id, (-1, None, None))
             if incident.state == OPEN or attribution is None:
-                attribution = attribution_of(incident, judged.comparisons, self.config)
+                attribution = attribution_of(incident, judged.comparisons,
+                                             self.config) or attribution
                 cause = attribution["cause"] if attribution else {}
                 scope = (incident.tenant, cause.get("channel", incident.channel),
                          cause.get("touchpoint", incident.touchpoint))

@@ -49,7 +49,8 @@ def test_a_shift_of_volume_is_a_mix_effect_and_nothing_narrows() -> None:
         assert (part.contribution, part.rate_effect, part.mix_effect, part.share) == (
             F(1, 80), 0, F(1, 80), F(1, 2))
     assert (found.cause, found.cause_share) == (("acme", "app", ALL), 1)
-    assert found.sentence() == "app explains 100% of the rise in app failure_rate"
+    assert found.sentence() == ("rise in app failure_rate; no narrower scope explains 75% "
+                                "of it")
 
 
 def test_nps_drop_with_a_touchpoint_new_in_the_window() -> None:
@@ -87,6 +88,7 @@ def test_sentiment_is_in_its_unit_and_ces_is_a_mean() -> None:
     sentiment = attribute("sentiment", ("acme", "app", "x"), leaves)
     assert sentiment is not None
     assert (sentiment.value, sentiment.baseline) == (F(-1, 2), F(1, 4))
+    assert sentiment.sentence() == "drop in app x sentiment"
     ces = attribute("ces", ("acme", ALL, ALL), leaves)
     assert ces is not None
     assert (ces.value, ces.baseline, ces.cause) == (2, 5, ("acme", "app", "x"))
@@ -111,3 +113,14 @@ def test_theme_surges_with_their_ratio_to_baseline() -> None:
                                   "baseline_share": 0.1, "ratio": 5.0}
     assert surges(Stats(), baseline) == ()
     assert surges(recent, baseline, ratio=F(6)) == (found[0],)
+
+
+def test_worse_follows_the_direction_alerts_fire_on() -> None:
+    rising = attribute("failure_rate", ("acme", "app", "x"),
+                       {("app", "x"): (fails(10, 5), fails(10, 1))})
+    recovering = attribute("failure_rate", ("acme", "app", "x"),
+                           {("app", "x"): (fails(10, 1), fails(10, 5))})
+    nps_drop = attribute("nps", ("acme", "app", "x"),
+                         {("app", "x"): (Stats(nps_n=2, nps_detractors=1), Stats(nps_n=1))})
+    assert rising is not None and recovering is not None and nps_drop is not None
+    assert (rising.worse, recovering.worse, nps_drop.worse) == (True, False, True)

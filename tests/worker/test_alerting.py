@@ -161,11 +161,21 @@ def test_the_pass_records_each_incident_version_once_with_attribution(warehouse)
                                            "share": 28 / 29}
     assert row["attribution"]["summary"] == "checkout explains 97% of the rise in app failure_rate"
     assert row["evidence"] == {"comments": [], "cases": 0}
+    # It grows (an escalation) while the failure rate recovers: the split stays the one
+    # that explains the rise.
+    escalated = [ch("app", "checkout", "csat", FIRING, end_s + 30, tenant=tenant,
+                    severity="critical")]
+    recovering = [Comparison(c.scope, c.window_ms, c.baseline, c.recent) for c in comparisons]
+    alert_pass.incidents(warehouse, Judged(escalated, fired, recovering, end_s * 1000 + 30_000))
+    [row] = listing(warehouse, tenant=tenant)
+    assert (row["severity"], row["version"]) == ("critical", 3)
+    assert row["attribution"]["change"] > 0
+    fired += escalated
     resolved = [ch("app", "*", "failure_rate", RESOLVED, end_s + 60, tenant=tenant),
                 ch("app", "checkout", "csat", RESOLVED, end_s + 60, tenant=tenant)]
     alert_pass.incidents(warehouse, Judged(resolved, fired, [], end_s * 1000 + 60_000))
     [row] = listing(warehouse, tenant=tenant)
-    assert (row["state"], row["version"]) == ("resolved", 4)
+    assert (row["state"], row["version"]) == ("resolved", 5)
     assert row["attribution"]["cause"]["touchpoint"] == "checkout"  # kept from the open pass
     assert incident_labels(alert_pass.incidents(
         warehouse, Judged([], fired + resolved, [], end_s * 1000 + 60_000))) == set()

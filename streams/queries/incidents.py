@@ -1,7 +1,9 @@
 """``cx.incidents``: what the leader records after its alert pass, and what the reads list.
 
 Rows are versions (``ReplacingMergeTree(version)``); reads use FINAL, so a replayed
-or repeated write changes nothing and the newest version of each incident wins.
+or repeated write changes nothing and the newest version of each incident wins. Filters
+on columns outside the sorting key (state, times) apply outside FINAL: inside, they could
+pick an older version (an open one of an incident since resolved).
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ def stored(warehouse: Warehouse, *, since_s: int) -> dict[str, Stored]:
     """id -> the newest stored version of the incidents open or updated since ``since_s``:
     what a pass compares with (it writes only new versions) and carries over."""
     rows = warehouse.query(
-        f"SELECT id, version, attribution, evidence FROM {warehouse.database}.incidents FINAL "
+        f"SELECT id, version, attribution, evidence FROM (SELECT id, version, attribution, "
+        f"evidence, updated_at, state FROM {warehouse.database}.incidents FINAL) "
         f"WHERE updated_at >= toDateTime({int(since_s)}) OR state = '{OPEN}'")
     return {row["id"]: (int(row["version"]), json.loads(row["attribution"] or "{}") or None,
                         json.loads(row["evidence"] or "{}") or None) for row in rows}
@@ -83,12 +86,11 @@ def listing(warehouse: Warehouse, *, since_s: int = 0, open_only: bool = False,
             tenant: str | None = None) -> list[dict[str, Any]]:
     """Incidents updated since ``since_s`` (and every open one), newest opened first, as
     JSON-ready rows (times in RFC 3339): ``cxpulse incidents --json`` and /v1/incidents."""
-    where = [f"(updated_at >= toDateTime({int(since_s)}) OR state = '{OPEN}')"]
-    if tenant is not None:
-        where.append(f"tenant = {sql_literal(tenant)}")
+    only = f"WHERE tenant = {sql_literal(tenant)} " if tenant is not None else ""
     rows = warehouse.query(
-        f"SELECT {_SELECT} FROM {warehouse.database}.incidents FINAL "
-        f"WHERE {' AND '.join(where)} ORDER BY opened_at DESC, tenant, id")
+        f"SELECT * FROM (SELECT {_SELECT} FROM {warehouse.database}.incidents FINAL {only}) "
+        f"WHERE updated_at >= {int(since_s)} OR state = '{OPEN}' "
+        "ORDER BY opened_at DESC, tenant, id")
     out = []
     for row in rows:
         if open_only and row["state"] != OPEN:

@@ -128,8 +128,11 @@ class Attribution:
             return (f"{way} in {where} {self.metric}; no narrower scope explains "
                     f"{round(100 * explains)}% of it")
         cause = self.cause[2] if self.cause[2] != ALL else self.cause[1]
-        return (f"{cause} explains {round(100 * self.cause_share)}% of the {way} "
-                f"in {where} {self.metric}")
+        percent = round(100 * self.cause_share)
+        if self.cause_share > 1:
+            return (f"{cause} explains all of the {way} in {where} {self.metric} "
+                    f"({percent}%: the rest moved the other way)")
+        return f"{cause} explains {percent}% of the {way} in {where} {self.metric}"
 
     def as_dict(self) -> dict[str, Any]:
         return {"metric": self.metric, "channel": self.scope[1], "touchpoint": self.scope[2],

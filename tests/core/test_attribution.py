@@ -124,3 +124,14 @@ def test_worse_follows_the_direction_alerts_fire_on() -> None:
                          {("app", "x"): (Stats(nps_n=2, nps_detractors=1), Stats(nps_n=1))})
     assert rising is not None and recovering is not None and nps_drop is not None
     assert (rising.worse, recovering.worse, nps_drop.worse) == (True, False, True)
+
+
+def test_a_share_above_all_of_it_says_the_rest_moved_the_other_way() -> None:
+    # checkout +10 failures, login -2 of 100 each: checkout's share is 10/8.
+    leaves = {("web", "checkout"): (fails(100, 12), fails(100, 2)),
+              ("web", "login"): (fails(100, 0), fails(100, 2))}
+    found = attribute("failure_rate", ("acme", "web", ALL), leaves)
+    assert found is not None
+    assert (found.cause, found.cause_share) == (("acme", "web", "checkout"), F(5, 4))
+    assert found.sentence() == ("checkout explains all of the rise in web failure_rate "
+                                "(125%: the rest moved the other way)")

@@ -75,6 +75,14 @@ def attribution_of(incident: Incident, comparisons: list[Comparison],
     return None
 
 
+def stronger(kept: dict | None, fresh: dict | None) -> dict | None:
+    """The split of the larger change: an incident is explained at its worst, not late in
+    a long one when the baseline has taken in part of it and what is left is noise."""
+    if kept is None or (fresh is not None and abs(fresh["change"]) > abs(kept["change"])):
+        return fresh
+    return kept
+
+
 @dataclass(frozen=True, slots=True)
 class AlertPass:
     """One evaluation at a time ``now``; blocking, so the worker runs it in a thread."""
@@ -113,9 +121,9 @@ class AlertPass:
 
         Recomputed from the recorded changes at every pass and compared with the
         stored versions, so a pass that failed to record is made good by the next.
-        An open incident gets its attribution and evidence at this pass (the attribution
-        only while its metric is still worse than the baseline); a resolved one keeps
-        those it had.
+        An open incident gets its evidence at this pass and its attribution when this
+        pass sees a larger worsening than the one stored (``stronger``); a resolved one
+        keeps those it had.
         """
         found = incidents(judged.history + judged.changes)
         end_s = judged.end_ms // 1000
@@ -125,8 +133,8 @@ class AlertPass:
         for incident in fresh:
             _, attribution, proof = kept.get(incident.id, (-1, None, None))
             if incident.state == OPEN or attribution is None:
-                attribution = attribution_of(incident, judged.comparisons,
-                                             self.config) or attribution
+                attribution = stronger(attribution, attribution_of(
+                    incident, judged.comparisons, self.config))
                 cause = attribution["cause"] if attribution else {}
                 scope = (incident.tenant, cause.get("channel", incident.channel),
                          cause.get("touchpoint", incident.touchpoint))

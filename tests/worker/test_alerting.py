@@ -25,7 +25,7 @@ from streams.tools.generate import TrafficSpec, generate, incident_of, interacti
 from streams.tools.load import load
 from streams.warehouse import connect
 from streams.warehouse.migrate import migrate
-from streams.worker.alerting import AlertPass, Judged, incident_labels
+from streams.worker.alerting import AlertPass, Judged, incident_labels, stronger
 from tests.core.test_incidents import ch
 from tests.support.services import CXPULSE, produce, table_count, wait_until, worker_env
 
@@ -170,6 +170,10 @@ def test_the_pass_records_each_incident_version_once_with_attribution(warehouse)
     [row] = listing(warehouse, tenant=tenant)
     assert (row["severity"], row["version"]) == ("critical", 3)
     assert row["attribution"]["change"] > 0
+    assert stronger(None, {"change": 0.1}) == {"change": 0.1}
+    assert stronger({"change": -0.2}, {"change": 0.1}) == {"change": -0.2}
+    assert stronger({"change": 0.1}, {"change": -0.2}) == {"change": -0.2}
+    assert stronger({"change": 0.1}, None) == {"change": 0.1}
     fired += escalated
     resolved = [ch("app", "*", "failure_rate", RESOLVED, end_s + 60, tenant=tenant),
                 ch("app", "checkout", "csat", RESOLVED, end_s + 60, tenant=tenant)]

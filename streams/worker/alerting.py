@@ -76,11 +76,19 @@ def attribution_of(incident: Incident, comparisons: list[Comparison],
 
 
 def stronger(kept: dict | None, fresh: dict | None) -> dict | None:
-    """The split of the larger change: an incident is explained at its worst, not late in
-    a long one when the baseline has taken in part of it and what is left is noise."""
-    if kept is None or (fresh is not None and abs(fresh["change"]) > abs(kept["change"])):
+    """The split of the larger change of the same scope: an incident is explained at its
+    worst, not late in a long one when the baseline has taken in part of it and what is
+    left is noise. An incident that grew to a wider scope takes the split of that scope."""
+    if fresh is None:
+        return kept
+    if kept is None or _where(kept) != _where(fresh) or abs(fresh["change"]) > abs(
+            kept["change"]):
         return fresh
     return kept
+
+
+def _where(split: dict) -> tuple[str, str, str]:
+    return split.get("metric", ""), split.get("channel", ""), split.get("touchpoint", "")
 
 
 @dataclass(frozen=True, slots=True)

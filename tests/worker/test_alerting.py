@@ -174,6 +174,9 @@ def test_the_pass_records_each_incident_version_once_with_attribution(warehouse)
     assert stronger({"change": -0.2}, {"change": 0.1}) == {"change": -0.2}
     assert stronger({"change": 0.1}, {"change": -0.2}) == {"change": -0.2}
     assert stronger({"change": 0.1}, None) == {"change": 0.1}
+    leaf = {"metric": "failure_rate", "channel": "app", "touchpoint": "x", "change": 0.5}
+    wider = {"metric": "failure_rate", "channel": "*", "touchpoint": "*", "change": 0.1}
+    assert stronger(leaf, wider) == wider  # the incident grew: its new scope's split
     fired += escalated
     resolved = [ch("app", "*", "failure_rate", RESOLVED, end_s + 60, tenant=tenant),
                 ch("app", "checkout", "csat", RESOLVED, end_s + 60, tenant=tenant)]

@@ -240,6 +240,17 @@ def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_incidents(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.cli.render import incidents_table
+    from streams.queries.incidents import listing
+
+    rows = listing(connect(settings.warehouse_url), since_s=int(args.since),
+                   open_only=args.open)
+    show(rows, as_json=args.json, table=incidents_table,
+         empty="no incident is open" if args.open else "no incidents in that time")
+    return 0
+
+
 def cmd_backtest(args: argparse.Namespace, settings: Settings) -> int:
     import orjson
 
@@ -448,6 +459,16 @@ def build_parser() -> argparse.ArgumentParser:
     alerts.add_argument("--onset", type=parse_time,
                         help="backtest: when a known incident began, to report detection delay")
     alerts.set_defaults(func=cmd_alerts)
+
+    incidents = sub.add_parser(
+        "incidents", help="incidents from ClickHouse: alerts grouped by scope and time, with "
+        "what explains them and what customers say")
+    incidents.add_argument("--since", type=parse_time, default=0.0,
+                           help="only incidents updated at or after this time (RFC 3339 or "
+                           "now); open ones are always listed")
+    incidents.add_argument("--open", action="store_true", help="only the incidents open now")
+    incidents.add_argument("--json", action="store_true", help="a JSON array")
+    incidents.set_defaults(func=cmd_incidents)
 
     comments = sub.add_parser(
         "comments", help="what customers write: recent comments with their insights (the "

@@ -146,6 +146,30 @@ def alert_line(change: Row) -> str:
             f"{change['metric']}: {change['reason']}")
 
 
+def incidents_table(incidents: list[Row]) -> str:
+    """``cxpulse incidents``: one line per incident, newest opened first; its attribution
+    (what explains the change) and evidence (verbatims, cases) on indented lines."""
+    lines = [f"{'opened':<21}{'state':<9}{'severity':<9}{'tenant':<14}{'channel':<12}"
+             f"{'touchpoint':<12}{'alerts':>6}  primary / metrics"]
+    for i in incidents:
+        lines.append(f"{i['opened_at']:<21}{i['state']:<9}{i['severity']:<9}"
+                     f"{i['tenant']:<14.14}{i['channel']:<12.12}{i['touchpoint']:<12.12}"
+                     f"{i['alerts']:>6}  {i['primary_metric']} / {','.join(i['metrics'])}")
+        attribution, evidence = i.get("attribution") or {}, i.get("evidence") or {}
+        if attribution.get("summary"):
+            lines.append(f"{'':<4}{attribution['summary']}")
+        surges = [f"{s['theme']} x{s['ratio']:.1f}" if s["ratio"] is not None
+                  else f"{s['theme']} new" for s in attribution.get("surges", [])]
+        if surges:
+            lines.append(f"{'':<4}themes: {', '.join(surges)}")
+        for comment in evidence.get("comments", []):
+            themes = f" [{','.join(comment['themes'])}]" if comment["themes"] else ""
+            lines.append(f"{'':<4}\"{comment['comment']}\" ({comment['language']}){themes}")
+        if evidence.get("cases"):
+            lines.append(f"{'':<4}{evidence['cases']} follow-up cases opened")
+    return "\n".join(lines)
+
+
 def alerts_table(changes: list[Row]) -> str:
     """``cxpulse alerts``: one line per state change, oldest first."""
     lines = [f"{'at':<21}{'state':<9}{'severity':<9}{'tenant':<14}{'channel':<12}"

@@ -15,14 +15,20 @@ from dataclasses import dataclass
 import orjson
 
 from streams.core.alerts import Change, state_of, step
-from streams.core.drops import DetectorConfig, judge
-from streams.core.stats import MINUTE_MS
+from streams.core.attribution import attribute
+from streams.core.drops import Comparison, DetectorConfig, judge
+from streams.core.incidents import OPEN, Incident, incidents
+from streams.core.stats import ALL, MINUTE_MS
+from streams.core.units import format_window
 from streams.queries.alerting import live_comparisons, newest_minute, recorded
+from streams.queries.incidents import evidence, record, stored
 from streams.warehouse import Warehouse
 from streams.worker import metrics
 
 FRESH_MS = 15 * 60_000
 """A pass needs statistics this close to its end."""
+KEEP_S = 7 * 86400
+"""How far back a pass compares incidents with the stored ones (as ``recorded`` reads)."""
 
 
 def message(change: Change) -> tuple[bytes, bytes]:
@@ -33,6 +39,56 @@ def message(change: Change) -> tuple[bytes, bytes]:
 def open_labels(changes: list[Change]) -> set[tuple[str, ...]]:
     """``cx_alert_active`` label values of the alerts these changes leave open."""
     return {(*key, opened.severity) for key, opened in state_of(changes).open.items()}
+
+
+def incident_labels(found: list[Incident]) -> set[tuple[str, ...]]:
+    """``cx_incident_active`` label values of the open incidents."""
+    return {(i.tenant, i.id, i.channel, i.touchpoint, i.primary_metric, i.severity)
+            for i in found if i.state == OPEN}
+
+
+@dataclass(frozen=True, slots=True)
+class Judged:
+    """One pass: its changes, the recorded changes it started from, what it compared."""
+
+    changes: list[Change]
+    history: list[Change]
+    comparisons: list[Comparison]
+    end_ms: int
+
+
+def attribution_of(incident: Incident, comparisons: list[Comparison],
+                   config: DetectorConfig) -> dict | None:
+    """The split of the first attributable metric of the incident (the primary's first),
+    in the primary's window of this pass, over the incident's scope; None when there is
+    none or the metric is recovering (then the pass keeps the split it stored before)."""
+    windows = {format_window(w): w for w in config.windows_ms}
+    window_ms = windows.get(incident.episodes[0].window if incident.episodes else "",
+                            config.windows_ms[0])
+    leaves = {c.scope[1:]: (c.recent.stats, c.baseline.stats) for c in comparisons
+              if c.window_ms == window_ms and c.scope[0] == incident.tenant
+              and ALL not in c.scope[1:]}
+    for metric in (incident.primary_metric, *incident.metrics):
+        found = attribute(metric, incident.scope, leaves)
+        if found is not None:
+            return found.as_dict() if found.worse else None
+    return None
+
+
+def stronger(kept: dict | None, fresh: dict | None) -> dict | None:
+    """The split of the larger change of the same scope: an incident is explained at its
+    worst, not late in a long one when the baseline has taken in part of it and what is
+    left is noise. An incident that grew to a wider scope takes the split of that scope."""
+    if fresh is None:
+        return kept
+    if kept is None or _where(kept) != _where(fresh) or abs(fresh["change"]) > abs(
+            kept["change"]):
+        return fresh
+    return kept
+
+
+def _where(split: dict) -> tuple[str, str, str]:
+    return split.get("metric", ""), split.get("channel", ""), split.get("touchpoint", "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,9 +104,8 @@ class AlertPass:
         end = now_ms - self.delay_ms
         return end - end % MINUTE_MS
 
-    def judge(self, warehouse: Warehouse, now_ms: int
-              ) -> tuple[list[Change], list[Change]] | None:
-        """(the changes of this pass, the recorded changes it started from).
+    def judge(self, warehouse: Warehouse, now_ms: int) -> Judged | None:
+        """The changes of this pass, with the recorded changes it started from.
 
         None when the newest statistics are older than ``FRESH_MS`` before the end:
         ingest is still catching up (a partial backlog would look like silence), or
@@ -67,4 +122,33 @@ class AlertPass:
                        end_ms // 1000, self.config)
         metrics.ALERT_PASS_SECONDS.observe(time.monotonic() - started)
         metrics.ALERT_SCOPES.set(len(comparisons) // max(1, len(self.config.windows_ms)))
-        return changes, history
+        return Judged(changes, history, comparisons, end_ms)
+
+    def incidents(self, warehouse: Warehouse, judged: Judged) -> list[Incident]:
+        """Group the alerts into incidents and record the new versions; returns them all.
+
+        Recomputed from the recorded changes at every pass and compared with the
+        stored versions, so a pass that failed to record is made good by the next.
+        An open incident gets its evidence at this pass and its attribution when this
+        pass sees a larger worsening than the one stored (``stronger``); a resolved one
+        keeps those it had.
+        """
+        found = incidents(judged.history + judged.changes)
+        end_s = judged.end_ms // 1000
+        kept = stored(warehouse, since_s=end_s - KEEP_S)
+        fresh = [i for i in found if kept.get(i.id, (-1, None, None))[0] < i.version]
+        details = {}
+        for incident in fresh:
+            _, attribution, proof = kept.get(incident.id, (-1, None, None))
+            if incident.state == OPEN or attribution is None:
+                attribution = stronger(attribution, attribution_of(
+                    incident, judged.comparisons, self.config))
+                cause = attribution["cause"] if attribution else {}
+                scope = (incident.tenant, cause.get("channel", incident.channel),
+                         cause.get("touchpoint", incident.touchpoint))
+                window_s = max(self.config.windows_ms) // 1000
+                proof = evidence(warehouse, scope, start_s=incident.opened_at - window_s,
+                                 end_s=end_s)
+            details[incident.id] = (attribution, proof)
+        record(warehouse, fresh, details)
+        return found

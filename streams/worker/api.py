@@ -1,7 +1,8 @@
 """The worker's web pages: the tenant-scoped read API and ``/metrics``.
 
-``GET /v1/scores``, ``/v1/alerts``, ``/v1/cases`` and ``/v1/comments`` answer what
-``cxpulse scores``, ``alerts --json``, ``cases --json`` and ``comments --json`` print, for
+``GET /v1/scores``, ``/v1/alerts``, ``/v1/incidents``, ``/v1/cases`` and ``/v1/comments``
+answer what ``cxpulse scores``, ``alerts --json``, ``incidents --json``, ``cases --json`` and
+``comments --json`` print, for
 the tenant of the key presented (``streams.core.reads`` decides); any worker answers, the
 state is in ClickHouse. Keys are re-read from ``cx.api_keys`` every CX_KEYS_REFRESH_SECONDS.
 Every refusal is JSON, repeated authentication failures from one address are blocked a
@@ -30,6 +31,7 @@ from streams.core.limits import FailureLimiter
 from streams.queries.alerting import alert_rows, history
 from streams.queries.cases import unmet_cases
 from streams.queries.comments import recent_comments
+from streams.queries.incidents import listing
 from streams.queries.keys import list_keys
 from streams.queries.windows import window_scores
 from streams.warehouse import LazyWarehouse, WarehouseError, one_line
@@ -49,7 +51,8 @@ log = logging.getLogger(__name__)
 
 READ_STATUSES: Final = (200, 400, 401, 403, 429, 503)
 ROUTES: Final[dict[str, tuple[int, ...]]] = {
-    **dict.fromkeys(("/v1/scores", "/v1/alerts", "/v1/cases", "/v1/comments"), READ_STATUSES),
+    **dict.fromkeys(("/v1/scores", "/v1/alerts", "/v1/incidents", "/v1/cases", "/v1/comments"),
+                    READ_STATUSES),
     "/metrics": (200, 401, 429), "/healthz": (200,)}
 """Every GET route and the statuses it answers: schemas/http/worker.yaml documents the same
 (tests/worker/test_openapi.py). Any route may also answer 404, 405 or 500, JSON too."""
@@ -122,6 +125,7 @@ class ReadApi:
             "/v1/scores": (("window", "at", "tenant", "channel", "touchpoint", "detail"),
                            self.scores),
             "/v1/alerts": (("since", "firing", "tenant"), self.alerts),
+            "/v1/incidents": (("since", "open", "tenant"), self.incidents),
             "/v1/cases": (("overdue", "tenant"), self.cases),
             "/v1/comments": (("tenant", "channel", "theme", "sentiment", "since", "limit"),
                              self.comments),
@@ -144,6 +148,13 @@ class ReadApi:
         firing = reads.flag(params.get("firing", ""), "firing")
         return alert_rows(history(self.reader.get(), since_s=int(since), firing_only=firing,
                                   tenant=tenant))
+
+    def incidents(self, params: Params, tenant: str | None) -> Any:
+        """As ``cxpulse incidents --json`` (``since`` an RFC 3339 time, ``open=1``)."""
+        since = reads.moment(params.get("since", "1970-01-01T00:00:00Z"), "since")
+        open_only = reads.flag(params.get("open", ""), "open")
+        return listing(self.reader.get(), since_s=int(since), open_only=open_only,
+                       tenant=tenant)
 
     def cases(self, params: Params, tenant: str | None) -> Any:
         """As ``cxpulse cases --json`` (``overdue=1``: only those past their deadline)."""

@@ -37,11 +37,11 @@ from streams.queries.retention import apply_retention
 from streams.queries.snapshots import snapshot
 from streams.warehouse import LazyWarehouse
 from streams.worker import metrics
-from streams.worker.alerting import AlertPass, message, open_labels
+from streams.worker.alerting import AlertPass, incident_labels, message, open_labels
 from streams.worker.api import WEB_SETTINGS, add_api, web_options
 from streams.worker.credentials import broker_credentials
 from streams.worker.enrich import FEEDBACK_TOPIC, Enricher, Enrichment, model_thread, store
-from streams.worker.gauges import clear_gauges, publish_gauges, show_alerts
+from streams.worker.gauges import clear_gauges, publish_gauges, show_alerts, show_incidents
 from streams.worker.ingest import Fetched, IngestService
 from streams.worker.sink import Sink, retry
 
@@ -222,7 +222,7 @@ def create_app(settings: Settings) -> faust.App:
             if judged is None:
                 metrics.ALERT_PASSES.labels("waiting").inc()
                 return
-            changes, history = judged
+            changes, history = judged.changes, judged.history
             await publish(ALERTS_TOPIC, [message(change) for change in changes])
             await asyncio.to_thread(record_alerts, reader.get(), changes)
         except Exception as error:
@@ -230,6 +230,11 @@ def create_app(settings: Settings) -> faust.App:
             log.warning("alert pass skipped: %s: %s", type(error).__name__, error)
             return
         show_alerts(open_labels(history + changes))
+        try:
+            found = await asyncio.to_thread(alert_pass.incidents, reader.get(), judged)
+            show_incidents(incident_labels(found))
+        except Exception as error:  # the next pass recomputes them from cx.alerts
+            log.warning("incident pass skipped: %s: %s", type(error).__name__, error)
         for change in changes:
             metrics.ALERT_CHANGES.labels(change.state).inc()
             log.warning("alert %s: %s %s", change.state, "/".join(change.key), change.reason)

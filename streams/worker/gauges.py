@@ -51,13 +51,26 @@ ALERT_ACTIVE = Gauge("cx_alert_active", "1 while a CX alert is open (score drop,
                      "follow-up backlog); the series goes when it resolves", ALERT_LABELS)
 
 
+INCIDENT_LABELS = ("tenant", "incident", "channel", "touchpoint", "metric", "severity")
+INCIDENT_ACTIVE = Gauge("cx_incident_active", "1 while a CX incident (alerts grouped by scope "
+                        "and time) is open; metric is its primary signal's", INCIDENT_LABELS)
+
+
 def show_alerts(open_labels: set[tuple[str, ...]]) -> None:
     """Set ``cx_alert_active`` to exactly these open alerts (``ALERT_LABELS`` values)."""
-    have = set(_label_sets(ALERT_ACTIVE, ALERT_LABELS))
-    for labels in have - open_labels:
-        ALERT_ACTIVE.remove(*labels)
+    _show(ALERT_ACTIVE, ALERT_LABELS, open_labels)
+
+
+def show_incidents(open_labels: set[tuple[str, ...]]) -> None:
+    """Set ``cx_incident_active`` to exactly these open incidents (``INCIDENT_LABELS``)."""
+    _show(INCIDENT_ACTIVE, INCIDENT_LABELS, open_labels)
+
+
+def _show(gauge: Gauge, names: tuple[str, ...], open_labels: set[tuple[str, ...]]) -> None:
+    for labels in set(_label_sets(gauge, names)) - open_labels:
+        gauge.remove(*labels)
     for labels in open_labels:
-        ALERT_ACTIVE.labels(*labels).set(1)
+        gauge.labels(*labels).set(1)
 
 
 def _refresh(gauge: Gauge, labels: tuple[str, ...], fresh: dict[tuple[str, ...], float]) -> None:
@@ -83,6 +96,7 @@ def clear_gauges() -> None:
         gauge.clear()
     THEME_SHARE.clear()
     ALERT_ACTIVE.clear()
+    INCIDENT_ACTIVE.clear()
 
 
 def _label_sets(gauge: Gauge, labels: tuple[str, ...] = LABELS) -> list[tuple[str, ...]]:

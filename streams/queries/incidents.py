@@ -1,0 +1,108 @@
+"""``cx.incidents``: what the leader records after its alert pass, and what the reads list.
+
+Rows are versions (``ReplacingMergeTree(version)``); reads use FINAL, so a replayed
+or repeated write changes nothing and the newest version of each incident wins. Filters
+on columns outside the sorting key (state, times) apply outside FINAL: inside, they could
+pick an older version (an open one of an incident since resolved).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, Final
+
+from streams.core.incidents import INCIDENT_COLUMNS, OPEN, Incident
+from streams.core.stats import ALL, Scope
+from streams.core.units import format_time
+from streams.warehouse import Warehouse
+from streams.warehouse.sql import sql_literal
+
+STORED_COLUMNS: Final = (*INCIDENT_COLUMNS, "attribution", "evidence")
+_TIMES: Final = ("primary_at", "opened_at", "updated_at", "resolved_at")
+_SELECT: Final = ", ".join(
+    f"toUnixTimestamp({c}) AS {c}" if c in _TIMES else c for c in STORED_COLUMNS)
+
+
+def record(warehouse: Warehouse, incidents: list[Incident],
+           details: Mapping[str, tuple[dict[str, Any] | None, dict[str, Any] | None]]
+           | None = None) -> None:
+    """Write these incident versions; ``details``: id -> (attribution, evidence) documents."""
+    rows = []
+    for incident in incidents:
+        attribution, evidence = (details or {}).get(incident.id, (None, None))
+        row = list(incident.row())
+        row[INCIDENT_COLUMNS.index("metrics")] = list(incident.metrics)
+        rows.append((*row, json.dumps(attribution or {}, sort_keys=True),
+                     json.dumps(evidence or {}, sort_keys=True)))
+    warehouse.insert("incidents", rows, STORED_COLUMNS)
+
+
+Stored = tuple[int, dict[str, Any] | None, dict[str, Any] | None]
+"""(version, attribution, evidence) of an incident's newest stored row."""
+
+
+def stored(warehouse: Warehouse, *, since_s: int) -> dict[str, Stored]:
+    """id -> the newest stored version of the incidents open or updated since ``since_s``:
+    what a pass compares with (it writes only new versions) and carries over."""
+    rows = warehouse.query(
+        f"SELECT id, version, attribution, evidence FROM (SELECT id, version, attribution, "
+        f"evidence, updated_at, state FROM {warehouse.database}.incidents FINAL) "
+        f"WHERE updated_at >= toDateTime({int(since_s)}) OR state = '{OPEN}'")
+    return {row["id"]: (int(row["version"]), json.loads(row["attribution"] or "{}") or None,
+                        json.loads(row["evidence"] or "{}") or None) for row in rows}
+
+
+def _inside(scope: Scope, start_s: int, end_s: int, column: str) -> str:
+    tenant, channel, touchpoint = scope
+    where = [f"tenant = {sql_literal(tenant)}",
+             f"{column} >= toDateTime({int(start_s)})", f"{column} < toDateTime({int(end_s)})"]
+    where += [f"{name} = {sql_literal(value)}" for name, value in
+              (("channel", channel), ("touchpoint", touchpoint)) if value != ALL]
+    return " AND ".join(where)
+
+
+def evidence(warehouse: Warehouse, scope: Scope, *, start_s: int, end_s: int,
+             comments: int = 3) -> dict[str, Any]:
+    """What a CX lead reads beside the numbers: the most negative comments of the scope in
+    [start, end) (masked when stored, with language and themes) and the follow-up cases
+    opened there."""
+    rows = warehouse.query(
+        f"SELECT event_id, channel, touchpoint, comment, language, themes, sentiment "
+        f"FROM {warehouse.database}.comment_insights FINAL "
+        f"WHERE comment != '' AND {_inside(scope, start_s, end_s, 'occurred_at')} "
+        f"ORDER BY sentiment, event_id LIMIT {int(comments)}")
+    cases = warehouse.query(
+        f"SELECT uniqExact(feedback_id) AS cases FROM {warehouse.database}.followup_cases "
+        f"WHERE {_inside(scope, start_s, end_s, 'opened_at')}")
+    return {"comments": [{"channel": row["channel"], "touchpoint": row["touchpoint"],
+                          "comment": row["comment"], "language": row["language"],
+                          "themes": list(row["themes"]),
+                          "sentiment": round(float(row["sentiment"]), 3)} for row in rows],
+            "cases": int(cases[0]["cases"]) if cases else 0}
+
+
+def listing(warehouse: Warehouse, *, since_s: int = 0, open_only: bool = False,
+            tenant: str | None = None) -> list[dict[str, Any]]:
+    """Incidents updated since ``since_s`` (and every open one), newest opened first, as
+    JSON-ready rows (times in RFC 3339): ``cxpulse incidents --json`` and /v1/incidents."""
+    only = f"WHERE tenant = {sql_literal(tenant)} " if tenant is not None else ""
+    rows = warehouse.query(
+        f"SELECT * FROM (SELECT {_SELECT} FROM {warehouse.database}.incidents FINAL {only}) "
+        f"WHERE updated_at >= {int(since_s)} OR state = '{OPEN}' "
+        "ORDER BY opened_at DESC, tenant, id")
+    out = []
+    for row in rows:
+        if open_only and row["state"] != OPEN:
+            continue
+        item = {column: row[column] for column in INCIDENT_COLUMNS}
+        item["metrics"] = list(row["metrics"])
+        for column in _TIMES:
+            value = row[column]
+            item[column] = None if value is None else format_time(int(value) * 1000,
+                                                                  millis=False)
+        item["alerts"], item["version"] = int(row["alerts"]), int(row["version"])
+        item["attribution"] = json.loads(row["attribution"] or "{}") or None
+        item["evidence"] = json.loads(row["evidence"] or "{}") or None
+        out.append(item)
+    return out

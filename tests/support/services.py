@@ -6,6 +6,7 @@ Fixtures in conftest.py wrap these; tests never mock Kafka or ClickHouse.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import shutil
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -239,9 +241,21 @@ def get_json(url: str, key: str | None = None) -> Any:
         return json.loads(page.read())
 
 
-def fetch(url: str, headers: dict[str, str] | None = None,
-          timeout: float = 10) -> tuple[int, dict[str, str], bytes]:
-    """(status, headers, body) of a GET, whatever the status."""
+def fetch(url: str, headers: dict[str, str] | None = None, timeout: float = 10,
+          source: str | None = None) -> tuple[int, dict[str, str], bytes]:
+    """(status, headers, body) of a GET, whatever the status; from the loopback address
+    ``source`` when given (servers count failed logins per client address)."""
+    if source is not None:
+        parts = urllib.parse.urlsplit(url)
+        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout,
+                                                source_address=(source, 0))
+        try:
+            connection.request("GET", parts.path + (f"?{parts.query}" if parts.query else ""),
+                               headers=headers or {})
+            response = connection.getresponse()
+            return response.status, dict(response.headers), response.read()
+        finally:
+            connection.close()
     request = urllib.request.Request(url, headers=headers or {})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as page:

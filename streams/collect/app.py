@@ -20,7 +20,7 @@ from typing import Any, Final
 
 import orjson
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import generate_latest
 
 from streams.collect.deadletters import DeadletterWriter
 from streams.collect.hookfile import HookSecrets
@@ -41,7 +41,10 @@ from streams.web.answers import (
     IDLE_SECONDS,
     answer,
     lowered,
-    metrics_refusal,
+    metrics_answer,
+)
+from streams.web.answers import (
+    blocked as blocked_answer,
 )
 from streams.web.keyring import KeyRefresher
 
@@ -190,8 +193,7 @@ async def post_events(request: web.Request) -> web.Response:
     address = _client(request)
     blocked = collector.failures.blocked(address)
     if blocked:
-        return answer(429, "auth_blocked", "too many failed authentications from this "
-                      "address; wait before retrying", retry=blocked)
+        return blocked_answer(blocked)
     key = collector.keys.ring.authenticate(presented_key(lowered(request.headers)))
     if key is None:
         if not collector.keys.loaded:
@@ -268,8 +270,7 @@ async def post_hook(request: web.Request) -> web.Response:
     address = _client(request)
     blocked = collector.failures.blocked(address)
     if blocked:
-        return answer(429, "auth_blocked", "too many failed signatures from this address; "
-                      "wait before retrying", retry=blocked)
+        return blocked_answer(blocked, "signatures")
     try:
         body = await read_body(request, settings.collect_max_body_bytes,
                                settings.collect_read_timeout)
@@ -317,19 +318,9 @@ async def readyz(request: web.Request) -> web.Response:
 async def metrics_page(request: web.Request) -> web.Response:
     """The collector's metrics; with CX_METRICS_TOKEN set, only for its bearer."""
     collector = request.app[STATE]
-    address = _client(request)
-    blocked = collector.failures.blocked(address)
-    if blocked:
-        return answer(429, "auth_blocked", "too many failed authentications from this "
-                      "address; wait before retrying", retry=blocked)
-    refusal = metrics_refusal(request, collector.settings.metrics_token)
-    if refusal is not None:
-        collector.failures.fail(address)
-        return refusal
     registry = collector.metrics.registry
-    response = web.Response(body=generate_latest(registry))
-    response.headers["Content-Type"] = CONTENT_TYPE_LATEST
-    return response
+    return metrics_answer(request, collector.settings.metrics_token, collector.failures,
+                          _client(request), lambda: generate_latest(registry))
 
 
 _LIMITED: Final = ("/v1/",)

@@ -7,14 +7,15 @@ nothing a server answers holds a traceback or a secret.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 import orjson
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from streams.core.keys import token_matches
-from streams.core.limits import retry_after
+from streams.core.limits import FailureLimiter, retry_after
 
 HEADER_LIMITS: Final[dict[str, Any]] = {"max_line_size": 8190, "max_field_size": 8190,
                                          "max_headers": 64}
@@ -47,6 +48,26 @@ def metrics_refusal(request: web.Request, token: str | None) -> web.Response | N
         return None
     return answer(401, "unauthorized", "/metrics needs Authorization: Bearer with the "
                   "CX_METRICS_TOKEN", headers=CHALLENGE)
+
+
+def blocked(seconds: float, what: str = "authentications") -> web.Response:
+    """The 429 for an address the failure limiter holds back."""
+    return answer(429, "auth_blocked", f"too many failed {what} from this address; wait "
+                  "before retrying", retry=seconds)
+
+
+def metrics_answer(request: web.Request, token: str | None, failures: FailureLimiter,
+                   address: str, text: Callable[[], bytes]) -> web.Response:
+    """/metrics of a server: blocked addresses wait, a wrong token counts as a failed login,
+    else the Prometheus text ``text()`` gives."""
+    held = failures.blocked(address)
+    if held:
+        return blocked(held)
+    refusal = metrics_refusal(request, token)
+    if refusal is not None:
+        failures.fail(address)
+        return refusal
+    return web.Response(body=text(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 class QuietBadRequests(logging.Filter):

@@ -21,7 +21,7 @@ from typing import Any, Final
 import faust
 import orjson
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import generate_latest
 
 from streams.comments.labels import SENTIMENTS, THEMES
 from streams.config import Settings
@@ -42,7 +42,10 @@ from streams.web.answers import (
     QuietBadRequests,
     answer,
     lowered,
-    metrics_refusal,
+    metrics_answer,
+)
+from streams.web.answers import (
+    blocked as blocked_answer,
 )
 from streams.web.keyring import KeyRefresher
 from streams.worker import metrics
@@ -183,8 +186,7 @@ class ReadApi:
         address = request.remote or "unknown"
         blocked = self.failures.blocked(address)
         if blocked:
-            return answer(429, "auth_blocked", "too many failed authentications from this "
-                          "address; wait before retrying", retry=blocked)
+            return blocked_answer(blocked)
         if not self.keys.loaded:  # the first request may come before the first refresh
             await self.keys.refresh()
         text = presented_key(lowered(request.headers))
@@ -219,17 +221,8 @@ class ReadApi:
 
     async def metrics_page(self, request: web.Request) -> web.Response:
         """Prometheus text; with CX_METRICS_TOKEN set, only for its bearer."""
-        address = request.remote or "unknown"
-        blocked = self.failures.blocked(address)
-        if blocked:
-            return answer(429, "auth_blocked", "too many failed authentications from this "
-                          "address; wait before retrying", retry=blocked)
-        refusal = metrics_refusal(request, self.settings.metrics_token)
-        if refusal is not None:
-            self.failures.fail(address)
-            return refusal
-        return web.Response(body=generate_latest(),
-                            content_type=CONTENT_TYPE_LATEST.split(";")[0])
+        return metrics_answer(request, self.settings.metrics_token, self.failures,
+                              request.remote or "unknown", generate_latest)
 
     def _log_warehouse(self, error: WarehouseError) -> None:
         now = time.monotonic()

@@ -231,10 +231,13 @@ class CollectorProcess:
         self.port = broker.free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = work / "collector.log"
-        env = os.environ | {"CX_KAFKA_BOOTSTRAP": bootstrap, "CX_CLICKHOUSE_URL": warehouse_url,
-                            "CX_DATA_DIR": str(work / "collector"),
-                            # the bench measures the process, not the tenant's rate limit
-                            "CX_COLLECT_RATE": "1e9", "CX_COLLECT_BURST": "1000000000"}
+        # the bench's own broker is plaintext: the operator's Kafka security settings
+        # (CX_KAFKA_SECURITY, SASL, TLS files) are for theirs, not for this one
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CX_KAFKA_")} | {
+            "CX_KAFKA_BOOTSTRAP": bootstrap, "CX_CLICKHOUSE_URL": warehouse_url,
+            "CX_DATA_DIR": str(work / "collector"),
+            # the bench measures the process, not the tenant's rate limit
+            "CX_COLLECT_RATE": "1e9", "CX_COLLECT_BURST": "1000000000"}
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "streams.cli", "collect", "--host", "127.0.0.1",

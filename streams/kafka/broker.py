@@ -34,6 +34,13 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def client_env(bootstrap: str) -> dict[str, str]:
+    """The environment of a child ``cxpulse`` that talks to a local (plaintext) broker:
+    the operator's CX_KAFKA_* settings (security, SASL, TLS files) are for their Kafka."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("CX_KAFKA_")} | {
+        "CX_KAFKA_BOOTSTRAP": bootstrap}
+
+
 def wait_for_port(host: str, port: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while True:

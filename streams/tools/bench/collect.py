@@ -231,10 +231,8 @@ class CollectorProcess:
         self.port = broker.free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = work / "collector.log"
-        # the bench's own broker is plaintext: the operator's Kafka security settings
-        # (CX_KAFKA_SECURITY, SASL, TLS files) are for theirs, not for this one
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CX_KAFKA_")} | {
-            "CX_KAFKA_BOOTSTRAP": bootstrap, "CX_CLICKHOUSE_URL": warehouse_url,
+        env = broker.client_env(bootstrap) | {
+            "CX_CLICKHOUSE_URL": warehouse_url,
             "CX_DATA_DIR": str(work / "collector"),
             # the bench measures the process, not the tenant's rate limit
             "CX_COLLECT_RATE": "1e9", "CX_COLLECT_BURST": "1000000000"}

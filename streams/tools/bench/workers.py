@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import subprocess
 import sys
 import time
@@ -86,7 +85,7 @@ class Workers:
         self.ports = [broker.free_port() for _ in range(count)]
         self.processes = []
         for index, port in enumerate(self.ports):
-            env = os.environ | {"CX_KAFKA_BOOTSTRAP": bootstrap, "CX_CLICKHOUSE_URL": url,
+            env = broker.client_env(bootstrap) | {"CX_CLICKHOUSE_URL": url,
                                 "CX_DATA_DIR": str(work / f"{name}-{index}"),
                                 "CX_METRICS_PORT": str(port), "CX_APP_ID": f"bench-{name}",
                                 "CX_SESSION_TIMEOUT": "6"} | (extra or {})

@@ -151,17 +151,17 @@ class IngestService(Service):
         self._crashing = asyncio.ensure_future(self.crash(task.exception()))  # type: ignore[arg-type]
 
     async def on_stop(self) -> None:
-        """Stop fetching, write and commit what was fetched (bounded), then leave the group."""
+        """Stop fetching, write and commit what was fetched (bounded), then leave the group.
+
+        A loop that crashed was reported then (``crash``): it is not raised again here, and
+        the consumer still leaves the group instead of holding its partitions.
+        """
         fetch, write = self._tasks or (None, None)
         if fetch is not None:
-            fetch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await fetch
-        await self.drain()
-        if write is not None:
-            write.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await write
+            await _end(fetch)
+        if write is not None and not write.done():
+            await self.drain()
+            await _end(write)
         if self._consumer is not None:
             await self._consumer.stop()
 
@@ -255,6 +255,15 @@ class IngestService(Service):
         except KafkaError as error:  # e.g. the group moved on: the rows are written, a
             log.warning("ingest: commit failed (%s); those events will be replayed "  # replay
                         "idempotently", error)  # of them is harmless
+
+
+async def _end(task: asyncio.Task[None]) -> None:
+    """Cancel a loop and wait for it to end; one that already failed was reported."""
+    if task.done():
+        return
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _at_high_water(consumer: AIOKafkaConsumer) -> bool:

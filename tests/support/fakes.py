@@ -1,12 +1,13 @@
-"""In-process stand-ins for the two edges of the ingest loop: the Kafka consumer and the
-writer, so ``worker.ingest``'s rules (commit after settle, drain on revoke, bounded
-memory) are tested one by one, and a failure names the rule that broke.
+"""In-process stand-ins for the Kafka side of the hot path (the consumer, the sink's
+publisher) and for the ingest loop's writer: ``worker.ingest``'s rules (commit after
+settle, drain on revoke, bounded memory) are tested one by one, and a failure names the
+rule that broke. ClickHouse itself is never faked: ``test_sink`` uses the real server.
 
-They copy the behaviour the loop relies on from aiokafka: ``getmany`` waits while a
-rebalance is in progress, a revoked partition is still assigned while the revoke
-callback runs, committing a partition not assigned raises ``IllegalStateError``, and
-``highwater`` is the partition's end as of the last fetch (``None`` before one).
-Both write what they do, in order, to a shared ``Timeline``.
+They copy from aiokafka what the loop relies on: ``getmany`` waits while a rebalance
+is in progress, a revoked partition is still assigned while the revoke callback runs,
+committing a partition not assigned raises ``IllegalStateError``, and ``highwater`` is
+the partition's end as of the last fetch (``None`` before one). The consumer and the
+writer write what they do, in order, to a shared ``Timeline``.
 """
 
 from __future__ import annotations
@@ -169,3 +170,20 @@ class ListWriter:
         await self.settles.wait()
         self.settled.append(set(touched))
         self.timeline.append(("settle", set(touched)))
+
+
+class ListPublisher:
+    """``sink.Publish`` in memory (the Kafka side of the sink): keeps what is sent per topic;
+    the first ``failures`` calls fail as a broker away would."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.failures = failures
+        self.sent: dict[str, list[tuple[bytes | None, bytes]]] = {}
+        self.calls = 0
+
+    async def __call__(self, topic: str, messages: list[tuple[bytes | None, bytes]]) -> None:
+        self.calls += 1
+        if self.failures:
+            self.failures -= 1
+            raise OSError("broker unreachable")
+        self.sent.setdefault(topic, []).extend(messages)

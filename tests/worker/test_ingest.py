@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -78,7 +78,7 @@ async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
 
 
 @asynccontextmanager
-async def running(rig: Rig):  # type: ignore[no-untyped-def]
+async def running(rig: Rig) -> AsyncIterator[Rig]:
     await rig.service.start()
     try:
         yield rig
@@ -148,7 +148,8 @@ def test_a_revoke_writes_and_commits_what_was_fetched_before_the_partitions_go()
     run(scenario)
 
 
-def test_a_revoke_waits_no_longer_than_the_session_timeout(caplog) -> None:  # type: ignore[no-untyped-def]
+def test_a_revoke_waits_no_longer_than_the_session_timeout(
+        caplog: pytest.LogCaptureFixture) -> None:
     async def scenario() -> None:
         rig = Rig({"CX_SESSION_TIMEOUT": "1"})
         rig.add(120)
@@ -156,7 +157,7 @@ def test_a_revoke_waits_no_longer_than_the_session_timeout(caplog) -> None:  # t
         async with running(rig):
             await until(lambda: rig.writer.started == 1)
             took = await rig.consumer.rebalance([])  # the partitions go to another worker
-            assert 1.0 <= took < 1.8
+            assert 1.0 <= took < 2.5  # the writer is held for good: gives up at 1 s
             assert rig.consumer.committed == {}  # nothing written: nothing committed
             rig.writer.writes.set()
             await until(lambda: rig.messages_written() == 120)
@@ -190,11 +191,12 @@ def test_at_most_two_batches_wait_while_the_writer_is_held() -> None:
 
 
 @pytest.mark.parametrize("edge", ["writer", "consumer"])
-def test_a_crashed_loop_stops_the_service_loudly(edge: str, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_a_crashed_loop_stops_the_service_loudly(edge: str,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
     """The crash is logged and crashes the service (and so the worker, through its beacon);
     stopping then is quick and leaves the group, without raising the crash again."""
     async def scenario() -> None:
-        rig = Rig({"CX_SESSION_TIMEOUT": "3"})
+        rig = Rig({"CX_SESSION_TIMEOUT": "5"})
         rig.add(100)
         failure = RuntimeError("a bug")
         if edge == "writer":
@@ -206,7 +208,7 @@ def test_a_crashed_loop_stops_the_service_loudly(edge: str, caplog) -> None:  # 
         assert rig.service.crash_reason is failure
         started = time.monotonic()
         await rig.service.stop()
-        assert time.monotonic() - started < 1.0  # no drain into a loop that is gone
+        assert time.monotonic() - started < 2.5  # no draining into a loop that is gone
         assert rig.consumer.stopped
         assert rig.consumer.committed == {}
 

@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 import orjson
+import pytest
 
 from streams.core.contract import (
     DEADLETTER_TOPIC,
@@ -44,7 +45,8 @@ def errors() -> float:
     return metrics.SINK_ERRORS._value.get()
 
 
-def test_retry_backs_off_doubling_and_keeps_the_step_through_any_error(caplog) -> None:  # type: ignore[no-untyped-def]
+def test_retry_backs_off_doubling_and_keeps_the_step_through_any_error(
+        caplog: pytest.LogCaptureFixture) -> None:
     failures = [WarehouseError("server away"), OSError("connection reset"), ValueError("bug")]
     attempts: list[float] = []
 

@@ -218,7 +218,12 @@ class IngestService(Service):
             fetched = fetched_batch(records, self._prepare, time.time())
             fetched.complete_at = self._at_end
             self._in_flight += 1
-            await self._queue.put(fetched)
+            try:
+                await self._queue.put(fetched)
+            except asyncio.CancelledError:  # stopping while the queue is full: the records
+                self._in_flight -= 1  # go back, so the drain still writes and commits them
+                self._pending[:0] = records
+                raise
 
     async def _write_loop(self, consumer: AIOKafkaConsumer) -> None:
         """Write each batch, then settle the minutes it touched and commit it.

@@ -39,6 +39,8 @@ class FakeConsumer:
         """Records returned by ``getmany`` so far."""
         self.fetch_errors: list[Exception] = []
         """Raised by the next ``getmany`` calls, one each (a broker away for a moment)."""
+        self.commit_errors: list[Exception] = []
+        """Raised by the next ``commit`` calls, one each (e.g. the group moved on)."""
         self.started = self.stopped = False
         self._assigned = set(assigned)
         self._positions: dict[TopicPartition, int] = {}
@@ -107,6 +109,8 @@ class FakeConsumer:
         return got
 
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        if self.commit_errors:
+            raise self.commit_errors.pop(0)
         for tp in offsets:
             if tp not in self._assigned:
                 raise IllegalStateError(f"Partition {tp} is not assigned")

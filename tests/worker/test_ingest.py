@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 import pytest
 from aiokafka import TopicPartition
-from aiokafka.errors import KafkaConnectionError
+from aiokafka.errors import CommitFailedError, KafkaConnectionError
 
 from streams.config import Settings
 from streams.core.contract import Validator
@@ -167,6 +167,41 @@ def test_a_revoke_waits_no_longer_than_the_session_timeout(
 
     with caplog.at_level(logging.WARNING):
         run(scenario)
+
+
+def test_a_stop_writes_and_commits_what_was_fetched_then_leaves_the_group() -> None:
+    """Including a batch cut while the queue was full (the fetch loop is cancelled there)."""
+    async def scenario() -> None:
+        rig = Rig({}, delay=0.05)
+        rig.add(600)
+        await rig.service.start()
+        await until(lambda: len(rig.writer.batches) >= 2)
+        await rig.service.stop()
+        fetched = rig.consumer.handed_out
+        assert fetched < 600  # stopped mid-stream
+        assert sum(rig.consumer.committed.values()) == fetched == rig.messages_written()
+        assert rig.consumer.stopped
+
+    run(scenario)
+
+
+def test_a_failed_commit_is_logged_and_the_next_one_covers_it(
+        caplog: pytest.LogCaptureFixture) -> None:
+    async def scenario() -> None:
+        rig = Rig({})
+        rig.add(100)
+        rig.consumer.commit_errors.append(CommitFailedError("the group rebalanced"))
+        async with running(rig):
+            await until(lambda: rig.messages_written() == 100)
+            await asyncio.sleep(0.3)
+            assert not rig.service.crashed
+            if rig.consumer.committed != rig.ends():  # the only commit was the failed one
+                rig.add(10, start=100)
+                await until(lambda: rig.consumer.committed == rig.ends())
+
+    with caplog.at_level(logging.WARNING):
+        run(scenario)
+    assert "commit failed" in caplog.text and "replayed idempotently" in caplog.text
 
 
 def test_at_most_two_batches_wait_while_the_writer_is_held() -> None:

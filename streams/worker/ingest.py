@@ -38,6 +38,7 @@ from streams.core.rows import Batch
 from streams.kafka import SOURCE_TOPICS
 from streams.kafka.security import KafkaSecurity
 from streams.worker import metrics
+from streams.worker.checkpoint import Checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -95,10 +96,13 @@ class IngestService(Service):
     """Fetch, validate, write and commit the source topics in bounded, overlapping batches."""
 
     def __init__(self, settings: Settings, prepare: Prepare, sink: Writer,
-                 written: Callable[[Fetched, AIOKafkaConsumer], None], **kwargs: object
+                 written: Callable[[Fetched, AIOKafkaConsumer], None], *,
+                 consumer: Callable[[], AIOKafkaConsumer] | None = None, **kwargs: object
                  ) -> None:
+        """``consumer`` makes the Kafka consumer (default: aiokafka, from the settings)."""
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._settings = settings
+        self._make_consumer = consumer or self._new_consumer
         self._prepare = prepare
         self._sink = sink
         self._written = written
@@ -131,7 +135,7 @@ class IngestService(Service):
             **KafkaSecurity.of(s).aiokafka())
 
     async def on_start(self) -> None:
-        self._consumer = consumer = self._new_consumer()
+        self._consumer = consumer = self._make_consumer()
         consumer.subscribe(list(SOURCE_TOPICS), listener=_Rebalance(self))
         await consumer.start()
         self._tasks = [asyncio.create_task(self._fetch_loop(consumer), name="ingest-fetch"),
@@ -147,17 +151,17 @@ class IngestService(Service):
         self._crashing = asyncio.ensure_future(self.crash(task.exception()))  # type: ignore[arg-type]
 
     async def on_stop(self) -> None:
-        """Stop fetching, write and commit what was fetched (bounded), then leave the group."""
+        """Stop fetching, write and commit what was fetched (bounded), then leave the group.
+
+        A loop that crashed was reported then (``crash``): it is not raised again here, and
+        the consumer still leaves the group instead of holding its partitions.
+        """
         fetch, write = self._tasks or (None, None)
         if fetch is not None:
-            fetch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await fetch
-        await self.drain()
-        if write is not None:
-            write.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await write
+            await _end(fetch)
+        if write is not None and not write.done():
+            await self.drain()
+            await _end(write)
         if self._consumer is not None:
             await self._consumer.stop()
 
@@ -214,40 +218,36 @@ class IngestService(Service):
             fetched = fetched_batch(records, self._prepare, time.time())
             fetched.complete_at = self._at_end
             self._in_flight += 1
-            await self._queue.put(fetched)
+            try:
+                await self._queue.put(fetched)
+            except asyncio.CancelledError:  # stopping while the queue is full: the records
+                self._in_flight -= 1  # go back, so the drain still writes and commits them
+                self._pending[:0] = records
+                raise
 
     async def _write_loop(self, consumer: AIOKafkaConsumer) -> None:
         """Write each batch, then settle the minutes it touched and commit it.
 
         Under load, the minutes of consecutive batches are settled together, at most
-        CX_BATCH_SECONDS after the first was written: a busy minute is then recomputed
-        once per interval instead of once per batch. A batch is committed only after
-        its minutes are settled, so a crash in between replays it.
+        CX_BATCH_SECONDS after the first was written (``Checkpoint.due``). A batch is
+        committed only after its minutes are settled, so a crash in between replays it.
         """
-        written: list[Fetched] = []
-        touched: set[Any] = set()
-        first = 0.0
+        checkpoint: Checkpoint[Fetched] = Checkpoint(self._settings.batch_seconds)
         while True:
-            if written and (self._queue.empty()
-                            or time.monotonic() - first >= self._settings.batch_seconds):
-                await self._sink.settle(touched)
-                offsets: dict[TopicPartition, int] = {}
-                for fetched in written:  # in fetch order: later offsets win
-                    offsets |= fetched.offsets
-                await self._commit(consumer, offsets)
-                for fetched in written:
+            if checkpoint.due(time.monotonic(), waiting=not self._queue.empty()):
+                await self._sink.settle(checkpoint.touched)
+                await self._commit(consumer, checkpoint.offsets())
+                complete_at = checkpoint.complete_at()
+                for fetched in checkpoint.clear():
                     self._written(fetched, consumer)
                     self._queue.task_done()
                     self._in_flight -= 1
-                    if fetched.complete_at is not None:
-                        self.settled_until = max(self.settled_until, fetched.complete_at)
-                written, touched = [], set()
+                if complete_at is not None:
+                    self.settled_until = max(self.settled_until, complete_at)
                 continue
             fetched = await self._queue.get()
-            touched |= await self._sink.write(fetched.batch)
-            if not written:
-                first = time.monotonic()
-            written.append(fetched)
+            touched = await self._sink.write(fetched.batch)
+            checkpoint.add(fetched, touched, time.monotonic())
 
     @staticmethod
     async def _commit(consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
@@ -260,6 +260,15 @@ class IngestService(Service):
         except KafkaError as error:  # e.g. the group moved on: the rows are written, a
             log.warning("ingest: commit failed (%s); those events will be replayed "  # replay
                         "idempotently", error)  # of them is harmless
+
+
+async def _end(task: asyncio.Task[None]) -> None:
+    """Cancel a loop and wait for it to end; one that already failed was reported."""
+    if task.done():
+        return
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _at_high_water(consumer: AIOKafkaConsumer) -> bool:

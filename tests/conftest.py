@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from streams.kafka import broker
+from streams.ports import free_port
 from streams.warehouse import Warehouse, connect
 from streams.warehouse.local import ClickHouseServer
 from tests.support.proxy import TcpProxy
@@ -39,7 +40,7 @@ def kafka(tmp_path: Path) -> Iterator[str]:
 def proxied_kafka(tmp_path: Path) -> Iterator[tuple[str, TcpProxy]]:
     """A fresh broker that every client reaches through a proxy the test can cut and restore
     (``TcpProxy.cut``): a broker outage without losing the broker's in-memory topics."""
-    proxy_port, broker_port = broker.free_port(), broker.free_port()
+    proxy_port, broker_port = free_port(), free_port()
     running = broker.start(tmp_path / "broker", broker_port, advertise=f"127.0.0.1:{proxy_port}")
     proxy = TcpProxy(broker_port, proxy_port)
     try:
@@ -57,7 +58,7 @@ def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
 
 def _behind_stunnel(tmp_path: Path, certificates: Certificates, authentication: bool
                     ) -> Iterator[str]:
-    tls_port, broker_port = broker.free_port(), broker.free_port()
+    tls_port, broker_port = free_port(), free_port()
     running = broker.start(tmp_path / "broker", broker_port, advertise=f"127.0.0.1:{tls_port}",
                            authentication=authentication)
     try:

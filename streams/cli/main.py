@@ -30,7 +30,8 @@ USER_ERRORS = (ConfigError, KafkaError, BrokerError, WarehouseError, OSError, Va
 def pipeline_ready(settings: Settings, *, start_local: bool) -> Iterator[Settings]:
     """Kafka reachable with topics, ClickHouse migrated: the settings to run with."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    with admin.bootstrap_for(settings, start_local=start_local) as bootstrap:
+    with admin.bootstrap_for(settings.kafka_bootstrap, settings.data_dir,
+                             KafkaSecurity.of(settings), start_local=start_local) as bootstrap:
         created = admin.create_topics(bootstrap, settings.partitions, KafkaSecurity.of(settings))
         if created:
             say(f"created topics {', '.join(created)} ({settings.partitions} partitions)")
@@ -62,7 +63,8 @@ def cmd_collect(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_topics(args: argparse.Namespace, settings: Settings) -> int:
-    with admin.bootstrap_for(settings, start_local=False) as bootstrap:
+    with admin.bootstrap_for(settings.kafka_bootstrap, settings.data_dir,
+                             KafkaSecurity.of(settings), start_local=False) as bootstrap:
         created = admin.create_topics(bootstrap, settings.partitions, KafkaSecurity.of(settings))
     print(f"created: {', '.join(created)}" if created else "all topics exist")
     return 0
@@ -83,7 +85,8 @@ def cmd_produce(args: argparse.Namespace, settings: Settings) -> int:
     from streams.kafka.produce import produce_lines
 
     security = KafkaSecurity.of(settings)
-    with admin.bootstrap_for(settings, start_local=False) as bootstrap:
+    with admin.bootstrap_for(settings.kafka_bootstrap, settings.data_dir, security,
+                             start_local=False) as bootstrap:
         if args.file == "-":
             report = produce_lines(bootstrap, security, sys.stdin.buffer, args.topic)
         else:
@@ -131,7 +134,8 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
                 count += 1
         say(f"wrote {count} events")
         return 0
-    with admin.bootstrap_for(settings, start_local=False) as bootstrap:
+    with admin.bootstrap_for(settings.kafka_bootstrap, settings.data_dir,
+                             KafkaSecurity.of(settings), start_local=False) as bootstrap:
         mode = "live" if live else "backfill"
         say(f"generating {args.scenario} traffic ({mode}): ~{args.rate:g} events/s for "
             f"{args.duration:g}s of event time to {bootstrap}")

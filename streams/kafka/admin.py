@@ -8,9 +8,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from streams.config import ConfigError, Settings
 from streams.kafka import ALL_TOPICS, KafkaError, broker
 from streams.kafka.security import PLAINTEXT, KafkaSecurity, client_failure, quiet_clients
+from streams.ports import wait_for_port
 
 
 def check_reachable(bootstrap: str, security: KafkaSecurity = PLAINTEXT,
@@ -20,8 +20,8 @@ def check_reachable(bootstrap: str, security: KafkaSecurity = PLAINTEXT,
     for address in bootstrap.split(","):
         host, _, port = address.strip().rpartition(":")
         try:
-            broker.wait_for_port(host or "localhost", int(port), timeout)
-        except (broker.BrokerError, ValueError):
+            wait_for_port(host or "localhost", int(port), timeout)
+        except (TimeoutError, ValueError):
             continue
         security.probe(host or "localhost", int(port), timeout)
         return
@@ -64,24 +64,25 @@ def check_login(bootstrap: str, security: KafkaSecurity, wait: float = 0.0,
 
 
 @contextlib.contextmanager
-def bootstrap_for(settings: Settings, *, start_local: bool) -> Iterator[str]:
-    """The Kafka to use: configured, the local broker already running, or a new local one."""
-    if settings.kafka_bootstrap:
-        security = KafkaSecurity.of(settings)
-        check_reachable(settings.kafka_bootstrap, security)
+def bootstrap_for(bootstrap: str | None, data_dir: Path, security: KafkaSecurity = PLAINTEXT,
+                  *, start_local: bool) -> Iterator[str]:
+    """The Kafka to use: ``bootstrap`` (CX_KAFKA_BOOTSTRAP) if set, else the local broker
+    already running for ``data_dir`` (CX_DATA_DIR), or a new local one if ``start_local``."""
+    if bootstrap:
+        check_reachable(bootstrap, security)
         # Services (worker, collector) wait out a broker that is starting or briefly away,
         # as the admin client that creates their topics would; one-shot commands do not.
-        check_login(settings.kafka_bootstrap, security, wait=30.0 if start_local else 0.0)
-        yield settings.kafka_bootstrap
+        check_login(bootstrap, security, wait=30.0 if start_local else 0.0)
+        yield bootstrap
         return
-    if settings.kafka_security_protocol != "PLAINTEXT":
-        raise ConfigError(f"CX_KAFKA_SECURITY_PROTOCOL={settings.kafka_security_protocol} needs "
-                          "CX_KAFKA_BOOTSTRAP: the bundled local broker speaks PLAINTEXT only")
-    if not start_local and broker.running(settings.data_dir) is None:
+    if security.protocol != "PLAINTEXT":
+        raise KafkaError(f"CX_KAFKA_SECURITY_PROTOCOL={security.protocol} needs "
+                         "CX_KAFKA_BOOTSTRAP: the bundled local broker speaks PLAINTEXT only")
+    if not start_local and broker.running(data_dir) is None:
         raise KafkaError(
             f"no Kafka: CX_KAFKA_BOOTSTRAP is unset and no local broker runs for CX_DATA_DIR="
-            f"{settings.data_dir} (start one with 'cxpulse worker' or 'cxpulse demo')")
-    with broker.local_broker(Path(settings.data_dir)) as address:  # reuses a running one
+            f"{data_dir} (start one with 'cxpulse worker' or 'cxpulse demo')")
+    with broker.local_broker(Path(data_dir)) as address:  # reuses a running one
         yield address
 
 

@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from streams.ports import free_port, wait_for_port
+
 
 class BrokerError(RuntimeError):
     """The broker could not be started or reached; the message says where and why."""
@@ -28,30 +30,11 @@ class LocalBroker:
     pid: int
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def client_env(bootstrap: str) -> dict[str, str]:
     """The environment of a child ``cxpulse`` that talks to a local (plaintext) broker:
     the operator's CX_KAFKA_* settings (security, SASL, TLS files) are for their Kafka."""
     return {k: v for k, v in os.environ.items() if not k.startswith("CX_KAFKA_")} | {
         "CX_KAFKA_BOOTSTRAP": bootstrap}
-
-
-def wait_for_port(host: str, port: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            socket.create_connection((host, port), timeout=0.5).close()
-            return
-        except OSError as error:
-            if time.monotonic() > deadline:
-                raise BrokerError(f"nothing answers on {host}:{port} after {timeout:.0f}s: "
-                                  f"{error}") from None
-            time.sleep(0.05)
 
 
 def _record(data_dir: Path) -> Path:
@@ -92,7 +75,7 @@ def start(data_dir: Path, port: int | None = None, advertise: str | None = None,
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     try:
         wait_for_port("127.0.0.1", port, timeout=15)
-    except BrokerError:
+    except TimeoutError:
         process.kill()
         raise BrokerError(f"the local broker did not start on {address}; see "
                           f"{data_dir / 'broker.log'}") from None

@@ -12,7 +12,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from streams.kafka.broker import free_port
+from streams.ports import free_port
 from streams.warehouse import WarehouseError, connect
 
 CLICKHOUSE_CONFIG = """<?xml version="1.0"?>

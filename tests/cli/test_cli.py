@@ -12,7 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streams.kafka import broker
+from streams.ports import free_port
 from tests.support.services import CXPULSE, consume_all, wait_until
 
 COMMANDS = ["demo", "worker", "topics", "migrate", "produce", "generate", "scores", "top", "cases",
@@ -42,7 +42,7 @@ def one_line_error(result: subprocess.CompletedProcess, *needles: str) -> str:
 
 
 def test_unreachable_broker_is_one_clear_line(tmp_path: Path) -> None:
-    port = broker.free_port()
+    port = free_port()
     result = cxpulse("topics", env={"CX_KAFKA_BOOTSTRAP": f"127.0.0.1:{port}",
                                     "CX_DATA_DIR": str(tmp_path)})
     one_line_error(result, f"127.0.0.1:{port}", "CX_KAFKA_BOOTSTRAP")
@@ -57,7 +57,7 @@ def test_bad_settings_name_the_variable(tmp_path: Path) -> None:
     one_line_error(cxpulse("migrate", env={"CX_PARTITIONS": "four"}), "CX_PARTITIONS")
     one_line_error(cxpulse("migrate", env={"CX_CLICKHOUSE_URL": "postgres://x"}),
                    "CX_CLICKHOUSE_URL")
-    port = broker.free_port()
+    port = free_port()
     one_line_error(cxpulse("migrate", env={
         "CX_CLICKHOUSE_URL": f"clickhouse://default:@127.0.0.1:{port}/cx"}), f"{port}")
     one_line_error(cxpulse("produce", str(tmp_path / "missing.jsonl"),
@@ -65,7 +65,7 @@ def test_bad_settings_name_the_variable(tmp_path: Path) -> None:
 
 
 def test_cases_errors_are_one_clear_line(tmp_path: Path) -> None:
-    port = broker.free_port()
+    port = free_port()
     one_line_error(cxpulse("cases", "--json", env={
         "CX_CLICKHOUSE_URL": f"clickhouse://default:@127.0.0.1:{port}/cx"}), f"{port}")
     one_line_error(cxpulse("cases", env={"CX_NOTIFY_KEYWORDS": " , "}), "CX_NOTIFY_KEYWORDS")
@@ -103,7 +103,7 @@ def test_generate_is_deterministic_and_writes_json_lines() -> None:
 def test_demo_shows_events_landing_and_stops_its_broker(tmp_path: Path) -> None:
     result = cxpulse("demo", "--duration", "12s", "--rate", "100", "--history", "2m",
                      cwd=tmp_path, env={
-        "CX_DATA_DIR": str(tmp_path / "data"), "CX_METRICS_PORT": str(broker.free_port())},
+        "CX_DATA_DIR": str(tmp_path / "data"), "CX_METRICS_PORT": str(free_port())},
         timeout=180)
     out = result.stdout.decode()
     assert result.returncode == 0, result.stderr.decode()[-3000:]
@@ -120,7 +120,7 @@ def test_demo_shows_events_landing_and_stops_its_broker(tmp_path: Path) -> None:
 def test_demo_makes_a_key_top_reads_its_worker_with(tmp_path: Path) -> None:
     """The demo's worker needs a key like any other; the demo makes one (an admin key, in a
     file only its owner reads) and says how ``top --worker`` uses it."""
-    port = broker.free_port()
+    port = free_port()
     clean = {k: v for k, v in os.environ.items() if not k.startswith("CX_")}
     log = tmp_path / "demo.out"
     demo = subprocess.Popen(
@@ -150,8 +150,8 @@ def test_demo_makes_a_key_top_reads_its_worker_with(tmp_path: Path) -> None:
 def test_demo_via_collector_sends_live_traffic_over_http(tmp_path: Path) -> None:
     result = cxpulse("demo", "--via-collector", "--duration", "12s", "--rate", "100",
                      "--history", "1m", cwd=tmp_path, env={
-        "CX_DATA_DIR": str(tmp_path / "data"), "CX_METRICS_PORT": str(broker.free_port()),
-        "CX_COLLECT_PORT": str(broker.free_port())}, timeout=180)
+        "CX_DATA_DIR": str(tmp_path / "data"), "CX_METRICS_PORT": str(free_port()),
+        "CX_COLLECT_PORT": str(free_port())}, timeout=180)
     out, err = result.stdout.decode(), result.stderr.decode()
     assert result.returncode == 0, err[-3000:]
     assert "live traffic goes over HTTP through the collector" in out, out

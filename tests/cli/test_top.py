@@ -16,7 +16,7 @@ import pytest
 from streams.cli.screen import BLOCKS
 from streams.core.alerts import Change
 from streams.core.stats import ALL
-from streams.kafka import broker
+from streams.ports import free_port
 from streams.queries.alerting import record
 from streams.queries.keys import revoke_key
 from streams.queries.windows import window_scores
@@ -191,7 +191,7 @@ def test_top_without_data_or_services_says_so_in_one_line(server_url: str) -> No
     migrate(connect(server_url))
     empty = cxpulse("top", "--once", env={"CX_CLICKHOUSE_URL": server_url})
     assert empty.returncode == 0 and "no scores yet in the last 1h" in empty.stdout.decode()
-    port = broker.free_port()
+    port = free_port()
     one_line_error(cxpulse("top", env={
         "CX_CLICKHOUSE_URL": f"clickhouse://default:@127.0.0.1:{port}/cx"}), "cxpulse top:",
         str(port))
@@ -203,7 +203,7 @@ def test_top_without_data_or_services_says_so_in_one_line(server_url: str) -> No
 def test_demo_on_a_terminal_is_the_top_view(tmux: Tmux, tmp_path: Path) -> None:
     data = tmp_path / "data"
     tmux.start([CXPULSE, "demo", "--rate", "60", "--history", "5m"],
-               {"CX_DATA_DIR": str(data), "CX_METRICS_PORT": str(broker.free_port())},
+               {"CX_DATA_DIR": str(data), "CX_METRICS_PORT": str(free_port())},
                width=170, height=40)
     screen = tmux.wait_for("tenants: [1 acme-shop]", "demo: landed: interactions", timeout=60)
     assert "dead letters 3" in screen or "dead letters 0" in screen, screen

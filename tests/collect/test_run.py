@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from streams.core.keys import new_key
-from streams.kafka import broker
+from streams.ports import free_port
 from streams.queries.keys import store_key
 from streams.warehouse import Warehouse
 from streams.warehouse.migrate import migrate
@@ -43,7 +43,7 @@ def test_bad_settings_and_unreachable_services_are_one_clear_line(
         kafka: str, tmp_path: Path) -> None:
     one_line_error({"CX_COLLECT_RATE": "fast"}, "CX_COLLECT_RATE")
     one_line_error({"CX_KAFKA_BOOTSTRAP": "127.0.0.1:1"}, "127.0.0.1:1", "CX_KAFKA_BOOTSTRAP")
-    port = broker.free_port()
+    port = free_port()
     one_line_error({"CX_KAFKA_BOOTSTRAP": kafka, "CX_DATA_DIR": str(tmp_path),
                     "CX_CLICKHOUSE_URL": f"clickhouse://default:@127.0.0.1:{port}/cx"}, str(port))
     (tmp_path / "hooks.json").write_text('{"acme": {"typeform": 7}}')
@@ -57,7 +57,7 @@ def test_collect_serves_until_sigterm(kafka: str, server_warehouse: Warehouse, s
     migrate(server_warehouse)
     record, key = new_key("acme-shop", "write", "cli", int(time.time()))
     store_key(server_warehouse, record)
-    port = broker.free_port()
+    port = free_port()
     log = tmp_path / "collect.log"
     process = subprocess.Popen(
         [CXPULSE, "collect", "--port", str(port), "--host", "127.0.0.1"],

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.kafka.broker import free_port
+from streams.ports import free_port
 from streams.warehouse.local import ClickHouseServer
 from streams.warehouse.migrate import CLUSTER_SETTINGS
 from tests.support.services import stop_process

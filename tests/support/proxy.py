@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import threading
 
-from streams.kafka.broker import free_port
+from streams.ports import free_port
 
 
 class TcpProxy:

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 import yaml
 
-from streams.kafka import broker
+from streams.ports import free_port
 from streams.warehouse import Warehouse, WarehouseError
 
 CXPULSE = str(Path(sys.executable).with_name("cxpulse"))
@@ -55,7 +55,7 @@ class Worker:
     """``cxpulse worker`` as a real subprocess with its own metrics port."""
 
     def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.port = broker.free_port()
+        self.port = free_port()
         self.log = log
         self.env = os.environ | env | {"CX_METRICS_PORT": str(self.port)}
         self.process = subprocess.Popen(
@@ -283,7 +283,7 @@ class Server:
 
     def __init__(self, directory: Path, config: dict[str, Any]) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        self.port = broker.free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.config_file = directory / self.config_name
         self.config_file.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -383,7 +383,7 @@ class Collector:
         from streams.collect.app import STATE
         from streams.collect.run import Background
 
-        self.port = broker.free_port()
+        self.port = free_port()
         self.background = Background(settings, bootstrap=bootstrap, port=self.port).start()
         self.url = self.background.url
         self.state = self.background.app[STATE]

@@ -13,7 +13,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from streams.kafka import broker
+from streams.ports import free_port, wait_for_port
 from tests.support.services import system_binary
 
 SERVER_EXTENSIONS = """subjectAltName=DNS:localhost,IP:127.0.0.1
@@ -82,7 +82,7 @@ class Stunnel:
 
     def __init__(self, directory: Path, certificates: Certificates, target_port: int,
                  port: int | None = None, client_ca: Path | None = None) -> None:
-        self.port = port or broker.free_port()
+        self.port = port or free_port()
         directory.mkdir(parents=True, exist_ok=True)
         config = directory / "stunnel.conf"
         verify = f"verifyChain = yes\nCAfile = {client_ca}\n" if client_ca else ""
@@ -94,8 +94,8 @@ class Stunnel:
             [system_binary("stunnel4"), str(config)], stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=(directory / "stunnel.err").open("ab"))
         try:
-            broker.wait_for_port("127.0.0.1", self.port, timeout=10)
-        except broker.BrokerError:
+            wait_for_port("127.0.0.1", self.port, timeout=10)
+        except TimeoutError:
             self.stop()
             raise
 

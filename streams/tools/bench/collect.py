@@ -43,6 +43,7 @@ from streams.cli.render import say
 from streams.config import Settings
 from streams.kafka import DEADLETTER_TOPIC, SOURCE_TOPICS, admin, broker
 from streams.kafka.security import PLAINTEXT
+from streams.ports import free_port
 from streams.tools.bench import server_base
 from streams.tools.bench.workers import (
     bucket_quantile,
@@ -228,7 +229,7 @@ class CollectorProcess:
     """One ``cxpulse collect`` on a free port, its log in the bench's scratch folder."""
 
     def __init__(self, bootstrap: str, warehouse_url: str, work: Path) -> None:
-        self.port = broker.free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = work / "collector.log"
         env = broker.client_env(bootstrap) | {

@@ -21,6 +21,7 @@ import orjson
 from streams.kafka import admin, broker
 from streams.kafka.produce import Report, aiter_of, record_of, send_stream
 from streams.kafka.security import PLAINTEXT
+from streams.ports import free_port
 from streams.tools.generate import TrafficSpec, generate
 
 
@@ -69,7 +70,7 @@ def peak_rss_mib(pid: int) -> float:
 def empty_agent_rate(bootstrap: str, expected: int) -> float:
     """Messages/s of a Faust agent that does nothing but take batches: Faust's ceiling."""
     command = [sys.executable, "-m", "streams.tools.bench_faust", bootstrap, str(expected),
-               str(broker.free_port())]
+               str(free_port())]
     result = subprocess.run(command, capture_output=True, timeout=max(120, expected / 500))
     lines = [line for line in result.stdout.splitlines() if line.startswith(b"{")]
     if not lines:
@@ -82,7 +83,7 @@ class Workers:
 
     def __init__(self, bootstrap: str, url: str, work: Path, name: str, count: int,
                  extra: dict[str, str] | None = None) -> None:
-        self.ports = [broker.free_port() for _ in range(count)]
+        self.ports = [free_port() for _ in range(count)]
         self.processes = []
         for index, port in enumerate(self.ports):
             env = broker.client_env(bootstrap) | {"CX_CLICKHOUSE_URL": url,

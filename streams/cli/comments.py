@@ -18,12 +18,13 @@ from typing import IO, Any
 
 import orjson
 
-from streams.cli.render import comments_table, say, show
+from streams.cli.render import comments_table, show
 from streams.comments.classify import Classifier
 from streams.comments.corpus import TEST_FILE, read_corpus
 from streams.comments.labels import THEMES, Insight
 from streams.comments.quality import format_report, report
 from streams.config import Settings
+from streams.console import say
 from streams.core import reads
 
 BATCH = 64

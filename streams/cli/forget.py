@@ -19,8 +19,8 @@ from typing import Any
 
 import orjson
 
-from streams.cli.render import say
 from streams.config import ConfigError, Settings
+from streams.console import say
 from streams.core.contract import check_tenant
 from streams.core.erasure import customer_hash, salt_id
 from streams.queries.erasure import forget, record

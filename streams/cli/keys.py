@@ -14,8 +14,9 @@ from typing import Any, Final
 
 import orjson
 
-from streams.cli.render import Row, say, show
+from streams.cli.render import Row, show
 from streams.config import Settings
+from streams.console import say
 from streams.core.contract import check_tenant
 from streams.core.keys import ApiKey, new_key, split_key
 from streams.core.units import format_time

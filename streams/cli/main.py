@@ -13,9 +13,10 @@ from pathlib import Path
 
 from streams.cli import forget as forget_cli
 from streams.cli import keys as keys_cli
-from streams.cli.render import say, scores_table, show
+from streams.cli.render import scores_table, show
 from streams.cli.screen import WINDOWS as WINDOW_CHOICES
 from streams.config import ConfigError, Settings
+from streams.console import say
 from streams.core.units import parse_duration, parse_time
 from streams.kafka import KafkaError, admin
 from streams.kafka.broker import BrokerError

@@ -1,26 +1,21 @@
-"""What ``cxpulse`` shows a person: messages on stderr, the score tables and the cases.
+"""What ``cxpulse`` shows a person: listings, the score tables and the cases.
 
 One number-cell formatter, so ``cxpulse scores`` and the demo view show a score
-without data (``-``) and round alike; one ``say`` for every command and tool.
+without data (``-``) and round alike; messages on stderr go through ``streams.console.say``.
 """
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 
+from streams.console import say
 from streams.core.stats import COMMENT_THEMES, THEME_PREFIX
 
 Row = dict[str, Any]
-
-
-def say(text: str) -> None:
-    """A message for the person at the terminal: stderr, so stdout stays the data."""
-    print(text, file=sys.stderr, flush=True)
 
 
 def show(rows: list[Row], *, as_json: bool, table: Callable[[list[Row]], str],

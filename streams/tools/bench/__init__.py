@@ -25,9 +25,9 @@ from typing import Any
 
 import orjson
 
-from streams.cli.render import say
 from streams.comments.pii import masker
 from streams.config import Settings
+from streams.console import say
 from streams.core.ingest import build_batch
 from streams.kafka import admin, broker
 from streams.kafka.produce import Report, aiter_of, send_stream

@@ -33,8 +33,8 @@ from typing import Any, Final, cast
 import numpy as np
 import orjson
 
-from streams.cli.render import say
 from streams.config import Settings
+from streams.console import say
 from streams.core.alerts import FIRING, AlertState, Change, step
 from streams.core.backtest import check_step, reach, replay
 from streams.core.drops import SLA_FLOOR, AlertKey, DetectorConfig, judge

@@ -39,8 +39,8 @@ from typing import Any, Final, TypeVar
 import numpy as np
 import orjson
 
-from streams.cli.render import say
 from streams.config import Settings
+from streams.console import say
 from streams.kafka import DEADLETTER_TOPIC, SOURCE_TOPICS, admin, broker
 from streams.kafka.security import PLAINTEXT
 from streams.ports import free_port

@@ -28,11 +28,11 @@ from typing import Any
 import numpy as np
 import orjson
 
-from streams.cli.render import say
 from streams.comments.classify import Classifier
 from streams.comments.corpus import TEST_FILE, TRAIN_FILE, read_corpus
 from streams.comments.pii import masker
 from streams.config import Settings
+from streams.console import say
 from streams.core.contract import Validator
 from streams.tools.bench import server_base
 from streams.tools.bench.stages import masking_cost

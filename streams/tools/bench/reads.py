@@ -23,8 +23,8 @@ from typing import Any
 
 import orjson
 
-from streams.cli.render import say
 from streams.config import Settings
+from streams.console import say
 from streams.core.buckets import DAY_S, MINUTE_S
 from streams.core.stats import STAT_COLUMNS
 from streams.queries.scoring import ROLLUPS

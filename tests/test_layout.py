@@ -2,6 +2,8 @@
 
 - no import cycles between modules (a package ``__init__`` may re-export its own
   submodules);
+- no import cycles between the top-level packages of ``streams/`` (its folders and its
+  top-level modules), so the folders stay layers: each one may import those below it only;
 - only ``streams/worker/`` imports faust, so everything else loads without it;
 - ``streams/core/`` imports nothing from streams outside core and nothing that
   does I/O, so the rules it holds are tested without services;
@@ -122,6 +124,29 @@ def top(name: str) -> str:
     return name.split(".", 1)[0]
 
 
+def folder(name: str) -> str | None:
+    """The top-level package a module is in: ``s.kafka.admin`` -> ``s.kafka``, a top-level
+    module is its own (``s.config``); None for the root package itself."""
+    parts = name.split(".")
+    return ".".join(parts[:2]) if len(parts) > 1 else None
+
+
+def folder_loops(edges: Graph) -> dict[str, list[str]]:
+    """Each loop between folders, named by its folders (``s.a <-> s.b``), with the
+    module imports that make it, so a failure says which import to move."""
+    between: dict[str, set[str]] = {}
+    imports: dict[tuple[str, str], list[str]] = {}
+    for source, targets in edges.items():
+        for target in targets:
+            a, b = folder(source), folder(target)
+            if a and b and a != b:
+                between.setdefault(a, set()).add(b)
+                imports.setdefault((a, b), []).append(f"{source} -> {target}")
+    return {" <-> ".join(loop): sorted(edge for a in loop for b in loop
+                                       for edge in imports.get((a, b), []))
+            for loop in cycles(between)}
+
+
 def faust_outside_worker(graph: Graph) -> list[str]:
     return sorted(module for module, names in graph.items()
                   if "faust" in map(top, names) and module != "streams.worker"
@@ -168,6 +193,10 @@ def test_no_import_cycles() -> None:
     assert cycles(internal_edges(GRAPH, MODULES), PACKAGES) == []
 
 
+def test_no_import_cycles_between_folders() -> None:
+    assert folder_loops(internal_edges(GRAPH, MODULES)) == {}
+
+
 def test_only_the_worker_imports_faust() -> None:
     assert faust_outside_worker(GRAPH) == []
     assert {name for name in GRAPH["streams.app"] if top(name) == "streams"} \
@@ -191,6 +220,14 @@ def test_cycle_rule_catches_loops_but_not_reexports() -> None:
     reexport = {"p": {"p.a"}, "p.a": {"p"}}
     assert cycles(reexport, packages=["p"]) == []
     assert cycles(reexport, packages=[]) == [["p", "p.a"]]
+
+
+def test_folder_rule_catches_a_loop_between_folders_but_not_within_one() -> None:
+    graph = {"s": {"s.a"}, "s.a": set(), "s.a.x": {"s.b.y", "s.a.z"}, "s.a.z": {"s.a.x"},
+             "s.b.y": {"s.c"}, "s.c": {"s.a.z"}, "s.d": {"s.a.x"}}
+    assert folder_loops(graph) == {"s.a <-> s.b <-> s.c": [
+        "s.a.x -> s.b.y", "s.b.y -> s.c", "s.c -> s.a.z"]}
+    assert folder_loops({"s.a.x": {"s.a.z"}, "s.a.z": {"s.a.x"}, "s.a": {"s.a.x"}}) == {}
 
 
 def test_internal_edges_map_names_to_their_modules() -> None:

@@ -30,7 +30,6 @@ from streams.config import Settings
 from streams.core.backtest import reach, replay
 from streams.kafka.produce import record_of
 from streams.queries.alerting import bucket_series, record
-from streams.queries.macros import analytics_queries, expand, interpolate
 from streams.tools.generate import TrafficSpec, generate
 from streams.tools.load import load
 from streams.warehouse import Warehouse
@@ -48,6 +47,7 @@ from tests.support.grafana import (
     variable_query,
     variables,
 )
+from tests.support.macros import analytics_queries, expand, interpolate
 from tests.support.services import get_json, produce, render_prometheus, wait_until, worker_env
 
 DATASOURCES_FILE = DASHBOARDS_DIR.parent / "provisioning" / "datasources" / "datasources.yml"

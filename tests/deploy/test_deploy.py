@@ -24,8 +24,8 @@ import yaml
 
 from streams.collect.app import ROUTES
 from streams.config import Settings
-from streams.queries.macros import interpolate
 from streams.worker.api import OPEN_PATHS as WORKER_OPEN_PATHS
+from tests.support.macros import interpolate
 from tests.support.services import system_binary
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,12 +10,12 @@ from collections.abc import Iterator
 import pytest
 
 from streams.comments.classify import Classifier
-from streams.queries.macros import analytics_queries, expand
 from streams.tools.generate import TrafficSpec, generate
 from streams.tools.load import load
 from streams.warehouse import Warehouse
 from streams.warehouse.migrate import migrate
 from tests.support.databases import OwnDatabase
+from tests.support.macros import analytics_queries, expand
 
 NOW_S = int(time.time()) // 60 * 60
 DAYS = 40

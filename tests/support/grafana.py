@@ -2,7 +2,7 @@
 
 No Grafana runs on our machines, so the tests do what Grafana and its ClickHouse
 plugin do to a panel's query before it reaches a database, with
-``streams.queries.macros`` (``interpolate`` for template variables, ``expand`` for
+``tests.support.macros`` (``interpolate`` for template variables, ``expand`` for
 the plugin's macros), and run the result for real.
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from streams.queries.macros import VARIABLE
+from tests.support.macros import VARIABLE
 
 DASHBOARDS_DIR = Path(__file__).resolve().parents[2] / "grafana" / "dashboards"
 PROMETHEUS = "prometheus"

@@ -4,8 +4,9 @@ grafana-clickhouse-datasource (v4) do.
 The analytics queries (schemas/clickhouse/queries) are the CX Analytics dashboard's
 panels; the tests expand them, and every other panel query, with this to run them on
 both engines. Grafana expands them in production, so only the tests need this, and it
-lives with them rather than in the package. Only macros that run on ClickHouse 18.16 are expanded: ``$__timeInterval``
-becomes ``toStartOfInterval``, which 18.16 lacks, so queries bucket with ``$__interval_s``.
+lives with them rather than in the package. Only macros that run on ClickHouse 18.16 are
+expanded: ``$__timeInterval`` becomes ``toStartOfInterval``, which 18.16 lacks, so
+queries bucket with ``$__interval_s``.
 """
 
 from __future__ import annotations

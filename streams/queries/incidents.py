@@ -12,16 +12,14 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
-from streams.core.incidents import INCIDENT_COLUMNS, OPEN, Incident
+from streams.core.incidents import INCIDENT_COLUMNS, OPEN, TIMES, Incident, document
 from streams.core.stats import ALL, Scope
-from streams.core.units import format_time
 from streams.warehouse import Warehouse
 from streams.warehouse.sql import sql_literal
 
 STORED_COLUMNS: Final = (*INCIDENT_COLUMNS, "attribution", "evidence")
-_TIMES: Final = ("primary_at", "opened_at", "updated_at", "resolved_at")
 _SELECT: Final = ", ".join(
-    f"toUnixTimestamp({c}) AS {c}" if c in _TIMES else c for c in STORED_COLUMNS)
+    f"toUnixTimestamp({c}) AS {c}" if c in TIMES else c for c in STORED_COLUMNS)
 
 
 def record(warehouse: Warehouse, incidents: list[Incident],
@@ -75,11 +73,18 @@ def evidence(warehouse: Warehouse, scope: Scope, *, start_s: int, end_s: int,
     cases = warehouse.query(
         f"SELECT uniqExact(feedback_id) AS cases FROM {warehouse.database}.followup_cases "
         f"WHERE {_inside(scope, start_s, end_s, 'opened_at')}")
+    customers = warehouse.query(
+        f"SELECT uniqExact(customer_id) AS customers FROM ("
+        f"SELECT customer_id FROM {warehouse.database}.interactions WHERE outcome = 'failure' "
+        f"AND {_inside(scope, start_s, end_s, 'occurred_at')} UNION ALL "
+        f"SELECT customer_id FROM {warehouse.database}.followup_cases "
+        f"WHERE {_inside(scope, start_s, end_s, 'opened_at')}) WHERE customer_id != ''")
     return {"comments": [{"channel": row["channel"], "touchpoint": row["touchpoint"],
                           "comment": row["comment"], "language": row["language"],
                           "themes": list(row["themes"]),
                           "sentiment": round(float(row["sentiment"]), 3)} for row in rows],
-            "cases": int(cases[0]["cases"]) if cases else 0}
+            "cases": int(cases[0]["cases"]) if cases else 0,
+            "customers": int(customers[0]["customers"]) if customers else 0}
 
 
 def listing(warehouse: Warehouse, *, since_s: int = 0, open_only: bool = False,
@@ -95,14 +100,7 @@ def listing(warehouse: Warehouse, *, since_s: int = 0, open_only: bool = False,
     for row in rows:
         if open_only and row["state"] != OPEN:
             continue
-        item = {column: row[column] for column in INCIDENT_COLUMNS}
-        item["metrics"] = list(row["metrics"])
-        for column in _TIMES:
-            value = row[column]
-            item[column] = None if value is None else format_time(int(value) * 1000,
-                                                                  millis=False)
-        item["alerts"], item["version"] = int(row["alerts"]), int(row["version"])
-        item["attribution"] = json.loads(row["attribution"] or "{}") or None
-        item["evidence"] = json.loads(row["evidence"] or "{}") or None
+        item = document(row, json.loads(row["attribution"] or "{}"),
+                        json.loads(row["evidence"] or "{}"))
         out.append(item)
     return out

@@ -79,7 +79,17 @@ def test_evidence_is_the_most_negative_comments_and_the_cases_of_the_scope(
          None, "", 0) for i in range(3)] + [
         (tenant, "app", "checkout", "f0", "c", "nps", 2, 10, "", at, 0, at + 3600, None, "",
          0)], CASE)
+    warehouse.insert("interactions", [
+        (f"i{i}", tenant, "app", touchpoint, at + i, who, outcome)
+        for i, (touchpoint, who, outcome) in enumerate([
+            ("checkout", "c", "failure"), ("checkout", "d", "failure"),
+            ("checkout", "d", "failure"), ("checkout", "e", "success"),
+            ("checkout", "", "failure"), ("login", "f", "failure")])],
+        ("event_id", "tenant", "channel", "touchpoint", "occurred_at", "customer_id", "outcome"))
     found = evidence(warehouse, (tenant, "app", "checkout"), start_s=at - 60, end_s=at + 3600)
+    # customers: c (a case and a failure) and d (two failures); not e (no failure), not
+    # the failure without a customer id, not f (login)
+    assert found["customers"] == 2
     assert [c["comment"] for c in found["comments"]] == ["text e1", "text e2", "text e4"]
     assert found["comments"][0] == {"channel": "app", "touchpoint": "checkout",
                                     "comment": "text e1", "language": "de",
@@ -88,5 +98,6 @@ def test_evidence_is_the_most_negative_comments_and_the_cases_of_the_scope(
     wider = evidence(warehouse, (tenant, "app", "*"), start_s=at - 60, end_s=at + 3600,
                      comments=1)
     assert [c["comment"] for c in wider["comments"]] == ["text e5"]
+    assert wider["customers"] == 3
     assert evidence(warehouse, (tenant, "web", "*"), start_s=at, end_s=at + 60) == {
-        "comments": [], "cases": 0}
+        "comments": [], "cases": 0, "customers": 0}

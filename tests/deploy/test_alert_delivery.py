@@ -220,9 +220,10 @@ def test_worker_alert_reaches_the_webhook(kafka, server_url, start_worker, start
                                           start_prometheus, webhook, tmp_path) -> None:
     """The whole chain: 6 h of traffic with a failure spike in its last 2 h on acme-shop's web
     checkout (``--scenario failure-spike``) -> a real ``cxpulse worker`` ingests it and its
-    detector (windows 1 h against 4 h, a pass a second) opens an alert -> Prometheus
-    scrapes ``cx_alert_active`` and evaluates deploy/prometheus/rules/cx.yml ->
-    Alertmanager -> the test's webhook."""
+    detector (windows 1 h against 4 h, a pass a second) opens alerts and groups them into
+    an incident -> Prometheus scrapes ``cx_alert_active`` and ``cx_incident_active`` /
+    ``_info`` and evaluates deploy/prometheus/rules/cx.yml -> Alertmanager -> the test's
+    webhook gets the incident, with its summary, and none of its per-metric alerts."""
     started = time.monotonic()
     env = worker_env(kafka, server_url, tmp_path) | {
         "CX_ALERT_SECONDS": "1", "CX_ALERT_WINDOWS": "1h", "CX_ALERT_BASELINE": "4h",
@@ -236,18 +237,27 @@ def test_worker_alert_reaches_the_webhook(kafka, server_url, start_worker, start
     worker.wait_ready()
     start_prometheus(render_prometheus([f"127.0.0.1:{worker.port}"], manager))
 
-    def failure_alert() -> tuple[str, dict[str, Any]] | None:
+    def incident_alert() -> tuple[str, dict[str, Any]] | None:
         return next(((receiver, alert) for receiver, alert in webhook.alerts()
-                     if alert["labels"].get("metric") == "failure_rate"), None)
+                     if alert["labels"]["alertname"] == "CxIncident"), None)
 
-    receiver, delivered = wait_until(failure_alert, 80, f"a failure_rate alert at the "
-                                     f"webhook (worker log {worker.log})", every=0.5)
+    receiver, delivered = wait_until(incident_alert, 80, f"the incident at the webhook "
+                                     f"(worker log {worker.log})", every=0.5)
     labels = delivered["labels"]
-    assert labels["alertname"] == "CxScoreDrop" and labels["area"] == "cx"
-    assert labels["tenant"] == "acme-shop"
-    assert labels["channel"] in {"web", "*"}  # a tenant-wide drop inhibits the channel's
+    assert labels["area"] == "cx" and labels["tenant"] == "acme-shop"
     assert receiver == {"critical": "cxpulse-cx-page", "warning": "cxpulse-cx"}[
         labels["severity"]]
-    assert "failure_rate dropped for acme-shop" in delivered["annotations"]["summary"]
     assert "instance" not in labels
+    summary, description = (delivered["annotations"][name] for name in ("summary", "description"))
+    assert summary.startswith("acme-shop: ") and "failure_rate" in summary, summary
+    assert "What: failure_rate" in description and "Since: " in description, description
     assert time.monotonic() - started < 90
+    # One notification for the incident, none for its per-metric alerts (held back).
+    time.sleep(3)
+    members = [a for _, a in webhook.alerts() if a["labels"].get("incident") == labels["incident"]
+               and a["labels"]["alertname"] != "CxIncident"]
+    assert not members, members
+    held = [a for a in manager.alerts() if a["labels"].get("incident") == labels["incident"]
+            and a["labels"]["alertname"] != "CxIncident"]
+    assert held and all(a["status"]["inhibitedBy"] for a in held)
+    assert {a["labels"]["metric"] for a in held} >= {"failure_rate"}

@@ -60,11 +60,31 @@ def _inside(scope: Scope, start_s: int, end_s: int, column: str) -> str:
     return " AND ".join(where)
 
 
+def answers(warehouse: Warehouse, scope: Scope, *, start_s: int, end_s: int, limit: int,
+            skip: set[str]) -> list[dict[str, Any]]:
+    """The commented answers of the scope in [start, end) with the worst scores (each on
+    its own scale, 0 worst .. 1 best), masked as stored, language from the locale: the
+    verbatims when the comment enrichment is off or has not reached the incident yet."""
+    rows = warehouse.query(
+        f"SELECT event_id, channel, touchpoint, comment, locale FROM (SELECT event_id, "
+        f"channel, touchpoint, comment, locale, survey, score, scale "
+        f"FROM {warehouse.database}.feedback FINAL "
+        f"WHERE {_inside(scope, start_s, end_s, 'occurred_at')}) WHERE comment != '' "
+        f"ORDER BY multiIf(survey = 'nps', score / 10, survey = 'csat', "
+        f"(score - 1) / greatest(scale - 1, 1), (score - 1) / 6), event_id "
+        f"LIMIT {int(limit + len(skip))}")
+    return [{"channel": row["channel"], "touchpoint": row["touchpoint"],
+             "comment": row["comment"], "language": row["locale"].split("-")[0],
+             "themes": [], "sentiment": None}
+            for row in rows if row["event_id"] not in skip][:limit]
+
+
 def evidence(warehouse: Warehouse, scope: Scope, *, start_s: int, end_s: int,
              comments: int = 3) -> dict[str, Any]:
     """What a CX lead reads beside the numbers: the most negative comments of the scope in
-    [start, end) (masked when stored, with language and themes) and the follow-up cases
-    opened there."""
+    [start, end) (masked when stored, with language and themes; the worst-scored answers'
+    comments make up the number when fewer are enriched), the follow-up cases opened there
+    and the customers who failed or were unhappy there (a failed interaction or a case)."""
     rows = warehouse.query(
         f"SELECT event_id, channel, touchpoint, comment, language, themes, sentiment "
         f"FROM {warehouse.database}.comment_insights FINAL "
@@ -79,10 +99,14 @@ def evidence(warehouse: Warehouse, scope: Scope, *, start_s: int, end_s: int,
         f"AND {_inside(scope, start_s, end_s, 'occurred_at')} UNION ALL "
         f"SELECT customer_id FROM {warehouse.database}.followup_cases "
         f"WHERE {_inside(scope, start_s, end_s, 'opened_at')}) WHERE customer_id != ''")
-    return {"comments": [{"channel": row["channel"], "touchpoint": row["touchpoint"],
-                          "comment": row["comment"], "language": row["language"],
-                          "themes": list(row["themes"]),
-                          "sentiment": round(float(row["sentiment"]), 3)} for row in rows],
+    said = [{"channel": row["channel"], "touchpoint": row["touchpoint"],
+             "comment": row["comment"], "language": row["language"],
+             "themes": list(row["themes"]), "sentiment": round(float(row["sentiment"]), 3)}
+            for row in rows]
+    if len(said) < comments:  # enrichment off or behind: the worst-scored answers' words
+        said += answers(warehouse, scope, start_s=start_s, end_s=end_s,
+                        limit=comments - len(said), skip={row["event_id"] for row in rows})
+    return {"comments": said,
             "cases": int(cases[0]["cases"]) if cases else 0,
             "customers": int(customers[0]["customers"]) if customers else 0}
 

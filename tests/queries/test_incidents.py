@@ -101,3 +101,37 @@ def test_evidence_is_the_most_negative_comments_and_the_cases_of_the_scope(
     assert wider["customers"] == 3
     assert evidence(warehouse, (tenant, "web", "*"), start_s=at, end_s=at + 60) == {
         "comments": [], "cases": 0, "customers": 0}
+
+
+def test_without_enriched_comments_the_worst_answers_speak(warehouse: Warehouse) -> None:
+    """Enrichment off or behind: the verbatims are the comments of the worst-scored answers
+    of the scope, each survey on its own scale, withdrawn comments left out."""
+    migrate(warehouse)
+    tenant = f"ans{time.monotonic_ns()}"
+    at = 1_795_344_000
+
+    def answer(event: str, survey: str, score: int, comment: str, scale: int = 5,
+               revision: int = 0, touchpoint: str = "checkout") -> tuple:
+        return (event, tenant, "app", touchpoint, at, survey, score, scale, comment, "fr-FR",
+                revision)
+
+    warehouse.insert("feedback", [
+        answer("a1", "nps", 3, "trop lent"),        # 0.3
+        answer("a2", "csat", 1, "paiement refusé"),  # 0.0
+        answer("a3", "ces", 2, "compliqué"),         # 1/6
+        answer("a4", "nps", 0, ""),                  # no comment
+        answer("a5", "nps", 1, "nul"),               # 0.1, then withdrawn:
+        answer("a5", "nps", 9, "", revision=1),
+        answer("a6", "nps", 0, "ailleurs", touchpoint="login"),
+        answer("a7", "csat", 2, "bof", scale=10)],   # 1/9
+        ("event_id", "tenant", "channel", "touchpoint", "occurred_at", "survey", "score",
+         "scale", "comment", "locale", "revision"))
+    found = evidence(warehouse, (tenant, "app", "checkout"), start_s=at, end_s=at + 60)
+    assert [(c["comment"], c["language"], c["sentiment"]) for c in found["comments"]] == [
+        ("paiement refusé", "fr", None), ("bof", "fr", None), ("compliqué", "fr", None)]
+    enriched = (("a2", tenant, "app", "checkout", at, 0, "fr-FR", "paiement refusé", "fr",
+                 -0.9, "negative", "anger", ["payment"], "m1", at),)
+    warehouse.insert("comment_insights", list(enriched), INSIGHT)
+    found = evidence(warehouse, (tenant, "app", "checkout"), start_s=at, end_s=at + 60)
+    assert [(c["comment"], c["themes"]) for c in found["comments"]] == [
+        ("paiement refusé", ["payment"]), ("bof", []), ("compliqué", [])]

@@ -60,6 +60,16 @@ def _inside(scope: Scope, start_s: int, end_s: int, column: str) -> str:
     return " AND ".join(where)
 
 
+_OVERFETCH: Final = 10
+"""Rows read per verbatim wanted: the same words said twice are shown once."""
+
+
+def _distinct(said: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+    """The first ``limit`` comments with different words, in order."""
+    seen: set[str] = set()
+    return [c for c in said if not (c["comment"] in seen or seen.add(c["comment"]))][:limit]
+
+
 def answers(warehouse: Warehouse, scope: Scope, *, start_s: int, end_s: int, limit: int,
             skip: set[str]) -> list[dict[str, Any]]:
     """The commented answers of the scope in [start, end) with the worst scores (each on
@@ -72,11 +82,11 @@ def answers(warehouse: Warehouse, scope: Scope, *, start_s: int, end_s: int, lim
         f"WHERE {_inside(scope, start_s, end_s, 'occurred_at')}) WHERE comment != '' "
         f"ORDER BY multiIf(survey = 'nps', score / 10, survey = 'csat', "
         f"(score - 1) / greatest(scale - 1, 1), (score - 1) / 6), event_id "
-        f"LIMIT {int(limit + len(skip))}")
-    return [{"channel": row["channel"], "touchpoint": row["touchpoint"],
-             "comment": row["comment"], "language": row["locale"].split("-")[0],
-             "themes": [], "sentiment": None}
-            for row in rows if row["event_id"] not in skip][:limit]
+        f"LIMIT {int(limit) * _OVERFETCH + len(skip)}")
+    return _distinct([{"channel": row["channel"], "touchpoint": row["touchpoint"],
+                       "comment": row["comment"], "language": row["locale"].split("-")[0],
+                       "themes": [], "sentiment": None}
+                      for row in rows if row["event_id"] not in skip], limit)
 
 
 def evidence(warehouse: Warehouse, scope: Scope, *, start_s: int, end_s: int,
@@ -89,7 +99,7 @@ def evidence(warehouse: Warehouse, scope: Scope, *, start_s: int, end_s: int,
         f"SELECT event_id, channel, touchpoint, comment, language, themes, sentiment "
         f"FROM {warehouse.database}.comment_insights FINAL "
         f"WHERE comment != '' AND {_inside(scope, start_s, end_s, 'occurred_at')} "
-        f"ORDER BY sentiment, event_id LIMIT {int(comments)}")
+        f"ORDER BY sentiment, event_id LIMIT {int(comments) * _OVERFETCH}")
     cases = warehouse.query(
         f"SELECT uniqExact(feedback_id) AS cases FROM {warehouse.database}.followup_cases "
         f"WHERE {_inside(scope, start_s, end_s, 'opened_at')}")
@@ -99,13 +109,14 @@ def evidence(warehouse: Warehouse, scope: Scope, *, start_s: int, end_s: int,
         f"AND {_inside(scope, start_s, end_s, 'occurred_at')} UNION ALL "
         f"SELECT customer_id FROM {warehouse.database}.followup_cases "
         f"WHERE {_inside(scope, start_s, end_s, 'opened_at')}) WHERE customer_id != ''")
-    said = [{"channel": row["channel"], "touchpoint": row["touchpoint"],
-             "comment": row["comment"], "language": row["language"],
-             "themes": list(row["themes"]), "sentiment": round(float(row["sentiment"]), 3)}
-            for row in rows]
+    said = _distinct([{"channel": row["channel"], "touchpoint": row["touchpoint"],
+                       "comment": row["comment"], "language": row["language"],
+                       "themes": list(row["themes"]),
+                       "sentiment": round(float(row["sentiment"]), 3)} for row in rows], comments)
     if len(said) < comments:  # enrichment off or behind: the worst-scored answers' words
-        said += answers(warehouse, scope, start_s=start_s, end_s=end_s,
-                        limit=comments - len(said), skip={row["event_id"] for row in rows})
+        said = _distinct(said + answers(warehouse, scope, start_s=start_s, end_s=end_s,
+                                        limit=comments, skip={row["event_id"] for row in rows}),
+                         comments)
     return {"comments": said,
             "cases": int(cases[0]["cases"]) if cases else 0,
             "customers": int(customers[0]["customers"]) if customers else 0}

@@ -123,7 +123,8 @@ def test_without_enriched_comments_the_worst_answers_speak(warehouse: Warehouse)
         answer("a5", "nps", 1, "nul"),               # 0.1, then withdrawn:
         answer("a5", "nps", 9, "", revision=1),
         answer("a6", "nps", 0, "ailleurs", touchpoint="login"),
-        answer("a7", "csat", 2, "bof", scale=10)],   # 1/9
+        answer("a7", "csat", 2, "bof", scale=10),    # 1/9
+        answer("a8", "csat", 1, "paiement refusé")],  # the same words again: shown once
         ("event_id", "tenant", "channel", "touchpoint", "occurred_at", "survey", "score",
          "scale", "comment", "locale", "revision"))
     found = evidence(warehouse, (tenant, "app", "checkout"), start_s=at, end_s=at + 60)

@@ -11,10 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from streams.cli.render import number, sentiment_cell, top_theme
+from streams.cli.render import incident_line, number, sentiment_cell, top_theme
 from streams.core.scores import is_blind_spot
 from streams.core.stats import ALL
-from streams.core.summaries import summarize
 
 Row = dict[str, Any]
 Line = tuple[str, str]
@@ -172,9 +171,8 @@ def incident_lines(incidents: Sequence[Row], tenant: str | None) -> list[Line]:
     mine = [incident for incident in incidents if incident["tenant"] == tenant]
     if not mine:
         return []
-    return [(f"incidents open: {len(mine)}", "head"), *(
-        (f"  {incident['severity']:<9}{summarize(incident).head}  since "
-         f"{incident['opened_at'][11:16]}", "alert") for incident in mine)]
+    return [(f"incidents open: {len(mine)}", "head"),
+            *((f"  {incident_line(incident)}", "alert") for incident in mine)]
 
 
 def alert_lines(alerts: Sequence[Row], tenant: str | None) -> list[Line]:

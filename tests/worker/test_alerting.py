@@ -175,6 +175,14 @@ def test_the_pass_records_each_incident_version_once_with_attribution(warehouse)
                                                    end_s * 1000))
     again = alert_pass.incidents(warehouse, Judged([], fired, comparisons, end_s * 1000))
     assert first == again and len(first) == 1
+    # A later pass (or a new leader) publishes nothing new, and still knows the summary.
+    later = alert_pass.group(warehouse, Judged([], fired, comparisons, end_s * 1000))
+    assert later.fresh == [] and later.messages() == []
+    [(who, which, summary, description)] = later.info()
+    assert (who, which) == (tenant, first[0].id)
+    assert summary.startswith(f"{tenant}: checkout explains 97% of the rise in app "
+                              "failure_rate (0.020 → 0.165), since ")
+    assert description.startswith("What: failure_rate rose from 0.020 to 0.165 in app")
     assert incident_labels(first) == {(tenant, first[0].id, "app", "*", "failure_rate",
                                        "warning")}
     [row] = listing(warehouse, tenant=tenant)
@@ -189,6 +197,14 @@ def test_the_pass_records_each_incident_version_once_with_attribution(warehouse)
     escalated = [ch("app", "checkout", "csat", FIRING, end_s + 30, tenant=tenant,
                     severity="critical")]
     recovering = [Comparison(c.scope, c.window_ms, c.baseline, c.recent) for c in comparisons]
+    grown = alert_pass.group(warehouse, Judged(escalated, fired, recovering,
+                                               end_s * 1000 + 30_000))
+    [(key, value)] = grown.messages()
+    sent = orjson.loads(value)
+    assert key == f"{tenant}|{first[0].id}".encode()
+    assert (sent["version"], sent["severity"], sent["state"]) == (3, "critical", "open")
+    assert sent["summary"].startswith(f"{tenant}: checkout explains 97%") and "Since: " in sent[
+        "text"]
     alert_pass.incidents(warehouse, Judged(escalated, fired, recovering, end_s * 1000 + 30_000))
     [row] = listing(warehouse, tenant=tenant)
     assert (row["severity"], row["version"]) == ("critical", 3)

@@ -84,9 +84,10 @@ def summarize(incident: Mapping[str, Any], verbatims: int = VERBATIMS) -> Summar
         counts.append(f"{proof['cases']} follow-up cases opened")
     if counts:
         lines.append("Customers: " + ", ".join(counts))
-    surges = [f"{s['theme']} x{s['ratio']:.1f} ({s['comments']} comments)"
-              if s.get("ratio") is not None else f"{s['theme']} new ({s['comments']} comments)"
-              for s in split.get("surges", [])]
+    surges = [(f"{s['theme']} x{s['ratio']:.1f}" if s.get("ratio") is not None
+               else f"{s['theme']} new") + (f" ({s['comments']} comments)" if "comments" in s
+                                            else "")
+              for s in split.get("surges") or []]
     if surges:
         lines.append("Themes: " + ", ".join(surges))
     for comment in (proof.get("comments") or [])[:verbatims]:

@@ -76,8 +76,9 @@ def test_a_resolved_incident_says_when_and_one_without_split_tells_its_alerts() 
 
 
 def test_a_split_taken_while_recovering_says_so() -> None:
-    recovering = split() | {"value": 0.01}
+    recovering = split() | {"value": 0.01, "surges": [{"theme": "stock", "ratio": None}]}
     told = summarize(document(incidents(CHANGES)[0].as_dict(), recovering, {"cases": 0}))
     assert told.lines[0].startswith("What: failure_rate fell from 0.020 to 0.010 in mobile_app "
                                     "(recovering)")
     assert "Customers: 0 follow-up cases opened" in told.lines
+    assert "Themes: stock new" in told.lines

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from streams.cli.live import WarehouseSource
-from streams.cli.render import alert_line, demo_view, landed_line
+from streams.cli.render import alert_line, demo_view, incident_line, landed_line
 from streams.cli.screen import State
 from streams.cli.top import Live, Terminal
 from streams.config import Settings
@@ -35,6 +35,7 @@ from streams.core.scores import parse_weights
 from streams.core.stats import ALL
 from streams.kafka.security import KafkaSecurity
 from streams.queries.alerting import history
+from streams.queries.incidents import listing
 from streams.queries.keys import revoke_key, store_key
 from streams.queries.landed import landed
 from streams.queries.windows import window_scores
@@ -133,6 +134,8 @@ def run(settings: Settings, *, duration: float | None, rate: float, scenario: st
     live = False
     started = time.time()
     shown_alerts = 0
+    shown_incidents: set[tuple[str, int]] = set()
+    """(id, version) of the incident versions printed (bounded by the demo's incidents)."""
     intro = [f"demo: first {history_seconds / 60:g} min of steady history (the norm alerts "
              "compare with), then live traffic",
              f"demo: Kafka {bootstrap}, ClickHouse {warehouse.description}, scenario {scenario}, "
@@ -175,6 +178,12 @@ def run(settings: Settings, *, duration: float | None, rate: float, scenario: st
         for change in changes[shown_alerts:]:
             print(alert_line(change.as_dict()), flush=True)
         shown_alerts = len(changes)
+        grouped = await asyncio.to_thread(listing, warehouse, since_s=int(started) - 3600)
+        for incident in reversed(grouped):  # oldest first
+            if (incident["id"], incident["version"]) not in shown_incidents:
+                shown_incidents.add((incident["id"], incident["version"]))
+                print(f"  INCIDENT {incident['state']:<8} {incident_line(incident)}",
+                      flush=True)
 
     @app.timer(REFRESH_SECONDS)
     async def show() -> None:

@@ -1,5 +1,6 @@
 """Where ``cxpulse top`` reads: ClickHouse through ``streams.queries``, or any worker's
-HTTP API (``/v1/scores``, ``/v1/alerts``). Both give the same rows, so one view fits both.
+HTTP API (``/v1/scores``, ``/v1/alerts``, ``/v1/incidents``). Both give the same rows, so one
+view fits both.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from streams.core.scores import DEFAULT_WEIGHTS
 from streams.core.stats import ALL, MINUTE_MS
 from streams.core.units import format_time, format_window, parse_duration
 from streams.queries.alerting import alert_rows, history
+from streams.queries.incidents import listing
 from streams.queries.windows import window_scores
 from streams.warehouse import Warehouse
 
@@ -35,6 +37,10 @@ class Source(Protocol):
         """The alerts open now, as ``cxpulse alerts --firing --json``."""
         ...
 
+    def open_incidents(self) -> list[Row]:
+        """The incidents open now, as ``cxpulse incidents --open --json``."""
+        ...
+
 
 class WarehouseSource:
     """ClickHouse (server or embedded), read through ``streams.queries``."""
@@ -51,6 +57,9 @@ class WarehouseSource:
 
     def firing(self) -> list[Row]:
         return alert_rows(history(self.warehouse, firing_only=True))
+
+    def open_incidents(self) -> list[Row]:
+        return listing(self.warehouse, open_only=True)
 
 
 class WorkerSource:
@@ -90,11 +99,14 @@ class WorkerSource:
     def firing(self) -> list[Row]:
         return self.get("/v1/alerts", {"firing": "1"})
 
+    def open_incidents(self) -> list[Row]:
+        return self.get("/v1/incidents", {"open": "1"})
+
 
 def fetch(source: Source, *, window: str, tenant: str | None,
           now_ms: int | None = None) -> View:
     """Scores of every tenant in the window ending with the current minute, the
-    trend of ``tenant`` (or the first tenant) and the firing alerts."""
+    trend of ``tenant`` (or the first tenant), the open incidents and the firing alerts."""
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     end_ms = now_ms - now_ms % MINUTE_MS + MINUTE_MS  # the current minute counts
     window_ms = int(parse_duration(window) * 1000)
@@ -110,4 +122,4 @@ def fetch(source: Source, *, window: str, tenant: str | None,
             for channel in {row["channel"] for row in rows if row["tenant"] == chosen}:
                 trend.setdefault(channel, []).append(bucket.get(channel))
     return View(window=window, end=format_time(end_ms, millis=False), rows=rows, trend=trend,
-                alerts=source.firing())
+                alerts=source.firing(), incidents=source.open_incidents())

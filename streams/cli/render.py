@@ -14,6 +14,7 @@ import orjson
 
 from streams.console import say
 from streams.core.stats import COMMENT_THEMES, THEME_PREFIX
+from streams.core.summaries import summarize
 
 Row = dict[str, Any]
 
@@ -139,6 +140,13 @@ def alert_line(change: Row) -> str:
     mark = "ALERT" if change["state"] == "firing" else "  ok "
     return (f"  {mark} {change['state']:<8} {change['severity']:<8} {scope} "
             f"{change['metric']}: {change['reason']}")
+
+
+def incident_line(incident: Row) -> str:
+    """One incident in a line: severity, its summary's head (tenant, what changed where and
+    by how much) and since when; ``cxpulse top`` and the demo's scrolling view."""
+    return (f"{incident['severity']:<9}{summarize(incident).head}  since "
+            f"{incident['opened_at'][11:16]}")
 
 
 def incidents_table(incidents: list[Row]) -> str:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from streams.cli.render import number, sentiment_cell, top_theme
+from streams.cli.render import incident_line, number, sentiment_cell, top_theme
 from streams.core.scores import is_blind_spot
 from streams.core.stats import ALL
 
@@ -30,14 +30,15 @@ KEYS_HELP = "t/→ next tenant  T/← previous  1-9 tenant  w window (1h/24h/7d)
 @dataclass(frozen=True)
 class View:
     """One fetch: scores of every tenant (channel rows and the tenant rollup), the
-    chosen tenant's trend (health per 5 minutes over the last hour, per channel)
-    and the alerts firing now."""
+    chosen tenant's trend (health per 5 minutes over the last hour, per channel),
+    the alerts firing now and the incidents open now."""
 
     window: str
     end: str
     rows: list[Row]
     trend: dict[str, list[float | None]] = field(default_factory=dict)
     alerts: list[Row] = field(default_factory=list)
+    incidents: list[Row] = field(default_factory=list)
 
     @property
     def tenants(self) -> list[str]:
@@ -164,6 +165,16 @@ def overdue_line(rows: Sequence[Row]) -> str:
         f"{row['channel']} {row['followup_overdue']}" for row in channels) + ")")
 
 
+def incident_lines(incidents: Sequence[Row], tenant: str | None) -> list[Line]:
+    """The chosen tenant's open incidents, one line each (severity, the summary's head:
+    tenant, what changed where; since when), above its alerts; nothing when none is open."""
+    mine = [incident for incident in incidents if incident["tenant"] == tenant]
+    if not mine:
+        return []
+    return [(f"incidents open: {len(mine)}", "head"),
+            *((f"  {incident_line(incident)}", "alert") for incident in mine)]
+
+
 def alert_lines(alerts: Sequence[Row], tenant: str | None) -> list[Line]:
     """The chosen tenant's firing alerts, one line each, and how many fire elsewhere."""
     mine = [alert for alert in alerts if alert["tenant"] == tenant]
@@ -204,7 +215,7 @@ def screen(view: View | None, state: State, *, source: str, min_answers: int,
         lines += [(score_line(row, view.trend.get(row["channel"], [])), "")
                   for row in rows]
         lines += [("", ""), (blind_spots(rows, min_answers), ""), (overdue_line(rows), ""),
-                  *alert_lines(view.alerts, chosen)]
+                  *incident_lines(view.incidents, chosen), *alert_lines(view.alerts, chosen)]
     if height is not None and len(lines) > height - 1:
         lines = [*lines[:max(0, height - 2)], ("...", "")]
     lines.append((KEYS_HELP, "head"))

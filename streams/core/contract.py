@@ -32,6 +32,9 @@ DEADLETTER_TOPIC: Final = "cx.deadletter"
 SCORES_TOPIC: Final = "cx.scores"
 ALERTS_TOPIC: Final = "cx.alerts"
 """Alert state changes (``firing``/``resolved``), keyed by tenant|channel|touchpoint|metric."""
+INCIDENTS_TOPIC: Final = "cx.incidents"
+"""Incident versions (opened, grown, resolved) as JSON with their summary, keyed by
+tenant|incident id: one message per version, one incident per problem."""
 NOTIFICATIONS_TOPIC: Final = "cx.notifications"
 """Per-response triggers (``case_opened``), keyed by the feedback's event id."""
 

@@ -505,7 +505,7 @@ def severity(finding: Finding, config: DetectorConfig) -> str:
     return "critical" if finding.effect >= rule.critical_effect else "warning"
 
 
-def _shown(metric: str, value: float) -> str:
+def shown(metric: str, value: float) -> str:
     """A value as the reasons show it: ratios and sentiment with three decimals, scores with
     one."""
     return f"{value:.3f}" if metric in RATIOS or metric == "sentiment" else f"{value:.1f}"
@@ -513,9 +513,9 @@ def _shown(metric: str, value: float) -> str:
 
 def recovery(finding: Finding) -> str:
     """Why an alert resolved: where the freshest window stands now."""
-    return (f"recovered: {finding.measure} {_shown(finding.metric, finding.value)} over "
+    return (f"recovered: {finding.measure} {shown(finding.metric, finding.value)} over "
             f"{format_window(finding.window_ms)} against "
-            f"{_shown(finding.metric, finding.baseline)} before (n={finding.n})")
+            f"{shown(finding.metric, finding.baseline)} before (n={finding.n})")
 
 
 def describe(finding: Finding) -> str:
@@ -533,8 +533,8 @@ def describe(finding: Finding) -> str:
         return (f"{finding.measure} collapsed {finding.effect:.0%} against its baseline over "
                 f"{window} ({finding.value:.3g} vs {finding.baseline:.3g}; {stats})")
     verb = "rose" if finding.metric in RISING else "fell"
-    return (f"{finding.metric} {verb} from {_shown(finding.metric, finding.baseline)} to "
-            f"{_shown(finding.metric, finding.value)} over {window} ({stats})")
+    return (f"{finding.metric} {verb} from {shown(finding.metric, finding.baseline)} to "
+            f"{shown(finding.metric, finding.value)} over {window} ({stats})")
 
 
 def judge(comparisons: Iterable[Comparison], backlogs: Mapping[str, Span],

@@ -31,6 +31,7 @@ from typing import Any, Final
 from streams.core.alerts import ALERT_COLUMNS, FIRING, RESOLVED, Change
 from streams.core.drops import AlertKey
 from streams.core.stats import ALL, Scope
+from streams.core.units import format_time
 
 OPEN: Final = "open"
 INCIDENT_COLUMNS: Final = ("tenant", "id", "channel", "touchpoint", "state", "severity",
@@ -38,6 +39,8 @@ INCIDENT_COLUMNS: Final = ("tenant", "id", "channel", "touchpoint", "state", "se
                            "primary_at", "metrics", "alerts", "opened_at", "updated_at",
                            "resolved_at", "version")
 """``cx.incidents``: one row per incident version (the table keeps the highest)."""
+TIMES: Final = ("primary_at", "opened_at", "updated_at", "resolved_at")
+"""Columns holding times (epoch seconds in an ``Incident``, RFC 3339 in its document)."""
 _SEVERITY_RANK: Final = {"critical": 0, "warning": 1}
 
 
@@ -205,3 +208,19 @@ def changed(previous: Iterable[Incident], current: Iterable[Incident]) -> list[I
     the rows one pass writes."""
     known = {i.id: i.version for i in previous}
     return [i for i in current if known.get(i.id, -1) < i.version]
+
+
+def document(values: Mapping[str, Any], attribution: Mapping[str, Any] | None,
+             evidence: Mapping[str, Any] | None) -> dict[str, Any]:
+    """An incident version as JSON, times in RFC 3339: one shape for the ``cx.incidents``
+    topic, ``cxpulse incidents --json`` and ``/v1/incidents``. ``values``: the
+    ``INCIDENT_COLUMNS`` (an ``Incident.as_dict()`` or a stored row, times in epoch s)."""
+    item = {column: values[column] for column in INCIDENT_COLUMNS}
+    item["metrics"] = list(values["metrics"])
+    for column in TIMES:
+        value = values[column]
+        item[column] = None if value is None else format_time(int(value) * 1000, millis=False)
+    item["alerts"], item["version"] = int(values["alerts"]), int(values["version"])
+    item["attribution"] = dict(attribution) if attribution else None
+    item["evidence"] = dict(evidence) if evidence else None
+    return item

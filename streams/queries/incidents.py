@@ -12,16 +12,14 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
-from streams.core.incidents import INCIDENT_COLUMNS, OPEN, Incident
+from streams.core.incidents import INCIDENT_COLUMNS, OPEN, TIMES, Incident, document
 from streams.core.stats import ALL, Scope
-from streams.core.units import format_time
 from streams.warehouse import Warehouse
 from streams.warehouse.sql import sql_literal
 
 STORED_COLUMNS: Final = (*INCIDENT_COLUMNS, "attribution", "evidence")
-_TIMES: Final = ("primary_at", "opened_at", "updated_at", "resolved_at")
 _SELECT: Final = ", ".join(
-    f"toUnixTimestamp({c}) AS {c}" if c in _TIMES else c for c in STORED_COLUMNS)
+    f"toUnixTimestamp({c}) AS {c}" if c in TIMES else c for c in STORED_COLUMNS)
 
 
 def record(warehouse: Warehouse, incidents: list[Incident],
@@ -62,24 +60,66 @@ def _inside(scope: Scope, start_s: int, end_s: int, column: str) -> str:
     return " AND ".join(where)
 
 
+_OVERFETCH: Final = 10
+"""Rows read per verbatim wanted: the same words said twice are shown once."""
+
+
+def _distinct(said: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+    """The first ``limit`` comments with different words, in order."""
+    seen: set[str] = set()
+    return [c for c in said if not (c["comment"] in seen or seen.add(c["comment"]))][:limit]
+
+
+def answers(warehouse: Warehouse, scope: Scope, *, start_s: int, end_s: int, limit: int,
+            skip: set[str]) -> list[dict[str, Any]]:
+    """The commented answers of the scope in [start, end) with the worst scores (each on
+    its own scale, 0 worst .. 1 best), masked as stored, language from the locale: the
+    verbatims when the comment enrichment is off or has not reached the incident yet."""
+    rows = warehouse.query(
+        f"SELECT event_id, channel, touchpoint, comment, locale FROM (SELECT event_id, "
+        f"channel, touchpoint, comment, locale, survey, score, scale "
+        f"FROM {warehouse.database}.feedback FINAL "
+        f"WHERE {_inside(scope, start_s, end_s, 'occurred_at')}) WHERE comment != '' "
+        f"ORDER BY multiIf(survey = 'nps', score / 10, survey = 'csat', "
+        f"(score - 1) / greatest(scale - 1, 1), (score - 1) / 6), event_id "
+        f"LIMIT {int(limit) * _OVERFETCH + len(skip)}")
+    return _distinct([{"channel": row["channel"], "touchpoint": row["touchpoint"],
+                       "comment": row["comment"], "language": row["locale"].split("-")[0],
+                       "themes": [], "sentiment": None}
+                      for row in rows if row["event_id"] not in skip], limit)
+
+
 def evidence(warehouse: Warehouse, scope: Scope, *, start_s: int, end_s: int,
              comments: int = 3) -> dict[str, Any]:
     """What a CX lead reads beside the numbers: the most negative comments of the scope in
-    [start, end) (masked when stored, with language and themes) and the follow-up cases
-    opened there."""
+    [start, end) (masked when stored, with language and themes; the worst-scored answers'
+    comments make up the number when fewer are enriched), the follow-up cases opened there
+    and the customers who failed or were unhappy there (a failed interaction or a case)."""
     rows = warehouse.query(
         f"SELECT event_id, channel, touchpoint, comment, language, themes, sentiment "
         f"FROM {warehouse.database}.comment_insights FINAL "
         f"WHERE comment != '' AND {_inside(scope, start_s, end_s, 'occurred_at')} "
-        f"ORDER BY sentiment, event_id LIMIT {int(comments)}")
+        f"ORDER BY sentiment, event_id LIMIT {int(comments) * _OVERFETCH}")
     cases = warehouse.query(
         f"SELECT uniqExact(feedback_id) AS cases FROM {warehouse.database}.followup_cases "
         f"WHERE {_inside(scope, start_s, end_s, 'opened_at')}")
-    return {"comments": [{"channel": row["channel"], "touchpoint": row["touchpoint"],
-                          "comment": row["comment"], "language": row["language"],
-                          "themes": list(row["themes"]),
-                          "sentiment": round(float(row["sentiment"]), 3)} for row in rows],
-            "cases": int(cases[0]["cases"]) if cases else 0}
+    customers = warehouse.query(
+        f"SELECT uniqExact(customer_id) AS customers FROM ("
+        f"SELECT customer_id FROM {warehouse.database}.interactions WHERE outcome = 'failure' "
+        f"AND {_inside(scope, start_s, end_s, 'occurred_at')} UNION ALL "
+        f"SELECT customer_id FROM {warehouse.database}.followup_cases "
+        f"WHERE {_inside(scope, start_s, end_s, 'opened_at')}) WHERE customer_id != ''")
+    said = _distinct([{"channel": row["channel"], "touchpoint": row["touchpoint"],
+                       "comment": row["comment"], "language": row["language"],
+                       "themes": list(row["themes"]),
+                       "sentiment": round(float(row["sentiment"]), 3)} for row in rows], comments)
+    if len(said) < comments:  # enrichment off or behind: the worst-scored answers' words
+        said = _distinct(said + answers(warehouse, scope, start_s=start_s, end_s=end_s,
+                                        limit=comments, skip={row["event_id"] for row in rows}),
+                         comments)
+    return {"comments": said,
+            "cases": int(cases[0]["cases"]) if cases else 0,
+            "customers": int(customers[0]["customers"]) if customers else 0}
 
 
 def listing(warehouse: Warehouse, *, since_s: int = 0, open_only: bool = False,
@@ -95,14 +135,7 @@ def listing(warehouse: Warehouse, *, since_s: int = 0, open_only: bool = False,
     for row in rows:
         if open_only and row["state"] != OPEN:
             continue
-        item = {column: row[column] for column in INCIDENT_COLUMNS}
-        item["metrics"] = list(row["metrics"])
-        for column in _TIMES:
-            value = row[column]
-            item[column] = None if value is None else format_time(int(value) * 1000,
-                                                                  millis=False)
-        item["alerts"], item["version"] = int(row["alerts"]), int(row["version"])
-        item["attribution"] = json.loads(row["attribution"] or "{}") or None
-        item["evidence"] = json.loads(row["evidence"] or "{}") or None
+        item = document(row, json.loads(row["attribution"] or "{}"),
+                        json.loads(row["evidence"] or "{}"))
         out.append(item)
     return out

@@ -17,8 +17,9 @@ import orjson
 from streams.core.alerts import Change, state_of, step
 from streams.core.attribution import attribute
 from streams.core.drops import Comparison, DetectorConfig, judge
-from streams.core.incidents import OPEN, Incident, incidents
+from streams.core.incidents import OPEN, Incident, document, incidents
 from streams.core.stats import ALL, MINUTE_MS
+from streams.core.summaries import summarize
 from streams.core.units import format_window
 from streams.queries.alerting import live_comparisons, newest_minute, recorded
 from streams.queries.incidents import evidence, record, stored
@@ -36,15 +37,55 @@ def message(change: Change) -> tuple[bytes, bytes]:
     return "|".join(change.key).encode(), orjson.dumps(change.as_dict())
 
 
-def open_labels(changes: list[Change]) -> set[tuple[str, ...]]:
-    """``cx_alert_active`` label values of the alerts these changes leave open."""
-    return {(*key, opened.severity) for key, opened in state_of(changes).open.items()}
+def open_labels(changes: list[Change], found: list[Incident]) -> set[tuple[str, ...]]:
+    """``cx_alert_active`` label values of the alerts these changes leave open, each with
+    the id of the incident it belongs to (``found``: the incidents of the same changes), so
+    Alertmanager holds back the alerts of an incident that is notified as one."""
+    owner = {e.key: i.id for i in found for e in i.episodes if e.resolved_at is None}
+    return {(*key, opened.severity, owner.get(key, ""))
+            for key, opened in state_of(changes).open.items()}
 
 
 def incident_labels(found: list[Incident]) -> set[tuple[str, ...]]:
     """``cx_incident_active`` label values of the open incidents."""
     return {(i.tenant, i.id, i.channel, i.touchpoint, i.primary_metric, i.severity)
             for i in found if i.state == OPEN}
+
+
+Details = tuple[dict | None, dict | None]
+"""An incident's (attribution, evidence) documents."""
+
+
+@dataclass(frozen=True, slots=True)
+class Grouped:
+    """One pass's incidents: all of them, the new versions to publish and record, and the
+    attribution and evidence of those and of every open one (what their summaries say)."""
+
+    found: list[Incident]
+    fresh: list[Incident]
+    details: dict[str, Details]
+
+    def document(self, incident: Incident) -> dict:
+        """The incident as JSON with its summary: a ``cx.incidents`` message's value."""
+        item = document(incident.as_dict(), *self.details.get(incident.id, (None, None)))
+        told = summarize(item)
+        return item | {"summary": told.head, "text": told.text}
+
+    def messages(self) -> list[tuple[bytes, bytes]]:
+        """The ``cx.incidents`` messages of the new versions, keyed by tenant|id."""
+        return [(f"{i.tenant}|{i.id}".encode(), orjson.dumps(self.document(i)))
+                for i in self.fresh]
+
+    def info(self) -> set[tuple[str, ...]]:
+        """``cx_incident_info`` label values: tenant, id, summary, description of the open
+        incidents (the summary says since when)."""
+        out = set()
+        for incident in self.found:
+            if incident.state == OPEN:
+                item = self.document(incident)
+                out.add((incident.tenant, incident.id,
+                         f"{item['summary']}, since {item['opened_at']}", item["text"]))
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,11 +165,12 @@ class AlertPass:
         metrics.ALERT_SCOPES.set(len(comparisons) // max(1, len(self.config.windows_ms)))
         return Judged(changes, history, comparisons, end_ms)
 
-    def incidents(self, warehouse: Warehouse, judged: Judged) -> list[Incident]:
-        """Group the alerts into incidents and record the new versions; returns them all.
+    def group(self, warehouse: Warehouse, judged: Judged) -> Grouped:
+        """Group the alerts into incidents: the versions not recorded yet, and the details.
 
         Recomputed from the recorded changes at every pass and compared with the
-        stored versions, so a pass that failed to record is made good by the next.
+        stored versions, so a pass that failed to publish or record is made good by the
+        next, and a new leader carries on with the same ids and summaries.
         An open incident gets its evidence at this pass and its attribution when this
         pass sees a larger worsening than the one stored (``stronger``); a resolved one
         keeps those it had.
@@ -137,7 +179,7 @@ class AlertPass:
         end_s = judged.end_ms // 1000
         kept = stored(warehouse, since_s=end_s - KEEP_S)
         fresh = [i for i in found if kept.get(i.id, (-1, None, None))[0] < i.version]
-        details = {}
+        details = {i.id: kept[i.id][1:] for i in found if i.state == OPEN and i.id in kept}
         for incident in fresh:
             _, attribution, proof = kept.get(incident.id, (-1, None, None))
             if incident.state == OPEN or attribution is None:
@@ -150,5 +192,10 @@ class AlertPass:
                 proof = evidence(warehouse, scope, start_s=incident.opened_at - window_s,
                                  end_s=end_s)
             details[incident.id] = (attribution, proof)
-        record(warehouse, fresh, details)
-        return found
+        return Grouped(found, fresh, details)
+
+    def incidents(self, warehouse: Warehouse, judged: Judged) -> list[Incident]:
+        """``group``, then record the new versions (the worker publishes in between)."""
+        grouped = self.group(warehouse, judged)
+        record(warehouse, grouped.fresh, grouped.details)
+        return grouped.found

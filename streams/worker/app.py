@@ -24,20 +24,23 @@ from streams.config import Settings
 from streams.core.contract import (
     ALERTS_TOPIC,
     DEADLETTER_TOPIC,
+    INCIDENTS_TOPIC,
     NOTIFICATIONS_TOPIC,
     SCORES_TOPIC,
     Validator,
 )
+from streams.core.incidents import incidents
 from streams.core.ingest import Masker, build_batch
 from streams.core.rows import DEADLETTER_TABLE, as_dict
 from streams.core.scores import parse_weights
 from streams.kafka.security import KafkaSecurity
 from streams.queries.alerting import record as record_alerts
+from streams.queries.incidents import record as record_incidents
 from streams.queries.retention import apply_retention
 from streams.queries.snapshots import snapshot
 from streams.warehouse import LazyWarehouse
 from streams.worker import metrics
-from streams.worker.alerting import AlertPass, incident_labels, message, open_labels
+from streams.worker.alerting import AlertPass, Grouped, incident_labels, message, open_labels
 from streams.worker.api import WEB_SETTINGS, add_api, web_options
 from streams.worker.credentials import broker_credentials
 from streams.worker.enrich import FEEDBACK_TOPIC, Enricher, Enrichment, model_thread, store
@@ -171,10 +174,12 @@ def create_app(settings: Settings) -> faust.App:
     )
     scores_topic = app.topic(SCORES_TOPIC, value_serializer="raw", key_serializer="raw")
     batch_topics = {name: app.topic(name, value_serializer="raw", key_serializer="raw")
-                    for name in (DEADLETTER_TOPIC, NOTIFICATIONS_TOPIC, ALERTS_TOPIC)}
+                    for name in (DEADLETTER_TOPIC, NOTIFICATIONS_TOPIC, ALERTS_TOPIC,
+                                 INCIDENTS_TOPIC)}
 
     async def publish(topic: str, messages: list[tuple[bytes | None, bytes]]) -> None:
-        """Dead letters, notifications or alert changes: returns once the broker has them all."""
+        """Dead letters, notifications, alert changes or incident versions: returns once the
+        broker has them all."""
         deliveries = [await batch_topics[topic].send(key=key, value=value)
                       for key, value in messages]
         await asyncio.gather(*deliveries)
@@ -206,10 +211,13 @@ def create_app(settings: Settings) -> faust.App:
 
     @app.timer(settings.alert_seconds)
     async def evaluate_alerts() -> None:
-        """The leader judges score drops; changes go to cx.alerts (topic, then table).
+        """The leader judges score drops; changes go to cx.alerts (topic, then table), the
+        incidents they make to cx.incidents (topic, then table).
 
         Published before recorded: a crash in between fires the change again (the
-        same key) rather than losing it. Waits while ingest catches up.
+        same key) rather than losing it. Waits while ingest catches up. The alert and
+        incident gauges change together, after both, so a scrape sees an alert with its
+        incident (Alertmanager holds back the alerts of a notified incident).
         """
         if not app.is_leader():
             return
@@ -229,12 +237,18 @@ def create_app(settings: Settings) -> faust.App:
             metrics.ALERT_PASSES.labels("failed").inc()
             log.warning("alert pass skipped: %s: %s", type(error).__name__, error)
             return
-        show_alerts(open_labels(history + changes))
+        grouped: Grouped | None = None
         try:
-            found = await asyncio.to_thread(alert_pass.incidents, reader.get(), judged)
-            show_incidents(incident_labels(found))
+            grouped = await asyncio.to_thread(alert_pass.group, reader.get(), judged)
+            await publish(INCIDENTS_TOPIC, grouped.messages())
+            await asyncio.to_thread(record_incidents, reader.get(), grouped.fresh,
+                                    grouped.details)
         except Exception as error:  # the next pass recomputes them from cx.alerts
             log.warning("incident pass skipped: %s: %s", type(error).__name__, error)
+        found = grouped.found if grouped else incidents(history + changes)
+        show_alerts(open_labels(history + changes, found))
+        if grouped is not None:
+            show_incidents(incident_labels(grouped.found), grouped.info())
         for change in changes:
             metrics.ALERT_CHANGES.labels(change.state).inc()
             log.warning("alert %s: %s %s", change.state, "/".join(change.key), change.reason)

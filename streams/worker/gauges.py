@@ -46,14 +46,18 @@ THEME_SHARE = Gauge("cx_theme_share", "Share of the comments naming the theme (b
                     "themes only, so the labels stay bounded)", THEME_LABELS)
 
 
-ALERT_LABELS = ("tenant", "channel", "touchpoint", "metric", "severity")
+ALERT_LABELS = ("tenant", "channel", "touchpoint", "metric", "severity", "incident")
 ALERT_ACTIVE = Gauge("cx_alert_active", "1 while a CX alert is open (score drop, silent channel, "
-                     "follow-up backlog); the series goes when it resolves", ALERT_LABELS)
+                     "follow-up backlog); the series goes when it resolves; incident is the id "
+                     "of the incident it belongs to", ALERT_LABELS)
 
 
 INCIDENT_LABELS = ("tenant", "incident", "channel", "touchpoint", "metric", "severity")
 INCIDENT_ACTIVE = Gauge("cx_incident_active", "1 while a CX incident (alerts grouped by scope "
                         "and time) is open; metric is its primary signal's", INCIDENT_LABELS)
+INFO_LABELS = ("tenant", "incident", "summary", "description")
+INCIDENT_INFO = Gauge("cx_incident_info", "1 per open CX incident; its readable summary in the "
+                      "labels (the CxIncident alert's annotations query it)", INFO_LABELS)
 
 
 def show_alerts(open_labels: set[tuple[str, ...]]) -> None:
@@ -61,9 +65,12 @@ def show_alerts(open_labels: set[tuple[str, ...]]) -> None:
     _show(ALERT_ACTIVE, ALERT_LABELS, open_labels)
 
 
-def show_incidents(open_labels: set[tuple[str, ...]]) -> None:
-    """Set ``cx_incident_active`` to exactly these open incidents (``INCIDENT_LABELS``)."""
+def show_incidents(open_labels: set[tuple[str, ...]], info: set[tuple[str, ...]]) -> None:
+    """Set ``cx_incident_active`` to exactly these open incidents (``INCIDENT_LABELS``) and
+    ``cx_incident_info`` to their summaries (``INFO_LABELS``): only open incidents, so the
+    series stay as few as the problems at hand."""
     _show(INCIDENT_ACTIVE, INCIDENT_LABELS, open_labels)
+    _show(INCIDENT_INFO, INFO_LABELS, info)
 
 
 def _show(gauge: Gauge, names: tuple[str, ...], open_labels: set[tuple[str, ...]]) -> None:
@@ -97,6 +104,7 @@ def clear_gauges() -> None:
     THEME_SHARE.clear()
     ALERT_ACTIVE.clear()
     INCIDENT_ACTIVE.clear()
+    INCIDENT_INFO.clear()
 
 
 def _label_sets(gauge: Gauge, labels: tuple[str, ...] = LABELS) -> list[tuple[str, ...]]:

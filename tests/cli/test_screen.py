@@ -15,6 +15,7 @@ from streams.cli.screen import (
     View,
     alert_lines,
     blind_spots,
+    incident_lines,
     interval,
     nps_cell,
     on_key,
@@ -123,6 +124,36 @@ def test_blind_spots_overdue_and_alerts_lines() -> None:
     assert lines[1][0].endswith("over 1h") and lines[1][1] == "alert"
     assert lines[2][0] == "  + 1 firing for other tenants"
     assert alert_lines([], "acme-shop") == [("alerts firing: none", "")]
+
+
+def incident(tenant: str = "acme-shop") -> dict[str, Any]:
+    """An open incident as ``cxpulse incidents --open --json`` lists it."""
+    return {"tenant": tenant, "id": "5f1c0a7e9b2d4c6a", "channel": "web", "touchpoint": ALL,
+            "state": "open", "severity": "critical", "primary_channel": "web",
+            "primary_touchpoint": "checkout", "primary_metric": "failure_rate",
+            "primary_at": "2026-11-23T14:07:00Z", "metrics": ["csat", "failure_rate", "nps"],
+            "alerts": 3, "opened_at": "2026-11-23T14:07:00Z", "updated_at": "2026-11-23T14:20:00Z",
+            "resolved_at": None, "version": 4,
+            "attribution": {"metric": "failure_rate", "channel": "web", "touchpoint": ALL,
+                            "value": 0.361, "baseline": 0.032, "change": 0.329,
+                            "cause": {"channel": "web", "touchpoint": "checkout", "share": 0.92},
+                            "summary": "checkout explains 92% of the rise in web failure_rate",
+                            "surges": []},
+            "evidence": {"comments": [], "cases": 3, "customers": 40}}
+
+
+def test_open_incidents_one_line_each_above_the_alerts() -> None:
+    lines = incident_lines([incident(), incident("nordwind")], "acme-shop")
+    assert lines == [
+        ("incidents open: 1", "head"),
+        ("  critical acme-shop: checkout explains 92% of the rise in web failure_rate "
+         "(0.032 → 0.361)  since 14:07", "alert")]
+    assert incident_lines([incident("nordwind")], "acme-shop") == []
+    text = [t for t, _ in screen(view(incidents=[incident()]), State(), source="s",
+                                 min_answers=5)]
+    at = text.index("incidents open: 1")
+    assert text[at + 1].startswith("  critical acme-shop: checkout explains 92%")
+    assert text[at + 2] == "alerts firing: 1"
 
 
 def view(**values: Any) -> View:

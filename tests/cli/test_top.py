@@ -15,9 +15,11 @@ import pytest
 
 from streams.cli.screen import BLOCKS
 from streams.core.alerts import Change
+from streams.core.incidents import incidents
 from streams.core.stats import ALL
 from streams.ports import free_port
 from streams.queries.alerting import record
+from streams.queries.incidents import record as record_incidents
 from streams.queries.keys import revoke_key
 from streams.queries.windows import window_scores
 from streams.tools.generate import TrafficSpec, generate
@@ -36,6 +38,12 @@ from tests.support.services import (
 
 DEADLINE_MS = 48 * 3_600_000
 REASON = "failure_rate rose from 0.031 to 0.352 over 1h (n=210, baseline n=4000, p=1e-12)"
+SPLIT = {"metric": "failure_rate", "channel": "web", "touchpoint": ALL, "value": 0.352,
+         "baseline": 0.031, "change": 0.321, "surges": [],
+         "cause": {"channel": "web", "touchpoint": "checkout", "share": 0.92},
+         "summary": "checkout explains 92% of the rise in web failure_rate"}
+INCIDENT = ("critical acme-shop: checkout explains 92% of the rise in web failure_rate "
+            "(0.031 → 0.352)  since ")
 ROW = re.compile(  # channel, health, trend, NPS ±moe, n, CSAT [low-high], n
     r"^(?P<channel>\S+)\s+(?P<health>\d+\.\d)\s+(?P<trend>[" + BLOCKS + r"·]{12})\s+"
     r"(?P<nps>-?\d+\.\d) ±\d+\.\d\s+(?P<nps_n>\d+)\s+\d+\.\d \[\d+-\d+\]\s+(?P<csat_n>\d+)",
@@ -45,15 +53,17 @@ ROW = re.compile(  # channel, health, trend, NPS ±moe, n, CSAT [low-high], n
 @pytest.fixture
 def filled(server_url: str) -> str:
     """50 minutes of degraded traffic (acme-shop's web fails in the last third) for two
-    tenants, and a critical alert firing on acme-shop/web."""
+    tenants, and a critical alert firing on acme-shop/web, in an open incident."""
     warehouse = connect(server_url)
     migrate(warehouse)
     now = time.time()
     spec = TrafficSpec(seed=5, start=now - 3000, duration=3000, rate=8, scenario="degraded")
     assert load(warehouse, generate(spec), deadline_ms=DEADLINE_MS) > 10_000
-    record(warehouse, [Change("acme-shop", "web", ALL, "failure_rate", "firing",
-                              int(now) // 60 * 60, "1h", 0.352, 0.031, 210, REASON, "critical",
-                              1e-12, "7d", "1h,6h")])
+    changes = [Change("acme-shop", "web", ALL, "failure_rate", "firing", int(now) // 60 * 60,
+                      "1h", 0.352, 0.031, 210, REASON, "critical", 1e-12, "7d", "1h,6h")]
+    record(warehouse, changes)
+    [opened] = incidents(changes)
+    record_incidents(warehouse, [opened], {opened.id: (SPLIT, {"comments": [], "cases": 2})})
     return server_url
 
 
@@ -117,6 +127,9 @@ def test_top_in_tmux_shows_scores_and_alerts_and_follows_keys(filled: str, tmux:
     assert "tenants: [1 acme-shop !1]  2 nordwind" in screen, screen
     assert "acme-shop · window 1h" in screen, screen
     assert "critical web/*" in screen and REASON in screen, screen
+    # the open incident, one line above the alerts
+    assert f"incidents open: 1\n  {INCIDENT}" in screen, screen
+    assert screen.index(INCIDENT) < screen.index("alerts firing: 1"), screen
 
     rows = rows_of(screen)
     assert {"all", "web", "mobile_app", "email"} <= set(rows), screen
@@ -166,6 +179,10 @@ def test_top_reads_a_worker_as_it_reads_clickhouse(filled: str, kafka: str, star
     screen = direct.stdout.decode()
     assert "[2 nordwind]" in screen and "+ 1 firing for other tenants" in screen, screen
     assert via.stdout.decode().splitlines()[1:] == screen.splitlines()[1:]
+    acme, acme_via = (cxpulse("top", "--tenant", "acme-shop", *args, env={
+        "CX_CLICKHOUSE_URL": filled}).stdout.decode() for args in (
+            (), ("--worker", url, "--key", admin)))
+    assert INCIDENT in acme and acme_via.splitlines()[1:] == acme.splitlines()[1:], acme_via
     assert f"worker {url}" in via.stdout.decode() and admin not in via.stdout.decode()
     # a tenant's key (from CX_API_KEY) shows that tenant alone; no key or a bad one: one line
     own = cxpulse("top", "--worker", url, env={"CX_API_KEY": nordwind}).stdout.decode()

@@ -116,6 +116,100 @@ def test_alertmanager_routes_groups_and_inhibits(start_alertmanager, webhook) ->
         ("cxpulse-ops-page", "CxPulseNoWorkers")]
 
 
+def hurried(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` with every group re-sent after a second (not 5 minutes) when it changes, so
+    a test sees the resolution of a group that was notified firing."""
+    def walk(route: dict[str, Any]) -> None:
+        route["group_interval"] = "1s"
+        for child in route.get("routes", []):
+            walk(child)
+
+    walk(config["route"])
+    return config
+
+
+def resolved(sent: dict[str, Any]) -> dict[str, Any]:
+    """The same alert, ended a second ago (as Prometheus posts a resolution)."""
+    now = datetime.now(UTC)
+    return sent | {"startsAt": (now - timedelta(minutes=1)).isoformat(),
+                   "endsAt": (now - timedelta(seconds=1)).isoformat()}
+
+
+def test_one_notification_per_incident(start_alertmanager, webhook) -> None:
+    """acme-shop's mobile app checkout fails: nine per-metric alerts of one incident (as
+    ``make demo`` once showed) and the incident's CxIncident reach Alertmanager -> the
+    webhook gets ONE notification, the incident with its summary; the incident grows
+    (a tenth alert, a new summary) without a second page; it resolves -> one resolved
+    notification. An alert of an incident that is not notified still gets through."""
+    manager = start_alertmanager(hurried(render_alertmanager(webhook)))
+    tenant, incident = "acme-shop", "5f1c0a7e9b2d4c6a"
+
+    def member(channel: str, touchpoint: str, metric: str, severity: str = "warning"
+               ) -> dict[str, Any]:
+        sent = cx("CxScoreDrop", tenant, channel, touchpoint, metric, severity)
+        sent["labels"]["incident"] = incident
+        return sent
+
+    def notified(summary: str) -> dict[str, Any]:
+        sent = alert("CxIncident", area="cx", tenant=tenant, incident=incident,
+                     severity="critical")
+        sent["annotations"] = {"summary": summary,
+                               "description": "What: ...\nSays: \"Zahlung abgelehnt\" (de)"}
+        return sent
+
+    members = [member("mobile_app", "checkout", "failure_rate", "critical"),
+               member("mobile_app", "*", "failure_rate", "critical"),
+               *(member("mobile_app", "*", metric) for metric in (
+                   "csat", "ces", "nps", "unhappy_share", "negative_share", "sentiment")),
+               member("*", "*", "health")]
+    first = ("acme-shop: checkout explains 92% of the rise in mobile_app failure_rate "
+             "(0.030 → 0.360), since 2026-11-23T17:07:00Z")
+    other = cx("CxScoreDrop", "globex", "web", "*", "nps", "warning")
+    other["labels"]["incident"] = "0000000000000001"  # its incident is not notified
+    manager.post([*members, notified(first), other])
+
+    def mine() -> list[dict[str, Any]]:
+        return [note for note in webhook.notifications
+                if note["commonLabels"].get("tenant") == tenant]
+
+    wait_until(lambda: mine() and any(a["labels"].get("tenant") == "globex"
+                                      for _, a in webhook.alerts()), 20,
+               "the incident's and globex's notifications")
+    wait_until(lambda: sum(1 for a in manager.alerts() if a["status"]["inhibitedBy"])
+               == len(members), 10, "every alert of the incident held back")
+    time.sleep(3)  # three group intervals: anything else would have been sent by now
+    [note] = mine()
+    assert note["receiver"] == "cxpulse-cx-page" and note["status"] == "firing"
+    assert note["groupLabels"] == {"tenant": tenant, "incident": incident}
+    [sent] = note["alerts"]
+    assert sent["labels"]["alertname"] == "CxIncident"
+    assert sent["annotations"]["summary"] == first
+    assert "Zahlung abgelehnt" in sent["annotations"]["description"]
+
+    # It grows: one more metric, a new summary. Still one alert; Alertmanager holds the
+    # new summary (shown in its UI and in the next notification of the incident).
+    grown = first.replace("0.360", "0.410")
+    members.append(member("mobile_app", "*", "response_rate"))
+    manager.post([*members, notified(grown)])
+    wait_until(lambda: any(a["labels"]["alertname"] == "CxIncident"
+                           and a["annotations"]["summary"] == grown
+                           for a in manager.alerts()), 10, "the grown summary")
+    wait_until(lambda: sum(1 for a in manager.alerts() if a["status"]["inhibitedBy"])
+               == len(members), 10, "the new alert held back too")
+    time.sleep(3)
+    assert len(mine()) == 1
+
+    # It resolves with its alerts: one resolved notification, the incident's.
+    manager.post([resolved(a) for a in [*members, notified(grown)]])
+    wait_until(lambda: len(mine()) == 2, 20, "the incident's resolution")
+    time.sleep(3)
+    assert len(mine()) == 2
+    last = mine()[-1]
+    assert last["status"] == "resolved"
+    assert [a["labels"]["alertname"] for a in last["alerts"]] == ["CxIncident"]
+    assert last["alerts"][0]["annotations"]["summary"] == grown
+
+
 def cxpulse(*args: str, env: dict[str, str]) -> None:
     result = subprocess.run([CXPULSE, *args], env=os.environ | env, capture_output=True,
                             text=True, timeout=60, check=False)
@@ -126,9 +220,10 @@ def test_worker_alert_reaches_the_webhook(kafka, server_url, start_worker, start
                                           start_prometheus, webhook, tmp_path) -> None:
     """The whole chain: 6 h of traffic with a failure spike in its last 2 h on acme-shop's web
     checkout (``--scenario failure-spike``) -> a real ``cxpulse worker`` ingests it and its
-    detector (windows 1 h against 4 h, a pass a second) opens an alert -> Prometheus
-    scrapes ``cx_alert_active`` and evaluates deploy/prometheus/rules/cx.yml ->
-    Alertmanager -> the test's webhook."""
+    detector (windows 1 h against 4 h, a pass a second) opens alerts and groups them into
+    an incident -> Prometheus scrapes ``cx_alert_active`` and ``cx_incident_active`` /
+    ``_info`` and evaluates deploy/prometheus/rules/cx.yml -> Alertmanager -> the test's
+    webhook gets the incident, with its summary, and none of its per-metric alerts."""
     started = time.monotonic()
     env = worker_env(kafka, server_url, tmp_path) | {
         "CX_ALERT_SECONDS": "1", "CX_ALERT_WINDOWS": "1h", "CX_ALERT_BASELINE": "4h",
@@ -142,18 +237,27 @@ def test_worker_alert_reaches_the_webhook(kafka, server_url, start_worker, start
     worker.wait_ready()
     start_prometheus(render_prometheus([f"127.0.0.1:{worker.port}"], manager))
 
-    def failure_alert() -> tuple[str, dict[str, Any]] | None:
+    def incident_alert() -> tuple[str, dict[str, Any]] | None:
         return next(((receiver, alert) for receiver, alert in webhook.alerts()
-                     if alert["labels"].get("metric") == "failure_rate"), None)
+                     if alert["labels"]["alertname"] == "CxIncident"), None)
 
-    receiver, delivered = wait_until(failure_alert, 80, f"a failure_rate alert at the "
-                                     f"webhook (worker log {worker.log})", every=0.5)
+    receiver, delivered = wait_until(incident_alert, 80, f"the incident at the webhook "
+                                     f"(worker log {worker.log})", every=0.5)
     labels = delivered["labels"]
-    assert labels["alertname"] == "CxScoreDrop" and labels["area"] == "cx"
-    assert labels["tenant"] == "acme-shop"
-    assert labels["channel"] in {"web", "*"}  # a tenant-wide drop inhibits the channel's
+    assert labels["area"] == "cx" and labels["tenant"] == "acme-shop"
     assert receiver == {"critical": "cxpulse-cx-page", "warning": "cxpulse-cx"}[
         labels["severity"]]
-    assert "failure_rate dropped for acme-shop" in delivered["annotations"]["summary"]
     assert "instance" not in labels
+    summary, description = (delivered["annotations"][name] for name in ("summary", "description"))
+    assert summary.startswith("acme-shop: ") and "failure_rate" in summary, summary
+    assert "What: failure_rate" in description and "Since: " in description, description
     assert time.monotonic() - started < 90
+    # One notification for the incident, none for its per-metric alerts (held back).
+    time.sleep(3)
+    members = [a for _, a in webhook.alerts() if a["labels"].get("incident") == labels["incident"]
+               and a["labels"]["alertname"] != "CxIncident"]
+    assert not members, members
+    held = [a for a in manager.alerts() if a["labels"].get("incident") == labels["incident"]
+            and a["labels"]["alertname"] != "CxIncident"]
+    assert held and all(a["status"]["inhibitedBy"] for a in held)
+    assert {a["labels"]["metric"] for a in held} >= {"failure_rate"}

@@ -27,9 +27,12 @@ import yaml
 
 from streams.comments.classify import Classifier
 from streams.config import Settings
+from streams.core.alerts import FIRING, RESOLVED
 from streams.core.backtest import reach, replay
+from streams.core.incidents import incidents
 from streams.kafka.produce import record_of
 from streams.queries.alerting import bucket_series, record
+from streams.queries.incidents import record as record_incidents
 from streams.tools.generate import TrafficSpec, generate
 from streams.tools.load import load
 from streams.warehouse import Warehouse
@@ -38,6 +41,7 @@ from tests.support.grafana import (
     CLICKHOUSE,
     DASHBOARDS_DIR,
     PROMETHEUS,
+    annotations,
     dashboards,
     kind_of,
     panels,
@@ -90,6 +94,25 @@ def test_dashboard_structure(name: str) -> None:
             undefined = used_variables(query) - defined
             assert not undefined, f"{name}: {title} uses undefined {sorted(undefined)}"
             assert set(re.findall(r"\$(__\w+)", query)) <= GRAFANA_GLOBALS, title
+
+
+@pytest.mark.parametrize("name", list(dashboards()))
+def test_annotation_structure(name: str) -> None:
+    """Annotation queries, like panels, query provisioned sources with defined variables."""
+    dashboard, sources = dashboards()[name], provisioned()
+    defined = {variable["name"] for variable in variables(dashboard)}
+    for item in dashboard.get("annotations", {}).get("list", []):
+        source = item["datasource"]
+        assert sources.get(source["uid"]) == source["type"], item["name"]
+        assert item.get("description", "").strip(), f"{name}: {item['name']} says nothing"
+        query = query_of(source["type"], item["target"])
+        assert used_variables(query) <= defined, item["name"]
+        assert set(re.findall(r"\$(__\w+)", query)) <= GRAFANA_GLOBALS, item["name"]
+
+
+def test_the_health_dashboard_annotates_incidents() -> None:
+    assert [name for name, _ in annotations(dashboards()["cx-health.json"], CLICKHOUSE)] == [
+        "CX incidents"]
 
 
 def test_enough_query_panels_on_enough_dashboards() -> None:
@@ -304,3 +327,45 @@ def test_every_clickhouse_panel_returns_rows(own_warehouse: Warehouse) -> None:
     assert ran >= 15
     assert not failures, "\n".join(failures)
 
+
+
+@pytest.mark.integration
+def test_incident_annotations_return_the_incidents_of_the_range(own_warehouse: Warehouse
+                                                                ) -> None:
+    """Two incidents of acme-shop (one resolved, one open) and one of nordwind, as the
+    leader records them: the annotation lists the chosen tenant's that overlap the range,
+    each from opening to resolution (or now), with the attribution's sentence."""
+    from tests.core.test_incidents import ch
+
+    warehouse, now = own_warehouse, int(time.time()) // 60 * 60
+    migrate(warehouse)
+    changes = [ch("app", "checkout", "failure_rate", FIRING, now - 7200, tenant="acme-shop"),
+               ch("app", "*", "csat", FIRING, now - 7140, tenant="acme-shop"),
+               ch("app", "checkout", "failure_rate", RESOLVED, now - 3600, tenant="acme-shop"),
+               ch("app", "*", "csat", RESOLVED, now - 3600, tenant="acme-shop"),
+               ch("web", "*", "nps", FIRING, now - 600, tenant="acme-shop"),
+               ch("web", "*", "nps", FIRING, now - 600, tenant="nordwind")]
+    found = incidents(changes)
+    split = {"summary": "checkout explains 92% of the rise in app failure_rate",
+             "cause": {"channel": "app", "touchpoint": "checkout", "share": 0.92}}
+    record_incidents(warehouse, found, {found[0].id: (split, {"comments": [], "cases": 1})})
+    [(_, sql)] = annotations(dashboards()["cx-health.json"], CLICKHOUSE)
+
+    def texts(tenant: str, start_s: int, end_s: int) -> list[tuple[int, str]]:
+        expanded = expand(sql, start_s=start_s, end_s=end_s, interval_s=60,
+                          variables={"tenant": tenant})
+        rows = warehouse.query(in_database(expanded, warehouse.database))
+        assert all(set(row) == {"time", "timeEnd", "text", "tags"} for row in rows)
+        spans = warehouse.query(  # the engines give times as objects or text: as numbers
+            "SELECT toUnixTimestamp(timeEnd) - toUnixTimestamp(time) AS span FROM ("
+            + in_database(expanded, warehouse.database) + ")")
+        return [(int(span["span"]), row["text"]) for span, row in zip(spans, rows, strict=True)]
+
+    acme = texts("acme-shop", now - 86400, now + 60)
+    assert [text for _, text in acme] == [
+        "acme-shop: checkout explains 92% of the rise in app failure_rate (warning, 2 alerts: "
+        "csat, failure_rate, resolved)",
+        "acme-shop: nps worse in web/* (warning, 1 alerts: nps, open)"]
+    assert acme[0][0] == 3600 and acme[1][0] >= 600  # an open one lasts up to now
+    assert len(texts(".*", now - 86400, now + 60)) == 3  # All
+    assert [text for _, text in texts("acme-shop", now - 1800, now + 60)] == [acme[1][1]]

@@ -101,7 +101,12 @@ GAUGES = {"cx_consumer_lag", "cx_snapshot_last_success_timestamp_seconds",
           "cx_assigned_partitions", "cx_alert_scopes"}
 # The detector's open alerts (issue 7), exported by the leader worker (gauges.py).
 ALERT_GAUGE = "cx_alert_active"
-ALERT_LABELS = {"tenant", "channel", "touchpoint", "metric", "severity"}
+ALERT_LABELS = {"tenant", "channel", "touchpoint", "metric", "severity", "incident"}
+# The leader's open incidents (issue 17): CxIncident fires on the first and reads its
+# summary from the second; both carry only open incidents.
+INCIDENT_GAUGES = {"cx_incident_active": {"tenant", "incident", "channel", "touchpoint",
+                                          "metric", "severity"},
+                   "cx_incident_info": {"tenant", "incident", "summary", "description"}}
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 
 DATASOURCE_UIDS = {
@@ -159,7 +164,8 @@ def cx_metric_names(promql: str) -> set[str]:
 
 
 def is_known_metric(name: str) -> bool:
-    if name in COUNTERS | SCORE_GAUGES | GAUGES | HISTOGRAMS | {ALERT_GAUGE}:
+    if name in COUNTERS | SCORE_GAUGES | GAUGES | HISTOGRAMS | {ALERT_GAUGE} | set(
+            INCIDENT_GAUGES):
         return True
     return any(
         name.endswith(suffix) and name.removesuffix(suffix) in HISTOGRAMS
@@ -753,7 +759,8 @@ def test_alert_rules_are_labelled_and_described() -> None:
             labels = rule["labels"]
             assert labels["area"] in {"cx", "pipeline"}, rule["alert"]
             if labels["area"] == "cx":
-                assert cx_metric_names(rule["expr"]) == {ALERT_GAUGE}, rule["alert"]
+                assert cx_metric_names(rule["expr"]) in ({ALERT_GAUGE}, {"cx_incident_active"}), \
+                    rule["alert"]
                 assert "severity" not in labels, f"{rule['alert']}: severity is the detector's"
             else:
                 assert labels["severity"] in {"critical", "warning", "info"}, rule["alert"]
@@ -782,6 +789,10 @@ def test_amtool_check_config() -> None:
     [
         ("area=cx severity=warning tenant=acme-shop channel=web metric=nps", "cxpulse-cx"),
         ("area=cx severity=critical tenant=acme-shop channel=* metric=nps", "cxpulse-cx-page"),
+        ("area=cx severity=warning tenant=acme-shop alertname=CxIncident incident=a1",
+         "cxpulse-cx"),
+        ("area=cx severity=critical tenant=acme-shop alertname=CxIncident incident=a1",
+         "cxpulse-cx-page"),
         ("area=pipeline severity=critical alertname=CxPulseNoWorkers", "cxpulse-ops-page"),
         ("area=pipeline severity=warning alertname=CxPulseSinkSlow", "cxpulse-ops"),
         ("alertname=SomethingElse", "cxpulse-ops"),
@@ -873,6 +884,8 @@ def test_documented_metrics_exist_in_the_worker() -> None:
 
 def test_alert_gauge_exists_in_the_worker() -> None:
     assert worker_metrics().get(ALERT_GAUGE) == ALERT_LABELS
+    for name, labels in INCIDENT_GAUGES.items():
+        assert worker_metrics().get(name) == labels, name
 
 
 def test_dashboard_promql_parses(tmp_path: Path) -> None:

@@ -79,7 +79,17 @@ def test_evidence_is_the_most_negative_comments_and_the_cases_of_the_scope(
          None, "", 0) for i in range(3)] + [
         (tenant, "app", "checkout", "f0", "c", "nps", 2, 10, "", at, 0, at + 3600, None, "",
          0)], CASE)
+    warehouse.insert("interactions", [
+        (f"i{i}", tenant, "app", touchpoint, at + i, who, outcome)
+        for i, (touchpoint, who, outcome) in enumerate([
+            ("checkout", "c", "failure"), ("checkout", "d", "failure"),
+            ("checkout", "d", "failure"), ("checkout", "e", "success"),
+            ("checkout", "", "failure"), ("login", "f", "failure")])],
+        ("event_id", "tenant", "channel", "touchpoint", "occurred_at", "customer_id", "outcome"))
     found = evidence(warehouse, (tenant, "app", "checkout"), start_s=at - 60, end_s=at + 3600)
+    # customers: c (a case and a failure) and d (two failures); not e (no failure), not
+    # the failure without a customer id, not f (login)
+    assert found["customers"] == 2
     assert [c["comment"] for c in found["comments"]] == ["text e1", "text e2", "text e4"]
     assert found["comments"][0] == {"channel": "app", "touchpoint": "checkout",
                                     "comment": "text e1", "language": "de",
@@ -88,5 +98,41 @@ def test_evidence_is_the_most_negative_comments_and_the_cases_of_the_scope(
     wider = evidence(warehouse, (tenant, "app", "*"), start_s=at - 60, end_s=at + 3600,
                      comments=1)
     assert [c["comment"] for c in wider["comments"]] == ["text e5"]
+    assert wider["customers"] == 3
     assert evidence(warehouse, (tenant, "web", "*"), start_s=at, end_s=at + 60) == {
-        "comments": [], "cases": 0}
+        "comments": [], "cases": 0, "customers": 0}
+
+
+def test_without_enriched_comments_the_worst_answers_speak(warehouse: Warehouse) -> None:
+    """Enrichment off or behind: the verbatims are the comments of the worst-scored answers
+    of the scope, each survey on its own scale, withdrawn comments left out."""
+    migrate(warehouse)
+    tenant = f"ans{time.monotonic_ns()}"
+    at = 1_795_344_000
+
+    def answer(event: str, survey: str, score: int, comment: str, scale: int = 5,
+               revision: int = 0, touchpoint: str = "checkout") -> tuple:
+        return (event, tenant, "app", touchpoint, at, survey, score, scale, comment, "fr-FR",
+                revision)
+
+    warehouse.insert("feedback", [
+        answer("a1", "nps", 3, "trop lent"),        # 0.3
+        answer("a2", "csat", 1, "paiement refusé"),  # 0.0
+        answer("a3", "ces", 2, "compliqué"),         # 1/6
+        answer("a4", "nps", 0, ""),                  # no comment
+        answer("a5", "nps", 1, "nul"),               # 0.1, then withdrawn:
+        answer("a5", "nps", 9, "", revision=1),
+        answer("a6", "nps", 0, "ailleurs", touchpoint="login"),
+        answer("a7", "csat", 2, "bof", scale=10),    # 1/9
+        answer("a8", "csat", 1, "paiement refusé")],  # the same words again: shown once
+        ("event_id", "tenant", "channel", "touchpoint", "occurred_at", "survey", "score",
+         "scale", "comment", "locale", "revision"))
+    found = evidence(warehouse, (tenant, "app", "checkout"), start_s=at, end_s=at + 60)
+    assert [(c["comment"], c["language"], c["sentiment"]) for c in found["comments"]] == [
+        ("paiement refusé", "fr", None), ("bof", "fr", None), ("compliqué", "fr", None)]
+    enriched = (("a2", tenant, "app", "checkout", at, 0, "fr-FR", "paiement refusé", "fr",
+                 -0.9, "negative", "anger", ["payment"], "m1", at),)
+    warehouse.insert("comment_insights", list(enriched), INSIGHT)
+    found = evidence(warehouse, (tenant, "app", "checkout"), start_s=at, end_s=at + 60)
+    assert [(c["comment"], c["themes"]) for c in found["comments"]] == [
+        ("paiement refusé", ["payment"]), ("bof", []), ("compliqué", [])]

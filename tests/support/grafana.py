@@ -52,6 +52,13 @@ def queries(dashboard: dict[str, Any], kind: str) -> list[tuple[str, str]]:
             if kind_of(panel, target) == kind]
 
 
+def annotations(dashboard: dict[str, Any], kind: str) -> list[tuple[str, str]]:
+    """(name, query text) of every annotation query on data sources of ``kind``."""
+    return [(item["name"], query_of(kind, item["target"]))
+            for item in dashboard.get("annotations", {}).get("list", [])
+            if item.get("datasource", {}).get("type") == kind and "target" in item]
+
+
 def variables(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
     return dashboard.get("templating", {}).get("list", [])
 

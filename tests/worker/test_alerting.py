@@ -27,7 +27,14 @@ from streams.warehouse import connect
 from streams.warehouse.migrate import migrate
 from streams.worker.alerting import AlertPass, Judged, incident_labels, stronger
 from tests.core.test_incidents import ch
-from tests.support.services import CXPULSE, produce, table_count, wait_until, worker_env
+from tests.support.services import (
+    CXPULSE,
+    consume_keyed,
+    produce,
+    table_count,
+    wait_until,
+    worker_env,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -98,6 +105,20 @@ def test_a_low_volume_web_degradation_pages_and_the_stationary_tenant_does_not(
     assert not [r for r in cli_json(["incidents"], env | {"CX_CLICKHOUSE_URL": server_url})
                 if r["tenant"] == "nordwind"]
     assert f'incident="{grouped[0]["id"]}"' in worker.metrics().split("cx_incident_active", 1)[1]
+    # One notification per incident: each version on cx.incidents (published before
+    # recorded, so at least the stored ones), its summary for Alertmanager in
+    # cx_incident_info, and each of its alerts labelled with its id.
+    incident_id = grouped[0]["id"]
+    sent = [orjson.loads(value) for key, value in consume_keyed(kafka, "cx.incidents", 1)
+            if key == f"acme-shop|{incident_id}".encode()]
+    assert sent and sent[0]["id"] == incident_id and sent[0]["state"] == "open"
+    assert sent[0]["summary"].startswith("acme-shop: ") and "What: " in sent[0]["text"]
+    exported = worker.metrics()
+    info = exported.split("cx_incident_info{", 1)[1].split("\n", 1)[0]
+    assert f'incident="{incident_id}"' in info and 'summary="acme-shop: ' in info
+    alert_lines = [line for line in exported.splitlines()
+                   if line.startswith("cx_alert_active{") and 'tenant="acme-shop"' in line]
+    assert alert_lines and all(f'incident="{incident_id}"' in line for line in alert_lines)
 
     # A leader change: the open alerts carry over, none fires a second time.
     worker.stop()
@@ -113,6 +134,8 @@ def test_a_low_volume_web_degradation_pages_and_the_stationary_tenant_does_not(
     assert all(f'metric="{r["metric"]}"' in shown for r in firing)
     # ... and so does the incident: the same id, no second incident for the same alerts.
     assert grouped[0]["id"] in {r["id"] for r in web_incidents()}
+    wait_until(lambda: f'incident="{incident_id}"' in successor.metrics().split(
+        "cx_incident_info", 1)[-1], 30, "the new leader exporting the incident's summary")
 
 
 def test_eight_steady_days_for_three_tenants_fire_nothing(server_url, tmp_path) -> None:
@@ -152,6 +175,14 @@ def test_the_pass_records_each_incident_version_once_with_attribution(warehouse)
                                                    end_s * 1000))
     again = alert_pass.incidents(warehouse, Judged([], fired, comparisons, end_s * 1000))
     assert first == again and len(first) == 1
+    # A later pass (or a new leader) publishes nothing new, and still knows the summary.
+    later = alert_pass.group(warehouse, Judged([], fired, comparisons, end_s * 1000))
+    assert later.fresh == [] and later.messages() == []
+    [(who, which, summary, description)] = later.info()
+    assert (who, which) == (tenant, first[0].id)
+    assert summary.startswith(f"{tenant}: checkout explains 97% of the rise in app "
+                              "failure_rate (0.020 → 0.165), since ")
+    assert description.startswith("What: failure_rate rose from 0.020 to 0.165 in app")
     assert incident_labels(first) == {(tenant, first[0].id, "app", "*", "failure_rate",
                                        "warning")}
     [row] = listing(warehouse, tenant=tenant)
@@ -160,12 +191,20 @@ def test_the_pass_records_each_incident_version_once_with_attribution(warehouse)
     assert row["attribution"]["cause"] == {"channel": "app", "touchpoint": "checkout",
                                            "share": 28 / 29}
     assert row["attribution"]["summary"] == "checkout explains 97% of the rise in app failure_rate"
-    assert row["evidence"] == {"comments": [], "cases": 0}
+    assert row["evidence"] == {"comments": [], "cases": 0, "customers": 0}
     # It grows (an escalation) while the failure rate recovers: the split stays the one
     # that explains the rise.
     escalated = [ch("app", "checkout", "csat", FIRING, end_s + 30, tenant=tenant,
                     severity="critical")]
     recovering = [Comparison(c.scope, c.window_ms, c.baseline, c.recent) for c in comparisons]
+    grown = alert_pass.group(warehouse, Judged(escalated, fired, recovering,
+                                               end_s * 1000 + 30_000))
+    [(key, value)] = grown.messages()
+    sent = orjson.loads(value)
+    assert key == f"{tenant}|{first[0].id}".encode()
+    assert (sent["version"], sent["severity"], sent["state"]) == (3, "critical", "open")
+    assert sent["summary"].startswith(f"{tenant}: checkout explains 97%") and "Since: " in sent[
+        "text"]
     alert_pass.incidents(warehouse, Judged(escalated, fired, recovering, end_s * 1000 + 30_000))
     [row] = listing(warehouse, tenant=tenant)
     assert (row["severity"], row["version"]) == ("critical", 3)

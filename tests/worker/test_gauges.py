@@ -55,16 +55,30 @@ def test_comment_gauges_with_a_bounded_theme_label() -> None:
 
 
 def test_incident_gauge_shows_exactly_the_open_incidents() -> None:
-    from streams.worker.gauges import INCIDENT_ACTIVE, clear_gauges, show_incidents
+    from streams.worker.gauges import (
+        INCIDENT_ACTIVE,
+        INCIDENT_INFO,
+        clear_gauges,
+        show_incidents,
+    )
 
     first = ("acme", "abc123", "app", "*", "failure_rate", "critical")
     second = ("globex", "def456", "*", "*", "nps", "warning")
-    show_incidents({first, second})
+    about = ("acme", "abc123", 'acme: checkout explains 92% of the rise, since "08:00"',
+             "What: ...\nSays: ...")
+    show_incidents({first, second}, {about})
     text = generate_latest().decode()
     assert ('cx_incident_active{channel="app",incident="abc123",metric="failure_rate",'
             'severity="critical",tenant="acme",touchpoint="*"} 1.0') in text
-    show_incidents({second})
+    assert ('cx_incident_info{description="What: ...\\nSays: ...",incident="abc123",'
+            'summary="acme: checkout explains 92% of the rise, since \\"08:00\\"",'
+            'tenant="acme"} 1.0') in text
+    grown = (*about[:2], "acme: grown", "What: more")
+    show_incidents({second}, {grown})
     text = generate_latest().decode()
-    assert 'incident="abc123"' not in text and 'incident="def456"' in text
+    assert 'incident="abc123"' not in text.split("cx_incident_info")[0]
+    assert 'incident="def456"' in text
+    assert text.count("cx_incident_info{") == 1 and 'summary="acme: grown"' in text
     clear_gauges()
     assert not list(INCIDENT_ACTIVE.collect()[0].samples)
+    assert not list(INCIDENT_INFO.collect()[0].samples)

@@ -11,14 +11,11 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
-from typing import TypeVar
 
 import faust
 import orjson
 from aiokafka import AIOKafkaConsumer
 
-from streams.comments.classify import Classifier
 from streams.comments.pii import masker
 from streams.config import Settings
 from streams.core.contract import (
@@ -28,7 +25,7 @@ from streams.core.contract import (
     SCORES_TOPIC,
     Validator,
 )
-from streams.core.ingest import Masker, build_batch
+from streams.core.ingest import build_batch
 from streams.core.rows import DEADLETTER_TABLE, as_dict
 from streams.core.scores import parse_weights
 from streams.kafka.security import KafkaSecurity
@@ -40,13 +37,12 @@ from streams.worker import metrics
 from streams.worker.alerting import AlertPass, incident_labels, message, open_labels
 from streams.worker.api import WEB_SETTINGS, add_api, web_options
 from streams.worker.credentials import broker_credentials
-from streams.worker.enrich import FEEDBACK_TOPIC, Enricher, Enrichment, model_thread, store
+from streams.worker.enrich import EnrichService
 from streams.worker.gauges import clear_gauges, publish_gauges, show_alerts, show_incidents
 from streams.worker.ingest import Fetched, IngestService
-from streams.worker.sink import Sink, retry
+from streams.worker.sink import Sink
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
 def broker_urls(bootstrap: str) -> list[str]:
@@ -79,81 +75,18 @@ def record(fetched: Fetched, consumer: AIOKafkaConsumer) -> None:
                 max(0, highwater - next_offset))
 
 
-def record_enrichment(enrichment: Enrichment, sent_s: list[float]) -> None:
-    """Metrics for one stored batch of comment insights."""
-    for language, count in Counter(e.insight.language for e in enrichment.enriched
-                                   if e.insight is not None).items():
-        metrics.COMMENTS_ENRICHED.labels(language).inc(count)
-    metrics.COMMENTS_ENCODED.inc(enrichment.encoded)
-    metrics.ENRICH_BATCH_SECONDS.observe(enrichment.seconds)
-    now = time.time()
-    metrics.observe_many(metrics.ENRICH_LATENCY_SECONDS,
-                         (max(0.0, now - sent) for sent in sent_s if sent))
-
-
-def add_enrichment(app: faust.App, settings: Settings, validator: Validator,
-                   mask: Masker | None) -> None:
-    """The comment enrichment agent on cx.feedback (CX_COMMENT_ENRICH)."""
-    classifier = Classifier(settings.comment_languages, threads=settings.comment_threads,
-                            extra_themes=settings.comment_themes)
-    enricher = Enricher(validator, classifier, mask)
-    model = model_thread()
-
-    async def in_model_thread(step: Callable[[], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(model, step)
-
-    warehouse = LazyWarehouse(settings.warehouse_url)
-    feedback = app.topic(FEEDBACK_TOPIC, value_serializer="raw", key_serializer="raw")
-
-    @app.task
-    async def load_model() -> None:
-        await in_model_thread(classifier.warm)
-
-    async def enrich(payloads: list[bytes | None]) -> Enrichment:
-        """The batch's insights; a message the model fails on is logged, counted and
-        skipped, so one poison comment cannot stall the agent."""
-        try:
-            return await in_model_thread(lambda: enricher.enrich(payloads, time.time()))
-        except Exception:
-            log.exception("comment enrichment failed on a batch; retrying one by one")
-        enrichment = Enrichment()
-        for payload in payloads:
-            try:
-                one = await in_model_thread(
-                    lambda payload=payload: enricher.enrich([payload], time.time()))
-            except Exception as error:
-                metrics.COMMENTS_FAILED.inc()
-                log.error("comment enrichment skipped a message: %s: %s",
-                          type(error).__name__, error)
-                continue
-            enrichment.enriched += one.enriched
-            enrichment.encoded += one.encoded
-            enrichment.seconds += one.seconds
-        return enrichment
-
-    @app.agent(feedback, name="cx-comments")
-    async def enrich_comments(stream: faust.StreamT[bytes]) -> None:
-        """Batches of feedback -> insights and comment minutes in ClickHouse.
-
-        ``take_events`` acks a batch (Faust then commits it) when this body has handled
-        it, and the body never raises: writes are retried until they succeed. So every
-        comment is enriched at least once, and stored once (idempotent writes).
-        """
-        async for events in stream.take_events(settings.comment_batch, within=1.0):
-            enrichment = await enrich([event.value for event in events])
-
-            async def write(enrichment: Enrichment = enrichment) -> None:
-                connection = await asyncio.to_thread(warehouse.get)
-                await asyncio.to_thread(store, connection, enrichment, classifier.version)
-
-            await retry("comment insights write", write)
-            record_enrichment(enrichment, [event.message.timestamp for event in events])
-
-
 def create_app(settings: Settings) -> faust.App:
-    """The worker's Faust app, with its ingest service, snapshot timer and web pages."""
+    """The worker's Faust app, with its ingest or enrichment service or both (per
+    ``CX_WORKER_ROLE``), the ingest's timers and the web pages.
+
+    An enrich-only worker runs Faust under an app id of its own, so it never joins the
+    ingest workers' leader election (the leader publishes snapshots and judges alerts).
+    """
+    role = settings.worker_role
+    if role == "enrich" and not settings.comment_enrich:
+        raise ValueError("an enrich worker needs CX_COMMENT_ENRICH=on")
     app = faust.App(
-        settings.app_id,
+        settings.app_id if role != "enrich" else f"{settings.app_id}-enricher",
         broker=broker_urls(settings.kafka_bootstrap or "127.0.0.1:9092"),
         broker_credentials=broker_credentials(KafkaSecurity.of(settings)),
         datadir=str(settings.data_dir / "faust"),
@@ -189,8 +122,17 @@ def create_app(settings: Settings) -> faust.App:
     """Last values sent to cx.scores per scope and window (bounded by the number of scopes)."""
 
     mask = masker(settings.pii_mask)
-    if settings.comment_enrich:
-        add_enrichment(app, settings, validator, mask)
+    if settings.comment_enrich and role != "ingest":
+        enrich = EnrichService(settings, validator, mask, beacon=app.beacon)
+
+        @app.task
+        async def start_enrich() -> None:
+            """Starts with the app, stops with it (a runtime dependency)."""
+            await app.add_runtime_dependency(enrich)
+
+    if role == "enrich":
+        add_api(app, settings, reader, weights)
+        return app
     pseudonym = settings.pseudonym()
     ingest = IngestService(settings,
                            lambda records, now: build_batch(records, validator, now, mask,

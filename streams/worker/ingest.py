@@ -24,7 +24,7 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -95,10 +95,14 @@ class IngestService(Service):
     """Fetch, validate, write and commit the source topics in bounded, overlapping batches."""
 
     def __init__(self, settings: Settings, prepare: Prepare, sink: Writer,
-                 written: Callable[[Fetched, AIOKafkaConsumer], None], **kwargs: object
-                 ) -> None:
+                 written: Callable[[Fetched, AIOKafkaConsumer], None], *,
+                 topics: Sequence[str] = SOURCE_TOPICS, group: str = "ingest",
+                 **kwargs: object) -> None:
+        """``topics`` are consumed in the group ``CX_APP_ID`` + ``-`` + ``group``."""
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._settings = settings
+        self._topics = list(topics)
+        self._group = f"{settings.app_id}-{group}"
         self._prepare = prepare
         self._sink = sink
         self._written = written
@@ -121,7 +125,7 @@ class IngestService(Service):
         session_ms = int(s.session_timeout * 1000)
         return AIOKafkaConsumer(
             bootstrap_servers=s.kafka_bootstrap or "127.0.0.1:9092",
-            group_id=f"{s.app_id}-ingest", client_id=f"{s.app_id}-ingest",
+            group_id=self._group, client_id=self._group,
             enable_auto_commit=False, auto_offset_reset="earliest",
             session_timeout_ms=session_ms, heartbeat_interval_ms=max(1000, session_ms // 5),
             # A ClickHouse outage holds the fetch loop back (backpressure); the member
@@ -132,7 +136,7 @@ class IngestService(Service):
 
     async def on_start(self) -> None:
         self._consumer = consumer = self._new_consumer()
-        consumer.subscribe(list(SOURCE_TOPICS), listener=_Rebalance(self))
+        consumer.subscribe(self._topics, listener=_Rebalance(self))
         await consumer.start()
         self._tasks = [asyncio.create_task(self._fetch_loop(consumer), name="ingest-fetch"),
                        asyncio.create_task(self._write_loop(consumer), name="ingest-write")]

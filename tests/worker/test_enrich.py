@@ -19,6 +19,7 @@ from streams.comments.classify import Classifier
 from streams.comments.labels import LANGUAGES, THEMES
 from streams.comments.pii import masker
 from streams.core.contract import Validator
+from streams.tools.bench.comments import mix
 from streams.tools.generate import TrafficSpec, generate
 from streams.warehouse import connect
 from streams.worker.enrich import MODEL_NICE, Enricher, model_thread
@@ -213,3 +214,51 @@ def test_worker_enriches_every_comment_once_across_a_kill_and_duplicates(
     # The ingest masks and counts the comment (the agent masks its own copy, uncounted).
     wait_until(lambda: second.counter("cx_pii_masked_total", kind="email") >= 1, 30,
                "the masked e-mail counted")
+
+
+@pytest.mark.integration
+def test_scores_land_while_comments_outrun_the_model_and_none_is_lost(
+        kafka, server_url, start_worker, tmp_path) -> None:
+    """Twelve thousand events at once, 500 of them feedback with a comment nobody wrote
+    before: the model needs many seconds for them, the ingest one or two. The scores
+    land first, the enrichment lag shows and grows meanwhile, then every comment gets
+    its insight and its minute, and the lag falls back to 0."""
+    events = mix(seed=31, count=12_000, now=time.time())
+    comments = {e["event_id"] for e in events if e.get("comment")}
+    interactions = sum(1 for e in events if e["type"] == "interaction")
+    feedback = sum(1 for e in events if e["type"] == "feedback")
+    assert len(comments) >= 400 and interactions > 5000
+    env = worker_env(kafka, server_url, tmp_path) | {"CX_COMMENT_ENRICH": "on",
+                                                     "CX_COMMENT_BATCH": "32"}
+    worker = start_worker(env)
+    worker.wait_ready()
+    wait_until(lambda: worker.gauge("cx_enrich_assigned_partitions") > 0, 60,
+               "the enrichment consumer's partitions")
+    produce(kafka, [record(e) for e in events])
+    warehouse = connect(server_url)
+    db = warehouse.database
+
+    def scored() -> bool:
+        rows = warehouse.query(
+            f"SELECT (SELECT count() FROM {db}.feedback) AS feedback, "
+            f"(SELECT sum(interactions) FROM {db}.score_minutes FINAL) AS interactions")
+        return (int(rows[0]["feedback"]), int(rows[0]["interactions"])) == (
+            feedback, interactions)
+
+    wait_until(scored, 60, "every event stored and scored")
+    first_lag = worker.gauge("cx_enrichment_lag_seconds")
+    enriched_then = insight_counts(warehouse)[1]
+    assert enriched_then < len(comments) / 2, "the model was not outrun: nothing to show"
+    assert first_lag > 0
+    time.sleep(1.5)
+    assert worker.gauge("cx_enrichment_lag_seconds") > first_lag  # the backlog is ageing
+
+    wait_until(lambda: insight_counts(warehouse) == (len(comments), len(comments)), 300,
+               f"{len(comments)} insights, one per comment")
+    rows = warehouse.query(f"SELECT event_id FROM {db}.comment_insights FINAL")
+    assert {row["event_id"] for row in rows} == comments
+    wait_until(lambda: int(warehouse.query(
+        f"SELECT sum(comments) AS n FROM {db}.score_minutes FINAL")[0]["n"]) == len(comments),
+        60, "every comment counted in its minute")
+    wait_until(lambda: worker.gauge("cx_enrichment_lag_seconds") == 0, 30, "the lag back to 0")
+    assert worker.counter("cx_comments_failed_total") == 0

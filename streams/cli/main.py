@@ -44,6 +44,9 @@ def pipeline_ready(settings: Settings, *, start_local: bool) -> Iterator[Setting
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     if args.role:
         settings = dataclasses.replace(settings, worker_role=args.role)
+    if settings.worker_role == "enrich" and not settings.comment_enrich:
+        raise ValueError("an enrich worker needs the comment model: CX_COMMENT_ENRICH=off "
+                         "leaves it nothing to do")
     with pipeline_ready(settings, start_local=True) as ready:
         say(f"worker: Kafka {ready.kafka_bootstrap}, metrics on :{ready.metrics_port}/metrics")
         from streams.worker.app import create_app

@@ -83,8 +83,6 @@ def create_app(settings: Settings) -> faust.App:
     ingest workers' leader election (the leader publishes snapshots and judges alerts).
     """
     role = settings.worker_role
-    if role == "enrich" and not settings.comment_enrich:
-        raise ValueError("an enrich worker needs CX_COMMENT_ENRICH=on")
     app = faust.App(
         settings.app_id if role != "enrich" else f"{settings.app_id}-enricher",
         broker=broker_urls(settings.kafka_bootstrap or "127.0.0.1:9092"),

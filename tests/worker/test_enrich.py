@@ -223,7 +223,7 @@ def test_scores_land_while_comments_outrun_the_model_and_none_is_lost(
     before: the model needs many seconds for them, the ingest one or two. The scores
     land first, the enrichment lag shows and grows meanwhile, then every comment gets
     its insight and its minute, and the lag falls back to 0."""
-    events = mix(seed=31, count=8_000, now=time.time())
+    events = list(mix(seed=31, count=8_000, now=time.time()))
     comments = {e["event_id"] for e in events if e.get("comment")}
     interactions = sum(1 for e in events if e["type"] == "interaction")
     feedback = sum(1 for e in events if e["type"] == "feedback")

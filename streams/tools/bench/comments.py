@@ -30,7 +30,9 @@ import resource
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -74,10 +76,12 @@ def corpus_texts() -> list[tuple[str, str | None]]:
             for path in (TRAIN_FILE, TEST_FILE) for item in read_corpus(path)]
 
 
-def unique_comments(events: list[dict[str, Any]], seed: int) -> list[dict[str, Any]]:
+def unique_comments(events: Iterable[dict[str, Any]], seed: int
+                    ) -> Iterator[dict[str, Any]]:
     """``events`` with every comment replaced by a new one in its language: one to three
-    sentences of different corpus comments, a detail such as an order number where that
-    alone would repeat, and about 2% stock replies (``ok``, ``thanks``) that do repeat."""
+    sentences of different corpus comments (about as long as the corpora's on average), a
+    detail such as an order number where that alone would repeat, and about 2% stock
+    replies (``ok``, ``thanks``) that do repeat."""
     rnd = random.Random(seed)
     sentences: dict[str, list[str]] = defaultdict(list)
     for text, locale in corpus_texts():
@@ -85,13 +89,12 @@ def unique_comments(events: list[dict[str, Any]], seed: int) -> list[dict[str, A
         sentences[language] += [part for part in re.split(r"(?<=[.!?؟])\s+", text) if part]
     pool = [part for parts in sentences.values() for part in parts]
     seen: set[str] = set()
-    out = []
     for event in events:
         if not event.get("comment"):
-            out.append(event)
+            yield event
             continue
         if rnd.random() < 0.02:
-            out.append(event | {"comment": rnd.choice(STOCK)})
+            yield event | {"comment": rnd.choice(STOCK)}
             continue
         parts = sentences.get(str(event.get("locale", "")).split("-")[0]) or pool
         count = rnd.choices((1, 2, 3), (0.6, 0.33, 0.07))[0]
@@ -99,14 +102,13 @@ def unique_comments(events: list[dict[str, Any]], seed: int) -> list[dict[str, A
         while text in seen:
             text = f"{text} #{rnd.randrange(10_000, 99_999)}"
         seen.add(text)
-        out.append(event | {"comment": text})
-    return out
+        yield event | {"comment": text}
 
 
-def mix(seed: int, count: int, now: float) -> list[dict[str, Any]]:
+def mix(seed: int, count: int, now: float) -> Iterator[dict[str, Any]]:
     """``count`` events of the last hour, their comments new (``unique_comments``)."""
     spec = TrafficSpec(seed=seed, start=now - 3600, duration=3540, rate=1.05 * count / 3540)
-    return unique_comments(list(generate(spec))[:count], seed)
+    return unique_comments(islice(generate(spec), count), seed)
 
 
 def ceiling(languages: tuple[str, ...], threads: int, sizes: tuple[int, ...]) -> dict[str, Any]:
@@ -195,10 +197,11 @@ def drain(workers: Workers, total: int, busy: bool) -> dict[str, Any]:
 def measure_worker(settings: Settings, base: str, work: Path) -> dict[str, Any]:
     """Ingest without and with enrichment, unique comments/s, lag and RSS of a worker."""
     now = time.time()
-    events = mix(21, WORKER_EVENTS, now)
-    comments = [event["comment"] for event in events if event.get("comment")]
-    records = [record_of(event) for event in events]
-    del events
+    comments, records = [], []
+    for event in mix(21, WORKER_EVENTS, now):  # one by one: 300k dicts would take a GB
+        records.append(record_of(event))
+        if event.get("comment"):
+            comments.append(event["comment"])
     out: dict[str, Any] = {"events": len(records),
                            "comment_share": round(len(comments) / len(records), 4),
                            "unique_share": round(len(set(comments)) / len(comments), 4)}
@@ -245,7 +248,7 @@ def measure_worker(settings: Settings, base: str, work: Path) -> dict[str, Any]:
     comments_per_s = max(1.0, out["unique_comments_per_s"] / 2)
     rate = round(comments_per_s / max(out["comment_share"], 1e-3), 1)
     steady = latency(base, settings.partitions, work, rate, LATENCY_S,
-                     lambda events: unique_comments(events, 24))
+                     lambda events: list(unique_comments(events, 24)))
     out["steady"] = steady | {"comments_per_s": round(comments_per_s, 1)}
     say(f"  steady {rate:,.0f} events/s ({comments_per_s:.0f} comments/s): event -> insight "
         f"p50 {steady['insight_p50_s']:.2f} s, p99 {steady['insight_p99_s']:.2f} s; "

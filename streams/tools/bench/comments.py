@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import random
 import re
 import resource
@@ -69,6 +70,12 @@ TARGET_INGEST_SHARE = 0.8
 def rss_mb() -> float:
     """Peak resident memory of this process so far (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time a process has used so far (user and system, all threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def corpus_texts() -> list[tuple[str, str | None]]:
@@ -229,15 +236,19 @@ def measure_worker(settings: Settings, base: str, work: Path) -> dict[str, Any]:
             say(f"  ingest of a worker whose model is busy: {out['ingest_enriching']} "
                 f"({out['ingest_share']:.0%})")
             encoded, started, lag = busy.counter("cx_comments_encoded_total"), time.time(), []
+            cpu = cpu_seconds(busy.processes[0].pid)
             while time.time() - started < WINDOW_S:
                 time.sleep(1.0)
                 lag.append(busy.gauge("cx_enrichment_lag_seconds"))
-            out["unique_comments_per_s"] = round(
-                (busy.counter("cx_comments_encoded_total") - encoded)
-                / (time.time() - started), 1)
+            done = busy.counter("cx_comments_encoded_total") - encoded
+            spent, cpu = time.time() - started, cpu_seconds(busy.processes[0].pid) - cpu
+            out["unique_comments_per_s"] = round(done / spent, 1)
+            out["worker_cores"] = round(cpu / spent, 2)
+            out["unique_per_cpu_s"] = round(done / max(cpu, 1e-3), 1)
             out["lag_s_start_end"] = [round(lag[0]), round(lag[-1])]
             out["peak_rss_mib"] = round(busy.peak_rss_mib())
-            say(f"  unique comments/s over {WINDOW_S:.0f} s: {out['unique_comments_per_s']}; "
+            say(f"  unique comments/s over {WINDOW_S:.0f} s: {out['unique_comments_per_s']} "
+                f"({out['worker_cores']} cores busy, {out['unique_per_cpu_s']} per CPU-second); "
                 f"enrichment lag {out['lag_s_start_end'][0]} s -> "
                 f"{out['lag_s_start_end'][1]} s; peak RSS {out['peak_rss_mib']} MiB")
         finally:

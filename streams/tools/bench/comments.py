@@ -260,7 +260,7 @@ def measure_worker(settings: Settings, base: str, work: Path) -> dict[str, Any]:
         finally:
             busy.stop()
         out["ingest_alone"].append(
-            plain_drain(local.bootstrap, base, work, len(records), "plain-after"))
+            plain_drain(local.bootstrap, base, work, len(records), "again"))
         alone = statistics.mean(run["events_per_s"] for run in out["ingest_alone"])
         out["ingest_share"] = round(out["ingest_enriching"]["events_per_s"] / alone, 3)
         say(f"  ingest without enrichment again: {out['ingest_alone'][1]}; with it: "

@@ -17,6 +17,7 @@ from collections import Counter
 import faust
 import orjson
 from aiokafka import AIOKafkaConsumer
+from mode import Service
 
 from streams.comments.pii import masker
 from streams.config import Settings
@@ -77,6 +78,19 @@ def record(fetched: Fetched, consumer: AIOKafkaConsumer) -> None:
                 max(0, highwater - next_offset))
 
 
+INGEST_BEHIND_S = 10.0
+"""An ingest whose settled time is this far behind is catching up: the model of the same
+worker waits meanwhile (the scores first, then the comments)."""
+
+
+def start_with(app: faust.App, service: Service) -> None:
+    """``service`` starts with the app and stops with it (a runtime dependency)."""
+
+    @app.task
+    async def start_service() -> None:
+        await app.add_runtime_dependency(service)
+
+
 def create_app(settings: Settings) -> faust.App:
     """The worker's Faust app, with its ingest or enrichment service or both (per
     ``CX_WORKER_ROLE``), the ingest's timers and the web pages.
@@ -122,15 +136,8 @@ def create_app(settings: Settings) -> faust.App:
     """Last values sent to cx.scores per scope and window (bounded by the number of scopes)."""
 
     mask = masker(settings.pii_mask)
-    if settings.comment_enrich and role != "ingest":
-        enrich = EnrichService(settings, validator, mask, beacon=app.beacon)
-
-        @app.task
-        async def start_enrich() -> None:
-            """Starts with the app, stops with it (a runtime dependency)."""
-            await app.add_runtime_dependency(enrich)
-
     if role == "enrich":
+        start_with(app, EnrichService(settings, validator, mask, beacon=app.beacon))
         add_api(app, settings, reader, weights)
         return app
     pseudonym = settings.pseudonym()
@@ -138,14 +145,14 @@ def create_app(settings: Settings) -> faust.App:
                            lambda records, now: build_batch(records, validator, now, mask,
                                                             pseudonym),
                            sink, record, beacon=app.beacon)
+    if settings.comment_enrich and role == "all":
+        start_with(app, EnrichService(
+            settings, validator, mask, beacon=app.beacon,
+            wait=lambda: time.time() - ingest.settled_until > INGEST_BEHIND_S))
     alert_pass = AlertPass(settings.detector(), settings.followup_deadline_ms,
                            int(settings.alert_delay * 1000))
 
-    @app.task
-    async def start_ingest() -> None:
-        """Starts with the app, stops with it (a runtime dependency)."""
-        await app.add_runtime_dependency(ingest)
-
+    start_with(app, ingest)
     @app.timer(settings.alert_seconds)
     async def evaluate_alerts() -> None:
         """The leader judges score drops; changes go to cx.alerts (topic, then table).

@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 FEEDBACK_TOPIC = TOPIC_OF_TYPE["feedback"]
+WAIT_STEP_S = 0.25
 MODEL_NICE = 10
 """How much lower the model's CPU priority is than the ingest's (Linux nice steps)."""
 
@@ -170,10 +171,12 @@ class CommentSink:
     store its insights and comment facts (``write``), then rewrite the comment minutes of
     the batches written so far (``settle``); the batch is committed after both."""
 
-    def __init__(self, enricher: Enricher, url: str, model: ThreadPoolExecutor) -> None:
+    def __init__(self, enricher: Enricher, url: str, model: ThreadPoolExecutor,
+                 wait: Callable[[], bool] | None = None) -> None:
         self.enricher = enricher
         self._warehouse = LazyWarehouse(url)
         self._model = model
+        self._wait = wait
 
     def close(self) -> None:
         self._model.shutdown(wait=False, cancel_futures=True)
@@ -205,7 +208,11 @@ class CommentSink:
 
     async def write(self, batch: Batch) -> set[Any]:
         """Classify, then store the insights and facts (retried until stored); returns the
-        comment minutes touched."""
+        comment minutes touched. While ``wait`` says so (the worker's own ingest is
+        catching up), the batch waits: the model's CPU, memory bandwidth and ClickHouse
+        writes would slow the ingest by a third to a half."""
+        while self._wait is not None and self._wait():
+            await asyncio.sleep(WAIT_STEP_S)
         enrichment = await self.classify(batch.accepted)
         touched: set[Any] = set()
         if enrichment.enriched:
@@ -238,13 +245,14 @@ class CommentSink:
 class EnrichService(IngestService):
     """``IngestService`` on cx.feedback in its own group, with the model loaded first."""
 
-    def __init__(self, settings: Settings, validator: Validator, masker: Masker | None,
-                 **kwargs: object) -> None:
+    def __init__(self, settings: Settings, validator: Validator, masker: Masker | None, *,
+                 wait: Callable[[], bool] | None = None, **kwargs: object) -> None:
+        """``wait``: whether to hold the next batch back (``CommentSink.write``)."""
         classifier = Classifier(settings.comment_languages, threads=settings.comment_threads,
                                 extra_themes=settings.comment_themes)
         self.enricher = Enricher(validator, classifier, masker)
         self.backlog = Backlog()
-        self.sink = CommentSink(self.enricher, settings.warehouse_url, model_thread())
+        self.sink = CommentSink(self.enricher, settings.warehouse_url, model_thread(), wait)
         # Batches of at most CX_COMMENT_BATCH messages, cut after at most a second.
         bounded = replace(settings, batch_rows=settings.comment_batch,
                           batch_seconds=min(settings.batch_seconds, 1.0))

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -18,11 +19,13 @@ import pytest
 from streams.comments.classify import Classifier
 from streams.comments.labels import LANGUAGES, THEMES
 from streams.comments.pii import masker
+from streams.config import Settings
 from streams.core.contract import Validator
+from streams.core.rows import Batch
 from streams.tools.bench.comments import mix
 from streams.tools.generate import TrafficSpec, generate
 from streams.warehouse import connect
-from streams.worker.enrich import MODEL_NICE, Enricher, model_thread
+from streams.worker.enrich import MODEL_NICE, WAIT_STEP_S, CommentSink, Enricher, model_thread
 from tests.support.events import hostile, record, stamp
 from tests.support.services import CXPULSE, produce, wait_until, worker_env
 
@@ -297,3 +300,25 @@ def test_an_ingest_worker_and_an_enrich_worker_split_the_work(
     assert enrich.counter("cx_comments_enriched_total") == wanted
     assert enrich.gauge("cx_snapshot_last_success_timestamp_seconds") == 0  # never the leader
     assert enrich.gauge("cx_enrichment_lag_seconds") == 0
+
+
+def test_the_model_waits_while_its_workers_ingest_catches_up() -> None:
+    """In a worker of role ``all`` the batch waits, unclassified, while the ingest is behind."""
+    behind = [True]
+    enricher = Enricher(Validator(max_event_bytes=65536, max_age_seconds=86400), Classifier(),
+                        None)
+    sink = CommentSink(enricher, Settings.from_env({}).warehouse_url, model_thread(),
+                       lambda: behind[0])
+    batch = Batch(accepted=enricher.accept([feedback_event("w", "")], time.time()))
+
+    async def run() -> None:
+        task = asyncio.create_task(sink.write(batch))
+        await asyncio.sleep(4 * WAIT_STEP_S)
+        assert not task.done()
+        behind[0] = False
+        assert await asyncio.wait_for(task, 5) == set()  # no comment: nothing to store
+
+    try:
+        asyncio.run(run())
+    finally:
+        sink.close()

@@ -170,9 +170,9 @@ def _secret(name: str, raw: str) -> Secret:
     return Secret(raw)
 
 
-def _choice(*choices: str) -> Parse:
+def _choice(*choices: str, case: Callable[[str], str] = str.upper) -> Parse:
     def parse(name: str, raw: str) -> str:
-        value = raw.strip().upper()
+        value = case(raw.strip())
         if value not in choices:
             raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
         return value
@@ -180,6 +180,9 @@ def _choice(*choices: str) -> Parse:
     return parse
 
 
+WORKER_ROLES = ("all", "ingest", "enrich")
+"""What a worker runs: ``ingest`` (raw events, scores, alerts, snapshots), ``enrich`` (the
+comment model), or both; each has its own consumer group, so each scales on its own."""
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
@@ -299,7 +302,10 @@ class Settings:
     ``none`` for none)."""
 
     comment_enrich: bool = field(default=True, metadata=_env("CX_COMMENT_ENRICH", _switch))
-    """Run the comment enrichment agent (language, sentiment, emotion, themes)."""
+    """Run the comment enrichment (language, sentiment, emotion, themes)."""
+    worker_role: str = field(default="all", metadata=_env(
+        "CX_WORKER_ROLE", _choice(*WORKER_ROLES, case=str.lower)))
+    """What ``cxpulse worker`` runs (``WORKER_ROLES``; ``--role`` overrides it)."""
     comment_languages: tuple[str, ...] = field(
         default=LANGUAGES, metadata=_env("CX_COMMENT_LANGUAGES", _languages))
     """Languages a comment may be identified as (a subset of the model's)."""

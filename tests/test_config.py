@@ -38,7 +38,7 @@ def test_notify_keywords_default_read_and_off() -> None:
     ("CX_COMMENT_LANGUAGES", "en,xx"), ("CX_COMMENT_LANGUAGES", ","),
     ("CX_COMMENT_THEMES", "9 lives=size"), ("CX_COMMENT_THEMES", "sizing="),
     ("CX_COMMENT_THEMES", "delivery=late"), ("CX_COMMENT_BATCH", "0"),
-    ("CX_PII_MASK", "email,ssn"), ("CX_PII_MASK", "phones"),
+    ("CX_PII_MASK", "email,ssn"), ("CX_PII_MASK", "phones"), ("CX_WORKER_ROLE", "scorer"),
 ])
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
@@ -53,6 +53,8 @@ def test_comment_settings_default_and_read() -> None:
                               "CX_COMMENT_THEMES": "sizing=size|taille ; gift=gift"})
     assert not read.comment_enrich and read.comment_languages == ("fr", "en")
     assert read.comment_themes == {"sizing": ("size", "taille"), "gift": ("gift",)}
+    assert default.worker_role == "all"
+    assert Settings.from_env({"CX_WORKER_ROLE": " Enrich"}).worker_role == "enrich"
 
 
 def test_pii_mask_is_on_by_default_and_configurable() -> None:

@@ -15,7 +15,7 @@ from streams.cli import forget as forget_cli
 from streams.cli import keys as keys_cli
 from streams.cli.render import scores_table, show
 from streams.cli.screen import WINDOWS as WINDOW_CHOICES
-from streams.config import ConfigError, Settings
+from streams.config import WORKER_ROLES, ConfigError, Settings
 from streams.console import say
 from streams.core.units import parse_duration, parse_time
 from streams.kafka import KafkaError, admin
@@ -44,6 +44,11 @@ def pipeline_ready(settings: Settings, *, start_local: bool) -> Iterator[Setting
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    if args.role:
+        settings = dataclasses.replace(settings, worker_role=args.role)
+    if settings.worker_role == "enrich" and not settings.comment_enrich:
+        raise ValueError("an enrich worker needs the comment model: CX_COMMENT_ENRICH=off "
+                         "leaves it nothing to do")
     with pipeline_ready(settings, start_local=True) as ready:
         say(f"worker: Kafka {ready.kafka_bootstrap}, metrics on :{ready.metrics_port}/metrics")
         from streams.worker.app import create_app
@@ -364,6 +369,9 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="run a Faust worker (any number share the partitions)")
     worker.add_argument("--loglevel", default="info",
                         choices=["crit", "error", "warn", "info", "debug"])
+    worker.add_argument("--role", choices=WORKER_ROLES,
+                        help="ingest (events, scores, alerts), enrich (the comment model) or "
+                        "all (default: CX_WORKER_ROLE, else all); each scales on its own")
     worker.set_defaults(func=cmd_worker)
 
     collect = sub.add_parser("collect", help="the HTTP collector: events and signed webhooks "

@@ -1,6 +1,6 @@
 """Store comment insights and their facts; list recent comments with what they say.
 
-``store_insights`` is the enrichment agent's write: insight rows keyed by event
+``store_insights`` is the enrichment consumer's write: insight rows keyed by event
 id (the newest enrichment wins) and one fact per comment (``comment:<event id>``)
 beside the score facts. It returns the scope-minutes the facts touch; the
 caller rewrites them with ``queries.scoring.rewrite_minutes``, as scoring does,
@@ -26,7 +26,7 @@ from streams.warehouse.sql import OCCURRED_MS, sql_literal
 
 @dataclass(frozen=True, slots=True)
 class Enriched:
-    """One feedback comment with what it says, as the enrichment agent stores it."""
+    """One feedback comment with what it says, as the enrichment consumer stores it."""
 
     event_id: str
     scope: Scope

@@ -2,7 +2,9 @@
 
 Faust runs the worker's life cycle, the web server (the read API and ``/metrics`` of
 ``streams.worker.api``), leader election and the snapshot timer; the high-volume ingest is
-the batch consumer of ``streams.worker.ingest``, started with the app.
+the batch consumer of ``streams.worker.ingest``, and the comment enrichment another one
+(``streams.worker.enrich``), each in its consumer group, started with the app as
+``CX_WORKER_ROLE`` says.
 """
 
 from __future__ import annotations
@@ -11,14 +13,12 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
-from typing import TypeVar
 
 import faust
 import orjson
 from aiokafka import AIOKafkaConsumer
+from mode import Service
 
-from streams.comments.classify import Classifier
 from streams.comments.pii import masker
 from streams.config import Settings
 from streams.core.contract import (
@@ -30,7 +30,7 @@ from streams.core.contract import (
     Validator,
 )
 from streams.core.incidents import incidents
-from streams.core.ingest import Masker, build_batch
+from streams.core.ingest import build_batch
 from streams.core.rows import DEADLETTER_TABLE, as_dict
 from streams.core.scores import parse_weights
 from streams.kafka.security import KafkaSecurity
@@ -43,13 +43,12 @@ from streams.worker import metrics
 from streams.worker.alerting import AlertPass, Grouped, incident_labels, message, open_labels
 from streams.worker.api import WEB_SETTINGS, add_api, web_options
 from streams.worker.credentials import broker_credentials
-from streams.worker.enrich import FEEDBACK_TOPIC, Enricher, Enrichment, model_thread, store
+from streams.worker.enrich import EnrichService
 from streams.worker.gauges import clear_gauges, publish_gauges, show_alerts, show_incidents
 from streams.worker.ingest import Fetched, IngestService
-from streams.worker.sink import Sink, retry
+from streams.worker.sink import Sink
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
 def broker_urls(bootstrap: str) -> list[str]:
@@ -82,81 +81,29 @@ def record(fetched: Fetched, consumer: AIOKafkaConsumer) -> None:
                 max(0, highwater - next_offset))
 
 
-def record_enrichment(enrichment: Enrichment, sent_s: list[float]) -> None:
-    """Metrics for one stored batch of comment insights."""
-    for language, count in Counter(e.insight.language for e in enrichment.enriched
-                                   if e.insight is not None).items():
-        metrics.COMMENTS_ENRICHED.labels(language).inc(count)
-    metrics.COMMENTS_ENCODED.inc(enrichment.encoded)
-    metrics.ENRICH_BATCH_SECONDS.observe(enrichment.seconds)
-    now = time.time()
-    metrics.observe_many(metrics.ENRICH_LATENCY_SECONDS,
-                         (max(0.0, now - sent) for sent in sent_s if sent))
+INGEST_BEHIND_S = 10.0
+"""An ingest whose settled time is this far behind is catching up: the model of the same
+worker waits meanwhile (the scores first, then the comments)."""
 
 
-def add_enrichment(app: faust.App, settings: Settings, validator: Validator,
-                   mask: Masker | None) -> None:
-    """The comment enrichment agent on cx.feedback (CX_COMMENT_ENRICH)."""
-    classifier = Classifier(settings.comment_languages, threads=settings.comment_threads,
-                            extra_themes=settings.comment_themes)
-    enricher = Enricher(validator, classifier, mask)
-    model = model_thread()
-
-    async def in_model_thread(step: Callable[[], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(model, step)
-
-    warehouse = LazyWarehouse(settings.warehouse_url)
-    feedback = app.topic(FEEDBACK_TOPIC, value_serializer="raw", key_serializer="raw")
+def start_with(app: faust.App, service: Service) -> None:
+    """``service`` starts with the app and stops with it (a runtime dependency)."""
 
     @app.task
-    async def load_model() -> None:
-        await in_model_thread(classifier.warm)
-
-    async def enrich(payloads: list[bytes | None]) -> Enrichment:
-        """The batch's insights; a message the model fails on is logged, counted and
-        skipped, so one poison comment cannot stall the agent."""
-        try:
-            return await in_model_thread(lambda: enricher.enrich(payloads, time.time()))
-        except Exception:
-            log.exception("comment enrichment failed on a batch; retrying one by one")
-        enrichment = Enrichment()
-        for payload in payloads:
-            try:
-                one = await in_model_thread(
-                    lambda payload=payload: enricher.enrich([payload], time.time()))
-            except Exception as error:
-                metrics.COMMENTS_FAILED.inc()
-                log.error("comment enrichment skipped a message: %s: %s",
-                          type(error).__name__, error)
-                continue
-            enrichment.enriched += one.enriched
-            enrichment.encoded += one.encoded
-            enrichment.seconds += one.seconds
-        return enrichment
-
-    @app.agent(feedback, name="cx-comments")
-    async def enrich_comments(stream: faust.StreamT[bytes]) -> None:
-        """Batches of feedback -> insights and comment minutes in ClickHouse.
-
-        ``take_events`` acks a batch (Faust then commits it) when this body has handled
-        it, and the body never raises: writes are retried until they succeed. So every
-        comment is enriched at least once, and stored once (idempotent writes).
-        """
-        async for events in stream.take_events(settings.comment_batch, within=1.0):
-            enrichment = await enrich([event.value for event in events])
-
-            async def write(enrichment: Enrichment = enrichment) -> None:
-                connection = await asyncio.to_thread(warehouse.get)
-                await asyncio.to_thread(store, connection, enrichment, classifier.version)
-
-            await retry("comment insights write", write)
-            record_enrichment(enrichment, [event.message.timestamp for event in events])
+    async def start_service() -> None:
+        await app.add_runtime_dependency(service)
 
 
 def create_app(settings: Settings) -> faust.App:
-    """The worker's Faust app, with its ingest service, snapshot timer and web pages."""
+    """The worker's Faust app, with its ingest or enrichment service or both (per
+    ``CX_WORKER_ROLE``), the ingest's timers and the web pages.
+
+    An enrich-only worker runs Faust under an app id of its own, so it never joins the
+    ingest workers' leader election (the leader publishes snapshots and judges alerts).
+    """
+    role = settings.worker_role
     app = faust.App(
-        settings.app_id,
+        settings.app_id if role != "enrich" else f"{settings.app_id}-enricher",
         broker=broker_urls(settings.kafka_bootstrap or "127.0.0.1:9092"),
         broker_credentials=broker_credentials(KafkaSecurity.of(settings)),
         datadir=str(settings.data_dir / "faust"),
@@ -194,21 +141,23 @@ def create_app(settings: Settings) -> faust.App:
     """Last values sent to cx.scores per scope and window (bounded by the number of scopes)."""
 
     mask = masker(settings.pii_mask)
-    if settings.comment_enrich:
-        add_enrichment(app, settings, validator, mask)
+    if role == "enrich":
+        start_with(app, EnrichService(settings, validator, mask, beacon=app.beacon))
+        add_api(app, settings, reader, weights)
+        return app
     pseudonym = settings.pseudonym()
     ingest = IngestService(settings,
                            lambda records, now: build_batch(records, validator, now, mask,
                                                             pseudonym),
                            sink, record, beacon=app.beacon)
+    if settings.comment_enrich and role == "all":
+        start_with(app, EnrichService(
+            settings, validator, mask, beacon=app.beacon,
+            wait=lambda: time.time() - ingest.settled_until > INGEST_BEHIND_S))
     alert_pass = AlertPass(settings.detector(), settings.followup_deadline_ms,
                            int(settings.alert_delay * 1000))
 
-    @app.task
-    async def start_ingest() -> None:
-        """Starts with the app, stops with it (a runtime dependency)."""
-        await app.add_runtime_dependency(ingest)
-
+    start_with(app, ingest)
     @app.timer(settings.alert_seconds)
     async def evaluate_alerts() -> None:
         """The leader judges score drops; changes go to cx.alerts (topic, then table), the

@@ -24,7 +24,7 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -97,11 +97,15 @@ class IngestService(Service):
 
     def __init__(self, settings: Settings, prepare: Prepare, sink: Writer,
                  written: Callable[[Fetched, AIOKafkaConsumer], None], *,
+                 topics: Sequence[str] = SOURCE_TOPICS, group: str = "ingest",
                  consumer: Callable[[], AIOKafkaConsumer] | None = None, **kwargs: object
                  ) -> None:
-        """``consumer`` makes the Kafka consumer (default: aiokafka, from the settings)."""
+        """``topics`` are consumed in the group ``CX_APP_ID`` + ``-`` + ``group``;
+        ``consumer`` makes the Kafka consumer (default: aiokafka, from the settings)."""
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._settings = settings
+        self._topics = list(topics)
+        self._group = f"{settings.app_id}-{group}"
         self._make_consumer = consumer or self._new_consumer
         self._prepare = prepare
         self._sink = sink
@@ -125,7 +129,7 @@ class IngestService(Service):
         session_ms = int(s.session_timeout * 1000)
         return AIOKafkaConsumer(
             bootstrap_servers=s.kafka_bootstrap or "127.0.0.1:9092",
-            group_id=f"{s.app_id}-ingest", client_id=f"{s.app_id}-ingest",
+            group_id=self._group, client_id=self._group,
             enable_auto_commit=False, auto_offset_reset="earliest",
             session_timeout_ms=session_ms, heartbeat_interval_ms=max(1000, session_ms // 5),
             # A ClickHouse outage holds the fetch loop back (backpressure); the member
@@ -136,7 +140,7 @@ class IngestService(Service):
 
     async def on_start(self) -> None:
         self._consumer = consumer = self._make_consumer()
-        consumer.subscribe(list(SOURCE_TOPICS), listener=_Rebalance(self))
+        consumer.subscribe(self._topics, listener=_Rebalance(self))
         await consumer.start()
         self._tasks = [asyncio.create_task(self._fetch_loop(consumer), name="ingest-fetch"),
                        asyncio.create_task(self._write_loop(consumer), name="ingest-write")]

@@ -63,6 +63,12 @@ ENRICH_LATENCY_SECONDS = Histogram(
     "cx_enrich_latency_seconds",
     "Kafka message timestamp to its comment insight and comment minutes written in ClickHouse",
     buckets=(0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30, 60, 300, 900))
+ENRICH_LAG_SECONDS = Gauge(
+    "cx_enrichment_lag_seconds",
+    "Age of the oldest feedback this worker fetched for enrichment and has not yet stored the "
+    "insight of (0: caught up)")
+ENRICH_PARTITIONS = Gauge("cx_enrich_assigned_partitions",
+                          "cx.feedback partitions this worker enriches after the last rebalance")
 
 
 def keep_lag(assigned: set[tuple[str, int]]) -> None:

@@ -53,6 +53,16 @@ def test_no_broker_at_all_says_how_to_get_one(tmp_path: Path) -> None:
     one_line_error(result, "no Kafka", "cxpulse worker")
 
 
+def test_an_enrich_worker_without_the_model_is_one_clear_line(tmp_path: Path) -> None:
+    env = {"CX_COMMENT_ENRICH": "off", "CX_DATA_DIR": str(tmp_path)}
+    one_line_error(cxpulse("worker", "--role", "enrich", env=env), "CX_COMMENT_ENRICH=off")
+    one_line_error(cxpulse("worker", env=env | {"CX_WORKER_ROLE": "enrich"}),
+                   "CX_COMMENT_ENRICH=off")
+    one_line_error(cxpulse("worker", env={"CX_WORKER_ROLE": "scorer"}), "CX_WORKER_ROLE")
+    result = cxpulse("worker", "--role", "scorer")
+    assert result.returncode == 2 and b"invalid choice: 'scorer'" in result.stderr
+
+
 def test_bad_settings_name_the_variable(tmp_path: Path) -> None:
     one_line_error(cxpulse("migrate", env={"CX_PARTITIONS": "four"}), "CX_PARTITIONS")
     one_line_error(cxpulse("migrate", env={"CX_CLICKHOUSE_URL": "postgres://x"}),

@@ -98,7 +98,8 @@ SCORE_GAUGES = {f"cx_{name}" for name in (
     "followup_sla", "followup_due", "followup_overdue", "blind_spot", "sentiment", "sentiment_n",
     "negative_share", "theme_share")}
 GAUGES = {"cx_consumer_lag", "cx_snapshot_last_success_timestamp_seconds",
-          "cx_assigned_partitions", "cx_alert_scopes"}
+          "cx_assigned_partitions", "cx_alert_scopes", "cx_enrichment_lag_seconds",
+          "cx_enrich_assigned_partitions"}
 # The detector's open alerts (issue 7), exported by the leader worker (gauges.py).
 ALERT_GAUGE = "cx_alert_active"
 ALERT_LABELS = {"tenant", "channel", "touchpoint", "metric", "severity", "incident"}
@@ -842,6 +843,7 @@ def test_rule_metrics_are_exposed_by_workers() -> None:
         "cx_consumer_lag",
         "cx_snapshot_last_success_timestamp_seconds",
         "cx_alert_passes_total",
+        "cx_enrichment_lag_seconds",
         ALERT_GAUGE,
     } <= used
 

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -18,10 +19,13 @@ import pytest
 from streams.comments.classify import Classifier
 from streams.comments.labels import LANGUAGES, THEMES
 from streams.comments.pii import masker
+from streams.config import Settings
 from streams.core.contract import Validator
+from streams.core.rows import Batch
+from streams.tools.bench.comments import mix
 from streams.tools.generate import TrafficSpec, generate
 from streams.warehouse import connect
-from streams.worker.enrich import MODEL_NICE, Enricher, model_thread
+from streams.worker.enrich import MODEL_NICE, WAIT_STEP_S, CommentSink, Enricher, model_thread
 from tests.support.events import hostile, record, stamp
 from tests.support.services import CXPULSE, produce, wait_until, worker_env
 
@@ -213,3 +217,108 @@ def test_worker_enriches_every_comment_once_across_a_kill_and_duplicates(
     # The ingest masks and counts the comment (the agent masks its own copy, uncounted).
     wait_until(lambda: second.counter("cx_pii_masked_total", kind="email") >= 1, 30,
                "the masked e-mail counted")
+
+
+@pytest.mark.integration
+def test_scores_land_while_comments_outrun_the_model_and_none_is_lost(
+        kafka, server_url, start_worker, tmp_path) -> None:
+    """Eight thousand events at once, over 300 of them feedback with a comment nobody wrote
+    before: the model needs many seconds for them, the ingest one or two. The scores
+    land first, the enrichment lag shows and grows meanwhile, then every comment gets
+    its insight and its minute, and the lag falls back to 0."""
+    events = list(mix(seed=31, count=8_000, now=time.time()))
+    comments = {e["event_id"] for e in events if e.get("comment")}
+    interactions = sum(1 for e in events if e["type"] == "interaction")
+    feedback = sum(1 for e in events if e["type"] == "feedback")
+    assert len(comments) >= 250 and interactions > 4000
+    env = worker_env(kafka, server_url, tmp_path) | {"CX_COMMENT_ENRICH": "on",
+                                                     "CX_COMMENT_BATCH": "32"}
+    worker = start_worker(env)
+    worker.wait_ready()
+    wait_until(lambda: worker.gauge("cx_enrich_assigned_partitions") > 0, 60,
+               "the enrichment consumer's partitions")
+    produce(kafka, [record(e) for e in events])
+    warehouse = connect(server_url)
+    db = warehouse.database
+
+    def scored() -> bool:
+        rows = warehouse.query(
+            f"SELECT (SELECT count() FROM {db}.feedback) AS feedback, "
+            f"(SELECT sum(interactions) FROM {db}.score_minutes FINAL) AS interactions")
+        return (int(rows[0]["feedback"]), int(rows[0]["interactions"])) == (
+            feedback, interactions)
+
+    wait_until(scored, 60, "every event stored and scored")
+    first_lag = worker.gauge("cx_enrichment_lag_seconds")
+    enriched_then = insight_counts(warehouse)[1]
+    assert enriched_then < len(comments) / 2, "the model was not outrun: nothing to show"
+    assert first_lag > 0
+    time.sleep(1.5)
+    assert worker.gauge("cx_enrichment_lag_seconds") > first_lag  # the backlog is ageing
+
+    wait_until(lambda: insight_counts(warehouse) == (len(comments), len(comments)), 300,
+               f"{len(comments)} insights, one per comment")
+    rows = warehouse.query(f"SELECT event_id FROM {db}.comment_insights FINAL")
+    assert {row["event_id"] for row in rows} == comments
+    wait_until(lambda: int(warehouse.query(
+        f"SELECT sum(comments) AS n FROM {db}.score_minutes FINAL")[0]["n"]) == len(comments),
+        60, "every comment counted in its minute")
+    wait_until(lambda: worker.gauge("cx_enrichment_lag_seconds") == 0, 30, "the lag back to 0")
+    assert worker.counter("cx_comments_failed_total") == 0
+
+
+@pytest.mark.integration
+def test_an_ingest_worker_and_an_enrich_worker_split_the_work(
+        kafka, server_url, start_worker, tmp_path) -> None:
+    """``CX_WORKER_ROLE`` (``cxpulse worker --role``): each role consumes in its own group
+    and only the ingest's workers take part in the leader election (snapshots, alerts)."""
+    feedback = commented_feedback(time.time())[:24]
+    env = worker_env(kafka, server_url, tmp_path) | {"CX_COMMENT_ENRICH": "on",
+                                                     "CX_SNAPSHOT_SECONDS": "1"}
+    ingest = start_worker(env | {"CX_WORKER_ROLE": "ingest"}, "ingest")
+    enrich = start_worker(env | {"CX_WORKER_ROLE": "enrich"}, "enrich")
+    ingest.wait_ready()
+    enrich.wait_ready()
+    produce(kafka, [record(e) for e in feedback])
+    warehouse = connect(server_url)
+    db = warehouse.database
+    wanted = len({e["event_id"] for e in feedback})
+    wait_until(lambda: warehouse.query(f"SELECT count() AS n FROM {db}.feedback")[0]["n"]
+               == wanted, 60, "the feedback stored")
+    wait_until(lambda: insight_counts(warehouse) == (wanted, wanted), 120, "the insights")
+    wait_until(lambda: int(warehouse.query(
+        f"SELECT sum(comments) AS n FROM {db}.score_minutes FINAL")[0]["n"]) == wanted,
+        60, "the comment minutes")
+    wait_until(lambda: ingest.gauge("cx_snapshot_last_success_timestamp_seconds") > 0, 30,
+               "the ingest worker's snapshots")
+    assert ingest.gauge("cx_assigned_partitions") > 0
+    assert ingest.gauge("cx_enrich_assigned_partitions") == 0
+    assert ingest.counter("cx_comments_enriched_total") == 0
+    assert enrich.gauge("cx_enrich_assigned_partitions") > 0
+    assert enrich.gauge("cx_assigned_partitions") == 0
+    assert enrich.counter("cx_events_total") == 0
+    assert enrich.counter("cx_comments_enriched_total") == wanted
+    assert enrich.gauge("cx_snapshot_last_success_timestamp_seconds") == 0  # never the leader
+    assert enrich.gauge("cx_enrichment_lag_seconds") == 0
+
+
+def test_the_model_waits_while_its_workers_ingest_catches_up() -> None:
+    """In a worker of role ``all`` the batch waits, unclassified, while the ingest is behind."""
+    behind = [True]
+    enricher = Enricher(Validator(max_event_bytes=65536, max_age_seconds=86400), Classifier(),
+                        None)
+    sink = CommentSink(enricher, Settings.from_env({}).warehouse_url, model_thread(),
+                       lambda: behind[0])
+    batch = Batch(accepted=enricher.accept([feedback_event("w", "")], time.time()))
+
+    async def run() -> None:
+        task = asyncio.create_task(sink.write(batch))
+        await asyncio.sleep(4 * WAIT_STEP_S)
+        assert not task.done()
+        behind[0] = False
+        assert await asyncio.wait_for(task, 5) == set()  # no comment: nothing to store
+
+    try:
+        asyncio.run(run())
+    finally:
+        sink.close()

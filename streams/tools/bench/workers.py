@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,9 +31,10 @@ def metric_lines(port: int) -> list[str]:
         return page.read().decode().splitlines()
 
 
-def rows_written(port: int) -> float:
-    return sum(float(line.rsplit(" ", 1)[1]) for line in metric_lines(port)
-               if line.startswith("cx_sink_rows_total{"))
+def sample_sum(lines: list[str], name: str) -> float:
+    """The sum of a metric's samples (every label set) in a /metrics page."""
+    return sum(float(line.rsplit(" ", 1)[1]) for line in lines
+               if line.startswith((f"{name}{{", f"{name} ")))
 
 
 def histogram_buckets(lines: list[str], name: str) -> list[tuple[float, float]]:
@@ -95,14 +97,22 @@ class Workers:
                 [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "warn"],
                 env=env, stdout=log, stderr=subprocess.STDOUT))
 
-    def written(self) -> float:
+    def counter(self, name: str) -> float:
+        """A metric summed over its samples and the workers (0 from one not serving yet)."""
         total = 0.0
         for port, process in zip(self.ports, self.processes, strict=True):
             if process.poll() is not None:
                 raise RuntimeError(f"a bench worker exited with {process.returncode}")
             with contextlib.suppress(OSError):  # not serving yet
-                total += rows_written(port)
+                total += sample_sum(metric_lines(port), name)
         return total
+
+    def gauge(self, name: str) -> float:
+        """The highest value of a gauge among the workers."""
+        return max(sample_sum(metric_lines(port), name) for port in self.ports)
+
+    def written(self) -> float:
+        return self.counter("cx_sink_rows_total")
 
     def wait_for(self, expected: int) -> float:
         """Seconds from the first row written to ``expected`` rows written."""
@@ -123,12 +133,7 @@ class Workers:
         """Until the group owns every source partition: latency then excludes the join."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            owned = 0.0
-            for port in self.ports:
-                with contextlib.suppress(OSError):
-                    owned += sum(float(line.rsplit(" ", 1)[1]) for line in metric_lines(port)
-                                 if line.startswith("cx_assigned_partitions "))
-            if owned >= partitions:
+            if self.counter("cx_assigned_partitions") >= partitions:
                 return
             time.sleep(0.2)
         raise RuntimeError(f"bench workers never owned all {partitions} partitions")
@@ -163,9 +168,11 @@ def throughput(bootstrap: str, base: str | None, work: Path, count: int,
         workers.stop()
 
 
-def latency(base: str | None, partitions: int, work: Path, rate: float,
-            seconds: float) -> dict[str, float]:
-    """Event -> score latency of one worker fed at a steady rate below its capacity."""
+def latency(base: str | None, partitions: int, work: Path, rate: float, seconds: float,
+            change: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None = None
+            ) -> dict[str, float]:
+    """Event -> score (and -> comment insight) latency of one worker fed at a steady rate
+    below its capacity, with the generated events ``change``d first if given."""
     name = f"latency{int(rate)}"
     local = broker.start(work / f"{name}-broker")
     try:
@@ -175,7 +182,8 @@ def latency(base: str | None, partitions: int, work: Path, rate: float,
             workers.wait_assigned(3 * partitions)
             now = time.time()
             spec = TrafficSpec(seed=2, start=now - seconds, duration=seconds, rate=rate)
-            records = [record_of(event) for event in generate(spec)]
+            events = list(generate(spec))
+            records = [record_of(event) for event in (change or list)(events)]
 
             async def paced() -> Any:
                 started = time.monotonic()
@@ -191,7 +199,10 @@ def latency(base: str | None, partitions: int, work: Path, rate: float,
             return {"rate": rate, "events": len(records),
                     "sent_per_s": sum(sent.sent.values()) / sent.seconds,
                     "p50_s": histogram_quantile(lines, "cx_score_latency_seconds", 0.5),
-                    "p99_s": histogram_quantile(lines, "cx_score_latency_seconds", 0.99)}
+                    "p99_s": histogram_quantile(lines, "cx_score_latency_seconds", 0.99),
+                    "insight_p50_s": histogram_quantile(lines, "cx_enrich_latency_seconds", 0.5),
+                    "insight_p99_s": histogram_quantile(lines, "cx_enrich_latency_seconds",
+                                                        0.99)}
         finally:
             workers.stop()
     finally:

@@ -118,6 +118,12 @@ class FollowupBounds:
     min_due: int = 20
 
 
+DEFAULT_ONSETS_MS: Final = tuple(minutes * 60_000 for minutes in (10, 20, 30, 60, 120, 180, 360))
+"""Candidate onsets of the sequential detector: roughly doubling from 10 min to the longest
+default window, so whenever a change began, one candidate holds at least about half its
+span and little from before it."""
+
+
 @dataclass(frozen=True, slots=True)
 class DetectorConfig:
     windows_ms: tuple[int, ...] = (3_600_000, 6 * 3_600_000)

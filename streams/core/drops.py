@@ -118,10 +118,11 @@ class FollowupBounds:
     min_due: int = 20
 
 
-DEFAULT_ONSETS_MS: Final = tuple(minutes * 60_000 for minutes in (10, 20, 30, 60, 120, 180, 360))
-"""Candidate onsets of the sequential detector: roughly doubling from 10 min to the longest
-default window, so whenever a change began, one candidate holds at least about half its
-span and little from before it."""
+DEFAULT_ONSETS_MS: Final = tuple(minutes * 60_000 for minutes in (15, 30, 120, 180))
+"""Candidate onsets of the sequential detector. With the default windows (1h, 6h) they make
+a ladder that roughly doubles from 15 min to 6 h: whenever a change began, one rung holds at
+least about half its span and little from before it. Few rungs, because each one costs a
+factor in the Bonferroni adjustment and a span in every pass's read."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +140,7 @@ class DetectorConfig:
     """After resolving, the same alert does not fire again for this long."""
     onsets_ms: tuple[int, ...] = ()
     """Candidate onsets of the sequential detector (how long ago a change may have begun),
-    empty: off. See ``onset_findings``."""
+    empty: off. See ``best_onset``."""
     window_alarms: bool = True
     """Whether the windows' findings may fire an alert. False leaves alarms to the
     sequential detector (the bench compares them); the windows still judge recovery."""
@@ -455,11 +456,11 @@ def best_onset(tried: list[tuple[int, Measured]], rule: Rule, candidates: int
                ) -> tuple[int, Measured]:
     """The sequential detector's verdict on one metric: the onset that fits best.
 
-    A window-limited generalised likelihood ratio: for each candidate onset the
-    change since then is tested exactly (the metric's own test against the
-    baseline before the longest candidate), the smallest p-value among the onsets
-    whose worsening is big enough to page wins, and it is multiplied by the number
-    of candidates (Bonferroni), so choosing the onset after the fact costs no false
+    A window-limited generalised likelihood ratio: for each candidate onset the change
+    since then is tested exactly (the metric's own test, against the baseline before the
+    longest span of the pass, so no candidate's norm holds the change). The smallest
+    p-value among the onsets whose worsening is big enough to page wins, multiplied by the
+    number of candidates (Bonferroni): choosing the onset after the fact costs no false
     alarms. The result is one hypothesis of the pass like any window's.
     """
     big = [t for t in tried if t[1][5] >= rule.min_effect]

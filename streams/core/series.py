@@ -85,10 +85,10 @@ class Series:
             return bounds(end_ms - span_ms - config.baseline_ms, end_ms - span_ms)
 
         # Each window against the baseline right before it; every candidate onset against
-        # the one before the earliest onset, so no candidate's baseline holds the change.
-        earliest = max(config.onsets_ms, default=0)
+        # the one before the longest span, so no candidate's baseline holds the change.
         windows = [(span, onset, bounds(end_ms - span, end_ms),
-                    before(earliest if onset else span)) for span, onset in config.spans_ms]
+                    before(config.longest_ms if onset else span))
+                   for span, onset in config.spans_ms]
         backlog = bounds(end_ms - config.baseline_ms, end_ms)
         for scope, summed in self.cumulative.items():
             if not (summed[hi] - summed[reach]).any():

@@ -67,12 +67,12 @@ def live_comparisons(warehouse: Warehouse, end_ms: int, config: DetectorConfig,
     for i, window in enumerate(config.windows_ms):
         parts.append((f"r{i}", end_ms - window, end_ms))
         parts.append((f"b{i}", end_ms - window - config.baseline_ms, end_ms - window))
-    # Candidate onsets share the baseline before the earliest one (a window's, if equal).
-    earliest = max(config.onsets_ms, default=0)
-    onset_base = next((f"b{i}" for i, w in enumerate(config.windows_ms) if w == earliest),
+    # Candidate onsets share the baseline before the longest span (a window's, if it is one).
+    longest = config.longest_ms
+    onset_base = next((f"b{i}" for i, w in enumerate(config.windows_ms) if w == longest),
                       "bo")
     if config.onsets_ms and onset_base == "bo":
-        parts.append(("bo", end_ms - earliest - config.baseline_ms, end_ms - earliest))
+        parts.append(("bo", end_ms - longest - config.baseline_ms, end_ms - longest))
     parts += [(f"o{j}", end_ms - onset, end_ms) for j, onset in enumerate(config.onsets_ms)]
     parts.append((BACKLOG, end_ms - config.baseline_ms, end_ms))
     start_s = (end_ms - config.longest_ms - config.baseline_ms - deadline_ms) // 1000

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import math
 import resource
 import tempfile
 import time
@@ -37,7 +38,17 @@ from streams.cli.render import say
 from streams.config import Settings
 from streams.core.alerts import FIRING, AlertState, Change, step
 from streams.core.backtest import check_step, reach, replay
-from streams.core.drops import DEFAULT_ONSETS_MS, SLA_FLOOR, AlertKey, DetectorConfig, judge
+from streams.core.drops import (
+    DEFAULT_ONSETS_MS,
+    SILENT,
+    SLA_FLOOR,
+    AlertKey,
+    DetectorConfig,
+    findings,
+    judge,
+)
+from streams.core.series import Series
+from streams.core.significance import needed_observations
 from streams.core.stats import ALL, COMMENT_THEMES, STAT_COLUMNS, THEME_PREFIX
 from streams.core.units import format_window
 from streams.queries.alerting import bucket_series, live_comparisons
@@ -158,11 +169,13 @@ DETECTORS: Final = ("windows", "sequential", "combined")
 
 
 def detectors(config: DetectorConfig) -> dict[str, DetectorConfig]:
-    """The windows alone, the sequential detector alone (the windows only judge recovery),
-    and both; the candidate onsets are the configured ones, else the defaults."""
+    """The windows alone; the sequential detector alone, its onsets taking the windows'
+    rungs of the ladder too (the windows only judge recovery); and both. The candidate
+    onsets are the configured ones, else the defaults."""
     onsets = config.onsets_ms or DEFAULT_ONSETS_MS
+    ladder = tuple(sorted({*onsets, *config.windows_ms}))
     return {"windows": replace(config, onsets_ms=()),
-            "sequential": replace(config, onsets_ms=onsets, window_alarms=False),
+            "sequential": replace(config, onsets_ms=ladder, window_alarms=False),
             "combined": replace(config, onsets_ms=onsets, window_alarms=True)}
 
 
@@ -181,16 +194,71 @@ Fresh = Callable[[str], Warehouse]
 
 def backtest(warehouse: Warehouse, *, start_ms: int, end_ms: int,
              configs: dict[str, DetectorConfig], deadline_ms: int
-             ) -> tuple[dict[str, list[Change]], int]:
+             ) -> tuple[dict[str, list[Change]], int, Series]:
     """Per detector, every change a replay at each 5-minute step of [start, end] makes (one
-    read of the minutes for all), and the steps."""
+    read of the minutes for all), the steps, and the minutes read."""
     reach_ms = max(reach(config, deadline_ms) for config in configs.values())
     start_ms -= start_ms % STEP_MS
     end_ms -= end_ms % STEP_MS
     series = bucket_series(warehouse, start_ms=start_ms - reach_ms, end_ms=end_ms, step_ms=STEP_MS)
     changes = {name: replay(series, start_ms=start_ms, end_ms=end_ms, config=config,
                             deadline_ms=deadline_ms) for name, config in configs.items()}
-    return changes, (end_ms - start_ms) // STEP_MS + 1
+    return changes, (end_ms - start_ms) // STEP_MS + 1, series
+
+
+# --- what any test needs ----------------------------------------------------------------------
+
+SHARES: Final[dict[str, tuple[str, str, str]]] = {
+    "failure-spike": ("failure_rate", "failures", "interactions"),
+    "degraded": ("failure_rate", "failures", "interactions"),
+    "nps-drop": ("unhappy_share", "followup_needed", "feedback")}
+"""Scenario -> the share that shows it first: (metric, hits, observations)."""
+
+
+def hypotheses(series: Series, end_ms: int, config: DetectorConfig, deadline_ms: int) -> int:
+    """How many hypotheses the pass at ``end_ms`` adjusts together."""
+    comparisons, _ = series.comparisons(end_ms, config, deadline_ms)
+    return sum(f.q_value is not None for f in findings(comparisons, config))
+
+
+def evidence(scenario: str, incident: Incident, series: Series, config: DetectorConfig,
+             deadline_ms: int) -> dict[str, Any]:
+    """The arithmetic of a target: how long the scenario's own data takes to be significant.
+
+    The bar is the Benjamini-Hochberg threshold of the strongest of ``m`` hypotheses of
+    the pass, ``fdr / m``; the share's observed rate before and during the incident, on its
+    scope, give the observations any exact test needs at the median (``needed_observations``).
+    """
+    end_ms = int(incident.end * 1000) - int(incident.end * 1000) % STEP_MS
+    onset_ms = int(incident.start * 1000)
+    m = hypotheses(series, end_ms, config, deadline_ms)
+    bar = config.fdr / max(1, m)
+    row: dict[str, Any] = {"hypotheses": m, "bar": bar}
+    if scenario == "followup-backlog":
+        return row | {"measure": "followup_sla", "minutes": deadline_ms / 60_000,
+                      "why": f"a case is overdue only {format_window(deadline_ms)} after its "
+                             "feedback: before that nothing differs"}
+    scope = (incident.tenant, incident.channel or ALL, incident.touchpoint or ALL)
+    before = series.span(scope, onset_ms - config.baseline_ms, onset_ms, deadline_ms).stats
+    during = series.span(scope, onset_ms, end_ms, deadline_ms).stats
+    hours = (end_ms - onset_ms) / 3_600_000
+    if scenario == "silent-channel":
+        usual = before.feedback / (config.baseline_ms / 3_600_000)
+        dispersion = config.rules[SILENT].dispersion
+        minutes = 60 * dispersion * math.log(1 / bar) / usual if usual else None
+        return row | {"measure": "answers", "per_hour": usual, "minutes": minutes,
+                      "why": f"no answer where {usual:.0f}/h are usual: p = exp(-{usual:.0f}/h"
+                             f" x t / {dispersion:g}) (dispersion) <= {bar:.1g}"}
+    metric, hits, of = SHARES[scenario]
+    p0 = getattr(before, hits) / max(1, getattr(before, of))
+    p1 = getattr(during, hits) / max(1, getattr(during, of))
+    per_hour = getattr(during, of) / hours
+    n = needed_observations(p0, p1, bar, fewest=config.rules[metric].min_n)
+    minutes = 60 * n / per_hour if n is not None and per_hour else None
+    return row | {"measure": metric, "p0": p0, "p1": p1, "per_hour": per_hour, "n": n,
+                  "minutes": minutes,
+                  "why": f"{metric} {p0:.3f} -> {p1:.3f} on {per_hour:.1f} {of}/h: the median "
+                         f"sample reaches p <= {bar:.1g} at n = {n}"}
 
 
 def _loaded(fresh: Fresh, name: str, spec: TrafficSpec, deadline_ms: int
@@ -217,14 +285,16 @@ def scenario_delay(fresh: Fresh, scenario: str, volume: str, per_hour: float, *,
     warehouse, row = _loaded(fresh, f"{scenario.replace('-', '_')}_{volume}", spec,
                              deadline_ms)
     started = time.perf_counter()
-    changes, steps = backtest(warehouse, start_ms=int(incident.start - 3600) * 1000,
-                              end_ms=end * 1000, configs=detectors(config),
-                              deadline_ms=deadline_ms)
+    compared = detectors(config)
+    changes, steps, series = backtest(warehouse, start_ms=int(incident.start - 3600) * 1000,
+                                      end_ms=end * 1000, configs=compared,
+                                      deadline_ms=deadline_ms)
     found = {name: detection(incident, replayed) for name, replayed in changes.items()}
+    needs = evidence(scenario, incident, series, compared["combined"], deadline_ms)
     row |= {"scenario": scenario, "volume": volume, "per_hour": per_hour,
             "onset": int(incident.start), "horizon_s": int(incident.end - incident.start),
             "steps": steps, "replay_s": time.perf_counter() - started,
-            **found[configured(config)], "detectors": found}
+            **found[configured(config)], "detectors": found, "evidence": needs}
     say(f"  {row['events']:,} events in {row['load_s']:.0f}s, {steps} steps x "
         f"{len(found)} detectors in {row['replay_s']:.1f}s: " + ", ".join(
             f"{name} {_minutes(one['delay_s'])} ({len(one['false_alarms'])} outside)"
@@ -242,7 +312,7 @@ def steady_alarms(fresh: Fresh, volume: str, per_hour: float, *, days: int, end:
         f"{days} days")
     warehouse, row = _loaded(fresh, f"steady_{volume}", spec, deadline_ms)
     started = time.perf_counter()
-    changes, steps = backtest(warehouse, start_ms=(end - (days - 1) * DAY) * 1000,
+    changes, steps, _ = backtest(warehouse, start_ms=(end - (days - 1) * DAY) * 1000,
                               end_ms=end * 1000, configs=detectors(config),
                               deadline_ms=deadline_ms)
     weeks = (days - 1) / 7
@@ -381,7 +451,7 @@ def measure(plan: Plan, fresh: Fresh, config: DetectorConfig, deadline_ms: int,
     return {"plan": asdict(plan), "replay_step_s": STEP_MS // 1000,
             "windows_s": [w // 1000 for w in config.windows_ms],
             "baseline_s": config.baseline_ms // 1000, "fdr": config.fdr,
-            "onsets_s": [o // 1000 for o in detectors(config)["combined"].onsets_ms],
+            "onsets_s": [o // 1000 for o in detectors(config)["sequential"].onsets_ms],
             "configured": configured(config),
             "detection": detections, "steady": steady, "pass_cost": cost,
             "seconds": time.perf_counter() - started}
@@ -460,6 +530,14 @@ def report(results: dict[str, Any]) -> str:
                      + "".join(f"{_minutes(found[name]['delay_s']):<14}" for name in DETECTORS)
                      + f"{len(found['combined']['false_alarms']):>6}  "
                      f"{_by_metric(found['combined']['in_scope'])}")
+    lines += ["", "what any test needs: the scenario's own share on its scope, the median sample "
+              "against the bar fdr/m of the pass's m hypotheses (combined)",
+              f"{'scenario':<18}{'volume':<7}{'m':>6}{'bar':>9}  {'needs':<10}how"]
+    for row in results["detection"]:
+        needs = row["evidence"]
+        lines.append(f"{row['scenario']:<18}{row['volume']:<7}{needs['hypotheses']:>6}"
+                     f"{needs['bar']:>9.1g}  {_minutes(needs.get('minutes')):<10}"
+                     f"{needs['why']}")
     lines += ["", "false alarms on steady traffic (replay of days 2..N, every step): alerts "
               "(per tenant-week)",
               f"{'volume':<7}{'/h':>5}{'tenants':>8}{'weeks':>6}{'events':>10}  "

@@ -120,7 +120,7 @@ def test_a_tiny_run_measures_every_stage(clickhouse_server: ClickHouseServer) ->
     needs = row["evidence"]
     assert needs["measure"] == "failure_rate" and needs["hypotheses"] > 0
     assert needs["bar"] == pytest.approx(0.001 / needs["hypotheses"])
-    assert needs["p1"] > needs["p0"] and needs["n"] >= 20  # the rule's min_n at least
+    assert needs["p1"] > needs["p0"] and needs["n"] >= 1 and needs["min_n"] == 20
     [steady] = results["steady"]
     assert steady["tenants"] == 3 and steady["weeks"] == pytest.approx(1 / 7)
     assert steady["per_tenant_week"] == pytest.approx(steady["alerts"] * 7 / 3)

@@ -253,12 +253,14 @@ def evidence(scenario: str, incident: Incident, series: Series, config: Detector
     p0 = getattr(before, hits) / max(1, getattr(before, of))
     p1 = getattr(during, hits) / max(1, getattr(during, of))
     per_hour = getattr(during, of) / hours
-    n = needed_observations(p0, p1, bar, fewest=config.rules[metric].min_n)
+    n = needed_observations(p0, p1, bar)
     minutes = 60 * n / per_hour if n is not None and per_hour else None
+    min_n = config.rules[metric].min_n
     return row | {"measure": metric, "p0": p0, "p1": p1, "per_hour": per_hour, "n": n,
-                  "minutes": minutes,
+                  "min_n": min_n, "minutes": minutes,
                   "why": f"{metric} {p0:.3f} -> {p1:.3f} on {per_hour:.1f} {of}/h: the median "
-                         f"sample reaches p <= {bar:.1g} at n = {n}"}
+                         f"sample reaches p <= {bar:.1g} at n = {n} (a test also needs "
+                         f"min_n = {min_n}, earlier data included)"}
 
 
 def _loaded(fresh: Fresh, name: str, spec: TrafficSpec, deadline_ms: int
@@ -503,6 +505,10 @@ def _minutes(seconds: float | None) -> str:
     return f"{seconds / 3600:.1f} h" if seconds >= 5 * 3600 else f"{seconds / 60:.0f} min"
 
 
+def _needs(minutes: float | None) -> str:
+    return "beyond" if minutes is None else _minutes(60 * minutes)
+
+
 def _by_metric(hits: list[dict[str, Any]]) -> str:
     """Each metric that fired in scope, at its first delay: ``nps 35m, health 40m``."""
     first: dict[str, int] = {}
@@ -536,7 +542,7 @@ def report(results: dict[str, Any]) -> str:
     for row in results["detection"]:
         needs = row["evidence"]
         lines.append(f"{row['scenario']:<18}{row['volume']:<7}{needs['hypotheses']:>6}"
-                     f"{needs['bar']:>9.1g}  {_minutes(needs.get('minutes')):<10}"
+                     f"{needs['bar']:>9.1g}  {_needs(needs.get('minutes')):<10}"
                      f"{needs['why']}")
     lines += ["", "false alarms on steady traffic (replay of days 2..N, every step): alerts "
               "(per tenant-week)",

@@ -73,7 +73,10 @@ def live_comparisons(warehouse: Warehouse, end_ms: int, config: DetectorConfig,
                       "bo")
     if config.onsets_ms and onset_base == "bo":
         parts.append(("bo", end_ms - longest - config.baseline_ms, end_ms - longest))
-    parts += [(f"o{j}", end_ms - onset, end_ms) for j, onset in enumerate(config.onsets_ms)]
+    # An onset as long as a window reads the window's recent span.
+    recent = {window: f"r{i}" for i, window in enumerate(config.windows_ms)}
+    parts += [(f"o{j}", end_ms - onset, end_ms) for j, onset in enumerate(config.onsets_ms)
+              if onset not in recent]
     parts.append((BACKLOG, end_ms - config.baseline_ms, end_ms))
     start_s = (end_ms - config.longest_ms - config.baseline_ms - deadline_ms) // 1000
     rows = warehouse.query(
@@ -90,7 +93,8 @@ def live_comparisons(warehouse: Warehouse, end_ms: int, config: DetectorConfig,
                 have = spans.get((target, name))
                 spans[(target, name)] = span if have is None else _add(have, span)
     names = [(window, f"r{i}", f"b{i}", False) for i, window in enumerate(config.windows_ms)]
-    names += [(onset, f"o{j}", onset_base, True) for j, onset in enumerate(config.onsets_ms)]
+    names += [(onset, recent.get(onset, f"o{j}"), onset_base, True)
+              for j, onset in enumerate(config.onsets_ms)]
     comparisons = [Comparison(scope, span, spans[(scope, recent)], spans[(scope, base)], onset)
                    for scope in sorted({scope for scope, _ in spans})
                    for span, recent, base, onset in names]

@@ -169,12 +169,13 @@ DETECTORS: Final = ("windows", "sequential", "combined")
 
 
 def detectors(config: DetectorConfig) -> dict[str, DetectorConfig]:
-    """The windows alone; the sequential detector alone, its onsets taking the windows'
-    rungs of the ladder too (the windows only judge recovery); and both. The candidate
-    onsets are the configured ones, else the defaults."""
-    onsets = config.onsets_ms or DEFAULT_ONSETS_MS
+    """The windows alone; the sequential detector alone, the windows' spans rungs of its
+    ladder (the windows only judge recovery); and both, each with its own hypotheses. The
+    candidate onsets are the configured ones, else the defaults."""
+    onsets = tuple(o for o in config.onsets_ms or DEFAULT_ONSETS_MS
+                   if o not in config.windows_ms)
     ladder = tuple(sorted({*onsets, *config.windows_ms}))
-    return {"windows": replace(config, onsets_ms=()),
+    return {"windows": replace(config, onsets_ms=(), window_alarms=True),
             "sequential": replace(config, onsets_ms=ladder, window_alarms=False),
             "combined": replace(config, onsets_ms=onsets, window_alarms=True)}
 

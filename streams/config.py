@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from streams.comments.labels import LANGUAGES, THEMES
 from streams.comments.pii import KINDS, parse_kinds
-from streams.core.drops import DetectorConfig, parse_bounds, parse_rules
+from streams.core.drops import DEFAULT_ONSETS_MS, DetectorConfig, parse_bounds, parse_rules
 from streams.core.pseudonyms import Pseudonym, pseudonymiser
 from streams.core.scores import parse_weights
 from streams.core.triggers import DEFAULT_KEYWORDS, parse_keywords
@@ -69,6 +69,10 @@ def _windows(name: str, raw: str) -> tuple[float, ...]:
         return tuple(parse_duration(part.strip()) for part in raw.split(",") if part.strip())
     except ValueError as error:
         raise ConfigError(f"{name}: {error}") from None
+
+
+def _onsets(name: str, raw: str) -> tuple[float, ...]:
+    return () if raw.strip().lower() == "off" else _windows(name, raw)
 
 
 def _duration(name: str, raw: str) -> float:
@@ -277,6 +281,12 @@ class Settings:
     alert_windows: tuple[float, ...] = field(default=(3600.0, 6 * 3600.0),
                                              metadata=_env("CX_ALERT_WINDOWS", _windows))
     """Recent windows compared with the baseline (CX_ALERT_WINDOWS=1h,6h)."""
+    alert_onsets: tuple[float, ...] | None = field(default=None,
+                                                   metadata=_env("CX_ALERT_ONSETS", _onsets))
+    """Candidate onsets of the sequential detector (CX_ALERT_ONSETS=15m,30m,2h,3h, or off);
+    unset: the default ladder's rungs shorter than the longest window. With onsets, the
+    windows are rungs too and the sequential detector alone fires (the bench found it at
+    least as fast everywhere, with fewer hypotheses); the windows judge recovery."""
     alert_baseline: float = field(default=7 * 86400.0,
                                   metadata=_env("CX_ALERT_BASELINE", _duration))
     """The span right before each recent window that is its norm."""
@@ -444,9 +454,20 @@ class Settings:
     def followup_deadline_ms(self) -> int:
         return self.followup_hours * 3_600_000
 
+    def onsets(self) -> tuple[float, ...]:
+        """The sequential detector's candidate onsets in seconds: as set, or by default the
+        rungs of ``DEFAULT_ONSETS_MS`` inside the longest window (its reach and baseline);
+        when there are any, the windows are rungs of the ladder too."""
+        chosen = self.alert_onsets
+        if chosen is None:
+            longest = max(self.alert_windows, default=0.0)
+            chosen = tuple(o / 1000 for o in DEFAULT_ONSETS_MS if o / 1000 < longest)
+        return tuple(sorted({*chosen, *self.alert_windows})) if chosen else ()
+
     def detector(self) -> DetectorConfig:
         """The drop detector's configuration; ConfigError names a bad variable."""
         for name, seconds in (("CX_ALERT_WINDOWS", min(self.alert_windows, default=0)),
+                              *(("CX_ALERT_ONSETS", onset) for onset in self.onsets()),
                               ("CX_ALERT_BASELINE", self.alert_baseline)):
             if seconds < 60 or seconds % 60:
                 raise ConfigError(f"{name} must be whole minutes, got {seconds:g}s")
@@ -455,6 +476,8 @@ class Settings:
         try:
             return DetectorConfig(
                 windows_ms=tuple(sorted(int(w * 1000) for w in self.alert_windows)),
+                onsets_ms=tuple(int(o * 1000) for o in self.onsets()),
+                window_alarms=not self.onsets(),
                 baseline_ms=int(self.alert_baseline * 1000), fdr=self.alert_fdr,
                 cooldown_ms=int(self.alert_cooldown * 1000),
                 rules=parse_rules(self.alert_rules), weights=parse_weights(self.health_weights),

@@ -126,3 +126,22 @@ def test_tls_files_need_a_tls_protocol() -> None:
         Settings.from_env({"CX_KAFKA_SSL_CAFILE": "/ca.pem"})
     with pytest.raises(ConfigError, match="CX_KAFKA_SSL_KEYFILE needs CX_KAFKA_SSL_CERTFILE"):
         Settings.from_env({"CX_KAFKA_SECURITY_PROTOCOL": "SSL", "CX_KAFKA_SSL_KEYFILE": "/k"})
+
+
+def test_sequential_onsets_default_inside_the_longest_window_set_or_off() -> None:
+    config = Settings.from_env({}).detector()
+    # The default rungs 15m, 30m, 2h, 3h and the windows 1h, 6h: one ladder, which alone fires.
+    assert config.onsets_ms == (900_000, 1_800_000, 3_600_000, 7_200_000, 10_800_000,
+                                21_600_000)
+    assert not config.window_alarms
+    assert Settings.from_env({"CX_ALERT_WINDOWS": "1h"}).detector().onsets_ms == (
+        900_000, 1_800_000, 3_600_000)  # the rungs inside the hour: no longer reach
+    for off in ({"CX_ALERT_WINDOWS": "5m,15m"}, {"CX_ALERT_ONSETS": "off"}):
+        windows = Settings.from_env(off).detector()
+        assert windows.onsets_ms == () and windows.window_alarms
+    assert Settings.from_env({"CX_ALERT_ONSETS": "1h,10m,1h"}).detector().onsets_ms == (
+        600_000, 3_600_000, 21_600_000)
+    with pytest.raises(ConfigError, match="CX_ALERT_ONSETS must be whole minutes, got 90s"):
+        Settings.from_env({"CX_ALERT_ONSETS": "10m,90s"}).detector()
+    with pytest.raises(ConfigError, match="CX_ALERT_ONSETS: duration 'soon'"):
+        Settings.from_env({"CX_ALERT_ONSETS": "soon"})

@@ -22,7 +22,8 @@ def check_step(step_ms: int, config: DetectorConfig, deadline_ms: int) -> None:
     """ValueError unless windows, baseline and deadline are whole steps (exact sums)."""
     if step_ms < 60_000 or step_ms % 60_000:
         raise ValueError(f"step must be whole minutes, got {step_ms / 1000:g}s")
-    spans = [(f"window {format_window(w)}", w) for w in config.windows_ms]
+    spans = [(f"{'onset' if onset else 'window'} {format_window(w)}", w)
+             for w, onset in config.spans_ms]
     spans += [("baseline", config.baseline_ms), ("follow-up deadline", deadline_ms)]
     for name, span in spans:
         if span % step_ms:
@@ -31,9 +32,9 @@ def check_step(step_ms: int, config: DetectorConfig, deadline_ms: int) -> None:
 
 
 def reach(config: DetectorConfig, deadline_ms: int) -> int:
-    """How far before its first step a backtest reads: the longest window, the baseline
-    before it, and one follow-up deadline for the cases that came due in them."""
-    return max(config.windows_ms) + config.baseline_ms + deadline_ms
+    """How far before its first step a backtest reads: the longest window or onset, the
+    baseline before it, and one follow-up deadline for the cases that came due in them."""
+    return config.longest_ms + config.baseline_ms + deadline_ms
 
 
 def replay(series: Series, *, start_ms: int, end_ms: int, config: DetectorConfig,

@@ -118,6 +118,13 @@ class FollowupBounds:
     min_due: int = 20
 
 
+DEFAULT_ONSETS_MS: Final = tuple(minutes * 60_000 for minutes in (15, 30, 120, 180))
+"""Candidate onsets of the sequential detector. With the default windows (1h, 6h) they make
+a ladder that roughly doubles from 15 min to 6 h: whenever a change began, one rung holds at
+least about half its span and little from before it. Few rungs, because each one costs a
+factor in the Bonferroni adjustment and a span in every pass's read."""
+
+
 @dataclass(frozen=True, slots=True)
 class DetectorConfig:
     windows_ms: tuple[int, ...] = (3_600_000, 6 * 3_600_000)
@@ -131,11 +138,27 @@ class DetectorConfig:
     worsening of ``resolve_fraction * min_effect`` at nominal ``resolve_p``."""
     cooldown_ms: int = 30 * 60_000
     """After resolving, the same alert does not fire again for this long."""
+    onsets_ms: tuple[int, ...] = ()
+    """Candidate onsets of the sequential detector (how long ago a change may have begun),
+    empty: off. See ``best_onset``."""
+    window_alarms: bool = True
+    """Whether the windows' findings may fire an alert. False leaves alarms to the
+    sequential detector (the bench compares them); the windows still judge recovery."""
     rules: Mapping[str, Rule] = field(default_factory=lambda: dict(DEFAULT_RULES))
     weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     bounds: Mapping[str, FollowupBounds] = field(
         default_factory=lambda: {ALL: FollowupBounds()})
     """Per tenant, ``*`` for every other tenant."""
+
+    @property
+    def longest_ms(self) -> int:
+        """The longest recent span any test reads: a window or the earliest onset."""
+        return max((*self.windows_ms, *self.onsets_ms))
+
+    @property
+    def spans_ms(self) -> tuple[tuple[int, bool], ...]:
+        """Every recent span a pass compares, (length, is an onset), windows first."""
+        return (*((w, False) for w in self.windows_ms), *((o, True) for o in self.onsets_ms))
 
     def bounds_of(self, tenant: str) -> FollowupBounds:
         return self.bounds.get(tenant) or self.bounds.get(ALL) or FollowupBounds()
@@ -161,6 +184,8 @@ class Comparison:
     window_ms: int
     recent: Span
     baseline: Span
+    onset: bool = False
+    """A candidate onset of the sequential detector rather than a recent window."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,8 +204,11 @@ class Finding:
     effect: float
     """The worsening in the rule's units; positive is worse."""
     p_value: float | None
-    """None for bounds, which are not tests."""
+    """None for bounds, which are not tests; the sequential detector's is adjusted for the
+    candidate onsets it chose among."""
     q_value: float | None = None
+    onset: bool = False
+    """Found by the sequential detector: ``window_ms`` is the onset that fits best."""
 
     @property
     def key(self) -> AlertKey:
@@ -402,30 +430,70 @@ def _without_comments(metrics: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(metric for metric in metrics if metric not in COMMENT_METRICS)
 
 
-def findings(comparisons: Iterable[Comparison], config: DetectorConfig) -> list[Finding]:
-    """Every hypothesis of one pass, q-values adjusted together (Benjamini-Hochberg)."""
+def _measured(comparison: Comparison, config: DetectorConfig) -> list[tuple[str, Measured]]:
+    """Every test of one comparison, as (metric, measured)."""
     smallest = min(rule.min_n for rule in config.rules.values())
-    fewest_comments = min(config.rules[metric].min_n for metric in COMMENT_METRICS)
-    found: list[tuple[Scope, str, int, Measured]] = []
+    recent = comparison.recent
+    metrics = metrics_of(comparison.scope)
+    if recent.stats.comments < min(config.rules[m].min_n for m in COMMENT_METRICS):
+        metrics = _without_comments(metrics)  # most leaf scopes: no comment test
+    if SILENT not in metrics and (recent.stats.interactions + recent.stats.feedback
+                                  + recent.followups.due) < smallest:
+        return []  # too little data for any test: a cheap skip for quiet touchpoints
+    out: list[tuple[str, Measured]] = []
+    for metric in metrics:
+        rule = config.rules[metric]
+        screen = rule.min_effect * config.resolve_fraction
+        if metric == "health":
+            measured = _health(recent, comparison.baseline, rule, screen, config.weights)
+        else:
+            measured = _measure(metric, recent, comparison.baseline, rule, screen)
+        out += [(metric, m) for m in measured]
+    return out
+
+
+def best_onset(tried: list[tuple[int, Measured]], rule: Rule, candidates: int
+               ) -> tuple[int, Measured]:
+    """The sequential detector's verdict on one metric: the onset that fits best.
+
+    A window-limited generalised likelihood ratio: for each candidate onset the change
+    since then is tested exactly (the metric's own test, against the baseline before the
+    longest span of the pass, so no candidate's norm holds the change). The smallest
+    p-value among the onsets whose worsening is big enough to page wins, multiplied by the
+    number of candidates (Bonferroni): choosing the onset after the fact costs no false
+    alarms. The result is one hypothesis of the pass like any window's.
+    """
+    big = [t for t in tried if t[1][5] >= rule.min_effect]
+    window, measured = min(big or tried, key=lambda t: (t[1][6], t[0]))
+    return window, (*measured[:6], min(1.0, measured[6] * candidates))
+
+
+def findings(comparisons: Iterable[Comparison], config: DetectorConfig) -> list[Finding]:
+    """Every hypothesis of one pass, q-values adjusted together (Benjamini-Hochberg).
+
+    The windows give one hypothesis per window; the sequential detector one per
+    scope, metric and measure over all its candidate onsets (``best_onset``).
+    """
+    windows: list[tuple[Scope, str, int, Measured]] = []
+    onsets: dict[tuple[Scope, str, str], list[tuple[int, Measured]]] = {}
     for comparison in comparisons:
-        recent = comparison.recent
-        metrics = metrics_of(comparison.scope)
-        if recent.stats.comments < fewest_comments:  # most leaf scopes: no comment test
-            metrics = _without_comments(metrics)
-        if SILENT not in metrics and (recent.stats.interactions + recent.stats.feedback
-                                      + recent.followups.due) < smallest:
-            continue  # too little data for any test: a cheap skip for quiet touchpoints
-        for metric in metrics:
-            rule = config.rules[metric]
-            screen = rule.min_effect * config.resolve_fraction
-            if metric == "health":
-                measured = _health(recent, comparison.baseline, rule, screen, config.weights)
+        for metric, m in _measured(comparison, config):
+            if comparison.onset:
+                onsets.setdefault((comparison.scope, metric, m[0]), []).append(
+                    (comparison.window_ms, m))
             else:
-                measured = _measure(metric, recent, comparison.baseline, rule, screen)
-            found += [(comparison.scope, metric, comparison.window_ms, m) for m in measured]
-    q_values = benjamini_hochberg([m[6] for *_, m in found])
-    return [Finding(scope, metric, window, *m, q_value=q)
-            for (scope, metric, window, m), q in zip(found, q_values, strict=True)]
+                windows.append((comparison.scope, metric, comparison.window_ms, m))
+    count = len(config.onsets_ms)
+    scanned = [(scope, metric, *best_onset(tried, config.rules[metric], count))
+               for (scope, metric, _), tried in onsets.items()]
+    tested = [(*w, False) for w in windows] if config.window_alarms else []
+    tested += [(*s, True) for s in scanned]
+    q_values = benjamini_hochberg([m[6] for _, _, _, m, _ in tested])
+    out = [Finding(scope, metric, window, *m, q_value=q, onset=onset)
+           for (scope, metric, window, m, onset), q in zip(tested, q_values, strict=True)]
+    if not config.window_alarms:  # they judge recovery only
+        out += [Finding(scope, metric, window, *m) for scope, metric, window, m in windows]
+    return out
 
 
 # --- from findings to a verdict per alert -----------------------------------------------------
@@ -461,11 +529,13 @@ def verdicts(found: Iterable[Finding], config: DetectorConfig) -> dict[AlertKey,
         by_key.setdefault(finding.key, []).append(finding)
     out = {}
     for key, items in by_key.items():
-        freshest = min(f.window_ms for f in items)
-        clear = not any(_still_worse(f, config) for f in items if f.window_ms == freshest)
+        judged = [f for f in items if not f.onset] or items  # windows judge, when they can
+        freshest = min(f.window_ms for f in judged)
+        now = [f for f in judged if f.window_ms == freshest]
+        clear = not any(_still_worse(f, config) for f in now)
         alarming = [f for f in items if _alarms(f, config)]
         alarm = min(alarming, key=lambda f: (f.q_value, f.window_ms)) if alarming else None
-        current = max((f for f in items if f.window_ms == freshest), key=lambda f: f.effect)
+        current = max(now, key=lambda f: f.effect)
         out[key] = Verdict(alarm, clear, current)
     return out
 

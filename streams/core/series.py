@@ -75,22 +75,27 @@ class Series:
         backlogs: dict[str, Span] = {}
         index = self._index
         hi = index(end_ms)
-        reach = index(end_ms - max(config.windows_ms) - config.baseline_ms - deadline_ms)
+        reach = index(end_ms - config.longest_ms - config.baseline_ms - deadline_ms)
 
         def bounds(start_ms: int, stop_ms: int) -> tuple[int, int, int, int, float]:
             return (index(start_ms), index(stop_ms), index(start_ms - deadline_ms),
                     index(stop_ms - deadline_ms), (stop_ms - start_ms) / 60_000)
 
-        windows = [(window, bounds(end_ms - window, end_ms),
-                    bounds(end_ms - window - config.baseline_ms, end_ms - window))
-                   for window in config.windows_ms]
+        def before(span_ms: int) -> tuple[int, int, int, int, float]:
+            return bounds(end_ms - span_ms - config.baseline_ms, end_ms - span_ms)
+
+        # Each window against the baseline right before it; every candidate onset against
+        # the one before the longest span, so no candidate's baseline holds the change.
+        windows = [(span, onset, bounds(end_ms - span, end_ms),
+                    before(config.longest_ms if onset else span))
+                   for span, onset in config.spans_ms]
         backlog = bounds(end_ms - config.baseline_ms, end_ms)
         for scope, summed in self.cumulative.items():
             if not (summed[hi] - summed[reach]).any():
                 continue  # no data in reach: nothing to compare
-            for window, recent, before in windows:
+            for window, onset, recent, base in windows:
                 out.append(Comparison(scope, window, self._span(scope, *recent),
-                                      self._span(scope, *before)))
+                                      self._span(scope, *base), onset))
             if scope[1] == ALL:  # the bounds read only its follow-ups, as a live pass does
                 span = self._span(scope, *backlog)
                 backlogs[scope[0]] = Span(Stats(), span.followups, span.minutes)

@@ -126,3 +126,15 @@ def holm(p_values: Sequence[float]) -> list[float]:
         running = max(running, min(1.0, p_values[index] * (m - rank)))
         adjusted[index] = running
     return adjusted
+
+
+def needed_observations(p0: float, p1: float, bar: float, *, fewest: int = 1,
+                        most: int = 20_000) -> int | None:
+    """The fewest observations at which a typical sample of a share risen from ``p0`` to
+    ``p1`` (its median count) reaches a p-value of ``bar``, even in the exact test that
+    knows ``p0``: what any test needs, whatever its design. None if more than ``most``.
+    """
+    if p1 <= p0:
+        return None
+    return next((n for n in range(max(1, fewest), most + 1)
+                 if binomial_tail(math.floor(n * p1), n, p0, lower=False) <= bar), None)

@@ -67,8 +67,18 @@ def live_comparisons(warehouse: Warehouse, end_ms: int, config: DetectorConfig,
     for i, window in enumerate(config.windows_ms):
         parts.append((f"r{i}", end_ms - window, end_ms))
         parts.append((f"b{i}", end_ms - window - config.baseline_ms, end_ms - window))
+    # Candidate onsets share the baseline before the longest span (a window's, if it is one).
+    longest = config.longest_ms
+    onset_base = next((f"b{i}" for i, w in enumerate(config.windows_ms) if w == longest),
+                      "bo")
+    if config.onsets_ms and onset_base == "bo":
+        parts.append(("bo", end_ms - longest - config.baseline_ms, end_ms - longest))
+    # An onset as long as a window reads the window's recent span.
+    recent = {window: f"r{i}" for i, window in enumerate(config.windows_ms)}
+    parts += [(f"o{j}", end_ms - onset, end_ms) for j, onset in enumerate(config.onsets_ms)
+              if onset not in recent]
     parts.append((BACKLOG, end_ms - config.baseline_ms, end_ms))
-    start_s = (end_ms - max(config.windows_ms) - config.baseline_ms - deadline_ms) // 1000
+    start_s = (end_ms - config.longest_ms - config.baseline_ms - deadline_ms) // 1000
     rows = warehouse.query(
         f"SELECT tenant, channel, touchpoint, {_span_sums(parts, deadline_ms)} "
         f"FROM {warehouse.database}.score_minutes FINAL "
@@ -82,10 +92,12 @@ def live_comparisons(warehouse: Warehouse, end_ms: int, config: DetectorConfig,
             for target in rollups(scope):
                 have = spans.get((target, name))
                 spans[(target, name)] = span if have is None else _add(have, span)
-    comparisons = [
-        Comparison(scope, window, spans[(scope, f"r{i}")], spans[(scope, f"b{i}")])
-        for scope in sorted({scope for scope, _ in spans})
-        for i, window in enumerate(config.windows_ms)]
+    names = [(window, f"r{i}", f"b{i}", False) for i, window in enumerate(config.windows_ms)]
+    names += [(onset, recent.get(onset, f"o{j}"), onset_base, True)
+              for j, onset in enumerate(config.onsets_ms)]
+    comparisons = [Comparison(scope, span, spans[(scope, recent)], spans[(scope, base)], onset)
+                   for scope in sorted({scope for scope, _ in spans})
+                   for span, recent, base, onset in names]
     backlogs = {scope[0]: span for (scope, name), span in spans.items()
                 if name == BACKLOG and scope[1] == ALL}
     return comparisons, backlogs

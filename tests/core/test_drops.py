@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import pytest
 
 from streams.core.drops import (
+    DEFAULT_ONSETS_MS,
     Comparison,
     DetectorConfig,
     FollowupBounds,
@@ -17,8 +19,10 @@ from streams.core.drops import (
     judge,
     parse_bounds,
     parse_rules,
+    verdicts,
 )
 from streams.core.scores import Followups
+from streams.core.significance import fisher
 from streams.core.stats import ALL, Stats
 
 HOUR_MS = 3_600_000
@@ -235,3 +239,77 @@ def test_comment_metrics_need_their_sample_and_a_worsening() -> None:
     tuned = DetectorConfig(rules=parse_rules("theme_delivery.min_n=5,sentiment.min_effect=2"))
     fired = {key[3] for key, v in judge([compare(few, before)], {}, tuned).items() if v.alarm}
     assert "theme_delivery" in fired and "sentiment" not in fired
+
+
+# --- the sequential detector: candidate onsets ------------------------------------------------
+
+SEQUENTIAL = DetectorConfig(onsets_ms=DEFAULT_ONSETS_MS)
+
+
+def onsets(recent: dict[int, Span], baseline: Span, scope: tuple[str, str, str] = ("t", "web", ALL)
+           ) -> list[Comparison]:
+    """Each candidate onset (minutes ago -> its span) against the one baseline before them."""
+    return [Comparison(scope, minutes * 60_000, got, baseline, onset=True)
+            for minutes, got in recent.items()]
+
+
+def test_the_sequential_detector_tests_each_onset_exactly_and_pays_for_choosing() -> None:
+    before = span(WEEK_MIN, interactions=9072, failures=363)  # 54 an hour, 4% failing
+    # Failing since 30 minutes ago: ~40% of the interactions since then.
+    recent = {10: (9, 4), 20: (18, 7), 30: (27, 10), 60: (54, 11), 120: (108, 14),
+              180: (162, 16), 360: (324, 22)}
+    spans = {m: span(m, interactions=n, failures=x) for m, (n, x) in recent.items()}
+    found = findings(onsets(spans, before), SEQUENTIAL)
+    [rate] = [f for f in found if f.metric == "failure_rate"]
+    # 10 and 20 minutes hold too few interactions (min_n 20); 30 minutes fits best.
+    assert rate.onset and rate.window_ms == 30 * 60_000 and (rate.n, rate.value) == (27, 10 / 27)
+    exact = fisher(10, 27, 363, 9072, lower=False)  # hypergeometric, no approximation
+    assert rate.p_value == pytest.approx(len(DEFAULT_ONSETS_MS) * exact, rel=1e-12)
+    assert rate.p_value < fisher(11, 54, 363, 9072, lower=False)  # the 1h window's own test
+    verdict = judge(onsets(spans, before), {}, SEQUENTIAL)[("t", "web", ALL, "failure_rate")]
+    assert verdict.alarm == rate and not verdict.clear
+    assert "over 30m" in describe(rate)
+
+
+def test_a_handful_is_judged_exactly_by_the_sequential_detector_too() -> None:
+    before = nps_span(WEEK_MIN, 5000, 0.8, 0.05)  # NPS 75
+    few = {60: span(60, nps_n=10, nps_promoters=5, nps_detractors=4)}
+    [nps] = [f for f in findings(onsets(few, before), SEQUENTIAL) if f.metric == "nps"]
+    assert nps.p_value == pytest.approx(len(DEFAULT_ONSETS_MS) * min(1.0, 2 * fisher(
+        4, 10, 250, 5000, lower=False)), rel=1e-12)
+    assert nps.q_value is not None and nps.q_value > CONFIG.fdr  # no page on 4 of 10
+
+
+def test_the_windows_judge_whether_it_goes_on_and_an_onset_alone_can_page() -> None:
+    before = span(WEEK_MIN, interactions=9072, failures=363)
+    spike = {30: span(30, interactions=27, failures=12)}
+    window = compare(span(60, interactions=54, failures=3), before)  # the hour looks normal
+    both = judge([window, *onsets(spike, before)], {}, SEQUENTIAL)
+    verdict = both[("t", "web", ALL, "failure_rate")]
+    # The onset alarms, but the freshest window shows nothing going on: no firing (step).
+    assert verdict.alarm is not None and verdict.alarm.onset and verdict.clear
+    quiet = replace(SEQUENTIAL, window_alarms=False)
+    alone = judge([compare(span(60, interactions=54, failures=14), before),
+                   *onsets(spike, before)], {}, quiet)[("t", "web", ALL, "failure_rate")]
+    assert alone.alarm is not None and alone.alarm.onset and not alone.clear
+    assert alone.current is not None and not alone.current.onset  # the window reports now
+
+
+def test_steady_noise_never_pages_the_sequential_detector() -> None:
+    """Binomial noise on 3 tenants x 8 channels x 6 touchpoints x 7 onsets + 2 windows."""
+    rng = random.Random(5)
+    scopes = [(f"t{t}", f"c{c}", f"p{p}") for t in range(3) for c in range(8) for p in range(6)]
+    alarms = tested = 0
+    for _ in range(20):
+        comparisons = []
+        for scope in scopes:
+            rate = rng.choice([0.5, 2, 10])  # interactions per minute
+            before = _noisy(rng, WEEK_MIN, rate)
+            comparisons += [compare(_noisy(rng, w // 60_000, rate), before, scope, w)
+                            for w in SEQUENTIAL.windows_ms]
+            comparisons += onsets({o // 60_000: _noisy(rng, o // 60_000, rate)
+                                   for o in DEFAULT_ONSETS_MS}, before, scope)
+        found = findings(comparisons, SEQUENTIAL)
+        tested += sum(f.onset for f in found)
+        alarms += sum(v.alarm is not None for v in verdicts(found, SEQUENTIAL).values())
+    assert alarms == 0 and tested > 20 * len(scopes)

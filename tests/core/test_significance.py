@@ -14,6 +14,7 @@ from streams.core.significance import (
     fisher,
     holm,
     hypergeom_tail,
+    needed_observations,
     normal_sf,
     rate_drop,
 )
@@ -89,3 +90,15 @@ def test_holm_matches_the_step_down_rule() -> None:
 def test_adjusted_values_are_never_below_the_raw_ones(p: list[float]) -> None:
     for adjusted in (benjamini_hochberg(p), holm(p)):
         assert all(a >= raw - 1e-12 and a <= 1.0 for a, raw in zip(adjusted, p, strict=True))
+
+
+def test_needed_observations_is_the_first_n_whose_median_sample_reaches_the_bar() -> None:
+    # 3% failing rising to 45%: the median count of n draws must have p <= 1e-6 at 3%.
+    n = needed_observations(0.03, 0.45, 1e-6)
+    assert n is not None
+    assert binomial_tail(math.floor(n * 0.45), n, 0.03, lower=False) <= 1e-6
+    assert all(binomial_tail(math.floor(k * 0.45), k, 0.03, lower=False) > 1e-6
+               for k in range(1, n))
+    assert needed_observations(0.03, 0.45, 1e-6, fewest=n + 5) == n + 5  # a rule's min_n
+    assert needed_observations(0.05, 0.04, 0.5) is None  # no rise: no n ever shows one
+    assert needed_observations(0.03, 0.0301, 1e-6, most=1000) is None

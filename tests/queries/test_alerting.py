@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -31,26 +32,32 @@ STEP_MS = 300_000
 CONFIG = DetectorConfig(windows_ms=(HOUR_MS, 2 * HOUR_MS), baseline_ms=6 * HOUR_MS)
 DEADLINE_MS = HOUR_MS
 END_MS = 1_795_344_000_000 + 9 * HOUR_MS  # a 5-minute boundary
+SEQUENTIAL = replace(CONFIG, onsets_ms=(STEP_MS, 2 * STEP_MS, 3 * HOUR_MS))
+"""Candidate onsets too, the earliest longer than every window: its own baseline part."""
 
 
-def test_live_pass_reads_exactly_what_the_backtest_reads(warehouse: Warehouse) -> None:
+@pytest.mark.parametrize(("config", "spans"), [(CONFIG, 2), (SEQUENTIAL, 5),
+                                               (replace(CONFIG, onsets_ms=(HOUR_MS,)), 3)])
+def test_live_pass_reads_exactly_what_the_backtest_reads(warehouse: Warehouse,
+                                                         config: DetectorConfig,
+                                                         spans: int) -> None:
     migrate(warehouse)
     tenant = f"al{time.monotonic_ns()}"
     rows = random_minutes(tenant, random.Random(3), (END_MS - 9 * HOUR_MS) // 1000,
                           END_MS // 1000 + 600, skip=0.3)
     warehouse.insert("score_minutes", rows, MINUTE_COLUMNS)
-    live, live_backlogs = live_comparisons(warehouse, END_MS, CONFIG, DEADLINE_MS)
-    series = bucket_series(warehouse, start_ms=END_MS - reach(CONFIG, DEADLINE_MS),
+    live, live_backlogs = live_comparisons(warehouse, END_MS, config, DEADLINE_MS)
+    series = bucket_series(warehouse, start_ms=END_MS - reach(config, DEADLINE_MS),
                            end_ms=END_MS, step_ms=STEP_MS)
-    replayed, replayed_backlogs = series.comparisons(END_MS, CONFIG, DEADLINE_MS)
-    mine = sorted((c.scope, c.window_ms, c.recent, c.baseline) for c in live
+    replayed, replayed_backlogs = series.comparisons(END_MS, config, DEADLINE_MS)
+    mine = sorted((c.scope, c.window_ms, c.onset, c.recent, c.baseline) for c in live
                   if c.scope[0] == tenant)
-    assert mine == sorted((c.scope, c.window_ms, c.recent, c.baseline) for c in replayed
-                          if c.scope[0] == tenant)
-    assert len(mine) == 2 * (3 + 2 + 1)  # 3 scopes, 2 channel rollups, the tenant; 2 windows
+    assert mine == sorted((c.scope, c.window_ms, c.onset, c.recent, c.baseline)
+                          for c in replayed if c.scope[0] == tenant)
+    assert len(mine) == spans * (3 + 2 + 1)  # 3 scopes, 2 channel rollups, the tenant
     assert live_backlogs[tenant] == replayed_backlogs[tenant]
     assert live_backlogs[tenant].followups.due > 0
-    assert sum(getattr(c[2].stats, STAT_COLUMNS[0]) for c in mine) > 0
+    assert sum(getattr(c[3].stats, STAT_COLUMNS[0]) for c in mine) > 0
     assert newest_minute(warehouse, END_MS) == END_MS + 540_000
     assert newest_minute(warehouse, END_MS + HOUR_MS) is None
 

@@ -115,10 +115,17 @@ def test_a_tiny_run_measures_every_stage(clickhouse_server: ClickHouseServer) ->
     assert row["steps"] == (3 * 3600 + 3600) // 300 + 1  # an hour before the onset to the end
     assert row["detected"] == bool(row["in_scope"])
     assert all(hit["delay_s"] >= 0 for hit in row["in_scope"])
+    assert set(row["detectors"]) == {"windows", "sequential", "combined"}
+    assert row["detected"] == row["detectors"]["windows"]["detected"]  # as configured
+    needs = row["evidence"]
+    assert needs["measure"] == "failure_rate" and needs["hypotheses"] > 0
+    assert needs["bar"] == pytest.approx(0.001 / needs["hypotheses"])
+    assert needs["p1"] > needs["p0"] and needs["n"] >= 1 and needs["min_n"] == 20
     [steady] = results["steady"]
     assert steady["tenants"] == 3 and steady["weeks"] == pytest.approx(1 / 7)
     assert steady["per_tenant_week"] == pytest.approx(steady["alerts"] * 7 / 3)
     assert steady["steps"] == 86_400 // 300 + 1
+    assert steady["alerts"] == steady["detectors"]["windows"]["alerts"]
     cost = results["pass_cost"]
     assert cost["leaf_scopes"] == 20 and cost["minute_rows"] == 600
     assert cost["scopes_judged"] == 20 + 2 * 2 + 2  # leaves, channel rollups, tenants

@@ -329,6 +329,7 @@ def test_generate_is_lazy() -> None:
     ({"tenants": "acme"}, "sequence of tenant names"),
     ({"seed": 1.5}, "seed must be an integer"),
     ({"scenario": "chaos"}, "valid scenarios: steady, incident, blind-spot"),
+    ({"degraded_span": 0}, "degraded_span must be > 0 seconds"),
 ])
 def test_bad_specs_are_refused(changes: dict[str, Any], message: str) -> None:
     arguments: dict[str, Any] = {"start": START, "duration": 60.0, "rate": 1.0} | changes
@@ -466,6 +467,8 @@ def test_incident_of_names_scope_period_and_metrics(name: str, channel: str | No
     assert incident_of(HOUR["steady"]) is None and incident_of(SPECS["blind-spot"]) is None
     assert LOW["degraded"].start + LOW["degraded"].duration - period(LOW["degraded"]).start == (
         3 * 3600)
+    longer = replace(LOW["degraded"], degraded_span=6 * 3600.0)
+    assert longer.start + longer.duration - period(longer).start == 6 * 3600
 
 
 def test_a_whole_channel_incident_covers_its_touchpoints_only_in_its_period() -> None:

@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import math
 import resource
 import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Final, cast
 
@@ -37,8 +38,19 @@ from streams.config import Settings
 from streams.console import say
 from streams.core.alerts import FIRING, AlertState, Change, step
 from streams.core.backtest import check_step, reach, replay
-from streams.core.drops import SLA_FLOOR, AlertKey, DetectorConfig, judge
+from streams.core.drops import (
+    DEFAULT_ONSETS_MS,
+    SILENT,
+    SLA_FLOOR,
+    AlertKey,
+    DetectorConfig,
+    findings,
+    judge,
+)
+from streams.core.series import Series
+from streams.core.significance import needed_observations
 from streams.core.stats import ALL, COMMENT_THEMES, STAT_COLUMNS, THEME_PREFIX
+from streams.core.units import format_window
 from streams.queries.alerting import bucket_series, live_comparisons
 from streams.queries.scoring import MINUTE_COLUMNS
 from streams.tools.bench import server_base
@@ -79,9 +91,12 @@ class Plan:
     """Tenants x channels x touchpoints of the pass-cost stage: its leaf scopes."""
     cost_hours: int = 7 * 24 + 6
     """Hours of synthetic minutes: the default baseline and the longest window."""
+    incident_hours: float = 3.0
+    """How long each scenario's degradation lasts before the run ends: the horizon a slow
+    detection has (``TrafficSpec.degraded_span``)."""
 
 
-FULL: Final = Plan(days=8, volumes={"low": 30.0, "high": 300.0})
+FULL: Final = Plan(days=8, volumes={"low": 30.0, "high": 300.0}, incident_hours=6.0)
 QUICK: Final = Plan(days=3, volumes={"low": 30.0}, cost_shape=(10, 4, 25))
 
 
@@ -148,22 +163,105 @@ def detection(incident: Incident, changes: list[Change]) -> dict[str, Any]:
             "in_scope": hits, "false_alarms": false}
 
 
+# --- the detectors compared ------------------------------------------------------------------
+
+DETECTORS: Final = ("windows", "sequential", "combined")
+
+
+def detectors(config: DetectorConfig) -> dict[str, DetectorConfig]:
+    """The windows alone; the sequential detector alone, the windows' spans rungs of its
+    ladder (the windows only judge recovery); and both, each with its own hypotheses. The
+    candidate onsets are the configured ones, else the defaults."""
+    onsets = tuple(o for o in config.onsets_ms or DEFAULT_ONSETS_MS
+                   if o not in config.windows_ms)
+    ladder = tuple(sorted({*onsets, *config.windows_ms}))
+    return {"windows": replace(config, onsets_ms=(), window_alarms=True),
+            "sequential": replace(config, onsets_ms=ladder, window_alarms=False),
+            "combined": replace(config, onsets_ms=onsets, window_alarms=True)}
+
+
+def configured(config: DetectorConfig) -> str:
+    """Which of ``DETECTORS`` the configuration in force is."""
+    if not config.onsets_ms:
+        return "windows"
+    return "combined" if config.window_alarms else "sequential"
+
+
 # --- the stages ------------------------------------------------------------------------------
 
 Fresh = Callable[[str], Warehouse]
 """Name -> a migrated, empty database."""
 
 
-def backtest(warehouse: Warehouse, *, start_ms: int, end_ms: int, config: DetectorConfig,
-             deadline_ms: int) -> tuple[list[Change], int]:
-    """Every change a replay at each 5-minute step of [start, end] makes, and the steps."""
-    reach_ms = reach(config, deadline_ms)
+def backtest(warehouse: Warehouse, *, start_ms: int, end_ms: int,
+             configs: dict[str, DetectorConfig], deadline_ms: int
+             ) -> tuple[dict[str, list[Change]], int, Series]:
+    """Per detector, every change a replay at each 5-minute step of [start, end] makes (one
+    read of the minutes for all), the steps, and the minutes read."""
+    reach_ms = max(reach(config, deadline_ms) for config in configs.values())
     start_ms -= start_ms % STEP_MS
     end_ms -= end_ms % STEP_MS
     series = bucket_series(warehouse, start_ms=start_ms - reach_ms, end_ms=end_ms, step_ms=STEP_MS)
-    changes = replay(series, start_ms=start_ms, end_ms=end_ms, config=config,
-                     deadline_ms=deadline_ms)
-    return changes, (end_ms - start_ms) // STEP_MS + 1
+    changes = {name: replay(series, start_ms=start_ms, end_ms=end_ms, config=config,
+                            deadline_ms=deadline_ms) for name, config in configs.items()}
+    return changes, (end_ms - start_ms) // STEP_MS + 1, series
+
+
+# --- what any test needs ----------------------------------------------------------------------
+
+SHARES: Final[dict[str, tuple[str, str, str]]] = {
+    "failure-spike": ("failure_rate", "failures", "interactions"),
+    "degraded": ("failure_rate", "failures", "interactions"),
+    "nps-drop": ("unhappy_share", "followup_needed", "feedback")}
+"""Scenario -> the share that shows it first: (metric, hits, observations)."""
+
+
+def hypotheses(series: Series, end_ms: int, config: DetectorConfig, deadline_ms: int) -> int:
+    """How many hypotheses the pass at ``end_ms`` adjusts together."""
+    comparisons, _ = series.comparisons(end_ms, config, deadline_ms)
+    return sum(f.q_value is not None for f in findings(comparisons, config))
+
+
+def evidence(scenario: str, incident: Incident, series: Series, config: DetectorConfig,
+             deadline_ms: int) -> dict[str, Any]:
+    """The arithmetic of a target: how long the scenario's own data takes to be significant.
+
+    The bar is the Benjamini-Hochberg threshold of the strongest of ``m`` hypotheses of
+    the pass, ``fdr / m``; the share's observed rate before and during the incident, on its
+    scope, give the observations any exact test needs at the median (``needed_observations``).
+    """
+    end_ms = int(incident.end * 1000) - int(incident.end * 1000) % STEP_MS
+    onset_ms = int(incident.start * 1000)
+    m = hypotheses(series, end_ms, config, deadline_ms)
+    bar = config.fdr / max(1, m)
+    row: dict[str, Any] = {"hypotheses": m, "bar": bar}
+    if scenario == "followup-backlog":
+        return row | {"measure": "followup_sla", "minutes": deadline_ms / 60_000,
+                      "why": f"a case is overdue only {format_window(deadline_ms)} after its "
+                             "feedback: before that nothing differs"}
+    scope = (incident.tenant, incident.channel or ALL, incident.touchpoint or ALL)
+    before = series.span(scope, onset_ms - config.baseline_ms, onset_ms, deadline_ms).stats
+    during = series.span(scope, onset_ms, end_ms, deadline_ms).stats
+    hours = (end_ms - onset_ms) / 3_600_000
+    if scenario == "silent-channel":
+        usual = before.feedback / (config.baseline_ms / 3_600_000)
+        dispersion = config.rules[SILENT].dispersion
+        minutes = 60 * dispersion * math.log(1 / bar) / usual if usual else None
+        return row | {"measure": "answers", "per_hour": usual, "minutes": minutes,
+                      "why": f"no answer where {usual:.0f}/h are usual: p = exp(-{usual:.0f}/h"
+                             f" x t / {dispersion:g}) (dispersion) <= {bar:.1g}"}
+    metric, hits, of = SHARES[scenario]
+    p0 = getattr(before, hits) / max(1, getattr(before, of))
+    p1 = getattr(during, hits) / max(1, getattr(during, of))
+    per_hour = getattr(during, of) / hours
+    n = needed_observations(p0, p1, bar)
+    minutes = 60 * n / per_hour if n is not None and per_hour else None
+    min_n = config.rules[metric].min_n
+    return row | {"measure": metric, "p0": p0, "p1": p1, "per_hour": per_hour, "n": n,
+                  "min_n": min_n, "minutes": minutes,
+                  "why": f"{metric} {p0:.3f} -> {p1:.3f} on {per_hour:.1f} {of}/h: the median "
+                         f"sample reaches p <= {bar:.1g} at n = {n} (a test also needs "
+                         f"min_n = {min_n}, earlier data included)"}
 
 
 def _loaded(fresh: Fresh, name: str, spec: TrafficSpec, deadline_ms: int
@@ -176,10 +274,13 @@ def _loaded(fresh: Fresh, name: str, spec: TrafficSpec, deadline_ms: int
 
 
 def scenario_delay(fresh: Fresh, scenario: str, volume: str, per_hour: float, *, days: int,
-                   end: int, config: DetectorConfig, deadline_ms: int) -> dict[str, Any]:
-    """One scenario at one volume: load it, replay from an hour before the onset to the end."""
+                   end: int, config: DetectorConfig, deadline_ms: int,
+                   incident_hours: float = 3.0) -> dict[str, Any]:
+    """One scenario at one volume: load it, replay each detector from an hour before the onset
+    to the end. The row's own fields are the configured detector's."""
     spec = TrafficSpec(seed=11, start=end - days * DAY, duration=days * DAY, scenario=scenario,
-                       rate=rate_for(scenario, TENANTS, per_hour), tenants=TENANTS)
+                       rate=rate_for(scenario, TENANTS, per_hour), tenants=TENANTS,
+                       degraded_span=incident_hours * 3600)
     incident = incident_of(spec)
     assert incident is not None, scenario
     say(f"bench alerts: {scenario} at {volume} volume ({per_hour:g} interactions/h): loading "
@@ -187,16 +288,20 @@ def scenario_delay(fresh: Fresh, scenario: str, volume: str, per_hour: float, *,
     warehouse, row = _loaded(fresh, f"{scenario.replace('-', '_')}_{volume}", spec,
                              deadline_ms)
     started = time.perf_counter()
-    changes, steps = backtest(warehouse, start_ms=int(incident.start - 3600) * 1000,
-                              end_ms=end * 1000, config=config, deadline_ms=deadline_ms)
+    compared = detectors(config)
+    changes, steps, series = backtest(warehouse, start_ms=int(incident.start - 3600) * 1000,
+                                      end_ms=end * 1000, configs=compared,
+                                      deadline_ms=deadline_ms)
+    found = {name: detection(incident, replayed) for name, replayed in changes.items()}
+    needs = evidence(scenario, incident, series, compared["combined"], deadline_ms)
     row |= {"scenario": scenario, "volume": volume, "per_hour": per_hour,
-            "onset": int(incident.start), "steps": steps,
-            "replay_s": time.perf_counter() - started, **detection(incident, changes)}
-    say(f"  {row['events']:,} events in {row['load_s']:.0f}s, {steps} steps in "
-        f"{row['replay_s']:.1f}s: " + (f"first {row['first_alert']} after "
-                                      f"{row['delay_s'] / 60:.0f} min" if row["detected"]
-                                      else "not detected")
-        + f", {len(row['false_alarms'])} outside the scope")
+            "onset": int(incident.start), "horizon_s": int(incident.end - incident.start),
+            "steps": steps, "replay_s": time.perf_counter() - started,
+            **found[configured(config)], "detectors": found, "evidence": needs}
+    say(f"  {row['events']:,} events in {row['load_s']:.0f}s, {steps} steps x "
+        f"{len(found)} detectors in {row['replay_s']:.1f}s: " + ", ".join(
+            f"{name} {_minutes(one['delay_s'])} ({len(one['false_alarms'])} outside)"
+            for name, one in found.items()))
     return row
 
 
@@ -210,15 +315,21 @@ def steady_alarms(fresh: Fresh, volume: str, per_hour: float, *, days: int, end:
         f"{days} days")
     warehouse, row = _loaded(fresh, f"steady_{volume}", spec, deadline_ms)
     started = time.perf_counter()
-    changes, steps = backtest(warehouse, start_ms=(end - (days - 1) * DAY) * 1000,
-                              end_ms=end * 1000, config=config, deadline_ms=deadline_ms)
-    fired = [_alert(change) for change in openings(changes)]
+    changes, steps, _ = backtest(warehouse, start_ms=(end - (days - 1) * DAY) * 1000,
+                              end_ms=end * 1000, configs=detectors(config),
+                              deadline_ms=deadline_ms)
     weeks = (days - 1) / 7
+    found = {}
+    for name, replayed in changes.items():
+        fired = [_alert(change) for change in openings(replayed)]
+        found[name] = {"alerts": len(fired), "per_tenant_week": len(fired) / (len(tenants) * weeks),
+                       "fired": fired}
     row |= {"volume": volume, "per_hour": per_hour, "tenants": len(tenants), "weeks": weeks,
-            "steps": steps, "replay_s": time.perf_counter() - started, "alerts": len(fired),
-            "per_tenant_week": len(fired) / (len(tenants) * weeks), "fired": fired}
-    say(f"  {row['events']:,} events in {row['load_s']:.0f}s, {steps} steps in "
-        f"{row['replay_s']:.1f}s: {len(fired)} alerts")
+            "steps": steps, "replay_s": time.perf_counter() - started,
+            **found[configured(config)], "detectors": found}
+    say(f"  {row['events']:,} events in {row['load_s']:.0f}s, {steps} steps x {len(found)} "
+        f"detectors in {row['replay_s']:.1f}s: " + ", ".join(
+            f"{name} {one['alerts']} alerts" for name, one in found.items()))
     return row
 
 
@@ -332,7 +443,8 @@ def measure(plan: Plan, fresh: Fresh, config: DetectorConfig, deadline_ms: int,
     end -= end % (STEP_MS // 1000)
     started = time.perf_counter()
     detections = [scenario_delay(fresh, scenario, volume, per_hour, days=plan.days, end=end,
-                                 config=config, deadline_ms=deadline_ms)
+                                 config=config, deadline_ms=deadline_ms,
+                                 incident_hours=plan.incident_hours)
                   for volume, per_hour in plan.volumes.items() for scenario in plan.scenarios]
     steady = [steady_alarms(fresh, volume, per_hour, days=plan.days, end=end,
                             tenants=plan.steady_tenants, config=config, deadline_ms=deadline_ms)
@@ -342,6 +454,8 @@ def measure(plan: Plan, fresh: Fresh, config: DetectorConfig, deadline_ms: int,
     return {"plan": asdict(plan), "replay_step_s": STEP_MS // 1000,
             "windows_s": [w // 1000 for w in config.windows_ms],
             "baseline_s": config.baseline_ms // 1000, "fdr": config.fdr,
+            "onsets_s": [o // 1000 for o in detectors(config)["sequential"].onsets_ms],
+            "configured": configured(config),
             "detection": detections, "steady": steady, "pass_cost": cost,
             "seconds": time.perf_counter() - started}
 
@@ -392,6 +506,10 @@ def _minutes(seconds: float | None) -> str:
     return f"{seconds / 3600:.1f} h" if seconds >= 5 * 3600 else f"{seconds / 60:.0f} min"
 
 
+def _needs(minutes: float | None) -> str:
+    return "beyond" if minutes is None else _minutes(60 * minutes)
+
+
 def _by_metric(hits: list[dict[str, Any]]) -> str:
     """Each metric that fired in scope, at its first delay: ``nps 35m, health 40m``."""
     first: dict[str, int] = {}
@@ -402,25 +520,43 @@ def _by_metric(hits: list[dict[str, Any]]) -> str:
 
 
 def report(results: dict[str, Any]) -> str:
-    """The tables for people: detection per scenario and volume, steady alarms, pass cost."""
+    """The tables for people: detection per scenario, volume and detector, steady alarms,
+    pass cost."""
     every = results["replay_step_s"] // 60
+    onsets = ",".join(format_window(o * 1000) for o in results["onsets_s"])
     lines = [f"detection delay (onset -> first firing; replay every {every} min from an hour "
-             "before the onset)",
-             f"{'scenario':<18}{'volume':<7}{'/h':>5}{'events':>10}  {'first firing':<14}"
-             f"{'false':>6}  in scope (metric: first delay)"]
+             f"before the onset; sequential onsets {onsets}; configured: "
+             f"{results['configured']})",
+             f"{'scenario':<18}{'volume':<7}{'/h':>5}{'events':>10}{'horizon':>9}  "
+             + "".join(f"{name:<14}" for name in DETECTORS)
+             + f"{'false':>6}  in scope, combined (metric: first delay)"]
     for row in results["detection"]:
+        found = row["detectors"]
         lines.append(f"{row['scenario']:<18}{row['volume']:<7}{row['per_hour']:>5.0f}"
-                     f"{row['events']:>10,}  {_minutes(row['delay_s']):<14}"
-                     f"{len(row['false_alarms']):>6}  {_by_metric(row['in_scope'])}")
-    lines += ["", "false alarms on steady traffic (replay of days 2..N, every step)",
-              f"{'volume':<7}{'/h':>5}{'tenants':>8}{'weeks':>6}{'events':>10}{'alerts':>7}"
-              f"{'per tenant-week':>16}"]
+                     f"{row['events']:>10,}{_minutes(row['horizon_s']):>9}  "
+                     + "".join(f"{_minutes(found[name]['delay_s']):<14}" for name in DETECTORS)
+                     + f"{len(found['combined']['false_alarms']):>6}  "
+                     f"{_by_metric(found['combined']['in_scope'])}")
+    lines += ["", "what any test needs: the scenario's own share on its scope, the median sample "
+              "against the bar fdr/m of the pass's m hypotheses (combined)",
+              f"{'scenario':<18}{'volume':<7}{'m':>6}{'bar':>9}  {'needs':<10}how"]
+    for row in results["detection"]:
+        needs = row["evidence"]
+        lines.append(f"{row['scenario']:<18}{row['volume']:<7}{needs['hypotheses']:>6}"
+                     f"{needs['bar']:>9.1g}  {_needs(needs.get('minutes')):<10}"
+                     f"{needs['why']}")
+    lines += ["", "false alarms on steady traffic (replay of days 2..N, every step): alerts "
+              "(per tenant-week)",
+              f"{'volume':<7}{'/h':>5}{'tenants':>8}{'weeks':>6}{'events':>10}  "
+              + "".join(f"{name:<14}" for name in DETECTORS)]
     for row in results["steady"]:
+        found = row["detectors"]
         lines.append(f"{row['volume']:<7}{row['per_hour']:>5.0f}{row['tenants']:>8}"
-                     f"{row['weeks']:>6.1f}{row['events']:>10,}{row['alerts']:>7}"
-                     f"{row['per_tenant_week']:>16.2f}")
-        lines += [f"  {alarm['alert']} at {alarm['at']}: {alarm['reason']}"
-                  for alarm in row["fired"]]
+                     f"{row['weeks']:>6.1f}{row['events']:>10,}  " + "".join(
+                         f"{found[name]['alerts']} ({found[name]['per_tenant_week']:.2f})"
+                         .ljust(14) for name in DETECTORS))
+        lines += [f"  {name}: {alarm['alert']} at {alarm['at']}: {alarm['reason']}"
+                  for name in DETECTORS for alarm in found[name]["fired"]]
     cost = results["pass_cost"]
     lines += ["", f"one evaluation pass at {cost['leaf_scopes']:,} leaf scopes "
               f"({cost['scopes_judged']:,} judged with rollups, {cost['comparisons']:,} "

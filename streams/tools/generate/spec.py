@@ -37,6 +37,10 @@ FOLLOWUP_SLA_SECONDS: Final = 48 * 3600
 _LATEST_END: Final = 253_402_300_799.0  # 9999-12-31T23:59:59Z, the last RFC 3339 second
 
 
+DEGRADED_SPAN: Final = 3 * 3600.0
+"""The most a run's final degradation lasts: a few hours, what a live evaluation must catch."""
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class TrafficSpec:
     """What to generate; validated on construction so a bad CLI flag fails before any I/O."""
@@ -54,6 +58,9 @@ class TrafficSpec:
     """Share of commented feedback sent as two revisions, as survey tools amend answers: the
     score alone (revision 0), then with its comment (revision 1). 0 draws nothing, so the
     traffic of a seed stays what it was."""
+    degraded_span: float = DEGRADED_SPAN
+    """Seconds an at-the-end scenario's degradation lasts at most; the alert bench
+    lengthens it to watch a slow detection. Draws nothing."""
 
     def __post_init__(self) -> None:
         if isinstance(self.tenants, str) or not isinstance(self.tenants, Sequence):
@@ -103,7 +110,7 @@ def incident_of(spec: TrafficSpec) -> Incident | None:
 
     ``incident``: the middle third of the run. ``followup-backlog``: the last half (cases
     go overdue 48 h after they open, so only a run of several days shows the backlog).
-    The others: the last third of the run, at most its last ``DEGRADED_SPAN``; backfilling
+    The others: the last third of the run, at most its last ``degraded_span``; backfilling
     a run that ends now puts them in the recent windows of a live evaluation.
     """
     scope = _SCOPES.get(spec.scenario)
@@ -117,7 +124,7 @@ def incident_of(spec: TrafficSpec) -> Incident | None:
     elif spec.scenario == "followup-backlog":
         start = spec.start + spec.duration / 2
     else:
-        start = end - min(spec.duration / 3, DEGRADED_SPAN)
+        start = end - min(spec.duration / 3, spec.degraded_span)
     return Incident(spec.tenants[0], channel, touchpoint, start, end, metrics)
 
 
@@ -168,6 +175,8 @@ def validate(spec: TrafficSpec) -> None:
         raise ValueError("start + duration must not go past 9999-12-31T23:59:59Z")
     if rate <= 0:
         raise ValueError(f"rate must be > 0 events per second, got {rate!r}")
+    if _number("degraded_span", spec.degraded_span) <= 0:
+        raise ValueError(f"degraded_span must be > 0 seconds, got {spec.degraded_span!r}")
     revised = _number("revised", spec.revised)
     if not 0 <= revised <= 1:
         raise ValueError(f"revised must be a share from 0 to 1, got {revised!r}")

@@ -57,12 +57,14 @@ class LanguageGuesser:
 
     def guess(self, text: str, locale: str | None = None) -> str:
         """The language of ``text``; the locale's when the text is not telling; else ``und``."""
-        hinted = (locale or "").replace("_", "-").split("-")[0].lower()
         language, confidence = self._identifier.classify(text)
         if self.foreign(text):
             return UNKNOWN_LANGUAGE
         if confidence >= CONFIDENT:
             return str(language)
-        if hinted in self.languages:
-            return hinted
-        return UNKNOWN_LANGUAGE
+        return self.of_locale(locale)
+
+    def of_locale(self, locale: str | None) -> str:
+        """The locale's language if it is a configured one, else ``und``."""
+        hinted = (locale or "").replace("_", "-").split("-")[0].lower()
+        return hinted if hinted in self.languages else UNKNOWN_LANGUAGE

@@ -33,7 +33,7 @@ from typing import Final
 import numpy as np
 
 from streams.comments.encoder import Encoder
-from streams.comments.heads import HEADS_FILE, Heads, load_heads
+from streams.comments.heads import HEADS_FILE, Heads, load_heads, read_emotions
 from streams.comments.labels import LANGUAGES, UNKNOWN_LANGUAGE, Insight
 from streams.comments.language import LanguageGuesser
 from streams.comments.pii import PLACEHOLDER
@@ -119,7 +119,8 @@ class Classifier:
     def _read(self, keys: list[tuple[str, str | None]], vectors: np.ndarray) -> list[Insight]:
         heads = self.heads
         sentiment = heads.sentiment.probabilities(vectors)
-        emotion = heads.emotion.probabilities(vectors)
+        emotion = read_emotions(sentiment, heads.emotion.probabilities(vectors),
+                                heads.sentiment.labels, heads.emotion.labels)
         themes = heads.themes.probabilities(vectors)
         labels = heads.sentiment.labels
         negative, positive = labels.index("negative"), labels.index("positive")
@@ -134,7 +135,7 @@ class Classifier:
             language = self.languages.guess(text, locale)
             label = int(sentiment[row].argmax())
             score = round(float(sentiment[row, positive] - sentiment[row, negative]), 3)
-            feeling = heads.emotion.labels[int(emotion[row].argmax())]
+            feeling = heads.emotion.labels[int(emotion[row])]
             if language == UNKNOWN_LANGUAGE and not (
                     label in (negative, positive) and sentiment[row, label] >= UNKNOWN_SURE):
                 label, score, feeling = labels.index("neutral"), 0.0, "neutral"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import IO, Any
@@ -20,9 +20,9 @@ import orjson
 
 from streams.cli.render import comments_table, show
 from streams.comments.classify import Classifier
-from streams.comments.corpus import TEST_FILE, read_corpus
+from streams.comments.corpus import default_set, read_corpus
 from streams.comments.labels import THEMES, Insight
-from streams.comments.quality import format_report, report
+from streams.comments.quality import detailed_report, format_detailed
 from streams.config import Settings
 from streams.console import say
 from streams.core import reads
@@ -110,15 +110,26 @@ def cmd_classify(source: str, as_json: bool, settings: Settings) -> int:
     return 0
 
 
-def cmd_report(source: str | None, as_json: bool, settings: Settings) -> int:
-    items = read_corpus(Path(source) if source else TEST_FILE)
+def cmd_report(sources: Sequence[str], as_json: bool, settings: Settings) -> int:
+    """The model on labelled sets: the named files together, or the default set."""
+    paths = [Path(source) for source in sources] or [default_set()]
+    items, sets = [], []
+    for path in paths:
+        if not path.is_file():
+            raise ValueError(f"comments report: no such labelled set: {path}")
+        read = read_corpus(path)
+        if not read:
+            raise ValueError(f"comments report: {path} holds no labelled comments")
+        items += read
+        sets.append({"file": str(path), "n": len(read)})
     say(f"classifying {len(items)} labelled comments ...")
     insights = classifier_for(settings).classify([(item.comment, item.locale) for item in items])
-    rows = report(items, insights)
+    data = {"sets": sets, **detailed_report(items, insights)}
     if as_json:
-        print(orjson.dumps({name: asdict(q) for name, q in rows.items()}).decode())
+        print(orjson.dumps(data).decode())
     else:
-        print(format_report(rows))
+        print("set: " + " + ".join(f"{s['file']} ({s['n']} comments)" for s in sets) + "\n")
+        print(format_detailed(data))
     return 0
 
 

@@ -335,14 +335,14 @@ def cmd_comments(args: argparse.Namespace, settings: Settings) -> int:
     from streams.cli import comments
 
     if args.action == "classify":
-        if args.source is None:
-            raise ValueError("comments classify needs a JSON Lines FILE, or - for stdin")
-        return comments.cmd_classify(args.source, args.json, settings)
+        if len(args.source) != 1:
+            raise ValueError("comments classify needs one JSON Lines FILE, or - for stdin")
+        return comments.cmd_classify(args.source[0], args.json, settings)
     if args.action == "report":
         return comments.cmd_report(args.source, args.json, settings)
-    if args.source is not None:
-        raise ValueError(f"comments: unexpected {args.source!r}: the actions are classify FILE|-, "
-                         "report [FILE] and list (the default)")
+    if args.source:
+        raise ValueError(f"comments: unexpected {args.source[0]!r}: the actions are classify "
+                         "FILE|-, report [FILE...] and list (the default)")
     return comments.cmd_list(args, settings)
 
 
@@ -486,11 +486,13 @@ def build_parser() -> argparse.ArgumentParser:
     comments = sub.add_parser(
         "comments", help="what customers write: recent comments with their insights (the "
         "default, 'list'); 'comments classify FILE|-' labels JSON Lines offline; 'comments "
-        "report' measures the model on the labelled test set")
+        "report [FILE...]' measures the model on labelled sets: per language and class, "
+        "with confusion matrices")
     comments.add_argument("action", nargs="?", choices=["list", "classify", "report"])
-    comments.add_argument("source", nargs="?",
+    comments.add_argument("source", nargs="*",
                           help="classify: JSON Lines with 'comment' and optional 'locale' "
-                          "(- for stdin); report: a labelled set (default: the project's)")
+                          "(- for stdin); report: labelled sets, measured together (default: "
+                          "data/freshset.jsonl if present, else data/testset.jsonl)")
     comments.add_argument("--tenant", help="list: only this tenant")
     comments.add_argument("--channel", help="list: only this channel")
     comments.add_argument("--theme", help="list: only comments naming this theme (built-in or "

@@ -5,12 +5,25 @@ turns each comment into a vector; the project's heads (``model/heads.json``,
 trained by ``streams.comments.train`` on ``data/train.jsonl``) read the labels
 off it. Nothing is downloaded. Identical texts are common (``ok``, ``thanks``,
 copy-pasted complaints), so insights are cached by text and locale.
+
+Two kinds of comment are not read as the heads would read them:
+
+- **Nothing to read** (only masked personal data, digits, punctuation: no letter
+  and no pictograph such as an emoji): neutral (sentiment 0, emotion neutral, no
+  theme), in the locale's language or ``und``, without the encoder.
+- **Language unknown** (``und``: a language outside the configured ones, or too
+  short to tell with no usable locale): the heads were not trained on it, so
+  their sentiment stands only when its label is positive or negative with
+  probability at least ``UNKNOWN_SURE``; otherwise the comment is neutral (sentiment
+  exactly 0, emotion neutral). The contract keeps a float sentiment: 0, not None.
+  Emoji-only comments without a locale are such comments: 👍 and 😡 are sure.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from functools import cached_property
@@ -20,13 +33,24 @@ from typing import Final
 import numpy as np
 
 from streams.comments.encoder import Encoder
-from streams.comments.heads import HEADS_FILE, Heads, load_heads
-from streams.comments.labels import LANGUAGES, Insight
+from streams.comments.heads import HEADS_FILE, Heads, load_heads, read_emotions
+from streams.comments.labels import LANGUAGES, UNKNOWN_LANGUAGE, Insight
 from streams.comments.language import LanguageGuesser
+from streams.comments.pii import PLACEHOLDER
 
 CACHE_SIZE: Final = 20_000
 """Insights remembered by (text, locale): a few MB, and a hit costs no encoder time."""
 ENCODER_TAG: Final = "e5s-q4"
+UNKNOWN_SURE: Final = 0.8
+"""Probability of a positive or negative label that stands for a comment in no known language."""
+_PLACEHOLDERS: Final = re.compile("|".join(map(re.escape, PLACEHOLDER.values())))
+
+
+def readable(text: str) -> bool:
+    """Whether anything is left to read once masked personal data is set aside: a letter or
+    a pictograph (emoji, star); digits and punctuation alone say nothing."""
+    return any(unicodedata.category(char)[0] == "L" or unicodedata.category(char) == "So"
+               for char in _PLACEHOLDERS.sub(" ", text))
 
 
 def model_version(path: Path = HEADS_FILE) -> str:
@@ -76,8 +100,11 @@ class Classifier:
         cache = self._cache
         keys = [(" ".join(text.split()), locale) for text, locale in items]
         missing = list(dict.fromkeys(key for key in keys if key not in cache))
+        for key in [key for key in missing if not readable(key[0])]:
+            cache[key] = Insight(self.languages.of_locale(key[1]), 0.0, "neutral", "neutral", ())
+            missing.remove(key)
         if missing:
-            vectors = self.encoder.encode([text for text, _ in missing])
+            vectors = self.encoder.encode([text for text, _ in missing], self.heads.view)
             self.encoded += len(missing)
             for key, insight in zip(missing, self._read(missing, vectors), strict=True):
                 cache[key] = insight
@@ -92,7 +119,8 @@ class Classifier:
     def _read(self, keys: list[tuple[str, str | None]], vectors: np.ndarray) -> list[Insight]:
         heads = self.heads
         sentiment = heads.sentiment.probabilities(vectors)
-        emotion = heads.emotion.probabilities(vectors)
+        emotion = read_emotions(sentiment, heads.emotion.probabilities(vectors),
+                                heads.sentiment.labels, heads.emotion.labels)
         themes = heads.themes.probabilities(vectors)
         labels = heads.sentiment.labels
         negative, positive = labels.index("negative"), labels.index("positive")
@@ -104,10 +132,13 @@ class Classifier:
                           in zip(heads.themes.labels, themes[row], cut, strict=True) if p >= limit)
             named += tuple(name for name, pattern in self.extra_themes.items()
                            if pattern.search(text))
-            insights.append(Insight(
-                language=self.languages.guess(text, locale),
-                sentiment=round(float(sentiment[row, positive] - sentiment[row, negative]), 3),
-                label=labels[int(sentiment[row].argmax())],
-                emotion=heads.emotion.labels[int(emotion[row].argmax())],
-                themes=named))
+            language = self.languages.guess(text, locale)
+            label = int(sentiment[row].argmax())
+            score = round(float(sentiment[row, positive] - sentiment[row, negative]), 3)
+            feeling = heads.emotion.labels[int(emotion[row])]
+            if language == UNKNOWN_LANGUAGE and not (
+                    label in (negative, positive) and sentiment[row, label] >= UNKNOWN_SURE):
+                label, score, feeling = labels.index("neutral"), 0.0, "neutral"
+            insights.append(Insight(language=language, sentiment=score, label=labels[label],
+                                    emotion=feeling, themes=named))
         return insights

@@ -12,6 +12,14 @@ from streams.comments.labels import EMOTIONS, LANGUAGES, SENTIMENTS, THEMES
 DATA: Final = Path(__file__).with_name("data")
 TRAIN_FILE: Final = DATA / "train.jsonl"
 TEST_FILE: Final = DATA / "testset.jsonl"
+FRESH_FILE: Final = DATA / "freshset.jsonl"
+"""A test set written apart from the training data and frozen before training (issue 18):
+when present it is the set ``cxpulse comments report`` measures by default."""
+
+
+def default_set() -> Path:
+    """The set to measure when none is named: the fresh one if present, else the test set."""
+    return FRESH_FILE if FRESH_FILE.exists() else TEST_FILE
 
 
 @dataclass(frozen=True, slots=True)

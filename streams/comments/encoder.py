@@ -16,6 +16,8 @@ import numpy as np
 
 HEAD_CHARS: Final = 240
 TAIL_CHARS: Final = 120
+VIEWS: Final = ("query", "passage")
+"""e5's two prefixes: the same network, one token apart, so either costs the same."""
 
 
 def clip(text: str, head: int = HEAD_CHARS, tail: int = TAIL_CHARS) -> str:
@@ -31,7 +33,7 @@ def clip(text: str, head: int = HEAD_CHARS, tail: int = TAIL_CHARS) -> str:
 
 
 class Encoder:
-    """The e5 encoder with the ``query:`` prefix (e5's advice for classification), loaded once."""
+    """The e5 encoder, loaded once; the heads name the prefix (``view``) they were trained on."""
 
     def __init__(self, threads: int = 1) -> None:
         self.threads = threads
@@ -49,8 +51,12 @@ class Encoder:
     def dim(self) -> int:
         return int(self._model.dim)
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """One L2-normalised row per text (clipped first)."""
+    def encode(self, texts: Sequence[str], view: str = "query") -> np.ndarray:
+        """One L2-normalised row per text (clipped first), with the ``view`` prefix."""
+        if view not in VIEWS:
+            raise ValueError(f"unknown encoder view {view!r} (known: {', '.join(VIEWS)})")
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return np.asarray(self._model.query([clip(text) for text in texts]), dtype=np.float32)
+        clipped = [clip(text) for text in texts]
+        return np.asarray(self._model.encode(clipped, is_query=view == "query"),
+                          dtype=np.float32)

@@ -16,6 +16,11 @@ UNKNOWN_LANGUAGE: Final = "und"
 SENTIMENTS: Final = ("negative", "neutral", "positive")
 EMOTIONS: Final = ("anger", "frustration", "disappointment", "confusion", "neutral",
                    "satisfaction", "delight")
+EMOTIONS_BY_SENTIMENT: Final = {
+    "negative": ("anger", "frustration", "disappointment", "confusion"),
+    "neutral": ("neutral", "confusion"),
+    "positive": ("satisfaction", "delight")}
+"""The emotions a comment of each sentiment carries (``data/README.md``, labelling rules)."""
 THEMES: Final = ("delivery", "payment", "price", "product_quality", "stock", "usability",
                  "customer_service", "returns")
 """Built-in themes: ``usability`` is website/app usability, ``returns`` returns/refunds."""

@@ -1,10 +1,12 @@
 """Linear heads: they learn what is learnable, and survive the trip through JSON."""
 
+import json
 from pathlib import Path
 
 import numpy as np
 
-from streams.comments.heads import Head, Heads, fit, load_heads
+from streams.comments.heads import Head, Heads, fit, load_heads, read_emotions
+from streams.comments.labels import EMOTIONS, SENTIMENTS
 
 
 def _blobs(seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
@@ -58,3 +60,27 @@ def test_missing_heads_file_says_how_to_make_it(tmp_path: Path) -> None:
         assert "streams.comments.train" in str(error)
     else:
         raise AssertionError("no error")
+
+
+def test_emotions_are_read_within_the_sentiment() -> None:
+    """A sure sentiment overrules an emotion it does not carry; an unsure one lets the
+    emotion head decide among the sentiments it spreads over."""
+    emotion = np.zeros((3, len(EMOTIONS)))
+    emotion[:, EMOTIONS.index("anger")] = 0.6
+    emotion[:, EMOTIONS.index("satisfaction")] = 0.3
+    emotion[:, EMOTIONS.index("neutral")] = 0.1
+    sentiment = np.array([[0.02, 0.03, 0.95], [0.5, 0.0, 0.5], [0.0, 0.9, 0.1]])
+    read = [EMOTIONS[i] for i in read_emotions(sentiment, emotion, SENTIMENTS, EMOTIONS)]
+    assert read == ["satisfaction", "anger", "neutral"]
+
+
+def test_the_view_travels_with_the_heads(tmp_path: Path) -> None:
+    vectors, targets = _blobs()
+    weights, bias = fit(vectors, targets, multi_label=False, steps=20)
+    head = Head(("a", "b", "c"), weights, bias)
+    Heads(head, head, head, {}, "passage").dump(tmp_path / "heads.json")
+    assert load_heads(tmp_path / "heads.json").view == "passage"
+    older = json.loads((tmp_path / "heads.json").read_text())
+    del older["view"]  # files written before views were recorded read the query view
+    (tmp_path / "heads.json").write_text(json.dumps(older))
+    assert load_heads(tmp_path / "heads.json").view == "query"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from streams.comments.classify import UNKNOWN_SURE, Classifier, model_version, readable
-from streams.comments.corpus import TEST_FILE, TRAIN_FILE, read_corpus
+from streams.comments.corpus import FRESH_FILE, TEST_FILE, TRAIN_FILE, read_corpus
 from streams.comments.labels import LANGUAGES, SENTIMENTS, THEMES, Insight
 from streams.comments.pii import mask
 from streams.comments.quality import report
@@ -26,10 +26,13 @@ def classifier() -> Classifier:
     return Classifier()
 
 
-def test_the_sets_are_large_enough_and_independent() -> None:
-    test, train = read_corpus(TEST_FILE), read_corpus(TRAIN_FILE)
+@pytest.mark.parametrize(("test_file", "least"), [(TEST_FILE, 40), (FRESH_FILE, 60)],
+                         ids=["testset", "freshset"])
+def test_the_sets_are_large_enough_and_independent(test_file: Path, least: int) -> None:
+    test, train = read_corpus(test_file), read_corpus(TRAIN_FILE)
     for language in LANGUAGES:
-        assert sum(item.language == language for item in test) >= 40
+        assert sum(item.language == language for item in test) >= least
+        assert sum(item.language == language for item in train) >= 300
     seen = {" ".join(item.comment.lower().split()) for item in train}
     shared = [item.comment for item in test if " ".join(item.comment.lower().split()) in seen]
     # two independent authors may both write "ok"; anything longer must not repeat

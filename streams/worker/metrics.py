@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from bisect import bisect_left
 from collections import Counter as Tally
 from collections.abc import Iterable
+from typing import Protocol
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import Counter, Gauge, Histogram
+
+from streams.core.rows import DEADLETTER_TABLE, Batch, as_dict
 
 EVENTS = Counter("cx_events", "Messages consumed, by source topic and outcome (accepted|rejected)",
                  ["topic", "outcome"])
@@ -98,3 +103,40 @@ def observe_many(histogram: Histogram, values: Iterable[float]) -> None:
             histogram._buckets[index].inc(count)
 PII_MASKED = Counter("cx_pii_masked", "Personal data masked before storage (comments, dead "
                      "letters), by kind (email|phone|card|iban)", ["kind"])
+
+
+class Written(Protocol):
+    """What ``record_batch`` reads of a written batch: ``streams.worker.ingest.Fetched``,
+    named by shape because the ingest imports this module."""
+
+    batch: Batch
+    offsets: dict[TopicPartition, int]
+    topics: Tally[str]
+    sent_ms: list[int]
+    validated_at: float
+
+
+def record_batch(fetched: Written, consumer: AIOKafkaConsumer) -> None:
+    """Pipeline metrics for one written batch (counts per topic, lag, latency): the
+    ingest's ``written`` callback, called after each write."""
+    batch = fetched.batch
+    dead = [as_dict(DEADLETTER_TABLE, row) for row in batch.rows.get(DEADLETTER_TABLE, ())]
+    rejected = Tally(row["topic"] for row in dead)
+    for topic, count in fetched.topics.items():
+        EVENTS.labels(topic, "accepted").inc(count - rejected[topic])
+        EVENTS.labels(topic, "rejected").inc(rejected[topic])
+    for reason, count in Tally(row["reason"] for row in dead).items():
+        DEADLETTERS.labels(reason).inc(count)
+    for kind, count in batch.pii.items():
+        PII_MASKED.labels(kind).inc(count)
+    SINK_BATCH_ROWS.observe(sum(fetched.topics.values()))
+    now = fetched.validated_at
+    observe_many(EVENT_LAG_SECONDS,
+                 (max(0.0, now - event.occurred_ms / 1000) for event in batch.accepted))
+    written_ms = time.time() * 1000
+    observe_many(SCORE_LATENCY_SECONDS,
+                 (max(0.0, (written_ms - sent) / 1000) for sent in fetched.sent_ms))
+    for tp, next_offset in fetched.offsets.items():
+        highwater = consumer.highwater(tp)
+        if highwater is not None:
+            CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, highwater - next_offset))

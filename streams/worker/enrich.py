@@ -46,6 +46,10 @@ T = TypeVar("T")
 
 FEEDBACK_TOPIC = TOPIC_OF_TYPE["feedback"]
 WAIT_STEP_S = 0.25
+MAX_WAIT_S = 30.0
+"""The longest a batch of comments waits for the worker's own ingest: under a load that
+keeps the ingest behind (an embedded ClickHouse on a busy machine, a long backfill) the
+comments still move, one batch per this many seconds at least."""
 MODEL_NICE = 10
 """How much lower the model's CPU priority is than the ingest's (Linux nice steps)."""
 
@@ -209,9 +213,10 @@ class CommentSink:
     async def write(self, batch: Batch) -> set[Any]:
         """Classify, then store the insights and facts (retried until stored); returns the
         comment minutes touched. While ``wait`` says so (the worker's own ingest is
-        catching up), the batch waits: the model's CPU, memory bandwidth and ClickHouse
-        writes would slow the ingest by a third to a half."""
-        while self._wait is not None and self._wait():
+        catching up), the batch waits, up to ``MAX_WAIT_S``: the model's CPU, memory
+        bandwidth and ClickHouse writes would slow the ingest by a third to a half."""
+        until = time.monotonic() + MAX_WAIT_S
+        while self._wait is not None and self._wait() and time.monotonic() < until:
             await asyncio.sleep(WAIT_STEP_S)
         enrichment = await self.classify(batch.accepted)
         touched: set[Any] = set()

@@ -39,7 +39,7 @@ from streams.queries.scoring import rewrite_minutes
 from streams.warehouse import LazyWarehouse, Warehouse
 from streams.worker import metrics
 from streams.worker.ingest import Fetched, IngestService
-from streams.worker.sink import retry
+from streams.worker.sink import retry, rewrite
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -237,14 +237,7 @@ class CommentSink:
         return touched
 
     async def settle(self, touched: set[Any]) -> None:
-        if not touched:
-            return
-
-        async def rewrite() -> None:
-            connection = await asyncio.to_thread(self._warehouse.get)
-            await asyncio.to_thread(rewrite_minutes, connection, touched)
-
-        await retry("comment minutes write", rewrite)
+        await rewrite(self._warehouse, touched, "comment minutes write")
 
 
 class EnrichService(IngestService):

@@ -55,6 +55,21 @@ async def retry(what: str, step: Callable[[], Awaitable[None]]) -> None:
         await asyncio.sleep(delay)
 
 
+async def rewrite(connection: LazyWarehouse, keys: set[MinuteKey], what: str) -> int:
+    """Rewrite these minutes from the stored facts, retried until done (the ingest's score
+    minutes and the enrichment's comment minutes alike); returns the rows written."""
+    written = 0
+
+    async def step() -> None:
+        nonlocal written
+        warehouse = await asyncio.to_thread(connection.get)
+        written = await asyncio.to_thread(rewrite_minutes, warehouse, keys)
+
+    if keys:
+        await retry(what, step)
+    return written
+
+
 class Sink:
     def __init__(self, url: str, publish: Publish, followup_deadline_ms: int,
                  keywords: tuple[str, ...] = DEFAULT_KEYWORDS) -> None:
@@ -108,9 +123,4 @@ class Sink:
 
     async def settle(self, keys: set[MinuteKey]) -> None:
         """Rewrite these minutes from the stored facts: the scores of what was written."""
-        async def rewrite() -> None:
-            warehouse = await asyncio.to_thread(self.connection.get)
-            metrics.SCORE_MINUTES.inc(await asyncio.to_thread(rewrite_minutes, warehouse, keys))
-
-        if keys:
-            await retry("score minutes rewrite", rewrite)
+        metrics.SCORE_MINUTES.inc(await rewrite(self.connection, keys, "score minutes rewrite"))

@@ -14,18 +14,20 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
 from streams.cli.render import comments_table, show
-from streams.comments.classify import Classifier
 from streams.comments.corpus import default_set, read_corpus
 from streams.comments.labels import THEMES, Insight
 from streams.comments.quality import detailed_report, format_detailed
 from streams.config import Settings
 from streams.console import say
 from streams.core import reads
+
+if TYPE_CHECKING:  # the model loads numpy: only the commands that classify wait for it
+    from streams.comments.classify import Classifier
 
 BATCH = 64
 
@@ -93,6 +95,8 @@ def classify_stream(classifier: Classifier, lines: Iterable[bytes], out: IO[str]
 
 
 def classifier_for(settings: Settings) -> Classifier:
+    from streams.comments.classify import Classifier
+
     return Classifier(settings.comment_languages, threads=settings.comment_threads,
                       extra_themes=settings.comment_themes)
 
@@ -149,3 +153,42 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     show(rows, as_json=args.json, table=comments_table,
          empty="no comments match (comments appear once the worker has enriched them)")
     return 0
+
+
+def cmd_comments(args: argparse.Namespace, settings: Settings) -> int:
+    if args.action == "classify":
+        if len(args.source) != 1:
+            raise ValueError("comments classify needs one JSON Lines FILE, or - for stdin")
+        return cmd_classify(args.source[0], args.json, settings)
+    if args.action == "report":
+        return cmd_report(args.source, args.json, settings)
+    if args.source:
+        raise ValueError(f"comments: unexpected {args.source[0]!r}: the actions are classify "
+                         "FILE|-, report [FILE...] and list (the default)")
+    return cmd_list(args, settings)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    comments = sub.add_parser(
+        "comments", help="what customers write: recent comments with their insights (the "
+        "default, 'list'); 'comments classify FILE|-' labels JSON Lines offline; 'comments "
+        "report [FILE...]' measures the model on labelled sets: per language and class, "
+        "with confusion matrices")
+    comments.add_argument("action", nargs="?", choices=["list", "classify", "report"])
+    comments.add_argument("source", nargs="*",
+                          help="classify: JSON Lines with 'comment' and optional 'locale' "
+                          "(- for stdin); report: labelled sets, measured together (default: "
+                          "data/freshset.jsonl if present, else data/testset.jsonl)")
+    comments.add_argument("--tenant", help="list: only this tenant")
+    comments.add_argument("--channel", help="list: only this channel")
+    comments.add_argument("--theme", help="list: only comments naming this theme (built-in or "
+                          "CX_COMMENT_THEMES)")
+    comments.add_argument("--sentiment", choices=["negative", "neutral", "positive"],
+                          help="list: only comments with this sentiment label")
+    comments.add_argument("--since", help="list: comments at or after this time (RFC 3339, "
+                          "or a duration back from now such as 24h)")
+    comments.add_argument("--limit", type=int, default=50, help="list: at most this many "
+                          "(default 50), newest first")
+    comments.add_argument("--json", action="store_true", help="JSON output")
+    comments.set_defaults(func=cmd_comments)
+

@@ -1,0 +1,22 @@
+"""``cxpulse topics``: create the topics, for a broker the worker does not start itself."""
+
+from __future__ import annotations
+
+import argparse
+
+from streams.config import Settings
+from streams.kafka import admin
+from streams.kafka.security import KafkaSecurity
+
+
+def cmd_topics(args: argparse.Namespace, settings: Settings) -> int:
+    with admin.bootstrap_for(settings.kafka_bootstrap, settings.data_dir,
+                             KafkaSecurity.of(settings), start_local=False) as bootstrap:
+        created = admin.create_topics(bootstrap, settings.partitions, KafkaSecurity.of(settings))
+    print(f"created: {', '.join(created)}" if created else "all topics exist")
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    sub.add_parser("topics", help="create the topics (CX_PARTITIONS partitions)").set_defaults(
+        func=cmd_topics)

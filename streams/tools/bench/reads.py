@@ -26,9 +26,8 @@ import orjson
 from streams.config import Settings
 from streams.console import say
 from streams.core.buckets import DAY_S, MINUTE_S
-from streams.core.stats import STAT_COLUMNS
-from streams.queries.scoring import ROLLUPS
-from streams.queries.windows import scope_totals
+from streams.queries.synthetic import build_rollups, fill_minutes, stored_rows
+from streams.queries.windows import daily_totals, scope_totals
 from streams.tools.bench import server_base
 from streams.warehouse import Warehouse, connect
 from streams.warehouse.migrate import migrate
@@ -42,46 +41,6 @@ END_S = 1_798_761_600  # 2027-01-01T00:00Z
 DEADLINE_MS = 48 * 3_600_000
 
 
-def _fill_minutes(warehouse: Warehouse, first_s: int, last_s: int) -> int:
-    """Synthetic minutes in [first, last): every scope once per STRIDE_MIN minutes."""
-    scopes = SCOPES[0] * SCOPES[1] * SCOPES[2]
-    slots = (last_s - first_s) // (STRIDE_MIN * 60)
-    rows = slots * scopes
-    values = {"interactions": "10 + rand(1) % 20", "failures": "rand(2) % 2",
-              "nps_n": "3", "nps_promoters": "rand(3) % 2", "nps_detractors": "rand(4) % 2",
-              "csat5_n": "1", "csat5_satisfied": "rand(5) % 2", "ces_n": "1",
-              "ces_sum": "1 + rand(6) % 7", "ces_sum_sq": "49", "followup_needed": "1",
-              "followup_met": "rand(7) % 2"}
-    stats = ", ".join(values.get(column, "0") for column in STAT_COLUMNS)
-    scope = "number % " + str(scopes)
-    warehouse.execute(
-        f"INSERT INTO {warehouse.database}.score_minutes SELECT "
-        f"concat('tenant', toString(intDiv({scope}, 80))), "
-        f"concat('channel', toString(intDiv({scope}, 10) % 8)), "
-        f"concat('touchpoint', toString({scope} % 10)), "
-        f"toDateTime({first_s} + intDiv(number, {scopes}) * {STRIDE_MIN * 60} "
-        f"+ ({scope} % {STRIDE_MIN}) * 60), {stats}, 1, now() FROM numbers({rows})")
-    return rows
-
-
-def _build_rollups(warehouse: Warehouse, first_s: int, last_s: int) -> None:
-    """Hours, then days, of the minutes in [first, last), 30 days per statement (the worker
-    writes them batch by batch; one GROUP BY over a year would need several GiB)."""
-    sums = ", ".join(f"sum({column})" for column in STAT_COLUMNS)
-    for table, _, source, column, size_s in ROLLUPS:
-        for start in range(first_s, last_s, 30 * DAY_S):
-            bucket = f"toDateTime(intDiv(toUnixTimestamp({column}), {size_s}) * {size_s})"
-            warehouse.execute(
-                f"INSERT INTO {warehouse.database}.{table} SELECT tenant, channel, touchpoint, "
-                f"{bucket} AS bucket, {sums}, sum(version), now() "
-                f"FROM {warehouse.database}.{source} FINAL "
-                f"WHERE {column} >= toDateTime({start}) "
-                f"AND {column} < toDateTime({min(last_s, start + 30 * DAY_S)}) "
-                "GROUP BY tenant, channel, touchpoint, bucket")
-    for table in ("score_minutes", "score_hours", "score_days"):
-        warehouse.execute(f"OPTIMIZE TABLE {warehouse.database}.{table} FINAL")
-
-
 def _median_s(read: Callable[[], Any]) -> float:
     read()  # warm
     times = []
@@ -93,12 +52,7 @@ def _median_s(read: Callable[[], Any]) -> float:
 
 
 def _trend(warehouse: Warehouse, table: str, column: str, end_s: int) -> list[dict]:
-    sums = ", ".join(f"sum({c}) AS t_{c}" for c in STAT_COLUMNS)
-    return warehouse.query(
-        f"SELECT intDiv(toUnixTimestamp({column}), 86400) AS d, {sums} "
-        f"FROM {warehouse.database}.{table} FINAL "
-        f"WHERE {column} >= toDateTime({end_s - 90 * DAY_S}) AND {column} < toDateTime({end_s}) "
-        "GROUP BY d ORDER BY d")
+    return daily_totals(warehouse, table, column, end_s - 90 * DAY_S, end_s)
 
 
 def measure(warehouse: Warehouse) -> dict[str, Any]:
@@ -108,11 +62,11 @@ def measure(warehouse: Warehouse) -> dict[str, Any]:
     filled_from = END_S
     for label, days in (("3_months", FIRST_DAYS), ("12_months", YEAR_DAYS)):
         started = time.perf_counter()
-        rows = _fill_minutes(warehouse, END_S - days * DAY_S, filled_from)
-        _build_rollups(warehouse, END_S - days * DAY_S, filled_from)
+        rows = fill_minutes(warehouse, END_S - days * DAY_S, filled_from, scopes=SCOPES,
+                            stride_min=STRIDE_MIN)
+        build_rollups(warehouse, END_S - days * DAY_S, filled_from)
         filled_from = END_S - days * DAY_S
-        count = int(warehouse.query(
-            f"SELECT count() AS n FROM {warehouse.database}.score_minutes")[0]["n"])
+        count = stored_rows(warehouse, "score_minutes")
         say(f"  {label}: {count:,} scope-minutes ({rows:,} added, "
             f"{time.perf_counter() - started:.0f} s with rollups)")
 

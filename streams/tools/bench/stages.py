@@ -26,6 +26,7 @@ from streams.core.rows import Batch, Record
 from streams.kafka import SOURCE_TOPICS
 from streams.kafka.produce import record_of
 from streams.queries.scoring import score_batch
+from streams.queries.synthetic import fill_history
 from streams.tools.generate import TrafficSpec, generate
 from streams.tools.load import insert_rows
 from streams.warehouse import connect
@@ -138,40 +139,6 @@ def generated_comments(records: list[KafkaRecord], limit: int = 5000) -> list[st
             and (comment := orjson.loads(value).get("comment"))][:limit]
 
 
-def fill_history(url: str, rows: int, now: float) -> None:
-    """A month of stored history, written by ClickHouse itself: facts, feedback (and where
-    its revisions count), follow-ups."""
-    warehouse = connect(url)
-    db, start = warehouse.database, int(now) - 31 * 86400
-    warehouse.execute(
-        f"INSERT INTO {db}.score_facts (tenant, channel, touchpoint, minute, event_id, "
-        "interactions) SELECT concat('history-', toString(number % 10)), 'web', "
-        "concat('tp', toString(intDiv(number, 10) % 10)), "
-        f"toDateTime({start} + intDiv(number, 100) % (30 * 1440) * 60), "
-        f"concat('h', toString(number)), 1 FROM system.numbers LIMIT {rows}")
-    warehouse.execute(
-        f"INSERT INTO {db}.feedback (event_id, tenant, channel, touchpoint, occurred_at, "
-        "survey, score) SELECT concat('hf', toString(number)), 'history', 'web', 'x', "
-        f"toDateTime({start} + number % (30 * 86400)), 'nps', 3 FROM system.numbers "
-        f"LIMIT {rows // 5}")
-    warehouse.execute(
-        f"INSERT INTO {db}.feedback_revisions (event_id, revision, tenant, channel, touchpoint, "
-        "minute, needs_followup) SELECT concat('hf', toString(number)), 0, 'history', 'web', "
-        f"'x', toStartOfMinute(toDateTime({start} + number % (30 * 86400))), 1 "
-        f"FROM system.numbers LIMIT {rows // 5}")
-    warehouse.execute(
-        f"INSERT INTO {db}.followups (event_id, feedback_id, tenant, channel, touchpoint, "
-        "occurred_at, action) SELECT concat('hu', toString(number)), "
-        "concat('hf', toString(number)), 'history', 'web', 'x', "
-        f"toDateTime({start} + number % (30 * 86400)), 'contacted' FROM system.numbers "
-        f"LIMIT {rows // 10}")
-    # Measure against settled tables, not against the background merges of the fill.
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and int(warehouse.query(
-            f"SELECT count() AS n FROM system.merges WHERE database = '{db}'")[0]["n"]):
-        time.sleep(0.5)
-
-
 def scoring_ms(url: str, records: list[KafkaRecord], now: float, batches: int = 5) -> float:
     """Median milliseconds of scoring one 10k-event batch (facts, lookups, minutes)."""
     warehouse = connect(url)
@@ -193,8 +160,9 @@ def scoring_with_history(base_url: str, records: list[KafkaRecord], now: float,
     result: dict[str, float] = {"history_fact_rows": history_rows}
     for name, rows in (("empty", 0), ("month", history_rows)):
         url = f"{base_url}/bench_scoring_{name}"
-        migrate(connect(url))
-        if rows:
-            fill_history(url, rows, now)
+        warehouse = connect(url)
+        migrate(warehouse)
+        if rows:  # a month of it, ending a day before the batches' traffic
+            fill_history(warehouse, rows, int(now) - 31 * 86400)
         result[f"{name}_ms_per_batch"] = scoring_ms(url, records, now)
     return result

@@ -189,6 +189,10 @@ WORKER_ROLES = ("all", "ingest", "enrich")
 comment model), or both; each has its own consumer group, so each scales on its own."""
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+DEFAULT_KAFKA = "127.0.0.1:9092"
+"""Kafka's own default address, for a service given no bootstrap (see ``kafka_servers``)."""
+DETECTOR = DetectorConfig()
+"""The drop detector's defaults, held once (in ``core.drops``): the CX_ALERT_* defaults."""
 
 
 def _env(variable: str, parse: Parse = _text) -> dict[str, Any]:
@@ -278,8 +282,9 @@ class Settings:
     """CX_HEALTH_WEIGHTS, e.g. ``nps=2,csat=1``; checked by ``core.scores.parse_weights``."""
     alert_seconds: float = field(default=60.0, metadata=_env("CX_ALERT_SECONDS", _positive))
     """How often the leader evaluates alerts."""
-    alert_windows: tuple[float, ...] = field(default=(3600.0, 6 * 3600.0),
-                                             metadata=_env("CX_ALERT_WINDOWS", _windows))
+    alert_windows: tuple[float, ...] = field(
+        default=tuple(ms / 1000 for ms in DETECTOR.windows_ms),
+        metadata=_env("CX_ALERT_WINDOWS", _windows))
     """Recent windows compared with the baseline (CX_ALERT_WINDOWS=1h,6h)."""
     alert_onsets: tuple[float, ...] | None = field(default=None,
                                                    metadata=_env("CX_ALERT_ONSETS", _onsets))
@@ -287,14 +292,14 @@ class Settings:
     unset: the default ladder's rungs shorter than the longest window. With onsets, the
     windows are rungs too and the sequential detector alone fires (the bench found it at
     least as fast everywhere, with fewer hypotheses); the windows judge recovery."""
-    alert_baseline: float = field(default=7 * 86400.0,
+    alert_baseline: float = field(default=DETECTOR.baseline_ms / 1000,
                                   metadata=_env("CX_ALERT_BASELINE", _duration))
     """The span right before each recent window that is its norm."""
     alert_delay: float = field(default=120.0, metadata=_env("CX_ALERT_DELAY", _duration))
     """Evaluate up to now minus this: the newest minutes are still arriving."""
-    alert_fdr: float = field(default=0.001, metadata=_env("CX_ALERT_FDR", _share))
+    alert_fdr: float = field(default=DETECTOR.fdr, metadata=_env("CX_ALERT_FDR", _share))
     """False discovery rate of one evaluation pass (Benjamini-Hochberg)."""
-    alert_cooldown: float = field(default=1800.0,
+    alert_cooldown: float = field(default=DETECTOR.cooldown_ms / 1000,
                                   metadata=_env("CX_ALERT_COOLDOWN", _duration))
     """After an alert resolves, it does not fire again for this long."""
     alert_rules: str = field(default="", metadata=_env("CX_ALERT_RULES"))
@@ -437,6 +442,13 @@ class Settings:
             if raw:
                 values[setting.name] = parse(variable, raw)
         return cls(**values)
+
+    @property
+    def kafka_servers(self) -> str:
+        """Where Kafka clients connect. The commands put the bundled broker's address into
+        ``kafka_bootstrap`` before a service starts, so the default is met only by a service
+        built without them."""
+        return self.kafka_bootstrap or DEFAULT_KAFKA
 
     @property
     def warehouse_url(self) -> str:

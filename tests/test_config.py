@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from streams.config import ConfigError, Settings
+from streams.config import DEFAULT_KAFKA, ConfigError, Settings
+from streams.core.drops import DetectorConfig
 
 
 def test_defaults_are_embedded_and_local() -> None:
@@ -14,6 +15,16 @@ def test_defaults_are_embedded_and_local() -> None:
     assert settings.kafka_bootstrap is None and settings.clickhouse_url is None
     assert settings.warehouse_url == f"chdb://{Path('.cxpulse/clickhouse').resolve()}"
     assert (settings.metrics_port, settings.partitions) == (6066, 4)
+
+
+def test_defaults_are_written_once() -> None:
+    """Kafka's default address and the detector's defaults each have one home."""
+    assert Settings.from_env({}).kafka_servers == DEFAULT_KAFKA == "127.0.0.1:9092"
+    assert Settings.from_env({"CX_KAFKA_BOOTSTRAP": "k:1,k:2"}).kafka_servers == "k:1,k:2"
+    made, default = Settings.from_env({}).detector(), DetectorConfig()
+    assert (made.windows_ms, made.baseline_ms, made.fdr, made.cooldown_ms) == (
+        default.windows_ms, default.baseline_ms, default.fdr, default.cooldown_ms) == (
+        (3_600_000, 21_600_000), 604_800_000, 0.001, 1_800_000)
 
 
 def test_values_are_read() -> None:

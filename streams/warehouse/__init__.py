@@ -37,12 +37,16 @@ class Warehouse(Protocol):
     def close(self) -> None: ...
 
 
+DEFAULT_DATABASE = "cx"
+"""The database of a URL that names none."""
+
+
 def database_of(url: str) -> str:
     """The database a URL names: the path of ``clickhouse://``, ``?database=`` of ``chdb://``."""
     parts = urlsplit(url)
     if parts.scheme == "chdb":
-        return parse_qs(parts.query).get("database", ["cx"])[0]
-    return parts.path.strip("/") or "cx"
+        return parse_qs(parts.query).get("database", [DEFAULT_DATABASE])[0]
+    return parts.path.strip("/") or DEFAULT_DATABASE
 
 
 def with_credentials(url: str, password: Any = None, ca_file: Any = None) -> str:

@@ -60,7 +60,7 @@ def faust_app(settings: Settings) -> faust.App:
     alerts)."""
     return faust.App(
         settings.app_id if settings.worker_role != "enrich" else f"{settings.app_id}-enricher",
-        broker=broker_urls(settings.kafka_bootstrap or "127.0.0.1:9092"),
+        broker=broker_urls(settings.kafka_servers),
         broker_credentials=broker_credentials(KafkaSecurity.of(settings)),
         datadir=str(settings.data_dir / "faust"),
         autodiscover=False,

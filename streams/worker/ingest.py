@@ -128,7 +128,7 @@ class IngestService(Service):
         s = self._settings
         session_ms = int(s.session_timeout * 1000)
         return AIOKafkaConsumer(
-            bootstrap_servers=s.kafka_bootstrap or "127.0.0.1:9092",
+            bootstrap_servers=s.kafka_servers,
             group_id=self._group, client_id=self._group,
             enable_auto_commit=False, auto_offset_reset="earliest",
             session_timeout_ms=session_ms, heartbeat_interval_ms=max(1000, session_ms // 5),

@@ -38,7 +38,7 @@ RUNS = 5
 YEAR_DAYS = 364
 FIRST_DAYS = 91
 END_S = 1_798_761_600  # 2027-01-01T00:00Z
-DEADLINE_MS = 48 * 3_600_000
+DEADLINE_MS = Settings().followup_deadline_ms  # CX_FOLLOWUP_HOURS's default
 
 
 def _median_s(read: Callable[[], Any]) -> float:

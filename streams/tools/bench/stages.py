@@ -34,7 +34,7 @@ from streams.warehouse.migrate import migrate
 from streams.worker.ingest import Fetched, IngestService
 
 KafkaRecord = tuple[str, bytes | None, bytes]
-DEADLINE_MS = 48 * 3_600_000
+DEADLINE_MS = Settings().followup_deadline_ms  # CX_FOLLOWUP_HOURS's default
 
 
 def make_records(count: int, now: float) -> list[KafkaRecord]:

@@ -9,6 +9,8 @@
   does I/O, so the rules it holds are tested without services;
 - every package under ``streams/`` is listed in pyproject.toml, so none is left
   out of the wheel.
+- no module of ``streams/cli/`` grows past ``CLI_MODULE_LINES``: one command group per
+  module, its parser next to its handlers, so ``cli/main.py`` stays the list of them.
 
 Module-level and function-level imports count alike. Each rule is a function
 over a plain graph, checked below on a synthetic graph that breaks it.
@@ -172,6 +174,16 @@ def unlisted_packages(packages: Iterable[str], listed: Iterable[str]) -> list[st
     return sorted(set(packages) - set(listed))
 
 
+CLI_MODULE_LINES = 250
+
+
+def long_modules(modules: Mapping[str, Path], package: str, limit: int) -> dict[str, int]:
+    """Modules of ``package`` (itself included) longer than ``limit`` lines, with their length."""
+    lengths = {name: len(path.read_text().splitlines()) for name, path in modules.items()
+               if name == package or name.startswith(package + ".")}
+    return {name: lines for name, lines in sorted(lengths.items()) if lines > limit}
+
+
 # ------------------------------------------------------------------ the rules on streams/
 
 MODULES = module_names()
@@ -205,6 +217,11 @@ def test_only_the_worker_imports_faust() -> None:
 
 def test_core_is_pure() -> None:
     assert impure_core(GRAPH) == {}
+
+
+def test_cli_modules_stay_small() -> None:
+    assert "streams.cli.main" in MODULES
+    assert long_modules(MODULES, "streams.cli", CLI_MODULE_LINES) == {}
 
 
 def test_every_package_is_in_the_wheel() -> None:
@@ -254,6 +271,14 @@ def test_core_rule_catches_edges_and_io() -> None:
 def test_package_rule_catches_a_forgotten_package() -> None:
     assert unlisted_packages(["streams", "streams.new"], ["streams", "cxpulse_schemas"]) \
         == ["streams.new"]
+
+
+def test_size_rule_catches_a_long_module_in_the_package_only(tmp_path: Path) -> None:
+    (tmp_path / "long.py").write_text("x = 1\n" * 251)
+    (tmp_path / "short.py").write_text("x = 1\n" * 250)
+    modules = {"s.cli.long": tmp_path / "long.py", "s.cli.short": tmp_path / "short.py",
+               "s.clix.long": tmp_path / "long.py", "s.core.long": tmp_path / "long.py"}
+    assert long_modules(modules, "s.cli", 250) == {"s.cli.long": 251}
 
 
 def test_relative_imports_resolve(tmp_path: Path) -> None:

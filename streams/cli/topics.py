@@ -1,4 +1,5 @@
-"""``cxpulse topics``: create the topics, for a broker the worker does not start itself."""
+"""``cxpulse topics``: create the pipeline's topics ahead of time on CX_KAFKA_BOOTSTRAP (or the
+running local broker); ``worker``, ``collect`` and ``demo`` create them as they start."""
 
 from __future__ import annotations
 

@@ -1,21 +1,35 @@
-"""CX_RETENTION_DAYS: forget raw events, facts and minutes by dropping whole old months.
+"""Retention: forget old rows of every table by its rule (``core.retention.RULES``).
+
+CX_RETENTION_DAYS: forget raw events, facts and minutes by dropping whole old months.
 
 ClickHouse 18.16 has no TTL clause, so retention drops the monthly partitions
 (``toYYYYMM``) whose every instant is older than the retention: a month goes
 once its end is ``days`` behind now, so up to a month more is kept than asked.
 The hourly and daily rollups are kept: long trends outlive the detail, and
 window reads older than the retention are exact to the hour.
+
+The other tables are not partitioned by time (their sorting keys deduplicate across
+any time): their old rows go by ``ALTER TABLE ... DELETE`` mutations, waited for
+(``queries.erasure.delete``). Tables keeping versions of one key (cases, incidents)
+lose every version of a key at once, chosen by its latest one: deleting only the
+old closed versions would bring an older, open version back.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from streams.core.alerts import FIRING
 from streams.core.buckets import DAY_S, month_end
+from streams.core.incidents import OPEN
+from streams.core.retention import AGE, CLOSED, MONTHS, RESOLVED, RULES
+from streams.queries.erasure import CHUNK, delete
 from streams.warehouse import Warehouse
 from streams.warehouse.sql import in_list
 
-RETAINED = ("interactions", "feedback", "followups", "score_facts", "score_minutes",
-            "comment_insights", "feedback_revisions")
-"""The tables retention prunes, each partitioned by month of event time."""
+RETAINED = tuple(table for table, rule in RULES.items() if rule.how == MONTHS)
+"""The tables whose whole months go, each partitioned by month of event time."""
 
 
 def expired(warehouse: Warehouse, *, days: int, now_s: int) -> dict[str, list[int]]:
@@ -40,3 +54,85 @@ def apply_retention(warehouse: Warehouse, *, days: int, now_s: int) -> dict[str,
             warehouse.execute(
                 f"ALTER TABLE {warehouse.database}.{table} DROP PARTITION {month}")
     return dropped
+
+
+@dataclass
+class Pass:
+    """What a retention pass dropped (or, dry, would drop)."""
+
+    months: dict[str, list[int]] = field(default_factory=dict)
+    """table -> the month partitions dropped (``MONTHS`` tables)."""
+    rows: dict[str, int] = field(default_factory=dict)
+    """table -> the rows deleted as reads see them (FINAL: a case or an incident is one,
+    however many versions it stored), for tables that lost any."""
+
+
+def _before(column: str, cutoff_s: int) -> str:
+    return f"{column} < toDateTime({int(cutoff_s)})"
+
+
+def _keyed(columns: tuple[str, ...], keys: list[tuple[str, ...]]) -> list[str]:
+    """``(a, b) IN ((..), ..)`` conditions of at most ``CHUNK`` keys, one mutation each."""
+    names = f"({', '.join(columns)})"
+    return [f"{names} IN {in_list(keys[start:start + CHUNK])}"
+            for start in range(0, len(keys), CHUNK)]
+
+
+def _count(warehouse: Warehouse, table: str, where: list[str]) -> int:
+    if not where:
+        return 0
+    either = " OR ".join(f"({condition})" for condition in where)
+    return int(warehouse.query(f"SELECT count() AS n FROM {warehouse.database}.{table} FINAL "
+                               f"WHERE {either}")[0]["n"])
+
+
+def conditions(warehouse: Warehouse, table: str, cutoff_s: int) -> list[str]:
+    """The ``DELETE WHERE`` conditions selecting ``table``'s rows older than ``cutoff_s`` by
+    its rule (one mutation each); empty when none go."""
+    db, rule = warehouse.database, RULES[table]
+    old = _before(rule.column, cutoff_s)
+    if rule.how == AGE:
+        return [old]
+    if rule.how == CLOSED:  # followup_cases: the latest version met or withdrawn
+        keys = [(row["tenant"], row["feedback_id"]) for row in warehouse.query(
+            f"SELECT tenant, feedback_id FROM (SELECT tenant, feedback_id, opened_at, met_at, "
+            f"withdrawn FROM {db}.{table} FINAL) WHERE {old} "
+            "AND (isNotNull(met_at) OR withdrawn = 1) ORDER BY tenant, feedback_id")]
+        return _keyed(("tenant", "feedback_id"), keys)
+    if rule.how == RESOLVED and table == "incidents":  # the latest version not open
+        keys = [(row["tenant"], row["id"]) for row in warehouse.query(
+            f"SELECT tenant, id FROM (SELECT tenant, id, state, {rule.column} "
+            f"FROM {db}.{table} FINAL) WHERE {old} AND state != '{OPEN}' ORDER BY tenant, id")]
+        return _keyed(("tenant", "id"), keys)
+    if rule.how == RESOLVED and table == "alerts":  # every change, but a firing alert's
+        scope = ("tenant", "channel", "touchpoint", "metric")
+        firing = [tuple(row[c] for c in scope) for row in warehouse.query(
+            f"SELECT {', '.join(scope)} FROM {db}.{table} GROUP BY {', '.join(scope)} "
+            f"HAVING argMax(state, at) = '{FIRING}' ORDER BY {', '.join(scope)}")]
+        keep = f" AND ({', '.join(scope)}) NOT IN {in_list(firing)}" if firing else ""
+        return [old + keep]
+    raise ValueError(f"no row retention for {table} ({rule.how})")
+
+
+def prune(warehouse: Warehouse, days: Mapping[str, int | None], *, now_s: int,
+          dry_run: bool = False) -> Pass:
+    """Forget what each table's rule and ``days`` (``Settings.retention_days_of``; None keeps
+    a table) say is old at ``now_s``; ``dry_run``: only say what would go."""
+    done = Pass()
+    event_days = days.get(RETAINED[0])  # one CX_RETENTION_DAYS for them all
+    if event_days is not None:
+        act = expired if dry_run else apply_retention
+        done.months = act(warehouse, days=event_days, now_s=now_s)
+    wanted: dict[str, list[str]] = {}
+    for table, rule in RULES.items():
+        kept = days.get(table)
+        if rule.how not in (AGE, CLOSED, RESOLVED) or kept is None:
+            continue
+        where = conditions(warehouse, table, now_s - kept * DAY_S)
+        rows = _count(warehouse, table, where)
+        if rows:
+            done.rows[table] = rows
+            wanted[table] = where
+    if wanted and not dry_run:
+        delete(warehouse, wanted)
+    return done

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from streams.cli import forget as forget_cli
 from streams.cli import keys as keys_cli
+from streams.cli import status as status_cli
 from streams.cli.render import scores_table, show
 from streams.cli.screen import WINDOWS as WINDOW_CHOICES
 from streams.config import WORKER_ROLES, ConfigError, Settings
@@ -515,6 +516,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     keys_cli.add_parser(sub)
     forget_cli.add_parser(sub)
+    status_cli.add_parser(sub)
 
     bench = sub.add_parser("bench", help="measure ingest throughput against the local broker; "
                            "'bench alerts' measures alert detection delay, false alarms and cost")

@@ -68,7 +68,8 @@ def gather(settings: Settings) -> Report:
         security = KafkaSecurity.of(settings)
         with admin.bootstrap_for(settings.kafka_bootstrap, settings.data_dir, security,
                                  start_local=False) as bootstrap:
-            lags = group_lags(bootstrap, consumer_groups(settings.app_id), security)
+            groups = consumer_groups(settings.app_id, enrich=settings.comment_enrich)
+            lags = group_lags(bootstrap, groups, security)
         report["consumer_groups"] = [lag.as_dict() for lag in lags]
         ingest = next(lag for lag in lags if lag.group.endswith(f"-{INGEST}"))
         oldest = ingest.oldest_unsettled_ms

@@ -20,11 +20,14 @@ from streams.kafka.security import PLAINTEXT, KafkaSecurity
 INGEST, ENRICH = "ingest", "enrich"
 
 
-def consumer_groups(app_id: str) -> dict[str, tuple[str, ...]]:
-    """The worker's consumer groups (``CX_APP_ID-ingest``, ``CX_APP_ID-enrich``, as
-    ``worker.ingest.IngestService`` names them) and the topics each consumes."""
-    return {f"{app_id}-{INGEST}": SOURCE_TOPICS,
-            f"{app_id}-{ENRICH}": (TOPIC_OF_TYPE["feedback"],)}
+def consumer_groups(app_id: str, *, enrich: bool = True) -> dict[str, tuple[str, ...]]:
+    """The worker's consumer groups (``CX_APP_ID-ingest``, and ``CX_APP_ID-enrich`` unless
+    ``CX_COMMENT_ENRICH`` is off, as ``worker.ingest.IngestService`` names them) and the
+    topics each consumes."""
+    groups = {f"{app_id}-{INGEST}": SOURCE_TOPICS}
+    if enrich:
+        groups[f"{app_id}-{ENRICH}"] = (TOPIC_OF_TYPE["feedback"],)
+    return groups
 
 
 @dataclass

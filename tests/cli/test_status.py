@@ -62,7 +62,7 @@ def test_status_shows_tables_lag_and_the_oldest_unsettled_minute_after_a_worker_
     ingest = groups[f"{env['CX_APP_ID']}-ingest"]
     assert ingest["lag"] == 0 and len(ingest["partitions"]) == 3 * 4
     assert report["unsettled"] == {"messages": 0, "oldest_minute": None}
-    assert f"{env['CX_APP_ID']}-enrich" in groups
+    assert list(groups) == [f"{env['CX_APP_ID']}-ingest"]  # CX_COMMENT_ENRICH=off: no enrich
     assert report["open_alerts"] == [] and report["open_incidents"] == []
 
     # The worker stops; what arrives now waits, and status says since when.
@@ -89,10 +89,11 @@ def test_status_shows_tables_lag_and_the_oldest_unsettled_minute_after_a_worker_
                for line in lines), out
 
 
-def test_kafka_down_is_shown_down_and_clickhouse_still_shown(server_url: str,
-                                                             tmp_path: Path) -> None:
+def test_kafka_down_is_shown_down_and_clickhouse_still_shown(
+        server_url: str, start_prometheus, tmp_path: Path) -> None:
+    prometheus = start_prometheus({"global": {"scrape_interval": "1m"}})
     env = {"CX_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}", "CX_CLICKHOUSE_URL": server_url,
-           "CX_DATA_DIR": str(tmp_path)}
+           "CX_DATA_DIR": str(tmp_path), "CX_PROMETHEUS_URL": prometheus.url}
     assert cxpulse("migrate", env=env).returncode == 0
     code, out, err = status(env)
     assert code == 1 and "Traceback" not in out + err, out + err
@@ -100,6 +101,7 @@ def test_kafka_down_is_shown_down_and_clickhouse_still_shown(server_url: str,
     kafka = [line for line in lines if line.startswith("kafka")]
     assert len(kafka) == 1 and "DOWN" in kafka[0] and "cannot reach Kafka" in kafka[0], out
     assert any(line.startswith("clickhouse") and " up " in line for line in lines), out
+    assert any(line.startswith("prometheus") and " up " in line for line in lines), out
     assert any(line.startswith("schema") and "up to date" in line for line in lines), out
     assert sum(line.split()[0] in RULES for line in lines if line.split()) == len(RULES), out
     code, out, err = status(env, "--json")
@@ -111,10 +113,13 @@ def test_kafka_down_is_shown_down_and_clickhouse_still_shown(server_url: str,
 
 def test_clickhouse_down_is_shown_down_with_kafka_still_asked(kafka: str, tmp_path: Path) -> None:
     env = {"CX_KAFKA_BOOTSTRAP": kafka, "CX_DATA_DIR": str(tmp_path),
-           "CX_CLICKHOUSE_URL": f"clickhouse://default@127.0.0.1:{free_port()}/cx"}
+           "CX_CLICKHOUSE_URL": f"clickhouse://default@127.0.0.1:{free_port()}/cx",
+           "CX_PROMETHEUS_URL": f"http://127.0.0.1:{free_port()}"}
     code, out, err = status(env, "--json")
     assert code == 1 and "Traceback" not in out + err, out + err
     report = orjson.loads(out)
     assert report["dependencies"]["clickhouse"]["up"] is False
     assert report["dependencies"]["kafka"]["up"] is True
+    assert report["dependencies"]["prometheus"] == {
+        "up": False, "detail": "<urlopen error [Errno 111] Connection refused>"}
     assert "tables" not in report and report["unsettled"]["messages"] == 0

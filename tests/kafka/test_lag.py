@@ -45,3 +45,4 @@ def test_lag_counts_what_each_group_has_not_committed(kafka: str) -> None:
     assert parts[("cx.followups", 0)].oldest_unsettled_ms is None
     assert found[enrich].lag == 6  # never committed: everything from the start
     assert found[enrich].as_dict()["partitions"][0]["end"] == 6
+    assert list(consumer_groups("lagtest", enrich=False)) == [ingest]

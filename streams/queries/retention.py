@@ -24,10 +24,13 @@ from streams.core.alerts import FIRING
 from streams.core.buckets import DAY_S, month_end
 from streams.core.incidents import OPEN
 from streams.core.retention import AGE, CLOSED, MONTHS, RESOLVED, RULES
-from streams.queries.erasure import CHUNK, delete
+from streams.queries.erasure import delete
 from streams.warehouse import Warehouse
-from streams.warehouse.sql import in_list
+from streams.warehouse.sql import in_list, sql_literal
 
+QUERY_BYTES = 200_000
+"""Key literals per ``ALTER TABLE ... DELETE``: below ClickHouse's ``max_query_size``
+(256 KiB), so a first pass over years of closed cases is a few mutations, not thousands."""
 RETAINED = tuple(table for table, rule in RULES.items() if rule.how == MONTHS)
 """The tables whose whole months go, each partitioned by month of event time."""
 
@@ -63,8 +66,7 @@ class Pass:
     months: dict[str, list[int]] = field(default_factory=dict)
     """table -> the month partitions dropped (``MONTHS`` tables)."""
     rows: dict[str, int] = field(default_factory=dict)
-    """table -> the rows deleted as reads see them (FINAL: a case or an incident is one,
-    however many versions it stored), for tables that lost any."""
+    """table -> the rows deleted as reads see them (``selected``), for tables that lost any."""
 
 
 def _before(column: str, cutoff_s: int) -> str:
@@ -72,46 +74,47 @@ def _before(column: str, cutoff_s: int) -> str:
 
 
 def _keyed(columns: tuple[str, ...], keys: list[tuple[str, ...]]) -> list[str]:
-    """``(a, b) IN ((..), ..)`` conditions of at most ``CHUNK`` keys, one mutation each."""
-    names = f"({', '.join(columns)})"
-    return [f"{names} IN {in_list(keys[start:start + CHUNK])}"
-            for start in range(0, len(keys), CHUNK)]
+    """``(a, b) IN ((..), ..)`` conditions, one mutation each, each within ``QUERY_BYTES``."""
+    names, chunks, chunk, size = f"({', '.join(columns)})", [], [], 0
+    for key in keys:
+        literal = sql_literal(key)
+        if chunk and size + len(literal) > QUERY_BYTES:
+            chunks.append(chunk)
+            chunk, size = [], 0
+        chunk.append(literal)
+        size += len(literal) + 2
+    return [f"{names} IN ({', '.join(part)})" for part in [*chunks, chunk] if part]
 
 
-def _count(warehouse: Warehouse, table: str, where: list[str]) -> int:
-    if not where:
-        return 0
-    either = " OR ".join(f"({condition})" for condition in where)
-    return int(warehouse.query(f"SELECT count() AS n FROM {warehouse.database}.{table} FINAL "
-                               f"WHERE {either}")[0]["n"])
-
-
-def conditions(warehouse: Warehouse, table: str, cutoff_s: int) -> list[str]:
+def selected(warehouse: Warehouse, table: str, cutoff_s: int) -> tuple[list[str], int]:
     """The ``DELETE WHERE`` conditions selecting ``table``'s rows older than ``cutoff_s`` by
-    its rule (one mutation each); empty when none go."""
+    its rule (one mutation each; none when nothing goes), and how many rows they select as
+    reads see them (FINAL: a case or an incident is one, however many versions it stored)."""
     db, rule = warehouse.database, RULES[table]
     old = _before(rule.column, cutoff_s)
-    if rule.how == AGE:
-        return [old]
     if rule.how == CLOSED:  # followup_cases: the latest version met or withdrawn
         keys = [(row["tenant"], row["feedback_id"]) for row in warehouse.query(
             f"SELECT tenant, feedback_id FROM (SELECT tenant, feedback_id, opened_at, met_at, "
             f"withdrawn FROM {db}.{table} FINAL) WHERE {old} "
             "AND (isNotNull(met_at) OR withdrawn = 1) ORDER BY tenant, feedback_id")]
-        return _keyed(("tenant", "feedback_id"), keys)
+        return _keyed(("tenant", "feedback_id"), keys), len(keys)
     if rule.how == RESOLVED and table == "incidents":  # the latest version not open
         keys = [(row["tenant"], row["id"]) for row in warehouse.query(
             f"SELECT tenant, id FROM (SELECT tenant, id, state, {rule.column} "
             f"FROM {db}.{table} FINAL) WHERE {old} AND state != '{OPEN}' ORDER BY tenant, id")]
-        return _keyed(("tenant", "id"), keys)
+        return _keyed(("tenant", "id"), keys), len(keys)
     if rule.how == RESOLVED and table == "alerts":  # every change, but a firing alert's
         scope = ("tenant", "channel", "touchpoint", "metric")
         firing = [tuple(row[c] for c in scope) for row in warehouse.query(
             f"SELECT {', '.join(scope)} FROM {db}.{table} GROUP BY {', '.join(scope)} "
             f"HAVING argMax(state, at) = '{FIRING}' ORDER BY {', '.join(scope)}")]
-        keep = f" AND ({', '.join(scope)}) NOT IN {in_list(firing)}" if firing else ""
-        return [old + keep]
-    raise ValueError(f"no row retention for {table} ({rule.how})")
+        if firing:
+            old += f" AND ({', '.join(scope)}) NOT IN {in_list(firing)}"
+    elif rule.how != AGE:
+        raise ValueError(f"no row retention for {table} ({rule.how})")
+    rows = int(warehouse.query(f"SELECT count() AS n FROM {db}.{table} FINAL "
+                               f"WHERE {old}")[0]["n"])
+    return ([old] if rows else []), rows
 
 
 def prune(warehouse: Warehouse, days: Mapping[str, int | None], *, now_s: int,
@@ -128,8 +131,7 @@ def prune(warehouse: Warehouse, days: Mapping[str, int | None], *, now_s: int,
         kept = days.get(table)
         if rule.how not in (AGE, CLOSED, RESOLVED) or kept is None:
             continue
-        where = conditions(warehouse, table, now_s - kept * DAY_S)
-        rows = _count(warehouse, table, where)
+        where, rows = selected(warehouse, table, now_s - kept * DAY_S)
         if rows:
             done.rows[table] = rows
             wanted[table] = where

@@ -180,3 +180,19 @@ def test_the_rules_cover_exactly_the_tables_a_migrated_database_has(
             assert kind and "DateTime" in kind[0]["type"], (table, rule.column)
     finally:
         own.close()
+
+
+@pytest.mark.integration
+def test_many_closed_cases_go_in_mutations_that_fit_the_query_size(warehouse: Warehouse) -> None:
+    own = OwnDatabase(warehouse, "retention_many")
+    try:
+        migrate(own)
+        many = 12_000  # ids of 40 characters: more than 256 KiB of keys, several mutations
+        own.insert("followup_cases", [_case(f"{i:040d}", OLD, met=True, version=5)
+                                      for i in range(many)]
+                   + [_case("open-old", OLD, met=False, version=0)], CASE_COLUMNS)
+        done = prune(own, days_per_table({}, None), now_s=NOW_S)
+        assert done.rows == {"followup_cases": many}
+        assert _left(own)["followup_cases"] == [("open-old", 0)]
+    finally:
+        own.close()

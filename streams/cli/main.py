@@ -210,7 +210,8 @@ def cmd_retention(args: argparse.Namespace, settings: Settings) -> int:
     if args.days:
         settings = dataclasses.replace(settings, retention_days=args.days)
     done = prune(connect(settings.warehouse_url), settings.retention_days_of(),
-                 now_s=int(time.time()), dry_run=args.dry_run)
+                 now_s=int(time.time()), dry_run=args.dry_run,
+                 cluster=settings.clickhouse_cluster)
     verb = "would drop" if args.dry_run else "dropped"
     for table, months in done.months.items():
         print(f"{verb} {table}: {', '.join(map(str, months))}")

@@ -24,7 +24,7 @@ from streams.core.alerts import FIRING
 from streams.core.buckets import DAY_S, month_end
 from streams.core.incidents import OPEN
 from streams.core.retention import AGE, CLOSED, MONTHS, RESOLVED, RULES
-from streams.queries.erasure import delete
+from streams.queries.erasure import Deleter
 from streams.warehouse import Warehouse
 from streams.warehouse.sql import in_list, sql_literal
 
@@ -118,9 +118,10 @@ def selected(warehouse: Warehouse, table: str, cutoff_s: int) -> tuple[list[str]
 
 
 def prune(warehouse: Warehouse, days: Mapping[str, int | None], *, now_s: int,
-          dry_run: bool = False) -> Pass:
+          dry_run: bool = False, cluster: str | None = None) -> Pass:
     """Forget what each table's rule and ``days`` (``Settings.retention_days_of``; None keeps
-    a table) say is old at ``now_s``; ``dry_run``: only say what would go."""
+    a table) say is old at ``now_s``; ``dry_run``: only say what would go. With ``cluster``
+    the row deletes run on every shard (as ``cxpulse forget`` does)."""
     done = Pass()
     event_days = days.get(RETAINED[0])  # one CX_RETENTION_DAYS for them all
     if event_days is not None:
@@ -136,5 +137,5 @@ def prune(warehouse: Warehouse, days: Mapping[str, int | None], *, now_s: int,
             done.rows[table] = rows
             wanted[table] = where
     if wanted and not dry_run:
-        delete(warehouse, wanted)
+        Deleter(warehouse, cluster)(wanted)
     return done

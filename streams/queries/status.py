@@ -10,17 +10,24 @@ from streams.core.retention import RULES
 from streams.queries.alerting import alert_rows, history
 from streams.queries.incidents import listing
 from streams.warehouse import Warehouse
+from streams.warehouse.cluster import LOCAL_SUFFIX
 from streams.warehouse.migrate import migration_files
 from streams.warehouse.sql import sql_literal
 
 
 def tables(warehouse: Warehouse) -> list[dict[str, Any]]:
     """Per table of the schema: stored rows and bytes (active parts: versions not yet merged
-    count), the oldest row's time (epoch s, None when empty) and its retention rule."""
+    count; on a cluster, this node's shard), the oldest row's time (epoch s, None when
+    empty; on a cluster, of every shard) and its retention rule."""
     db = warehouse.database
-    parts = {row["table"]: row for row in warehouse.query(
-        "SELECT table, sum(rows) AS rows, sum(bytes_on_disk) AS bytes FROM system.parts "
-        f"WHERE database = {sql_literal(db)} AND active GROUP BY table")}
+    parts: dict[str, dict[str, int]] = {}
+    for row in warehouse.query(
+            "SELECT table, sum(rows) AS rows, sum(bytes_on_disk) AS bytes FROM system.parts "
+            f"WHERE database = {sql_literal(db)} AND active GROUP BY table"):
+        # On a cluster (CX_CLICKHOUSE_CLUSTER) the rows are in <table>_local: this shard's.
+        mine = parts.setdefault(row["table"].removesuffix(LOCAL_SUFFIX), {"rows": 0, "bytes": 0})
+        mine["rows"] += int(row["rows"])
+        mine["bytes"] += int(row["bytes"])
     present = {row["name"] for row in warehouse.query(
         f"SELECT name FROM system.tables WHERE database = {sql_literal(db)}")}
     found = []
@@ -30,14 +37,14 @@ def tables(warehouse: Warehouse) -> list[dict[str, Any]]:
                           "oldest": None, "retention": rule.how})
             continue
         part = parts.get(table, {})
-        rows = int(part.get("rows") or 0)
+        rows = part.get("rows", 0)
         oldest = None
         if rows:
             oldest = int(warehouse.query(
                 f"SELECT toUnixTimestamp(min({rule.column})) AS oldest FROM {db}.{table}"
             )[0]["oldest"])
         found.append({"table": table, "exists": True, "rows": rows,
-                      "bytes": int(part.get("bytes") or 0), "oldest": oldest,
+                      "bytes": part.get("bytes", 0), "oldest": oldest,
                       "retention": rule.how})
     return found
 

@@ -104,7 +104,8 @@ def add_retention(app: faust.App, settings: Settings, reader: LazyWarehouse) -> 
         if retention_ran and time.time() - retention_ran[-1] < 86400:
             return
         try:
-            done = await asyncio.to_thread(prune, reader.get(), days, now_s=int(time.time()))
+            done = await asyncio.to_thread(prune, reader.get(), days, now_s=int(time.time()),
+                                           cluster=settings.clickhouse_cluster)
         except Exception as error:
             log.warning("retention pass skipped: %s: %s", type(error).__name__, error)
             return

@@ -24,8 +24,9 @@ from streams.core.alerts import FIRING
 from streams.core.buckets import DAY_S, month_end
 from streams.core.incidents import OPEN
 from streams.core.retention import AGE, CLOSED, MONTHS, RESOLVED, RULES
-from streams.queries.erasure import Deleter
+from streams.queries.erasure import Deleter, primed
 from streams.warehouse import Warehouse
+from streams.warehouse.cluster import LOCAL_SUFFIX
 from streams.warehouse.sql import in_list, sql_literal
 
 QUERY_BYTES = 200_000
@@ -35,27 +36,35 @@ RETAINED = tuple(table for table, rule in RULES.items() if rule.how == MONTHS)
 """The tables whose whole months go, each partitioned by month of event time."""
 
 
-def expired(warehouse: Warehouse, *, days: int, now_s: int) -> dict[str, list[int]]:
-    """Per table, the month partitions wholly older than ``days`` before ``now_s``."""
+def expired(warehouse: Warehouse, *, days: int, now_s: int, cluster: str | None = None
+            ) -> dict[str, list[int]]:
+    """Per table, the month partitions wholly older than ``days`` before ``now_s``; with
+    ``cluster``, those of any shard (its ``<table>_local`` parts)."""
     cutoff = now_s - days * DAY_S
+    names = RETAINED if cluster is None else tuple(t + LOCAL_SUFFIX for t in RETAINED)
+    parts = "system.parts" if cluster is None else f"cluster({sql_literal(cluster)}, system.parts)"
     rows = warehouse.query(
-        "SELECT DISTINCT table, partition FROM system.parts "
-        f"WHERE database = '{warehouse.database}' AND table IN {in_list(RETAINED)} AND active")
-    found: dict[str, list[int]] = {}
+        f"SELECT DISTINCT table, partition FROM {parts} "
+        f"WHERE database = '{warehouse.database}' AND table IN {in_list(names)} AND active")
+    found: dict[str, set[int]] = {}
     for row in rows:
         month = int(row["partition"])
         if month_end(month) <= cutoff:
-            found.setdefault(row["table"], []).append(month)
+            found.setdefault(row["table"].removesuffix(LOCAL_SUFFIX), set()).add(month)
     return {table: sorted(months) for table, months in sorted(found.items())}
 
 
-def apply_retention(warehouse: Warehouse, *, days: int, now_s: int) -> dict[str, list[int]]:
-    """Drop the expired partitions; returns what was dropped (table -> months)."""
-    dropped = expired(warehouse, days=days, now_s=now_s)
+def apply_retention(warehouse: Warehouse, *, days: int, now_s: int,
+                    cluster: str | None = None) -> dict[str, list[int]]:
+    """Drop the expired partitions (on every shard with ``cluster``); returns what was
+    dropped (table -> months)."""
+    dropped = expired(warehouse, days=days, now_s=now_s, cluster=cluster)
+    ddl = None if cluster is None else primed(warehouse.database, cluster)
     for table, months in dropped.items():
         for month in months:
-            warehouse.execute(
-                f"ALTER TABLE {warehouse.database}.{table} DROP PARTITION {month}")
+            statement = f"ALTER TABLE {warehouse.database}.{table} DROP PARTITION {month}"
+            for each in [statement] if ddl is None else ddl.translate(statement):
+                warehouse.execute(each)
     return dropped
 
 
@@ -121,12 +130,12 @@ def prune(warehouse: Warehouse, days: Mapping[str, int | None], *, now_s: int,
           dry_run: bool = False, cluster: str | None = None) -> Pass:
     """Forget what each table's rule and ``days`` (``Settings.retention_days_of``; None keeps
     a table) say is old at ``now_s``; ``dry_run``: only say what would go. With ``cluster``
-    the row deletes run on every shard (as ``cxpulse forget`` does)."""
+    it drops and deletes on every shard (as ``cxpulse forget`` does)."""
     done = Pass()
     event_days = days.get(RETAINED[0])  # one CX_RETENTION_DAYS for them all
     if event_days is not None:
         act = expired if dry_run else apply_retention
-        done.months = act(warehouse, days=event_days, now_s=now_s)
+        done.months = act(warehouse, days=event_days, now_s=now_s, cluster=cluster)
     wanted: dict[str, list[str]] = {}
     for table, rule in RULES.items():
         kept = days.get(table)

@@ -130,7 +130,12 @@ def prune(warehouse: Warehouse, days: Mapping[str, int | None], *, now_s: int,
           dry_run: bool = False, cluster: str | None = None) -> Pass:
     """Forget what each table's rule and ``days`` (``Settings.retention_days_of``; None keeps
     a table) say is old at ``now_s``; ``dry_run``: only say what would go. With ``cluster``
-    it drops and deletes on every shard (as ``cxpulse forget`` does)."""
+    it drops and deletes on every shard (as ``cxpulse forget`` does).
+
+    Each mutation is waited for before the next is sent: ClickHouse 18.16, applying
+    several pending ``DELETE WHERE (a, b) IN (...)`` mutations of one part together, was
+    seen to skip one of them (a first pass over 12k closed cases left 3,921 behind while
+    ``system.mutations`` said done)."""
     done = Pass()
     event_days = days.get(RETAINED[0])  # one CX_RETENTION_DAYS for them all
     if event_days is not None:
@@ -145,6 +150,9 @@ def prune(warehouse: Warehouse, days: Mapping[str, int | None], *, now_s: int,
         if rows:
             done.rows[table] = rows
             wanted[table] = where
-    if wanted and not dry_run:
-        Deleter(warehouse, cluster)(wanted)
+    if not dry_run:
+        deleter = Deleter(warehouse, cluster)
+        for table, where in wanted.items():
+            for condition in where:  # one at a time: see ``prune``'s note on 18.16
+                deleter({table: [condition]})
     return done

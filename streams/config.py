@@ -19,6 +19,7 @@ from streams.comments.labels import LANGUAGES, THEMES
 from streams.comments.pii import KINDS, parse_kinds
 from streams.core.drops import DEFAULT_ONSETS_MS, DetectorConfig, parse_bounds, parse_rules
 from streams.core.pseudonyms import Pseudonym, pseudonymiser
+from streams.core.retention import days_per_table, parse_overrides
 from streams.core.scores import parse_weights
 from streams.core.triggers import DEFAULT_KEYWORDS, parse_keywords
 from streams.core.units import parse_duration
@@ -136,6 +137,13 @@ def _themes(name: str, raw: str) -> dict[str, tuple[str, ...]]:
             raise ConfigError(f"{name}: {theme!r} is a built-in theme")
         themes[theme] = found
     return themes
+
+
+def _retention(name: str, raw: str) -> dict[str, int | None]:
+    try:
+        return parse_overrides(raw)
+    except ValueError as error:
+        raise ConfigError(f"{name}: {error}") from None
 
 
 def _pii_kinds(name: str, raw: str) -> frozenset[str]:
@@ -310,6 +318,10 @@ class Settings:
     retention_days: int | None = field(
         default=None, metadata=_env("CX_RETENTION_DAYS", _integer(minimum=1)))
     """Drop raw events, facts and minutes older than this (whole months); unset keeps all."""
+    retention: dict[str, int | None] = field(default_factory=dict,
+                                             metadata=_env("CX_RETENTION", _retention))
+    """Per-table days of the other tables, e.g. ``deadletters=14,alerts=off`` (defaults and
+    reasons: ``core.retention.RULES``)."""
 
     notify_keywords: tuple[str, ...] = field(default=DEFAULT_KEYWORDS,
                                              metadata=_env("CX_NOTIFY_KEYWORDS", _keywords))
@@ -378,6 +390,9 @@ class Settings:
     ``off`` serves every tenant to anyone who reaches the port: the embedded demo only."""
     api_key: str | None = field(default=None, repr=False, metadata=_env("CX_API_KEY"))
     """The key ``cxpulse top --worker`` sends (``--key`` wins); never logged or shown."""
+    prometheus_url: str | None = field(default=None, metadata=_env("CX_PROMETHEUS_URL"))
+    """The Prometheus that scrapes the pipeline, e.g. ``http://127.0.0.1:9090``: ``cxpulse
+    status`` says whether it is up; unset: not checked."""
     metrics_token: str | None = field(default=None, repr=False,
                                       metadata=_env("CX_METRICS_TOKEN"))
     """A bearer token /metrics of the worker and the collector then require (Prometheus:
@@ -423,6 +438,11 @@ class Settings:
         if self.clickhouse_ca_file and url.scheme != "clickhouses":
             raise ConfigError("CX_CLICKHOUSE_CA_FILE needs a clickhouses:// CX_CLICKHOUSE_URL "
                               "(TLS)")
+        kept = self.retention_days_of().get("notifications")
+        if kept is not None and kept < self.max_event_age_days:
+            raise ConfigError(f"CX_RETENTION: notifications={kept} is shorter than "
+                              f"CX_MAX_EVENT_AGE_DAYS={self.max_event_age_days}: a replayed "
+                              "event would send its notification again")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -461,6 +481,11 @@ class Settings:
     def pseudonym(self) -> Pseudonym | None:
         """The ingest's customer-id pseudonym (``CX_CUSTOMER_ID_HASH``), or None."""
         return pseudonymiser(self.customer_id_hash.encode()) if self.customer_id_hash else None
+
+    def retention_days_of(self) -> dict[str, int | None]:
+        """Each table's retention in days (None: kept), from CX_RETENTION_DAYS, CX_RETENTION
+        and the defaults."""
+        return days_per_table(self.retention, self.retention_days)
 
     @property
     def followup_deadline_ms(self) -> int:

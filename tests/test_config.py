@@ -156,3 +156,25 @@ def test_sequential_onsets_default_inside_the_longest_window_set_or_off() -> Non
         Settings.from_env({"CX_ALERT_ONSETS": "10m,90s"}).detector()
     with pytest.raises(ConfigError, match="CX_ALERT_ONSETS: duration 'soon'"):
         Settings.from_env({"CX_ALERT_ONSETS": "soon"})
+
+
+def test_retention_per_table_defaults_overrides_and_refusals() -> None:
+    default = Settings.from_env({}).retention_days_of()
+    assert default["deadletters"] == 30 and default["interactions"] is None
+    assert default["erasures"] is None and default["followup_cases"] == 180
+    days = Settings.from_env({"CX_RETENTION": "deadletters=7,alerts=off",
+                              "CX_RETENTION_DAYS": "400"}).retention_days_of()
+    assert (days["deadletters"], days["alerts"], days["score_facts"]) == (7, None, 400)
+    for raw, said in (("interactions=30", "CX_RETENTION_DAYS"), ("deadletters=-1", ">= 1"),
+                      ("notifications=10", "CX_MAX_EVENT_AGE_DAYS")):
+        with pytest.raises(ConfigError, match=f"CX_RETENTION.*{said}"):
+            Settings.from_env({"CX_RETENTION": raw})
+    assert Settings.from_env({"CX_RETENTION": "notifications=10",
+                              "CX_MAX_EVENT_AGE_DAYS": "7"}).retention_days_of()[
+        "notifications"] == 10
+
+
+def test_prometheus_url_is_optional() -> None:
+    assert Settings.from_env({}).prometheus_url is None
+    assert Settings.from_env({"CX_PROMETHEUS_URL": "http://p:9090"}).prometheus_url == \
+        "http://p:9090"

@@ -11,6 +11,7 @@ from streams.cli import comments as comments_cli
 from streams.cli import forget as forget_cli
 from streams.cli import keys as keys_cli
 from streams.cli import pipeline as pipeline_cli
+from streams.cli import status as status_cli
 from streams.cli import topics as topics_cli
 from streams.cli import traffic as traffic_cli
 from streams.cli import verify as verify_cli
@@ -63,19 +64,26 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_retention(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.queries.retention import apply_retention, expired
+    from streams.queries.retention import prune
 
-    days = args.days or settings.retention_days
-    if days is None or days < 1:
-        raise ConfigError("retention: give --days N (>= 1) or set CX_RETENTION_DAYS")
-    warehouse = connect(settings.warehouse_url)
-    act = expired if args.dry_run else apply_retention
-    found = act(warehouse, days=days, now_s=int(time.time()))
+    if args.days is not None and args.days < 1:
+        raise ConfigError("retention: --days must be >= 1")
+    if args.days:
+        settings = dataclasses.replace(settings, retention_days=args.days)
+    done = prune(connect(settings.warehouse_url), settings.retention_days_of(),
+                 now_s=int(time.time()), dry_run=args.dry_run,
+                 cluster=settings.clickhouse_cluster)
     verb = "would drop" if args.dry_run else "dropped"
-    for table, months in found.items():
+    for table, months in done.months.items():
         print(f"{verb} {table}: {', '.join(map(str, months))}")
-    if not found:
-        print(f"nothing older than {days} days to drop (whole months only)")
+    for table, rows in done.rows.items():
+        print(f"{verb} {table}: {rows} rows")
+    if settings.retention_days is None:
+        print("raw events, facts and minutes kept: set CX_RETENTION_DAYS (or --days N)")
+    elif not done.months:
+        print(f"no month of raw events older than {settings.retention_days} days to drop")
+    if not done.rows:
+        print("no other rows old enough to drop (CX_RETENTION)")
     return 0
 
 
@@ -137,7 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     retention = sub.add_parser(
         "retention", help="drop raw events, facts and minutes older than CX_RETENTION_DAYS "
-        "(whole months; hourly and daily rollups are kept)")
+        "(whole months; hourly and daily rollups are kept) and the old rows of the other "
+        "tables (CX_RETENTION: closed cases, dead letters, alerts, notifications, incidents)")
     retention.add_argument("--days", type=int, help="override CX_RETENTION_DAYS (>= 1)")
     retention.add_argument("--dry-run", action="store_true", help="list, drop nothing")
     retention.set_defaults(func=cmd_retention)
@@ -147,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     comments_cli.add_parser(sub)
     keys_cli.add_parser(sub)
     forget_cli.add_parser(sub)
+    status_cli.add_parser(sub)
 
     bench = sub.add_parser("bench", help="measure ingest throughput against the local broker; "
                            "'bench alerts' measures alert detection delay, false alarms and cost")

@@ -19,7 +19,7 @@ from streams.core.contract import ALERTS_TOPIC, INCIDENTS_TOPIC, SCORES_TOPIC
 from streams.core.incidents import incidents
 from streams.queries.alerting import record as record_alerts
 from streams.queries.incidents import record as record_incidents
-from streams.queries.retention import apply_retention
+from streams.queries.retention import prune
 from streams.queries.snapshots import snapshot
 from streams.warehouse import LazyWarehouse
 from streams.worker import metrics
@@ -92,26 +92,28 @@ def add_alerts(app: faust.App, settings: Settings, reader: LazyWarehouse, publis
 
 
 def add_retention(app: faust.App, settings: Settings, reader: LazyWarehouse) -> None:
-    """Hourly, the leader checks whether a day has passed since it last dropped months."""
+    """Hourly, the leader checks whether a day has passed since its last retention pass."""
     retention_ran: list[float] = []
+    days = settings.retention_days_of()
 
     @app.timer(3600.0)
     async def enforce_retention() -> None:
-        """The leader drops expired months (CX_RETENTION_DAYS) at most once a day."""
-        if settings.retention_days is None or not app.is_leader():
+        """The leader forgets old rows (CX_RETENTION_DAYS, CX_RETENTION) at most once a day."""
+        if not app.is_leader() or not any(days.values()):
             return
         if retention_ran and time.time() - retention_ran[-1] < 86400:
             return
         try:
-            dropped = await asyncio.to_thread(apply_retention, reader.get(),
-                                              days=settings.retention_days,
-                                              now_s=int(time.time()))
+            done = await asyncio.to_thread(prune, reader.get(), days, now_s=int(time.time()),
+                                           cluster=settings.clickhouse_cluster)
         except Exception as error:
             log.warning("retention pass skipped: %s: %s", type(error).__name__, error)
             return
         retention_ran[:] = [time.time()]
-        for table, months in dropped.items():
+        for table, months in done.months.items():
             log.warning("retention: dropped %s months %s", table, ", ".join(map(str, months)))
+        for table, rows in done.rows.items():
+            log.warning("retention: dropped %d %s rows", rows, table)
 
 
 def add_snapshots(app: faust.App, settings: Settings, reader: LazyWarehouse,

@@ -12,7 +12,7 @@ from streams.ports import free_port
 from tests.support.services import CXPULSE
 
 COMMANDS = ["demo", "worker", "topics", "migrate", "produce", "generate", "scores", "top", "cases",
-            "verify", "bench", "keys", "forget", "incidents"]
+            "verify", "bench", "keys", "forget", "incidents", "status", "retention"]
 
 
 def cxpulse(*args: str, env: dict[str, str] | None = None, timeout: float = 120,

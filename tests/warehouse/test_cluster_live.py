@@ -193,3 +193,35 @@ def test_forget_removes_a_customer_from_every_shard(urls: list[str], tmp_path: P
     assert verified.returncode == 0, verified.stdout.decode()
     again = cxpulse("forget", "--tenant", "acme-shop", "--customer", target, "--json", env=env)
     assert again.returncode == 0 and b'"rows": 0' in again.stdout
+
+
+def test_retention_forgets_old_rows_on_every_shard(urls: list[str]) -> None:
+    from streams.core.cases import CASE_COLUMNS
+    from streams.core.retention import days_per_table
+    from streams.core.rows import COLUMNS
+    from streams.queries.retention import prune
+    from streams.queries.status import tables
+    from tests.queries.test_retention import NOW_S, OLD, YOUNG, _case
+
+    first, second = (connect(url) for url in urls)
+    migrate(first, NAME)
+    first.insert("deadletters", [(OLD if i % 2 else YOUNG, "invalid", "m", "cx.feedback", i % 4,
+                                  i, b"x") for i in range(40)], COLUMNS["deadletters"])
+    first.insert("followup_cases", [_case(f"f{i}", OLD, met=i % 2 == 1, version=i % 2 * 5)
+                                    for i in range(40)], CASE_COLUMNS)
+    columns = ("event_id", "tenant", "channel", "touchpoint", "occurred_at", "kind")
+    first.insert("interactions", [(f"e{i}", "t", "web", "c", OLD if i % 2 else YOUNG, "visit")
+                                  for i in range(40)], columns)
+    assert sum(local_count(node, "deadletters") > 0 for node in (first, second)) == 2
+    assert sum(local_count(node, "interactions") > 0 for node in (first, second)) == 2
+    done = prune(first, days_per_table({}, 100), now_s=NOW_S, cluster=NAME)
+    assert done.rows == {"deadletters": 20, "followup_cases": 20}
+    assert done.months["interactions"] == [time.gmtime(OLD).tm_year * 100
+                                           + time.gmtime(OLD).tm_mon]
+    assert table_count(second, "deadletters") == 20 and table_count(second, "followup_cases") == 20
+    assert table_count(second, "interactions") == 20  # the old month gone from both shards
+    assert prune(second, days_per_table({}, None), now_s=NOW_S, cluster=NAME).rows == {}
+    # Status on a cluster: the rows of this node's shard, the oldest row of every shard.
+    shown = {row["table"]: row for row in tables(second)}
+    assert shown["deadletters"]["rows"] == local_count(second, "deadletters") > 0
+    assert shown["followup_cases"]["oldest"] == OLD

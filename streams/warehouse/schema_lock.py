@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from streams.warehouse import Warehouse, WarehouseError
-from streams.warehouse.resume import exists
+from streams.warehouse.resume import columns, exists
 
 LOCK = "schema_migrations_lock"
 
@@ -32,15 +32,17 @@ def holder(warehouse: Warehouse, name: str = LOCK) -> dict[str, Any] | None:
     if not exists(warehouse, table):
         return None
     try:
-        rows = warehouse.query(f"SELECT * FROM {table}")
+        if "pid" not in columns(warehouse, table):
+            return {}  # a lock taken by a cxpulse that did not record its holder
+        rows = warehouse.query(f"SELECT host, pid, toUnixTimestamp(since) AS since, command "
+                               f"FROM {table}")
     except WarehouseError:
         return {}  # dropped or being created right now
-    if not rows or "pid" not in rows[0]:
+    if not rows:
         return {}
     row = rows[0]
-    since = row["since"]
-    return {"host": row["host"], "pid": int(row["pid"]), "command": row["command"],
-            "since": since if isinstance(since, int) else int(since.timestamp())}
+    return {"host": row["host"], "pid": int(row["pid"]), "since": int(row["since"]),
+            "command": row["command"]}
 
 
 def _alive(pid: int) -> bool:

@@ -36,7 +36,8 @@ STEPS = "schema_migration_steps"
 per copy the block its source had reached when it began (chunk MARK)."""
 MARK = "#since"
 AfterStatement = Callable[[str, int, str], None]
-"""Called with (version, statement index, what ran) after each statement or chunk ran and
+"""Called with (version, statement index, chunk: '' for the whole statement, else the chunk's
+condition) after each statement or chunk ran and
 before it is recorded: progress output, and the tests' way to kill a migrator anywhere."""
 CLUSTER_SETTINGS = {"insert_distributed_sync": "1", "distributed_product_mode": "global"}
 """Query settings cluster mode relies on: a write through a Distributed table has landed
@@ -164,11 +165,11 @@ class FileRun:
                 if todo is not None:
                     self.warehouse.execute(todo)
                 self._catch_up(step, statement)
-            self._ran(step, statement, "")
+            self._ran(step, "")
 
-    def _ran(self, step: int, what: str, chunk: str, mark: int = 0) -> None:
+    def _ran(self, step: int, chunk: str, mark: int = 0, condition: str = "") -> None:
         if self.after is not None and chunk != MARK:
-            self.after(self.version, step, what)
+            self.after(self.version, step, condition)
         self.warehouse.insert(STEPS, [(self.version, step, chunk, mark, self.checksum,
                                        int(time.time()))],
                               ("version", "step", "chunk", "mark", "checksum", "applied_at"))
@@ -178,7 +179,7 @@ class FileRun:
         if source and self.cluster is None and step not in self.marks:
             # Where the source stood when the copy began: a later swap copies what came after.
             self.marks[step] = resume.max_block(self.warehouse, source["source"])
-            self._ran(step, statement, MARK, self.marks[step])
+            self._ran(step, MARK, self.marks[step])
         plan_ = chunked(statement)
         if plan_ is None:
             self.warehouse.execute(statement)
@@ -189,7 +190,7 @@ class FileRun:
                 continue
             condition = f"{expression} = {value}"
             self.warehouse.execute(resume.with_condition(statement, condition))
-            self._ran(step, condition, str(value))
+            self._ran(step, str(value), condition=condition)
 
     def _catch_up(self, step: int, statement: str) -> None:
         """After a swap ``t TO t_old, t_new TO t`` that follows a copy of ``t`` into ``t_new``:

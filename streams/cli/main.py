@@ -13,6 +13,7 @@ from pathlib import Path
 
 from streams.cli import forget as forget_cli
 from streams.cli import keys as keys_cli
+from streams.cli import migrate as migrate_cli
 from streams.cli.render import scores_table, show
 from streams.cli.screen import WINDOWS as WINDOW_CHOICES
 from streams.config import WORKER_ROLES, ConfigError, Settings
@@ -21,8 +22,8 @@ from streams.core.units import parse_duration, parse_time
 from streams.kafka import KafkaError, admin
 from streams.kafka.broker import BrokerError
 from streams.kafka.security import KafkaSecurity
-from streams.warehouse import WarehouseError, connect, database_of
-from streams.warehouse.migrate import migrate, render
+from streams.warehouse import WarehouseError, connect
+from streams.warehouse.migrate import ensure_schema
 
 USER_ERRORS = (ConfigError, KafkaError, BrokerError, WarehouseError, OSError, ValueError)
 
@@ -36,10 +37,8 @@ def pipeline_ready(settings: Settings, *, start_local: bool) -> Iterator[Setting
         created = admin.create_topics(bootstrap, settings.partitions, KafkaSecurity.of(settings))
         if created:
             say(f"created topics {', '.join(created)} ({settings.partitions} partitions)")
-        warehouse = connect(settings.warehouse_url)
-        applied = migrate(warehouse, settings.clickhouse_cluster)
-        say(f"warehouse {warehouse.description}: "
-            + (f"applied {', '.join(applied)}" if applied else "schema up to date"))
+        say(ensure_schema(connect(settings.warehouse_url), settings.clickhouse_cluster,
+                          migrate_on_start=settings.migrate_on_start))
         yield dataclasses.replace(settings, kafka_bootstrap=bootstrap)
 
 
@@ -73,17 +72,6 @@ def cmd_topics(args: argparse.Namespace, settings: Settings) -> int:
                              KafkaSecurity.of(settings), start_local=False) as bootstrap:
         created = admin.create_topics(bootstrap, settings.partitions, KafkaSecurity.of(settings))
     print(f"created: {', '.join(created)}" if created else "all topics exist")
-    return 0
-
-
-def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
-    if args.print:
-        print(render(database_of(settings.warehouse_url), settings.clickhouse_cluster), end="")
-        return 0
-    warehouse = connect(settings.warehouse_url)
-    applied = migrate(warehouse, settings.clickhouse_cluster)
-    print(f"{warehouse.description}: " + (f"applied {', '.join(applied)}" if applied
-                                           else "schema up to date"))
     return 0
 
 
@@ -382,11 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("topics", help="create the topics (CX_PARTITIONS partitions)").set_defaults(
         func=cmd_topics)
-    migrate_ = sub.add_parser("migrate", help="apply schemas/clickhouse idempotently "
-                              "(on CX_CLICKHOUSE_CLUSTER if set)")
-    migrate_.add_argument("--print", action="store_true",
-                          help="print every statement for this configuration, run nothing")
-    migrate_.set_defaults(func=cmd_migrate)
+    migrate_cli.add_parser(sub)
 
     produce = sub.add_parser("produce", help="send JSON Lines events, routed by 'type'")
     produce.add_argument("file", help="a JSON Lines file, or - for stdin")

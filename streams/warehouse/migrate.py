@@ -146,7 +146,7 @@ class FileRun:
         self.done: set[tuple[int, str]] = set()
         self.marks: dict[int, int] = {}
         for row in warehouse.query(
-                f"SELECT step, chunk, max(mark) AS mark FROM {warehouse.database}.{STEPS} "
+                f"SELECT step, chunk, min(mark) AS mark FROM {warehouse.database}.{STEPS} "
                 f"WHERE version = '{version}' AND checksum = '{self.checksum}' "
                 "GROUP BY step, chunk"):
             if row["chunk"] == MARK:

@@ -9,8 +9,16 @@ import pytest
 
 from streams.queries.verify import stored_minutes
 from streams.tools.generate import TrafficSpec, generate
-from streams.warehouse import Warehouse, WarehouseError, resume, schema_lock
-from streams.warehouse.migrate import STEPS, ensure_schema, migrate, migration_files, plan, status
+from streams.warehouse import Warehouse, WarehouseError, connect, resume, schema_lock
+from streams.warehouse.migrate import (
+    STEPS,
+    ensure_schema,
+    migrate,
+    migration_files,
+    plan,
+    statements,
+    status,
+)
 from tests.support.databases import OwnDatabase
 from tests.warehouse.test_upgrade import NOW_S, load_old_way, raw_counts
 
@@ -204,3 +212,32 @@ def test_status_shows_applied_pending_progress_and_the_lock(warehouse: Warehouse
         assert status(own)["pending"] == []
     finally:
         own.close()
+
+
+def test_the_rollup_carry_over_needs_no_memory_setting_raised(server_url: str) -> None:
+    """384,000 minutes of 400 scopes: 007's hourly carry-over in one statement needs more than
+    300 MB on 18.16; a day at a time it runs under a 100 MB per-query limit."""
+    loader = connect(server_url)
+    small = connect(f"{server_url}?max_memory_usage=100000000")
+    db = loader.database
+    try:
+        migrate(loader, until="006_partitions")
+        hour = int(time.time()) // 3600 * 3600
+        loader.execute(
+            f"INSERT INTO {db}.score_minutes (tenant, channel, touchpoint, minute, interactions, "
+            "version) SELECT concat('tenant-', toString(number % 400)), 'web', 'checkout', "
+            f"toDateTime({hour} - intDiv(number, 400) * 3600), 1, 1 "
+            f"FROM system.numbers LIMIT {400 * 24 * 40}")
+        rollups = statements(dict(migration_files())["007_rollups"], db)
+        for create in rollups[:2]:
+            loader.execute(create)
+        with pytest.raises(WarehouseError, match="Memory limit"):
+            small.execute(resume.with_condition(rollups[2], "1"))  # the whole history at once
+        loader.execute(f"TRUNCATE TABLE {db}.score_hours")
+        assert migrate(small, until="007_rollups") == ["007_rollups"]
+        for table in ("score_hours", "score_days"):
+            assert int(loader.query(f"SELECT sum(interactions) AS n FROM {db}.{table} FINAL")[0][
+                "n"]) == 400 * 24 * 40
+    finally:
+        small.close()
+        loader.close()

@@ -20,13 +20,14 @@ different shards take turns too.
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Callable
 from importlib.resources import files
 from typing import Any
 
 from streams.warehouse import Warehouse, WarehouseError, resume, schema_lock
-from streams.warehouse.cluster import ClusterDDL
+from streams.warehouse.cluster import LOCAL_SUFFIX, ClusterDDL
 from streams.warehouse.resume import INSERT, SOURCE, chunked, exists
 
 BOOKKEEPING = "bookkeeping"
@@ -35,6 +36,9 @@ STEPS = "schema_migration_steps"
 """What ran of each file: one row per statement (chunk ''), per chunk of a chunked copy, and
 per copy the block its source had reached when it began (chunk MARK)."""
 MARK = "#since"
+DISTRIBUTED = re.compile(r"CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<name>\w+\.\w+)\s+ON\s+"
+                         r"CLUSTER\s+\S+\s+AS\s+\S+\s+ENGINE\s*=\s*Distributed\b", re.IGNORECASE)
+"""A cluster's public (Distributed) table re-created: after a swap, where its catch-up runs."""
 AfterStatement = Callable[[str, int, str], None]
 """Called with (version, statement index, chunk: '' for the whole statement, else the chunk's
 condition) after each statement or chunk ran and
@@ -194,26 +198,50 @@ class FileRun:
 
     def _catch_up(self, step: int, statement: str) -> None:
         """After a swap ``t TO t_old, t_new TO t`` that follows a copy of ``t`` into ``t_new``:
-        copy into ``t`` what reached ``t_old`` since that copy began."""
-        if self.cluster is not None:
-            return
-        moved = dict(resume.rename_pairs(statement))
+        copy into ``t`` what reached ``t_old`` since that copy began (on one node, the parts
+        written since; on a cluster, once ``t``'s Distributed table is back, all of ``t_old``
+        again: block numbers are per shard)."""
+        if self.cluster is None:
+            moved = dict(resume.rename_pairs(statement))
+        else:
+            public = DISTRIBUTED.match(statement)
+            if not public:
+                return
+            moved = {_public(old): _public(new) for earlier in self.stmts[:step]
+                     for old, new in resume.rename_pairs(earlier)}
+            if public["name"] not in moved.values():
+                return
         for earlier, copy in enumerate(self.stmts[:step]):
             into, source = INSERT.match(copy), SOURCE.search(copy)
-            if not into or not source or earlier not in self.marks:
+            if not into or not source:
                 continue
             old, new = source["source"], into["target"]
             if moved.get(new) != old or old not in moved:
                 continue
-            aside = moved[old]
-            parts = resume.parts_since(self.warehouse, aside, self.marks[earlier])
-            if not parts:
+            if self.cluster is not None and public["name"] != old:
                 continue
-            names = ", ".join(f"'{part}'" for part in parts)
-            text = resume.redirected(copy, old, aside)
-            text = (resume.with_condition(text, f"_part IN ({names})") if chunked(copy)
-                    else text)  # an unmarked copy is simply run again: the engine keeps one row
+            self._copy_again(copy, old, moved[old], self.marks.get(earlier))
+
+    def _copy_again(self, copy: str, into: str, aside: str, mark: int | None) -> None:
+        text = resume.redirected(copy, into, aside)
+        plan_ = chunked(copy)
+        if mark is not None:
+            parts = resume.parts_since(self.warehouse, aside, mark)
+            if parts and plan_:
+                names = ", ".join(f"'{part}'" for part in parts)
+                self.warehouse.execute(resume.with_condition(text, f"_part IN ({names})"))
+            elif parts:
+                self.warehouse.execute(text)  # unmarked: all again, the engine keeps one row
+        elif plan_:
+            expression = plan_[1]
+            for value in resume.chunk_values(self.warehouse, aside, expression):
+                self.warehouse.execute(resume.with_condition(text, f"{expression} = {value}"))
+        else:
             self.warehouse.execute(text)
+
+
+def _public(name: str) -> str:
+    return name.removesuffix(LOCAL_SUFFIX)
 
 
 def migrate(warehouse: Warehouse, cluster: str | None = None, *, wait_s: float = 600.0,

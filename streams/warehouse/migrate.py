@@ -201,16 +201,16 @@ class FileRun:
         copy into ``t`` what reached ``t_old`` since that copy began (on one node, the parts
         written since; on a cluster, once ``t``'s Distributed table is back, all of ``t_old``
         again: block numbers are per shard)."""
+        public: str | None = None
         if self.cluster is None:
             moved = dict(resume.rename_pairs(statement))
         else:
-            public = DISTRIBUTED.match(statement)
-            if not public:
+            created = DISTRIBUTED.match(statement)
+            if not created:
                 return
+            public = created["name"]
             moved = {_public(old): _public(new) for earlier in self.stmts[:step]
                      for old, new in resume.rename_pairs(earlier)}
-            if public["name"] not in moved.values():
-                return
         for earlier, copy in enumerate(self.stmts[:step]):
             into, source = INSERT.match(copy), SOURCE.search(copy)
             if not into or not source:
@@ -218,7 +218,7 @@ class FileRun:
             old, new = source["source"], into["target"]
             if moved.get(new) != old or old not in moved:
                 continue
-            if self.cluster is not None and public["name"] != old:
+            if public is not None and public != old:
                 continue
             self._copy_again(copy, old, moved[old], self.marks.get(earlier))
 

@@ -78,12 +78,17 @@ def take(warehouse: Warehouse, wait_s: float, still_needed: Callable[[], bool],
         try:
             warehouse.execute(f"CREATE TABLE {table}{_on(cluster)} (host String, pid UInt32, "
                               "since DateTime('UTC'), command String) ENGINE = TinyLog")
-            warehouse.insert(LOCK, [(socket.gethostname(), os.getpid(), int(time.time()),
-                                     command)], ("host", "pid", "since", "command"))
-            return True
         except WarehouseError as error:
             if "exist" not in str(error).lower():
                 raise
+        else:
+            try:
+                warehouse.insert(LOCK, [(socket.gethostname(), os.getpid(), int(time.time()),
+                                         command)], ("host", "pid", "since", "command"))
+            except BaseException:
+                release(warehouse, cluster)
+                raise
+            return True
         if not still_needed():
             return False
         found = holder(warehouse)

@@ -40,9 +40,9 @@ DISTRIBUTED = re.compile(r"CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<name>\w
                          r"CLUSTER\s+\S+\s+AS\s+\S+\s+ENGINE\s*=\s*Distributed\b", re.IGNORECASE)
 """A cluster's public (Distributed) table re-created: after a swap, where its catch-up runs."""
 AfterStatement = Callable[[str, int, str], None]
-"""Called with (version, statement index, chunk: '' for the whole statement, else the chunk's
-condition) after each statement or chunk ran and
-before it is recorded: progress output, and the tests' way to kill a migrator anywhere."""
+"""Called with (version, statement index, '' or the chunk's condition) after each statement or
+chunk ran, before it is recorded: progress output, and the tests' way to kill a migrator
+anywhere."""
 CLUSTER_SETTINGS = {"insert_distributed_sync": "1", "distributed_product_mode": "global"}
 """Query settings cluster mode relies on: a write through a Distributed table has landed
 before it is read back, and an ``IN (SELECT ...)`` over Distributed tables reads every shard."""

@@ -260,6 +260,9 @@ class Settings:
         default=None, metadata=_env("CX_CLICKHOUSE_CLUSTER", _cluster))
     """A cluster in the server's ``<remote_servers>``: replicated, distributed tables made
     ON CLUSTER (streams/warehouse/cluster.py); None means one node."""
+    migrate_on_start: bool = field(default=True, metadata=_env("CX_MIGRATE_ON_START", _switch))
+    """Workers and collectors migrate the warehouse when they start; off, they only check it
+    and refuse an older schema (``cxpulse migrate`` runs as a deploy step instead)."""
     data_dir: Path = field(default_factory=lambda: Path(".cxpulse"),
                            metadata=_env("CX_DATA_DIR", _path))
     metrics_port: int = field(default=6066,

@@ -3,8 +3,10 @@
 -- An engine cannot be altered in place: each table is rebuilt under a new name,
 -- its rows carried over, and the names swapped. Every step can run again after a
 -- crash (leftovers of an attempt are dropped first; copying twice is harmless,
--- the engines keep one row per key). Stop the workers while this runs: rows a
--- running old worker writes between the copy and the swap would be lost.
+-- the engines keep one row per key). The copies run one month at a time (the
+-- chunk marker, see streams/warehouse/resume.py), and after each swap the
+-- migrator copies what workers wrote to the old table since its copy began, so
+-- workers may keep running.
 -- Deduplication is per partition: the copies of one event id (same occurred_at,
 -- as a resent event has) share a partition; score_facts was always keyed by
 -- minute, so an id reused at another time was never one event.
@@ -38,7 +40,8 @@ CREATE TABLE {database}.interactions_v6
 ENGINE = ReplacingMergeTree()
 PARTITION BY toYYYYMM(occurred_at)
 ORDER BY event_id;
-INSERT INTO {database}.interactions_v6 SELECT * FROM {database}.interactions;
+INSERT INTO {database}.interactions_v6 SELECT * FROM {database}.interactions
+WHERE /* chunk per toYYYYMM(occurred_at) */ 1;
 RENAME TABLE {database}.interactions TO {database}.interactions_v5, {database}.interactions_v6 TO {database}.interactions;
 DROP TABLE {database}.interactions_v5;
 
@@ -68,7 +71,8 @@ CREATE TABLE {database}.feedback_v6
 ENGINE = ReplacingMergeTree()
 PARTITION BY toYYYYMM(occurred_at)
 ORDER BY event_id;
-INSERT INTO {database}.feedback_v6 SELECT * FROM {database}.feedback;
+INSERT INTO {database}.feedback_v6 SELECT * FROM {database}.feedback
+WHERE /* chunk per toYYYYMM(occurred_at) */ 1;
 RENAME TABLE {database}.feedback TO {database}.feedback_v5, {database}.feedback_v6 TO {database}.feedback;
 DROP TABLE {database}.feedback_v5;
 
@@ -96,7 +100,8 @@ CREATE TABLE {database}.followups_v6
 ENGINE = ReplacingMergeTree()
 PARTITION BY toYYYYMM(occurred_at)
 ORDER BY (feedback_id, event_id);
-INSERT INTO {database}.followups_v6 SELECT * FROM {database}.followups;
+INSERT INTO {database}.followups_v6 SELECT * FROM {database}.followups
+WHERE /* chunk per toYYYYMM(occurred_at) */ 1;
 RENAME TABLE {database}.followups TO {database}.followups_v5, {database}.followups_v6 TO {database}.followups;
 DROP TABLE {database}.followups_v5;
 
@@ -129,7 +134,8 @@ CREATE TABLE {database}.score_facts_v6
 ENGINE = ReplacingMergeTree(followup_met)
 PARTITION BY toYYYYMM(minute)
 ORDER BY (tenant, channel, touchpoint, minute, event_id);
-INSERT INTO {database}.score_facts_v6 SELECT * FROM {database}.score_facts;
+INSERT INTO {database}.score_facts_v6 SELECT * FROM {database}.score_facts
+WHERE /* chunk per toYYYYMM(minute) */ 1;
 RENAME TABLE {database}.score_facts TO {database}.score_facts_v5, {database}.score_facts_v6 TO {database}.score_facts;
 DROP TABLE {database}.score_facts_v5;
 
@@ -163,6 +169,7 @@ CREATE TABLE {database}.score_minutes_v6
 ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(minute)
 ORDER BY (minute, tenant, channel, touchpoint);
-INSERT INTO {database}.score_minutes_v6 SELECT * FROM {database}.score_minutes;
+INSERT INTO {database}.score_minutes_v6 SELECT * FROM {database}.score_minutes
+WHERE /* chunk per toYYYYMM(minute) */ 1;
 RENAME TABLE {database}.score_minutes TO {database}.score_minutes_v5, {database}.score_minutes_v6 TO {database}.score_minutes;
 DROP TABLE {database}.score_minutes_v5;

@@ -68,12 +68,14 @@ ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYear(day)
 ORDER BY (day, tenant, channel, touchpoint);
 
--- Carry the existing minutes over (on a fresh database these select nothing).
+-- Carry the existing minutes over (on a fresh database these select nothing), a
+-- day or a month of minutes at a time, so memory stays bounded whatever the history.
 INSERT INTO {database}.score_hours
 SELECT tenant, channel, touchpoint, toDateTime(intDiv(toUnixTimestamp(minute), 3600) * 3600) AS bucket,
     sum(interactions), sum(failures), sum(nps_n), sum(nps_promoters), sum(nps_detractors), sum(csat5_n), sum(csat5_satisfied), sum(csat10_n), sum(csat10_satisfied), sum(ces_n), sum(ces_sum), sum(ces_sum_sq), sum(followup_needed), sum(followup_met), sum(followup_needed_on_minute), sum(followup_met_on_minute),
     sum(version), now()
 FROM {database}.score_minutes FINAL
+WHERE /* chunk per toYYYYMMDD(minute) */ 1
 GROUP BY tenant, channel, touchpoint, bucket;
 
 INSERT INTO {database}.score_days
@@ -81,4 +83,5 @@ SELECT tenant, channel, touchpoint, toDateTime(intDiv(toUnixTimestamp(minute), 8
     sum(interactions), sum(failures), sum(nps_n), sum(nps_promoters), sum(nps_detractors), sum(csat5_n), sum(csat5_satisfied), sum(csat10_n), sum(csat10_satisfied), sum(ces_n), sum(ces_sum), sum(ces_sum_sq), sum(followup_needed), sum(followup_met), sum(followup_needed_on_minute), sum(followup_met_on_minute),
     sum(version), now()
 FROM {database}.score_minutes FINAL
+WHERE /* chunk per toYYYYMM(minute) */ 1
 GROUP BY tenant, channel, touchpoint, bucket;

@@ -19,7 +19,8 @@
 -- sums stay exact; theme_<name> counts the comments naming one built-in theme.
 -- Rows written before this migration read 0: no comments counted there.
 -- ClickHouse 18.16 has no ADD COLUMN IF NOT EXISTS: each ALTER adds one table's
--- columns at once.
+-- columns at once, and a migrator run again after a kill first drops from it the
+-- columns that are already there (streams/warehouse/resume.py).
 
 CREATE TABLE IF NOT EXISTS {database}.comment_insights
 (

@@ -26,8 +26,9 @@
 --   Existing feedback is revision 0.
 --
 -- Each table is rebuilt as 006 does (a new table, a copy with explicit columns, a
--- rename swap, the old one dropped): every step can run again after a crash. Stop
--- the workers while this runs. No ALTER ... ADD COLUMN, which 18.16 cannot repeat.
+-- rename swap, the old one dropped): every step can run again after a crash. The
+-- copies run a month at a time and the migrator copies what reached the old table
+-- after each swap, so workers may keep running.
 
 DROP TABLE IF EXISTS {database}.feedback_v9;
 DROP TABLE IF EXISTS {database}.feedback_v10;
@@ -57,7 +58,8 @@ ENGINE = ReplacingMergeTree(revision)
 PARTITION BY toYYYYMM(occurred_at)
 ORDER BY event_id;
 INSERT INTO {database}.feedback_v10 (event_id, tenant, channel, touchpoint, occurred_at, occurred_ms, utc_offset_min, customer_id, locale, attributes, survey, score, scale, comment, interaction_id, ingested_at, source_partition, source_offset, revision)
-SELECT event_id, tenant, channel, touchpoint, occurred_at, occurred_ms, utc_offset_min, customer_id, locale, attributes, survey, score, scale, comment, interaction_id, ingested_at, source_partition, source_offset, 0 FROM {database}.feedback;
+SELECT event_id, tenant, channel, touchpoint, occurred_at, occurred_ms, utc_offset_min, customer_id, locale, attributes, survey, score, scale, comment, interaction_id, ingested_at, source_partition, source_offset, 0 FROM {database}.feedback
+WHERE /* chunk per toYYYYMM(occurred_at) */ 1;
 RENAME TABLE {database}.feedback TO {database}.feedback_v9, {database}.feedback_v10 TO {database}.feedback;
 DROP TABLE {database}.feedback_v9;
 
@@ -104,7 +106,8 @@ ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(minute)
 ORDER BY (tenant, channel, touchpoint, minute, event_id);
 INSERT INTO {database}.score_facts_v10 (tenant, channel, touchpoint, minute, event_id, interactions, failures, nps_n, nps_promoters, nps_detractors, csat5_n, csat5_satisfied, csat10_n, csat10_satisfied, ces_n, ces_sum, ces_sum_sq, followup_needed, followup_met, followup_needed_on_minute, followup_met_on_minute, comments, sentiment_sum, sentiment_sum_sq, comments_negative, theme_delivery, theme_payment, theme_price, theme_product_quality, theme_stock, theme_usability, theme_customer_service, theme_returns, version)
-SELECT tenant, channel, touchpoint, minute, event_id, interactions, failures, nps_n, nps_promoters, nps_detractors, csat5_n, csat5_satisfied, csat10_n, csat10_satisfied, ces_n, ces_sum, ces_sum_sq, followup_needed, followup_met, followup_needed_on_minute, followup_met_on_minute, comments, sentiment_sum, sentiment_sum_sq, comments_negative, theme_delivery, theme_payment, theme_price, theme_product_quality, theme_stock, theme_usability, theme_customer_service, theme_returns, toUInt64(followup_met) FROM {database}.score_facts;
+SELECT tenant, channel, touchpoint, minute, event_id, interactions, failures, nps_n, nps_promoters, nps_detractors, csat5_n, csat5_satisfied, csat10_n, csat10_satisfied, ces_n, ces_sum, ces_sum_sq, followup_needed, followup_met, followup_needed_on_minute, followup_met_on_minute, comments, sentiment_sum, sentiment_sum_sq, comments_negative, theme_delivery, theme_payment, theme_price, theme_product_quality, theme_stock, theme_usability, theme_customer_service, theme_returns, toUInt64(followup_met) FROM {database}.score_facts
+WHERE /* chunk per toYYYYMM(minute) */ 1;
 RENAME TABLE {database}.score_facts TO {database}.score_facts_v9, {database}.score_facts_v10 TO {database}.score_facts;
 DROP TABLE {database}.score_facts_v9;
 
@@ -134,7 +137,8 @@ ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(occurred_at)
 ORDER BY (tenant, event_id);
 INSERT INTO {database}.comment_insights_v10 (event_id, tenant, channel, touchpoint, occurred_at, occurred_ms, locale, comment, language, sentiment, label, emotion, themes, model_version, enriched_at, revision, version)
-SELECT event_id, tenant, channel, touchpoint, occurred_at, occurred_ms, locale, comment, language, sentiment, label, emotion, themes, model_version, enriched_at, 0, toUInt64(toUInt32(enriched_at)) FROM {database}.comment_insights;
+SELECT event_id, tenant, channel, touchpoint, occurred_at, occurred_ms, locale, comment, language, sentiment, label, emotion, themes, model_version, enriched_at, 0, toUInt64(toUInt32(enriched_at)) FROM {database}.comment_insights
+WHERE /* chunk per toYYYYMM(occurred_at) */ 1;
 RENAME TABLE {database}.comment_insights TO {database}.comment_insights_v9, {database}.comment_insights_v10 TO {database}.comment_insights;
 DROP TABLE {database}.comment_insights_v9;
 
@@ -163,7 +167,8 @@ CREATE TABLE {database}.followup_cases_v10
 ENGINE = ReplacingMergeTree(version)
 ORDER BY (tenant, feedback_id);
 INSERT INTO {database}.followup_cases_v10 (tenant, channel, touchpoint, feedback_id, customer_id, survey, score, scale, comment, opened_at, opened_ms, due_at, met_at, followup_action, version, revision, withdrawn)
-SELECT tenant, channel, touchpoint, feedback_id, customer_id, survey, score, scale, comment, opened_at, opened_ms, due_at, met_at, followup_action, version, 0, 0 FROM {database}.followup_cases;
+SELECT tenant, channel, touchpoint, feedback_id, customer_id, survey, score, scale, comment, opened_at, opened_ms, due_at, met_at, followup_action, version, 0, 0 FROM {database}.followup_cases
+WHERE /* chunk per toYYYYMM(opened_at) */ 1;
 RENAME TABLE {database}.followup_cases TO {database}.followup_cases_v9, {database}.followup_cases_v10 TO {database}.followup_cases;
 DROP TABLE {database}.followup_cases_v9;
 
@@ -180,7 +185,8 @@ CREATE TABLE {database}.notifications_v10
 ENGINE = ReplacingMergeTree()
 ORDER BY (event_id, revision);
 INSERT INTO {database}.notifications_v10 (event_id, type, sent_at, payload, revision)
-SELECT event_id, type, sent_at, payload, 0 FROM {database}.notifications;
+SELECT event_id, type, sent_at, payload, 0 FROM {database}.notifications
+WHERE /* chunk per toYYYYMM(sent_at) */ 1;
 RENAME TABLE {database}.notifications TO {database}.notifications_v9, {database}.notifications_v10 TO {database}.notifications;
 DROP TABLE {database}.notifications_v9;
 
@@ -202,4 +208,5 @@ INSERT INTO {database}.feedback_revisions (event_id, revision, tenant, channel, 
 SELECT event_id, revision, tenant, channel, touchpoint, toStartOfMinute(occurred_at), comment != '',
        (survey = 'nps' AND score <= 6) OR (survey = 'csat' AND score <= if(scale = 10, 4, 2))
        OR (survey = 'ces' AND score <= 3)
-FROM {database}.feedback;
+FROM {database}.feedback
+WHERE /* chunk per toYYYYMM(occurred_at) */ 1;

@@ -10,6 +10,7 @@ from streams.cli import alerts as alerts_cli
 from streams.cli import comments as comments_cli
 from streams.cli import forget as forget_cli
 from streams.cli import keys as keys_cli
+from streams.cli import migrate as migrate_cli
 from streams.cli import pipeline as pipeline_cli
 from streams.cli import status as status_cli
 from streams.cli import topics as topics_cli
@@ -21,8 +22,7 @@ from streams.config import WORKER_ROLES, ConfigError, Settings
 from streams.console import say
 from streams.kafka import KafkaError
 from streams.kafka.broker import BrokerError
-from streams.warehouse import WarehouseError, connect, database_of
-from streams.warehouse.migrate import migrate, render
+from streams.warehouse import WarehouseError, connect
 
 USER_ERRORS = (ConfigError, KafkaError, BrokerError, WarehouseError, OSError, ValueError)
 
@@ -52,14 +52,6 @@ def cmd_collect(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
-    if args.print:
-        print(render(database_of(settings.warehouse_url), settings.clickhouse_cluster), end="")
-        return 0
-    warehouse = connect(settings.warehouse_url)
-    applied = migrate(warehouse, settings.clickhouse_cluster)
-    print(f"{warehouse.description}: " + (f"applied {', '.join(applied)}" if applied
-                                           else "schema up to date"))
     return 0
 
 
@@ -134,11 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     collect.set_defaults(func=cmd_collect)
 
     topics_cli.add_parser(sub)
-    migrate_ = sub.add_parser("migrate", help="apply schemas/clickhouse idempotently "
-                              "(on CX_CLICKHOUSE_CLUSTER if set)")
-    migrate_.add_argument("--print", action="store_true",
-                          help="print every statement for this configuration, run nothing")
-    migrate_.set_defaults(func=cmd_migrate)
+    migrate_cli.add_parser(sub)
 
     traffic_cli.add_parser(sub)
     views_cli.add_parser(sub)

@@ -15,7 +15,7 @@ from streams.core.units import parse_duration
 from streams.kafka import admin
 from streams.kafka.security import KafkaSecurity
 from streams.warehouse import connect
-from streams.warehouse.migrate import migrate
+from streams.warehouse.migrate import ensure_schema
 
 
 @contextlib.contextmanager
@@ -27,10 +27,8 @@ def pipeline_ready(settings: Settings, *, start_local: bool) -> Iterator[Setting
         created = admin.create_topics(bootstrap, settings.partitions, KafkaSecurity.of(settings))
         if created:
             say(f"created topics {', '.join(created)} ({settings.partitions} partitions)")
-        warehouse = connect(settings.warehouse_url)
-        applied = migrate(warehouse, settings.clickhouse_cluster)
-        say(f"warehouse {warehouse.description}: "
-            + (f"applied {', '.join(applied)}" if applied else "schema up to date"))
+        say(ensure_schema(connect(settings.warehouse_url), settings.clickhouse_cluster,
+                          migrate_on_start=settings.migrate_on_start))
         yield dataclasses.replace(settings, kafka_bootstrap=bootstrap)
 
 

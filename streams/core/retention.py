@@ -64,8 +64,11 @@ RULES: Final[Mapping[str, Rule]] = {
                      why="a few rows per tenant; a revoked key's row is what keeps it revoked"),
     "erasures": Rule("erased_at", KEEP, why="the audit that proves a customer was erased"),
     "schema_migrations": Rule("applied_at", KEEP, why="which migrations ran"),
+    "schema_migration_steps": Rule("applied_at", KEEP,
+                                   why="what ran of each migration: a killed one resumes"),
 }
-"""Every table of the schema, by name (``schema_migrations`` is ``warehouse.migrate``'s)."""
+"""Every table of the schema, by name (``schema_migrations`` and ``schema_migration_steps``
+are ``warehouse.migrate``'s)."""
 
 SETTABLE: Final = tuple(table for table, rule in RULES.items()
                         if rule.how in (AGE, CLOSED, RESOLVED))

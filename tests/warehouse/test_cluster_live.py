@@ -225,3 +225,30 @@ def test_retention_forgets_old_rows_on_every_shard(urls: list[str]) -> None:
     shown = {row["table"]: row for row in tables(second)}
     assert shown["deadletters"]["rows"] == local_count(second, "deadletters") > 0
     assert shown["followup_cases"]["oldest"] == OLD
+
+
+def test_rows_written_during_a_rebuild_reach_the_new_table_on_the_cluster(
+        urls: list[str]) -> None:
+    """006 rebuilds ``interactions`` while a worker keeps writing through the public name: the
+    rows it wrote to the old shards after their copy are copied again once the swap is done."""
+    first, second = (connect(url) for url in urls)
+    migrate(first, NAME, until="005_followup_cases")
+    columns = ("event_id", "tenant", "channel", "touchpoint", "occurred_at", "customer_id",
+               "ingested_at")
+    now = int(time.time())
+    first.insert("interactions", [(f"e{i}", "acme", "web", "checkout",
+                                   now - (i % 3) * 31 * 86400, "c", now) for i in range(300)],
+                 columns)
+    late: list[tuple] = []
+
+    def worker_writes(version: str, step: int, chunk: str) -> None:
+        if version == "006_partitions" and chunk and not late:  # after the first month copied
+            late.extend((f"late{i}", "acme", "web", "checkout", now - (i % 3) * 31 * 86400,
+                         "c", now) for i in range(30))
+            first.insert("interactions", late, columns)
+
+    migrate(first, NAME, until="006_partitions", after=worker_writes)
+    assert late and table_count(second, "interactions") == 330
+    assert {row["engine"] for row in second.query(
+        f"SELECT engine FROM system.tables WHERE database = '{second.database}' "
+        "AND name LIKE 'interactions%'")} == {"Distributed", "ReplicatedReplacingMergeTree"}

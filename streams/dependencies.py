@@ -89,7 +89,7 @@ def _kafka_probe(bootstrap: str, security: KafkaSecurity) -> Callable[[], None]:
 
     def probe() -> None:
         try:
-            check_reachable(bootstrap, security, timeout=2.0)
+            check_reachable(bootstrap, security, timeout=0.0)  # one try a host
         except KafkaUnavailable:
             raise KafkaUnavailable("nothing answers on its port") from None
         check_login(bootstrap, security, timeout=3.0)
@@ -125,6 +125,7 @@ def wait_at_start(settings: Settings, *, port: int, host: str = "0.0.0.0",
     with NotReady(host, port) as page:
         for dependency in found:
             wait = StartupWait(started, settings.startup_timeout)
+            page.waiting = f"waiting for {dependency.label} at {dependency.where}"
             while True:
                 try:
                     dependency.probe()
@@ -148,6 +149,7 @@ class NotReady:
 
     def __init__(self, host: str, port: int) -> None:
         self.waiting = "starting"
+        """What /readyz says."""
         state = self
 
         class Handler(BaseHTTPRequestHandler):

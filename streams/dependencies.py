@@ -66,19 +66,21 @@ class Dependency:
         return f"{self.address} ({self.setting})"
 
 
-def dependencies(settings: Settings, bootstrap: str | None = None) -> list[Dependency]:
+def dependencies(settings: Settings, bootstrap: str | None = None,
+                 warehouse_url: str | None = None) -> list[Dependency]:
     """The dependencies a service waits for and watches: Kafka at ``bootstrap`` (default
     CX_KAFKA_BOOTSTRAP; none: the CLI starts a local broker) and a ClickHouse server
-    (embedded chdb runs in the process: nothing to wait for)."""
+    (default CX_CLICKHOUSE_URL; embedded chdb runs in the process: nothing to wait for)."""
     found = []
     bootstrap = bootstrap or settings.kafka_bootstrap
     if bootstrap:
         found.append(Dependency("kafka", "Kafka", bootstrap, "CX_KAFKA_BOOTSTRAP",
                                 _kafka_probe(bootstrap, KafkaSecurity.of(settings))))
-    url = settings.warehouse_url
+    url = warehouse_url or settings.warehouse_url
     if not url.startswith("chdb:"):
         parts = urlsplit(url)
-        address = f"{parts.scheme}://{parts.hostname}:{parts.port or ''}{parts.path}"
+        port = parts.port or (9440 if parts.scheme == "clickhouses" else 9000)
+        address = f"{parts.scheme}://{parts.hostname}:{port}{parts.path}"  # no password
         found.append(Dependency("clickhouse", "ClickHouse", address, "CX_CLICKHOUSE_URL",
                                 _clickhouse_probe(url)))
     return found
@@ -89,7 +91,7 @@ def _kafka_probe(bootstrap: str, security: KafkaSecurity) -> Callable[[], None]:
 
     def probe() -> None:
         try:
-            check_reachable(bootstrap, security, timeout=0.0)  # one try a host
+            check_reachable(bootstrap, security, timeout=1.0)
         except KafkaUnavailable:
             raise KafkaUnavailable("nothing answers on its port") from None
         check_login(bootstrap, security, timeout=3.0)
@@ -113,11 +115,12 @@ def about(dependency: str, what: str) -> dict[str, Any]:
     return {"dependency": dependency, "waiting": what}
 
 
-def wait_at_start(settings: Settings, *, port: int, host: str = "0.0.0.0",
+def wait_at_start(settings: Settings, command: str, *, port: int, host: str = "0.0.0.0",
                   clock: Callable[[], float] = time.monotonic,
                   sleep: Callable[[float], None] = time.sleep) -> None:
     """Return once every dependency answers; meanwhile ``/readyz`` on ``port`` answers 503.
-    After CX_STARTUP_TIMEOUT seconds (0: never), one line and exit code 3."""
+    After CX_STARTUP_TIMEOUT seconds (0: never), one line naming ``command`` (as the
+    CLI's errors do) and exit code 3."""
     found = dependencies(settings)
     if not found:
         return
@@ -134,8 +137,9 @@ def wait_at_start(settings: Settings, *, port: int, host: str = "0.0.0.0",
                     reason = str(error)
                 pause = wait.delay(clock())
                 if pause is None:
-                    say(gave_up_line(dependency.label, dependency.address, dependency.setting,
-                                     reason, wait.waited(clock()), settings.startup_timeout))
+                    say(f"cxpulse {command}: " + gave_up_line(
+                        dependency.label, dependency.address, dependency.setting, reason,
+                        wait.waited(clock()), settings.startup_timeout))
                     raise SystemExit(EXIT_STARTUP_TIMEOUT)
                 say(waiting_line(dependency.label, dependency.address, dependency.setting,
                                  reason, wait.attempts, pause))
@@ -169,18 +173,24 @@ class NotReady:
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # probes every few seconds: not worth a line each
 
-        self._server = ThreadingHTTPServer((host, port), Handler)
+        try:
+            self._server: ThreadingHTTPServer | None = ThreadingHTTPServer((host, port), Handler)
+        except OSError:  # the port is taken: the service itself will say so when it binds
+            self._server = None
+            return
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
                                         name="not-ready")
 
     def __enter__(self) -> NotReady:
-        self._thread.start()
+        if self._server is not None:
+            self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
 
 
 Record = Callable[[str, bool, float], None]

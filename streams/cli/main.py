@@ -50,7 +50,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     if settings.worker_role == "enrich" and not settings.comment_enrich:
         raise ValueError("an enrich worker needs the comment model: CX_COMMENT_ENRICH=off "
                          "leaves it nothing to do")
-    wait_at_start(settings, port=settings.metrics_port)
+    wait_at_start(settings, "worker", port=settings.metrics_port)
     with pipeline_ready(settings, start_local=True) as ready:
         say(f"worker: Kafka {ready.kafka_bootstrap}, metrics on :{ready.metrics_port}/metrics")
         from streams.worker.app import create_app
@@ -62,7 +62,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_collect(args: argparse.Namespace, settings: Settings) -> int:
     port = args.port or settings.collect_port
-    wait_at_start(settings, port=port, host=args.host)
+    wait_at_start(settings, "collect", port=port, host=args.host)
     with pipeline_ready(settings, start_local=True) as ready:
         from streams.collect.run import run_collector
 

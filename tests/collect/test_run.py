@@ -8,12 +8,14 @@ import os
 import signal
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 
 import orjson
 import pytest
 
 from streams.core.keys import new_key
+from streams.core.outages import EXIT_STARTUP_TIMEOUT
 from streams.ports import free_port
 from streams.queries.keys import store_key
 from streams.warehouse import Warehouse
@@ -39,13 +41,27 @@ def one_line_error(env: dict[str, str], *needles: str) -> None:
         assert needle in last, text
 
 
+def gave_up(env: dict[str, str], *needles: str) -> None:
+    """An unreachable Kafka or ClickHouse is waited for (streams/dependencies.py), then given
+    up on in one line and exit code 3."""
+    result = subprocess.run([CXPULSE, "collect"], env=env_of(CX_STARTUP_TIMEOUT="1", **env),
+                            capture_output=True, timeout=60)
+    text = result.stderr.decode()
+    assert result.returncode == EXIT_STARTUP_TIMEOUT, text
+    last = text.strip().splitlines()[-1]  # after one line per attempt
+    assert "Traceback" not in text and last.startswith("cxpulse collect: gave up "), text
+    for needle in needles:
+        assert needle in last, text
+
+
 def test_bad_settings_and_unreachable_services_are_one_clear_line(
         kafka: str, tmp_path: Path) -> None:
     one_line_error({"CX_COLLECT_RATE": "fast"}, "CX_COLLECT_RATE")
-    one_line_error({"CX_KAFKA_BOOTSTRAP": "127.0.0.1:1"}, "127.0.0.1:1", "CX_KAFKA_BOOTSTRAP")
+    gave_up({"CX_KAFKA_BOOTSTRAP": "127.0.0.1:1"}, "127.0.0.1:1", "CX_KAFKA_BOOTSTRAP")
     port = free_port()
-    one_line_error({"CX_KAFKA_BOOTSTRAP": kafka, "CX_DATA_DIR": str(tmp_path),
-                    "CX_CLICKHOUSE_URL": f"clickhouse://default:@127.0.0.1:{port}/cx"}, str(port))
+    gave_up({"CX_KAFKA_BOOTSTRAP": kafka, "CX_DATA_DIR": str(tmp_path),
+             "CX_CLICKHOUSE_URL": f"clickhouse://default:@127.0.0.1:{port}/cx"}, str(port),
+            "CX_CLICKHOUSE_URL")
     (tmp_path / "hooks.json").write_text('{"acme": {"typeform": 7}}')
     one_line_error({"CX_KAFKA_BOOTSTRAP": kafka, "CX_DATA_DIR": str(tmp_path),
                     "CX_CLICKHOUSE_URL": f"chdb://{tmp_path / 'ch'}",
@@ -67,8 +83,10 @@ def test_collect_serves_until_sigterm(kafka: str, server_warehouse: Warehouse, s
     try:
         url = f"http://127.0.0.1:{port}"
         wait_until(lambda: get_json(f"{url}/readyz")["status"] == "ready", 60, "readyz")
-        import urllib.request
-
+        wait_until(lambda: all(f'cx_dependency_up{{dependency="{name}"}} 1.0' in text
+                               for name in ("kafka", "clickhouse")
+                               for text in [urllib.request.urlopen(f"{url}/metrics").read()
+                                            .decode()]), 15, "both dependencies probed up")
         event = {"event_id": "cli-1", "type": "feedback", "occurred_at": stamp(time.time()),
                  "channel": "web", "survey": "csat", "score": 5}
         request = urllib.request.Request(f"{url}/v1/events", data=orjson.dumps(event),

@@ -94,7 +94,14 @@ def _kafka_probe(bootstrap: str, security: KafkaSecurity) -> Callable[[], None]:
             check_reachable(bootstrap, security, timeout=1.0)
         except KafkaUnavailable:
             raise KafkaUnavailable("nothing answers on its port") from None
-        check_login(bootstrap, security, timeout=3.0)
+        try:
+            check_login(bootstrap, security, timeout=3.0)
+        except KafkaUnavailable as error:
+            if "closed the connection" not in str(error):
+                raise
+            raise KafkaUnavailable(  # said for start-up and outages alike
+                "it closed the connection (down, restarting or cut off? a TLS or SASL "
+                "listener needs CX_KAFKA_SECURITY_PROTOCOL)") from None
 
     return probe
 
@@ -301,7 +308,7 @@ def _client_of(logger: str) -> str:
         return "consumers"
     if ".producer" in logger:
         return "producer"
-    return "client"
+    return "connections"
 
 
 def _one_line(record: logging.LogRecord, held: int) -> None:

@@ -100,3 +100,39 @@ def test_collect_serves_until_sigterm(kafka: str, server_warehouse: Warehouse, s
     text = log.read_text()
     assert "collector listening" in text and "Traceback" not in text
     assert key not in text and key.split("_")[-1] not in text
+
+
+def test_a_broker_outage_is_a_few_lines_and_a_metric(proxied_kafka, server_url: str,
+                                                      tmp_path: Path) -> None:
+    bootstrap, proxy = proxied_kafka
+    port = free_port()
+    log = tmp_path / "collect.log"
+    process = subprocess.Popen(
+        [CXPULSE, "collect", "--port", str(port), "--host", "127.0.0.1"],
+        env=env_of(CX_KAFKA_BOOTSTRAP=bootstrap, CX_CLICKHOUSE_URL=server_url,
+                   CX_DATA_DIR=str(tmp_path / "data")),
+        stdout=log.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+
+    def kafka_up() -> str:
+        text = urllib.request.urlopen(f"{url}/metrics", timeout=5).read().decode()
+        states = {f'cx_dependency_up{{dependency="kafka"}} {value}': state
+                  for value, state in (("1.0", "up"), ("0.0", "down"))}
+        return next((state for line, state in states.items() if line in text), "")
+
+    try:
+        wait_until(lambda: get_json(f"{url}/readyz")["status"] == "ready", 60, "readyz")
+        wait_until(lambda: kafka_up() == "up", 15, "Kafka probed up")
+        start = len(log.read_text().splitlines())
+        proxy.cut()
+        wait_until(lambda: kafka_up() == "down", 15, "Kafka probed down")
+        time.sleep(10)
+        proxy.restore()
+        wait_until(lambda: kafka_up() == "up", 15, "Kafka probed up again")
+        wait_until(lambda: get_json(f"{url}/readyz")["status"] == "ready", 30, "ready again")
+    finally:
+        stop_process(process)
+    lines = log.read_text().splitlines()[start:]
+    assert any("kafka down at" in line for line in lines), lines
+    assert any("kafka back after" in line for line in lines), lines
+    assert len(lines) < 15 and "Traceback" not in "\n".join(lines), lines

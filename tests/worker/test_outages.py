@@ -13,19 +13,12 @@ from streams.warehouse import connect
 from tests.support.events import record, valid_events
 from tests.support.proxy import TcpProxy
 from tests.support.services import CXPULSE, produce, table_count, wait_until, worker_env
+from tests.worker.test_app import expected_counts
 
 pytestmark = pytest.mark.integration
 
 OUTAGE_S = 40.0
 MAX_LINES = 50
-
-
-def expected(events: list[dict]) -> dict[str, int]:
-    table = {"interaction": "interactions", "feedback": "feedback", "followup": "followups"}
-    counts = dict.fromkeys(table.values(), 0)
-    for event in {e["event_id"]: e for e in events}.values():
-        counts[table[event["type"]]] += 1
-    return counts
 
 
 def test_a_broker_then_a_clickhouse_outage_lose_nothing_and_log_little(
@@ -48,7 +41,7 @@ def test_a_broker_then_a_clickhouse_outage_lose_nothing_and_log_little(
 
         def landed() -> bool:
             return all(table_count(warehouse, table) == n
-                       for table, n in expected(sent).items())
+                       for table, n in expected_counts(sent).items())
 
         def outage(name: str, proxy: TcpProxy, during: str | None) -> int:
             """Cut ``name`` for 40 s (sending events meanwhile if it can); the lines the

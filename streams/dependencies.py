@@ -37,9 +37,9 @@ from streams.core.outages import (
     gave_up_line,
     waiting_line,
 )
-from streams.kafka import KafkaUnavailable
+from streams.kafka import KafkaError, KafkaUnavailable
 from streams.kafka.security import KafkaSecurity
-from streams.warehouse import WarehouseUnavailable, connect
+from streams.warehouse import WarehouseError, WarehouseUnavailable, connect
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +111,10 @@ def _clickhouse_probe(url: str) -> Callable[[], None]:
         warehouse = connect(url)
         try:
             warehouse.query("SELECT 1")
+        except WarehouseUnavailable as error:  # "ClickHouse at <where>: ...": said already
+            text = str(error)
+            raise WarehouseUnavailable(text.split(": ", 1)[-1] if text.startswith(
+                "ClickHouse at ") else text) from None
         finally:
             warehouse.close()
 
@@ -120,6 +124,18 @@ def _clickhouse_probe(url: str) -> Callable[[], None]:
 def about(dependency: str, what: str) -> dict[str, Any]:
     """``extra`` for a log line saying ``what`` failed on ``dependency``."""
     return {"dependency": dependency, "waiting": what}
+
+
+def about_failure(error: BaseException, what: str) -> dict[str, Any] | None:
+    """``extra`` for a log line saying ``what`` failed with ``error``: the dependency whose
+    client raised it, or None (a bug, a refusal: always logged)."""
+    from aiokafka.errors import KafkaError as ClientError
+
+    if isinstance(error, WarehouseError):
+        return about("clickhouse", what)
+    if isinstance(error, ClientError | KafkaError):
+        return about("kafka", what)
+    return None
 
 
 def wait_at_start(settings: Settings, command: str, *, port: int, host: str = "0.0.0.0",

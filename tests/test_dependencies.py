@@ -15,9 +15,9 @@ import urllib.request
 import pytest
 
 from streams.core.outages import EXIT_STARTUP_TIMEOUT
-from streams.dependencies import Dependency, FoldClientErrors, Watch, about
+from streams.dependencies import Dependency, FoldClientErrors, Watch, about, about_failure
 from streams.ports import free_port
-from streams.warehouse import connect
+from streams.warehouse import WarehouseUnavailable, connect
 from tests.support.events import record, valid_events
 from tests.support.services import CXPULSE, produce, table_count, wait_until, worker_env
 
@@ -144,3 +144,11 @@ def test_the_filter_lets_client_errors_through_once_a_minute_and_folds_known_out
     assert clickhouse.waiting == {"ClickHouse insert": 1} and clickhouse.attempts == 2
     assert watch.problems() == ["kafka at here:1 (CX_KAFKA): down: closed the connection",
                                 "clickhouse at here:1 (CX_CLICKHOUSE): down: refused"]
+
+
+def test_a_failure_is_marked_with_the_dependency_whose_client_raised_it() -> None:
+    from aiokafka.errors import KafkaConnectionError
+
+    assert about_failure(WarehouseUnavailable("gone"), "insert") == about("clickhouse", "insert")
+    assert about_failure(KafkaConnectionError("closed"), "publish") == about("kafka", "publish")
+    assert about_failure(ValueError("a bug"), "insert") is None  # always logged

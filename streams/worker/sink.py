@@ -17,6 +17,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiokafka.errors import KafkaError
 
@@ -24,7 +25,7 @@ from streams.core.contract import DEADLETTER_TOPIC, NOTIFICATIONS_TOPIC, ValidEv
 from streams.core.limits import backoff
 from streams.core.rows import COLUMNS, Batch
 from streams.core.triggers import DEFAULT_KEYWORDS, latest_feedback, notice
-from streams.dependencies import about
+from streams.dependencies import about_failure
 from streams.queries.cases import notified, record_notified
 from streams.queries.scoring import MinuteKey, rewrite_minutes, store_facts
 from streams.warehouse import LazyWarehouse, WarehouseError
@@ -43,27 +44,25 @@ async def retry(what: str, step: Callable[[], Awaitable[None]]) -> None:
     known down the outage's own lines count it instead (``streams.dependencies``).
     """
     attempt = 0
-    dependency: str | None = None
+    extra: dict[str, Any] | None = None
     while True:
         try:
             await step()
             if attempt:
-                log.warning("%s succeeded after %d retries", what, attempt,
-                            extra=about(dependency, what) if dependency else None)
+                log.warning("%s succeeded after %d retries", what, attempt, extra=extra)
             return
         except (TimeoutError, WarehouseError, OSError, KafkaError) as error:
             reason = str(error)
-            dependency = "clickhouse" if isinstance(error, WarehouseError) else \
-                "kafka" if isinstance(error, KafkaError) else None
+            extra = about_failure(error, what)
         except Exception as error:  # keep the worker alive and the rows in hand
             log.exception("unexpected error during %s", what)
             reason = f"{type(error).__name__}: {error}"
-            dependency = None
+            extra = None
         metrics.SINK_ERRORS.inc()
         delay = backoff(attempt)
         attempt += 1
         log.warning("%s failed (attempt %d): %s; retrying in %.1fs", what, attempt, reason,
-                    delay, extra=about(dependency, what) if dependency else None)
+                    delay, extra=extra)
         await asyncio.sleep(delay)
 
 

@@ -68,18 +68,25 @@ def test_bad_settings_and_unreachable_services_are_one_clear_line(
                     "CX_HOOK_SECRETS_FILE": str(tmp_path / "hooks.json")}, "CX_HOOK_SECRETS_FILE")
 
 
+def start_collect(bootstrap: str, url: str, tmp_path: Path
+                  ) -> tuple[subprocess.Popen, int, Path]:
+    """``cxpulse collect`` in the background: the process, its port and its log."""
+    port = free_port()
+    log = tmp_path / "collect.log"
+    process = subprocess.Popen(
+        [CXPULSE, "collect", "--port", str(port), "--host", "127.0.0.1"],
+        env=env_of(CX_KAFKA_BOOTSTRAP=bootstrap, CX_CLICKHOUSE_URL=url,
+                   CX_DATA_DIR=str(tmp_path / "data")),
+        stdout=log.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    return process, port, log
+
+
 def test_collect_serves_until_sigterm(kafka: str, server_warehouse: Warehouse, server_url: str,
                                       tmp_path: Path) -> None:
     migrate(server_warehouse)
     record, key = new_key("acme-shop", "write", "cli", int(time.time()))
     store_key(server_warehouse, record)
-    port = free_port()
-    log = tmp_path / "collect.log"
-    process = subprocess.Popen(
-        [CXPULSE, "collect", "--port", str(port), "--host", "127.0.0.1"],
-        env=env_of(CX_KAFKA_BOOTSTRAP=kafka, CX_CLICKHOUSE_URL=server_url,
-                   CX_DATA_DIR=str(tmp_path / "data")),
-        stdout=log.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    process, port, log = start_collect(kafka, server_url, tmp_path)
     try:
         url = f"http://127.0.0.1:{port}"
         wait_until(lambda: get_json(f"{url}/readyz")["status"] == "ready", 60, "readyz")
@@ -105,13 +112,7 @@ def test_collect_serves_until_sigterm(kafka: str, server_warehouse: Warehouse, s
 def test_a_broker_outage_is_a_few_lines_and_a_metric(proxied_kafka, server_url: str,
                                                       tmp_path: Path) -> None:
     bootstrap, proxy = proxied_kafka
-    port = free_port()
-    log = tmp_path / "collect.log"
-    process = subprocess.Popen(
-        [CXPULSE, "collect", "--port", str(port), "--host", "127.0.0.1"],
-        env=env_of(CX_KAFKA_BOOTSTRAP=bootstrap, CX_CLICKHOUSE_URL=server_url,
-                   CX_DATA_DIR=str(tmp_path / "data")),
-        stdout=log.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    process, port, log = start_collect(bootstrap, server_url, tmp_path)
     url = f"http://127.0.0.1:{port}"
 
     def kafka_up() -> str:

@@ -83,6 +83,11 @@ def _duration(name: str, raw: str) -> float:
         raise ConfigError(f"{name}: {error}") from None
 
 
+def _wait(name: str, raw: str) -> float:
+    """A duration, or 0 for no limit."""
+    return 0.0 if raw.strip() in ("0", "0s") else _duration(name, raw)
+
+
 def _keywords(name: str, raw: str) -> tuple[str, ...]:
     try:
         return parse_keywords(raw)
@@ -275,6 +280,9 @@ class Settings:
         default=64 * 1024, metadata=_env("CX_MAX_EVENT_BYTES", _integer(minimum=1024)))
     batch_rows: int = field(default=10_000, metadata=_env("CX_BATCH_ROWS", _integer(minimum=1)))
     batch_seconds: float = field(default=0.5, metadata=_env("CX_BATCH_SECONDS", _positive))
+    startup_timeout: float = field(default=300.0, metadata=_env("CX_STARTUP_TIMEOUT", _wait))
+    """How long a worker or collector waits at start for Kafka and ClickHouse before it exits
+    with code 3 (0: forever); streams/dependencies.py."""
     session_timeout: float = field(default=15.0, metadata=_env("CX_SESSION_TIMEOUT", _positive))
     """Kafka group session: how soon a dead worker's partitions move to the others."""
     followup_hours: int = field(

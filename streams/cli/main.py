@@ -20,6 +20,7 @@ from streams.cli import views as views_cli
 from streams.cli.pipeline import pipeline_ready
 from streams.config import WORKER_ROLES, ConfigError, Settings
 from streams.console import say
+from streams.dependencies import wait_at_start
 from streams.kafka import KafkaError
 from streams.kafka.broker import BrokerError
 from streams.warehouse import WarehouseError, connect
@@ -33,6 +34,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     if settings.worker_role == "enrich" and not settings.comment_enrich:
         raise ValueError("an enrich worker needs the comment model: CX_COMMENT_ENRICH=off "
                          "leaves it nothing to do")
+    wait_at_start(settings, "worker", port=settings.metrics_port)
     with pipeline_ready(settings, start_local=True) as ready:
         say(f"worker: Kafka {ready.kafka_bootstrap}, metrics on :{ready.metrics_port}/metrics")
         from streams.worker.app import create_app
@@ -44,6 +46,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_collect(args: argparse.Namespace, settings: Settings) -> int:
     port = args.port or settings.collect_port
+    wait_at_start(settings, "collect", port=port, host=args.host)
     with pipeline_ready(settings, start_local=True) as ready:
         from streams.collect.run import run_collector
 

@@ -31,6 +31,7 @@ from streams.core.contract import DEADLETTER_TOPIC, Validator
 from streams.core.intake import IntakeError, admit, decode_body
 from streams.core.keys import ApiKey, presented_key
 from streams.core.limits import FailureLimiter, TokenBuckets
+from streams.dependencies import Watch, dependencies
 from streams.kafka.produce import producer, send_all
 from streams.kafka.security import KafkaSecurity
 from streams.queries.keys import list_keys
@@ -99,6 +100,8 @@ class Collector:
                                  errors=self.metrics.key_refresh_errors)
         self.deadletters = DeadletterWriter(LazyWarehouse(warehouse_url), self.metrics)
         self.hook_secrets = _hook_secrets(settings.hook_secrets_file)
+        self.watch = Watch(dependencies(settings, bootstrap, warehouse_url),
+                           self.metrics.record_dependency)
         self.producer: Any = None
         self.in_flight = 0
         self._logged_kafka = 0.0
@@ -374,7 +377,8 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         tasks = [asyncio.create_task(collector.keys.run(), name="cx-keys"),
                  asyncio.create_task(collector.deadletters.run(), name="cx-deadletters"),
                  asyncio.create_task(_watch_hook_secrets(collector.hook_secrets, every),
-                                     name="cx-hook-secrets")]
+                                     name="cx-hook-secrets"),
+                 asyncio.create_task(collector.watch.run(), name="cx-dependencies")]
         try:
             yield
         finally:

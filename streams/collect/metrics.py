@@ -37,3 +37,15 @@ class CollectorMetrics:
                                         "waiting for ClickHouse", registry=r)
         self.pii_masked = Counter("cx_collect_pii_masked", "Personal data masked in dead "
                                   "letters, by kind", ["kind"], registry=r)
+        self.dependency_up = Gauge("cx_dependency_up", "1 while the dependency (kafka, "
+                                   "clickhouse) answers this process's probes, 0 while it is "
+                                   "down", ["dependency"], registry=r)
+        self.dependency_down_seconds = Counter("cx_dependency_down_seconds", "Seconds the "
+                                               "dependency (kafka, clickhouse) was down, as "
+                                               "this process's probes saw it", ["dependency"],
+                                               registry=r)
+
+    def record_dependency(self, name: str, up: bool, down_seconds: float) -> None:
+        """One probe of a dependency (``streams.dependencies.Watch``)."""
+        self.dependency_up.labels(name).set(1 if up else 0)
+        self.dependency_down_seconds.labels(name).inc(down_seconds)

@@ -12,8 +12,9 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from streams.collect.app import create_collector, server_options
+from streams.collect.app import STATE, create_collector, server_options
 from streams.config import Settings
+from streams.dependencies import folding
 from streams.process import tune_gc
 from streams.web.answers import QuietBadRequests
 
@@ -22,25 +23,28 @@ log = logging.getLogger(__name__)
 
 async def serve(settings: Settings, *, bootstrap: str, host: str, port: int,
                 ready: asyncio.Event | None = None) -> None:
-    """Run until cancelled or signalled; requests in progress finish first (up to 10 s)."""
-    runner = web.AppRunner(create_collector(settings, bootstrap=bootstrap),
-                           shutdown_timeout=10.0, handle_signals=False,
+    """Run until cancelled or signalled; requests in progress finish first (up to 10 s).
+    An outage of Kafka or ClickHouse is a few lines (``streams.dependencies``)."""
+    app = create_collector(settings, bootstrap=bootstrap)
+    runner = web.AppRunner(app, shutdown_timeout=10.0, handle_signals=False,
                            **server_options(settings))
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, host, port, backlog=1024, reuse_address=True)
-        await site.start()
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, stop.set)
-        log.warning("collector listening on http://%s:%d (Kafka %s)", host, port, bootstrap)
-        if ready is not None:
-            ready.set()
-        await stop.wait()
-    finally:
-        await runner.cleanup()
+    with folding(app[STATE].watch):
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, host, port, backlog=1024, reuse_address=True)
+            await site.start()
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.add_signal_handler(sig, stop.set)
+            log.warning("collector listening on http://%s:%d (Kafka %s)", host, port,
+                        bootstrap)
+            if ready is not None:
+                ready.set()
+            await stop.wait()
+        finally:
+            await runner.cleanup()
 
 
 def run_collector(settings: Settings, *, bootstrap: str, host: str, port: int) -> None:

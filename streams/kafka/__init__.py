@@ -26,4 +26,8 @@ class KafkaError(RuntimeError):
     """Kafka could not be reached or refused a request; the message names the address."""
 
 
+class KafkaUnavailable(KafkaError):
+    """Kafka did not answer (down, starting, cut off): worth waiting for, unlike a refusal."""
+
+
 logging.getLogger("kafka").setLevel(logging.ERROR)

@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from streams.kafka import ALL_TOPICS, KafkaError, broker
+from streams.kafka import ALL_TOPICS, KafkaError, KafkaUnavailable, broker
 from streams.kafka.security import PLAINTEXT, KafkaSecurity, client_failure, quiet_clients
 from streams.ports import wait_for_port
 
@@ -25,7 +25,7 @@ def check_reachable(bootstrap: str, security: KafkaSecurity = PLAINTEXT,
             continue
         security.probe(host or "localhost", int(port), timeout)
         return
-    raise KafkaError(f"cannot reach Kafka at {bootstrap} (CX_KAFKA_BOOTSTRAP)")
+    raise KafkaUnavailable(f"cannot reach Kafka at {bootstrap} (CX_KAFKA_BOOTSTRAP)")
 
 
 def check_login(bootstrap: str, security: KafkaSecurity, wait: float = 0.0,
@@ -58,8 +58,10 @@ def check_login(bootstrap: str, security: KafkaSecurity, wait: float = 0.0,
             failure = client_failure(bootstrap, security, error)
             retry = isinstance(error, KafkaConnectionError | TimeoutError) and "refused SASL" \
                 not in str(failure)
-            if not retry or time.monotonic() >= deadline:
+            if not retry:
                 raise failure from None
+            if time.monotonic() >= deadline:
+                raise KafkaUnavailable(str(failure)) from None
         time.sleep(0.5)
 
 

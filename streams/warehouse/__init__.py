@@ -15,6 +15,11 @@ class WarehouseError(RuntimeError):
     """A ClickHouse call failed; the message says which server and what it answered."""
 
 
+class WarehouseUnavailable(WarehouseError):
+    """ClickHouse did not answer (down, restarting, cut off): worth waiting for, unlike a
+    refused login or a failed statement."""
+
+
 def one_line(error: BaseException, limit: int = 400) -> str:
     """A server's multi-line error (stack traces included) as one readable line."""
     text = " ".join(str(error).split(" Stack trace:")[0].split()) or repr(error)

@@ -11,14 +11,15 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 from clickhouse_driver import Client
 from clickhouse_driver import errors as ch_errors
 
-from streams.warehouse import WarehouseError, database_of, one_line
+from streams.warehouse import WarehouseError, WarehouseUnavailable, database_of, one_line
 from streams.warehouse.sql import column_list
 
 # The driver logs each failed connect with a traceback; WarehouseError says it in one line.
 logging.getLogger("clickhouse_driver").setLevel(logging.ERROR)
 
-# Errors that mean "the server is not there right now" as opposed to "it said no".
 _ERRORS = (ch_errors.Error, OSError, EOFError)
+# Errors that mean "the server is not there right now" as opposed to "it said no".
+_UNAVAILABLE = (ch_errors.NetworkError, ch_errors.SocketTimeoutError, OSError, EOFError)
 
 
 def version_settings(version: str) -> dict[str, Any]:
@@ -77,9 +78,11 @@ class NativeWarehouse:
             with self._lock:
                 return fn()
         except _ERRORS as error:
-            text = one_line(error)
-            raise WarehouseError(f"ClickHouse at {self._where}: {type(error).__name__}: {text}"
-                                 f"{_hint(text)}") from error
+            text, hint = one_line(error), _hint(one_line(error))
+            kind = WarehouseUnavailable if isinstance(error, _UNAVAILABLE) and not hint \
+                else WarehouseError
+            raise kind(f"ClickHouse at {self._where}: {type(error).__name__}: {text}{hint}"
+                       ) from error
 
     def execute(self, sql: str) -> None:
         settings = self._ensure_settings()

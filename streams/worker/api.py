@@ -56,10 +56,10 @@ READ_STATUSES: Final = (200, 400, 401, 403, 429, 503)
 ROUTES: Final[dict[str, tuple[int, ...]]] = {
     **dict.fromkeys(("/v1/scores", "/v1/alerts", "/v1/incidents", "/v1/cases", "/v1/comments"),
                     READ_STATUSES),
-    "/metrics": (200, 401, 429), "/healthz": (200,)}
+    "/metrics": (200, 401, 429), "/healthz": (200,), "/readyz": (200, 503)}
 """Every GET route and the statuses it answers: schemas/http/worker.yaml documents the same
 (tests/worker/test_openapi.py). Any route may also answer 404, 405 or 500, JSON too."""
-OPEN_PATHS: Final = ("/healthz",)
+OPEN_PATHS: Final = ("/healthz", "/readyz")
 """What the worker serves without a key or token: probes point here."""
 REQUEST_SECONDS: Final = 30.0
 """Longest a request may take (a read of a huge window): then 503, the query abandoned."""
@@ -232,8 +232,9 @@ class ReadApi:
 
 
 def add_api(app: faust.App, settings: Settings, reader: LazyWarehouse,
-            weights: Mapping[str, float]) -> ReadApi:
-    """The read API and /metrics as Faust pages, and the key refresh (with auth on)."""
+            weights: Mapping[str, float], problems: Callable[[], list[str]] = list) -> ReadApi:
+    """The read API and /metrics as Faust pages, and the key refresh (with auth on);
+    ``problems`` says why the worker is not ready (``streams.dependencies.Watch``)."""
     api = ReadApi(settings, reader, weights)
     logging.getLogger("aiohttp.server").addFilter(QuietBadRequests())
     if settings.api_auth:
@@ -265,5 +266,13 @@ def add_api(app: faust.App, settings: Settings, reader: LazyWarehouse,
     async def healthz(view: faust.web.View, request: web.Request) -> web.Response:
         """Liveness for probes: no key, no data (``/metrics`` may need a token)."""
         return web.json_response({"status": "ok"})
+
+    @app.page(OPEN_PATHS[1])
+    async def readyz(view: faust.web.View, request: web.Request) -> web.Response:
+        """Readiness for probes: Kafka and ClickHouse answer (503 names what does not)."""
+        found = problems()
+        if found:
+            return answer(503, "not_ready", "; ".join(found), retry=1.0)
+        return web.json_response({"status": "ready"})
 
     return api

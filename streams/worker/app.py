@@ -26,6 +26,7 @@ from streams.core.contract import (
 )
 from streams.core.ingest import build_batch
 from streams.core.scores import parse_weights
+from streams.dependencies import Watch, dependencies
 from streams.kafka.security import KafkaSecurity
 from streams.warehouse import LazyWarehouse
 from streams.worker import metrics
@@ -34,6 +35,7 @@ from streams.worker.credentials import broker_credentials
 from streams.worker.enrich import EnrichService
 from streams.worker.ingest import IngestService
 from streams.worker.leader import add_leader
+from streams.worker.outages import Watching
 from streams.worker.sink import Publish, Sink
 
 
@@ -104,9 +106,11 @@ def create_app(settings: Settings) -> faust.App:
     reader = LazyWarehouse(settings.warehouse_url)
     weights = parse_weights(settings.health_weights)
     mask = masker(settings.pii_mask)
+    watch = Watch(dependencies(settings), metrics.record_dependency)
+    app.add_dependency(Watching(watch))  # from the first moment, not after the rebalance
     if settings.worker_role == "enrich":
         start_with(app, EnrichService(settings, validator, mask, beacon=app.beacon))
-        add_api(app, settings, reader, weights)
+        add_api(app, settings, reader, weights, watch.problems)
         return app
     publish = publisher(app)
     sink = Sink(settings.warehouse_url, publish, settings.followup_deadline_ms,
@@ -122,5 +126,5 @@ def create_app(settings: Settings) -> faust.App:
             wait=lambda: time.time() - ingest.settled_until > INGEST_BEHIND_S))
     start_with(app, ingest)
     add_leader(app, settings, reader, weights, publish, ingest)
-    add_api(app, settings, reader, weights)
+    add_api(app, settings, reader, weights, watch.problems)
     return app

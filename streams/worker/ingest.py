@@ -35,6 +35,7 @@ from mode import Service
 
 from streams.config import Settings
 from streams.core.rows import Batch
+from streams.dependencies import about
 from streams.kafka import SOURCE_TOPICS
 from streams.kafka.security import KafkaSecurity
 from streams.worker import metrics
@@ -199,7 +200,8 @@ class IngestService(Service):
                 got = await consumer.getmany(timeout_ms=int(wait * 1000),
                                              max_records=max(1, rows - len(self._pending)))
             except KafkaError as error:  # the broker away for a moment: try again
-                log.warning("ingest: fetch failed (%s); retrying", error)
+                log.warning("ingest: fetch failed (%s); retrying", error,
+                            extra=about("kafka", "ingest fetch"))
                 await asyncio.sleep(1.0)
                 continue
             if got and not self._pending:
@@ -263,7 +265,8 @@ class IngestService(Service):
             await consumer.commit(owned)
         except KafkaError as error:  # e.g. the group moved on: the rows are written, a
             log.warning("ingest: commit failed (%s); those events will be replayed "  # replay
-                        "idempotently", error)  # of them is harmless
+                        "idempotently", error,  # of them is harmless
+                        extra=about("kafka", "offset commit"))
 
 
 async def _end(task: asyncio.Task[None]) -> None:

@@ -17,6 +17,7 @@ import orjson
 from streams.config import Settings
 from streams.core.contract import ALERTS_TOPIC, INCIDENTS_TOPIC, SCORES_TOPIC
 from streams.core.incidents import incidents
+from streams.dependencies import about_failure
 from streams.queries.alerting import record as record_alerts
 from streams.queries.incidents import record as record_incidents
 from streams.queries.retention import prune
@@ -71,7 +72,8 @@ def add_alerts(app: faust.App, settings: Settings, reader: LazyWarehouse, publis
             await asyncio.to_thread(record_alerts, reader.get(), changes)
         except Exception as error:
             metrics.ALERT_PASSES.labels("failed").inc()
-            log.warning("alert pass skipped: %s: %s", type(error).__name__, error)
+            log.warning("alert pass skipped: %s: %s", type(error).__name__, error,
+                        extra=about_failure(error, "alert pass"))
             return
         grouped: Grouped | None = None
         try:
@@ -80,7 +82,8 @@ def add_alerts(app: faust.App, settings: Settings, reader: LazyWarehouse, publis
             await asyncio.to_thread(record_incidents, reader.get(), grouped.fresh,
                                     grouped.details)
         except Exception as error:  # the next pass recomputes them from cx.alerts
-            log.warning("incident pass skipped: %s: %s", type(error).__name__, error)
+            log.warning("incident pass skipped: %s: %s", type(error).__name__, error,
+                        extra=about_failure(error, "incident pass"))
         found = grouped.found if grouped else incidents(history + changes)
         show_alerts(open_labels(history + changes, found))
         if grouped is not None:
@@ -107,7 +110,8 @@ def add_retention(app: faust.App, settings: Settings, reader: LazyWarehouse) -> 
             done = await asyncio.to_thread(prune, reader.get(), days, now_s=int(time.time()),
                                            cluster=settings.clickhouse_cluster)
         except Exception as error:
-            log.warning("retention pass skipped: %s: %s", type(error).__name__, error)
+            log.warning("retention pass skipped: %s: %s", type(error).__name__, error,
+                        extra=about_failure(error, "retention pass"))
             return
         retention_ran[:] = [time.time()]
         for table, months in done.months.items():
@@ -150,4 +154,5 @@ def add_snapshots(app: faust.App, settings: Settings, reader: LazyWarehouse,
                     await scores_topic.send(key=key.encode(), value=orjson.dumps(row))
                     published[key] = values
         except Exception as error:
-            log.warning("score snapshot skipped: %s: %s", type(error).__name__, error)
+            log.warning("score snapshot skipped: %s: %s", type(error).__name__, error,
+                        extra=about_failure(error, "score snapshot"))

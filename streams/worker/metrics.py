@@ -74,6 +74,17 @@ ENRICH_LAG_SECONDS = Gauge(
     "insight of (0: caught up)")
 ENRICH_PARTITIONS = Gauge("cx_enrich_assigned_partitions",
                           "cx.feedback partitions this worker enriches after the last rebalance")
+DEPENDENCY_UP = Gauge("cx_dependency_up", "1 while the dependency (kafka, clickhouse) answers "
+                      "this process's probes, 0 while it is down", ["dependency"])
+DEPENDENCY_DOWN_SECONDS = Counter("cx_dependency_down_seconds",
+                                  "Seconds the dependency (kafka, clickhouse) was down, as this "
+                                  "process's probes saw it", ["dependency"])
+
+
+def record_dependency(name: str, up: bool, down_seconds: float) -> None:
+    """One probe of a dependency (``streams.dependencies.Watch``)."""
+    DEPENDENCY_UP.labels(name).set(1 if up else 0)
+    DEPENDENCY_DOWN_SECONDS.labels(name).inc(down_seconds)
 
 
 def keep_lag(assigned: set[tuple[str, int]]) -> None:

@@ -17,11 +17,15 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiokafka.errors import KafkaError
 
 from streams.core.contract import DEADLETTER_TOPIC, NOTIFICATIONS_TOPIC, ValidEvent
 from streams.core.limits import backoff
 from streams.core.rows import COLUMNS, Batch
 from streams.core.triggers import DEFAULT_KEYWORDS, latest_feedback, notice
+from streams.dependencies import about_failure
 from streams.queries.cases import notified, record_notified
 from streams.queries.scoring import MinuteKey, rewrite_minutes, store_facts
 from streams.warehouse import LazyWarehouse, WarehouseError
@@ -34,24 +38,31 @@ Publish = Callable[[str, list[tuple[bytes | None, bytes]]], Awaitable[None]]
 
 
 async def retry(what: str, step: Callable[[], Awaitable[None]]) -> None:
-    """Run ``step`` until it succeeds, backing off: the rows stay in hand meanwhile."""
+    """Run ``step`` until it succeeds, backing off: the rows stay in hand meanwhile.
+
+    Each failure is a line marked with the dependency it failed on, so while that one is
+    known down the outage's own lines count it instead (``streams.dependencies``).
+    """
     attempt = 0
+    extra: dict[str, Any] | None = None
     while True:
         try:
             await step()
             if attempt:
-                log.warning("%s succeeded after %d retries", what, attempt)
+                log.warning("%s succeeded after %d retries", what, attempt, extra=extra)
             return
-        except (TimeoutError, WarehouseError, OSError) as error:
+        except (TimeoutError, WarehouseError, OSError, KafkaError) as error:
             reason = str(error)
+            extra = about_failure(error, what)
         except Exception as error:  # keep the worker alive and the rows in hand
             log.exception("unexpected error during %s", what)
             reason = f"{type(error).__name__}: {error}"
+            extra = None
         metrics.SINK_ERRORS.inc()
         delay = backoff(attempt)
         attempt += 1
         log.warning("%s failed (attempt %d): %s; retrying in %.1fs", what, attempt, reason,
-                    delay)
+                    delay, extra=extra)
         await asyncio.sleep(delay)
 
 

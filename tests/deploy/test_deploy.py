@@ -88,6 +88,7 @@ COUNTERS = {
     "cx_comments_enriched_total",
     "cx_comments_encoded_total",
     "cx_comments_failed_total",
+    "cx_dependency_down_seconds_total",
 }
 HISTOGRAMS = {"cx_sink_write_seconds", "cx_event_lag_seconds", "cx_sink_batch_rows",
               "cx_score_latency_seconds", "cx_alert_pass_seconds", "cx_enrich_batch_seconds",
@@ -99,7 +100,7 @@ SCORE_GAUGES = {f"cx_{name}" for name in (
     "negative_share", "theme_share")}
 GAUGES = {"cx_consumer_lag", "cx_snapshot_last_success_timestamp_seconds",
           "cx_assigned_partitions", "cx_alert_scopes", "cx_enrichment_lag_seconds",
-          "cx_enrich_assigned_partitions"}
+          "cx_enrich_assigned_partitions", "cx_dependency_up"}
 # The detector's open alerts (issue 7), exported by the leader worker (gauges.py).
 ALERT_GAUGE = "cx_alert_active"
 ALERT_LABELS = {"tenant", "channel", "touchpoint", "metric", "severity", "incident"}
@@ -844,6 +845,7 @@ def test_rule_metrics_are_exposed_by_workers() -> None:
         "cx_snapshot_last_success_timestamp_seconds",
         "cx_alert_passes_total",
         "cx_enrichment_lag_seconds",
+        "cx_dependency_up",
         ALERT_GAUGE,
     } <= used
 

@@ -80,6 +80,20 @@ class Worker:
         wait_until(lambda: self.alive() and "cx_sink_errors_total" in self.metrics(), timeout,
                    f"worker metrics on :{self.port} (log {self.log})")
 
+    def readyz(self) -> tuple[int, str]:
+        """/readyz's status and body: 503 while Kafka or ClickHouse does not answer, also
+        while the worker waits for them at start-up."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz",
+                                        timeout=5) as page:
+                return page.status, page.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
+    def lines(self) -> list[str]:
+        """What the worker has logged so far."""
+        return self.log.read_text(errors="replace").splitlines()
+
     def gauge(self, name: str) -> float:
         for line in self.metrics().splitlines():
             if line.startswith(name + " "):

@@ -348,6 +348,9 @@ class Soak:
             except WarehouseError:
                 pass
             time.sleep(2)
+        drained_s = round(self.elapsed() - sent_s, 1)
+        say(f"soak: {sum(landed.values()):,} of {load.sent:,} events landed "
+            f"{drained_s:.0f}s after the load; verifying")
         found = differences(self.warehouse, self.settings.followup_deadline_ms)
         while found and time.monotonic() < deadline:  # the last minutes still being written
             time.sleep(5)
@@ -358,7 +361,8 @@ class Soak:
                                             fault.at_s)
             after = fault.at_s + fault.down_s
             fault.p99_after_s = window_p99(self.latency, after, after + self.plan.window)
-        return self.results(load, rate, sent_s, produced, landed, found)
+        return self.results(load, rate, sent_s, produced, landed, found) | {
+            "drained_s": drained_s, "verified_s": round(self.elapsed() - sent_s - drained_s, 1)}
 
     def scored(self) -> dict[str, int]:
         row = self.warehouse.query(

@@ -58,7 +58,10 @@ TARGETS = {"events_lost": 0, "events_duplicated": 0, "verify_differences": 0,
            "unexpected_exits": 0, "rss_growth_pct_per_hour": 10.0,
            "log_lines_per_worker_per_fault": 50}
 """Issue 20's bar. Only the first four decide the exit status: the others are measured."""
-SETTLE_SECONDS = 300.0
+STALL_SECONDS = 120.0
+"""After the load, an event not landed once no row arrived for this long is lost."""
+VERIFY_SECONDS = 60.0
+"""After the last event landed, how long verify may still see minutes being written."""
 
 Buckets = list[tuple[float, float]]
 
@@ -335,23 +338,29 @@ class Soak:
             for table in TABLE_OF_TYPE.values()}
 
     def settle(self, load: Load, rate: float, sent_s: float) -> dict[str, Any]:
-        """Wait until every produced event landed and verify agrees (or time runs out)."""
+        """Wait until every produced event landed (or none came for ``STALL_SECONDS``), then
+        until verify agrees (for at most ``VERIFY_SECONDS``)."""
         produced = {table: load.produced[table] for table in TABLE_OF_TYPE.values()}
-        deadline = time.monotonic() + SETTLE_SECONDS
-        landed: dict[str, int] = {}
-        while time.monotonic() < deadline:
+        total, last, moved = sum(produced.values()), -1, time.monotonic()
+        progress = self.elapsed() + PROGRESS_SECONDS
+        while time.monotonic() - moved < STALL_SECONDS:
             self.sample()
-            try:
-                landed = self.landed()
-                if landed == produced:
+            with contextlib.suppress(WarehouseError):  # the server may still be starting
+                rows = self.landed_rows()
+                if rows != last:
+                    last, moved = rows, time.monotonic()
+                if rows >= total and self.landed() == produced:
                     break
-            except WarehouseError:
-                pass
+            if self.elapsed() >= progress:
+                say(f"soak {clock(self.elapsed())}: draining, {last:,} of {total:,} rows landed")
+                progress += PROGRESS_SECONDS
             time.sleep(2)
+        landed = self.landed()
         drained_s = round(self.elapsed() - sent_s, 1)
         say(f"soak: {sum(landed.values()):,} of {load.sent:,} events landed "
             f"{drained_s:.0f}s after the load; verifying")
         found = differences(self.warehouse, self.settings.followup_deadline_ms)
+        deadline = time.monotonic() + VERIFY_SECONDS
         while found and time.monotonic() < deadline:  # the last minutes still being written
             time.sleep(5)
             found = differences(self.warehouse, self.settings.followup_deadline_ms)
@@ -486,12 +495,13 @@ def report(results: dict[str, Any]) -> str:
         f"{verified['differences']} differences; unexpected worker exits: "
         f"{len(results['unexpected_exits'])}",
         "",
-        "fault  at     kind                 down   p99 before  p99 after   log lines per worker",
+        "fault  at     kind                     down   p99 before  p99 after   "
+        "log lines per worker",
     ]
     for fault in results["faults"]:
         logs = ", ".join(f"{name} {n}" for name, n in fault["log_lines"].items())
         kind = f"{fault['kind']} {fault['target']}".strip()
-        lines.append(f"{fault['number']:<6} {clock(fault['at_s']):<6} {kind:<20} "
+        lines.append(f"{fault['number']:<6} {clock(fault['at_s']):<6} {kind:<24} "
                      f"{fault['down_s']:>4.0f}s  {seconds(fault['p99_before_s']):<11} "
                      f"{seconds(fault['p99_after_s']):<11} {logs}")
     lines += ["", "process            pid      first MiB  last MiB  max MiB  growth %/h"]

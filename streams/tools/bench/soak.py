@@ -370,7 +370,7 @@ class Soak:
                                             fault.at_s)
             after = fault.at_s + fault.down_s
             fault.p99_after_s = window_p99(self.latency, after, after + self.plan.window)
-        return self.results(load, rate, sent_s, produced, landed, found) | {
+        return self.results(load, rate, sent_s, produced, found) | {
             "drained_s": drained_s, "verified_s": round(self.elapsed() - sent_s - drained_s, 1)}
 
     def scored(self) -> dict[str, int]:
@@ -380,8 +380,8 @@ class Soak:
         return {name: int(row[name]) for name in ("interactions", "feedback")}
 
     def results(self, load: Load, rate: float, sent_s: float, produced: dict[str, int],
-                landed: dict[str, int], found: list[dict[str, Any]]) -> dict[str, Any]:
-        scored = self.scored()
+                found: list[dict[str, Any]]) -> dict[str, Any]:
+        landed, scored = self.landed(), self.scored()  # read together: rows may still come
         db = self.warehouse.database
         deadletters = int(self.warehouse.query(
             f"SELECT count() AS n FROM {db}.deadletters")[0]["n"])

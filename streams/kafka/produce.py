@@ -124,11 +124,15 @@ class Report:
 
 
 async def send_stream(bootstrap: str, security: KafkaSecurity, records: AsyncIterator[Record],
-                      report: Report, progress_every: float = 5.0) -> Report:
-    """Send records in chunks, reporting progress on stderr every few seconds."""
+                      report: Report, progress_every: float = 5.0,
+                      request_timeout_ms: int = 30000) -> Report:
+    """Send records in chunks, reporting progress on stderr every few seconds.
+
+    ``request_timeout_ms`` is also how long a send keeps retrying an unreachable broker
+    before it fails (the soak bench outlasts its broker partitions with it)."""
     started = last = flushed = time.monotonic()
     chunk: list[Record] = []
-    async with producer(bootstrap, security) as client:
+    async with producer(bootstrap, security, request_timeout_ms=request_timeout_ms) as client:
         async for item in records:
             chunk.append(item)
             if len(chunk) >= CHUNK or time.monotonic() - flushed > FLUSH_SECONDS:

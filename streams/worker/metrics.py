@@ -147,7 +147,10 @@ def record_batch(fetched: Written, consumer: AIOKafkaConsumer) -> None:
     written_ms = time.time() * 1000
     observe_many(SCORE_LATENCY_SECONDS,
                  (max(0.0, (written_ms - sent) / 1000) for sent in fetched.sent_ms))
+    owned = consumer.assignment()
     for tp, next_offset in fetched.offsets.items():
+        if tp not in owned:  # a rebalance moved it during the write: its new owner reports
+            continue
         highwater = consumer.highwater(tp)
         if highwater is not None:
             CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, highwater - next_offset))

@@ -1,10 +1,17 @@
-"""Worker metric helpers: bulk histogram observation, lag of given-away partitions (no services)."""
+"""Worker metric helpers: bulk histogram observation, lag of given-away partitions, a batch
+whose partition a rebalance moved (no services)."""
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter as Tally
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import CollectorRegistry, Histogram
 
+from streams.core.rows import Batch
 from streams.worker import metrics
+from streams.worker.ingest import Fetched
 from streams.worker.metrics import observe_many
 
 
@@ -38,3 +45,23 @@ def test_lag_of_partitions_given_away_is_dropped() -> None:
             for family in metrics.CONSUMER_LAG.collect() for s in family.samples}
     metrics.CONSUMER_LAG.clear()
     assert kept == {("cx.feedback", "1"): 7, ("cx.interactions", "0"): 9}
+
+
+def test_a_batch_of_partitions_moved_by_a_rebalance_is_recorded() -> None:
+    """A rebalance during the write took a partition of the batch away: its lag is its new
+    owner's to report, and the worker does not crash on it (found by ``bench soak``).
+    The consumer is never started: assignment and high-water marks are local state."""
+    kept, moved = TopicPartition("cx.feedback", 0), TopicPartition("cx.feedback", 1)
+
+    async def record() -> None:
+        consumer = AIOKafkaConsumer(bootstrap_servers="127.0.0.1:1")
+        consumer.assign([kept])
+        before = metrics.EVENTS.labels("cx.feedback", "accepted")._value.get()
+        try:
+            metrics.record_batch(Fetched(Batch(), {kept: 5, moved: 7},
+                                         Tally({"cx.feedback": 2})), consumer)
+        finally:
+            await consumer.stop()
+        assert metrics.EVENTS.labels("cx.feedback", "accepted")._value.get() == before + 2
+
+    asyncio.run(record())

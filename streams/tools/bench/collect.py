@@ -46,6 +46,7 @@ from streams.kafka.security import PLAINTEXT
 from streams.ports import free_port
 from streams.tools.bench import server_base
 from streams.tools.bench.workers import (
+    bucket_delta,
     bucket_quantile,
     histogram_buckets,
     metric_lines,
@@ -98,8 +99,7 @@ def ack_buckets(port: int) -> list[tuple[float, float]]:
 def ack_quantiles(before: list[tuple[float, float]],
                   after: list[tuple[float, float]]) -> dict[str, float]:
     """Kafka ack p50/p99 (ms) of the requests between two reads of the histogram."""
-    earlier = dict(before)
-    phase = [(bound, count - earlier.get(bound, 0.0)) for bound, count in after]
+    phase = bucket_delta(before, after)
     return {f"kafka_ack_{name}_ms": round(1000 * bucket_quantile(phase, q), 2)
             for name, q in (("p50", 0.5), ("p99", 0.99))}
 

@@ -57,16 +57,32 @@ def bucket_quantile(buckets: list[tuple[float, float]], q: float) -> float:
     return float("nan")
 
 
+def bucket_delta(before: list[tuple[float, float]],
+                 after: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The cumulative buckets of what a histogram observed between two reads of it."""
+    earlier = dict(before)
+    return [(bound, count - earlier.get(bound, 0.0)) for bound, count in after]
+
+
 def histogram_quantile(lines: list[str], name: str, q: float) -> float:
     """Quantile of a histogram as a worker's /metrics shows it now."""
     return bucket_quantile(histogram_buckets(lines, name), q)
 
 
-def peak_rss_mib(pid: int) -> float:
+def _status_mib(pid: int, key: str) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{key}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def peak_rss_mib(pid: int) -> float:
+    return _status_mib(pid, "VmHWM")
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory now (OSError once the process is gone)."""
+    return _status_mib(pid, "VmRSS")
 
 
 def empty_agent_rate(bootstrap: str, expected: int) -> float:
@@ -86,16 +102,28 @@ class Workers:
     def __init__(self, bootstrap: str, url: str, work: Path, name: str, count: int,
                  extra: dict[str, str] | None = None) -> None:
         self.ports = [free_port() for _ in range(count)]
-        self.processes = []
-        for index, port in enumerate(self.ports):
-            env = broker.client_env(bootstrap) | {"CX_CLICKHOUSE_URL": url,
-                                "CX_DATA_DIR": str(work / f"{name}-{index}"),
-                                "CX_METRICS_PORT": str(port), "CX_APP_ID": f"bench-{name}",
-                                "CX_SESSION_TIMEOUT": "6"} | (extra or {})
-            log = (work / f"{name}-{index}.log").open("wb")
-            self.processes.append(subprocess.Popen(
+        self.logs = [work / f"{name}-{index}.log" for index in range(count)]
+        self.envs = [broker.client_env(bootstrap) | {
+            "CX_CLICKHOUSE_URL": url, "CX_DATA_DIR": str(work / f"{name}-{index}"),
+            "CX_METRICS_PORT": str(port), "CX_APP_ID": f"bench-{name}",
+            "CX_SESSION_TIMEOUT": "6"} | (extra or {}) for index, port in enumerate(self.ports)]
+        self.processes = [self._spawn(index) for index in range(count)]
+
+    def _spawn(self, index: int) -> subprocess.Popen[bytes]:
+        """Worker ``index``, its output appended to its log (a restart keeps the earlier)."""
+        with self.logs[index].open("ab") as log:
+            return subprocess.Popen(
                 [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "warn"],
-                env=env, stdout=log, stderr=subprocess.STDOUT))
+                env=self.envs[index], stdout=log, stderr=subprocess.STDOUT)
+
+    def kill(self, index: int) -> None:
+        """SIGKILL worker ``index``: no shutdown, no commit, as a crash or the OOM killer."""
+        self.processes[index].kill()
+        self.processes[index].wait()
+
+    def restart(self, index: int) -> None:
+        """A new process for worker ``index``, same port, data directory and group."""
+        self.processes[index] = self._spawn(index)
 
     def counter(self, name: str) -> float:
         """A metric summed over its samples and the workers (0 from one not serving yet)."""

@@ -20,6 +20,7 @@ from streams.cli import views as views_cli
 from streams.cli.pipeline import pipeline_ready
 from streams.config import WORKER_ROLES, ConfigError, Settings
 from streams.console import say
+from streams.core.units import parse_duration
 from streams.dependencies import wait_at_start
 from streams.kafka import KafkaError
 from streams.kafka.broker import BrokerError

@@ -389,7 +389,7 @@ class Soak:
         db = self.warehouse.database
         deadletters = int(self.warehouse.query(
             f"SELECT count() AS n FROM {db}.deadletters")[0]["n"])
-        warmup = min(120.0, self.plan.duration / 4)
+        warmup = min(600.0, self.plan.duration / 4)  # caches and the model fill up first
         rss = [{"process": name, "pid": pid, **rss_growth(series, warmup)}
                for (name, pid), series in self.rss.items()]
         return {

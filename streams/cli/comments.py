@@ -94,7 +94,8 @@ def classify_stream(classifier: Classifier, lines: Iterable[bytes], out: IO[str]
 
 def classifier_for(settings: Settings) -> Classifier:
     return Classifier(settings.comment_languages, threads=settings.comment_threads,
-                      extra_themes=settings.comment_themes)
+                      extra_themes=settings.comment_themes,
+                      engine=settings.comment_engine)
 
 
 def cmd_classify(source: str, as_json: bool, settings: Settings) -> int:

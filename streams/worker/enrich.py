@@ -171,7 +171,8 @@ class EnrichService(IngestService):
                  wait: Callable[[], bool] | None = None, **kwargs: object) -> None:
         """``wait``: whether to hold the next batch back (``CommentSink.write``)."""
         classifier = Classifier(settings.comment_languages, threads=settings.comment_threads,
-                                extra_themes=settings.comment_themes)
+                                extra_themes=settings.comment_themes,
+                                engine=settings.comment_engine)
         self.enricher = Enricher(validator, classifier, masker)
         self.backlog = Backlog()
         self.sink = CommentSink(self.enricher, settings.warehouse_url, model_thread(), wait)

@@ -122,13 +122,14 @@ def mix(seed: int, count: int, now: float) -> Iterator[dict[str, Any]]:
     return unique_comments(islice(generate(spec), count), seed)
 
 
-def ceiling(languages: tuple[str, ...], threads: int, sizes: tuple[int, ...]) -> dict[str, Any]:
+def ceiling(languages: tuple[str, ...], threads: int, sizes: tuple[int, ...],
+            engine: str) -> dict[str, Any]:
     """Unique comments/s of the encoder alone per batch size (the same comments, a sample of
     every language), with ``threads`` encoder threads, and the CPU cores it kept busy; then
     the whole classifier on a short comment and on long ones. Runs in a process of its own."""
     texts = corpus_texts()
     sample = [text for text, _ in texts[::len(texts) // CEILING_TEXTS]][:CEILING_TEXTS]
-    classifier = Classifier(languages, threads=threads)
+    classifier = Classifier(languages, threads=threads, engine=engine)
     classifier.warm()
     out: dict[str, Any] = {}
     for size in sizes:
@@ -155,7 +156,8 @@ def measure_model(settings: Settings) -> dict[str, Any]:
     """Load a worker's classifier here, then the ceiling grid in fresh processes."""
     results: dict[str, Any] = {"rss_start_mb": round(rss_mb(), 1)}
     classifier = Classifier(settings.comment_languages, threads=settings.comment_threads,
-                            extra_themes=settings.comment_themes)
+                            extra_themes=settings.comment_themes,
+                            engine=settings.comment_engine)
     started = time.perf_counter()
     classifier.warm()
     classifier.languages.guess("bonjour", None)
@@ -168,7 +170,8 @@ def measure_model(settings: Settings) -> dict[str, Any]:
     spawn = multiprocessing.get_context("spawn")
     for threads in (1, 2):
         with ProcessPoolExecutor(1, mp_context=spawn) as pool:
-            result = pool.submit(ceiling, settings.comment_languages, threads, sizes).result()
+            result = pool.submit(ceiling, settings.comment_languages, threads, sizes,
+                                 settings.comment_engine).result()
         results[f"ceiling_threads_{threads}"] = result
         say(f"  {threads} thread(s): {result}")
     results |= masking_cost([item.comment for item in read_corpus(TEST_FILE)])

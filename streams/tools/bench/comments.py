@@ -67,6 +67,8 @@ WINDOW_S = 45.0
 LATENCY_S = 30.0
 STOCK = ("ok", "OK", "thanks", "Merci", "top", "👍", "Danke", "gracias", "obrigado", "mantap")
 """The short comments that do repeat in real traffic (about 2% of them)."""
+SENTENCES = {1: 0.57, 2: 0.31, 3: 0.07, 0: 0.05}
+"""Sentences per generated comment and their shares; 0 is the long tail (5 to 12)."""
 TARGET_UNIQUE_PER_S = 100
 TARGET_INGEST_SHARE = 0.8
 
@@ -90,9 +92,10 @@ def corpus_texts() -> list[tuple[str, str | None]]:
 def unique_comments(events: Iterable[dict[str, Any]], seed: int
                     ) -> Iterator[dict[str, Any]]:
     """``events`` with every comment replaced by a new one in its language: one to three
-    sentences of different corpus comments (about as long as the corpora's on average), a
-    detail such as an order number where that alone would repeat, and about 2% stock
-    replies (``ok``, ``thanks``) that do repeat."""
+    sentences of different corpus comments (about as long as the corpora's on average), and
+    a long tail (``SENTENCES``: 5% of 5 to 12 sentences, 300 to 900 characters, clipped by
+    the encoder) as in real feedback, a detail such as an order number where that alone
+    would repeat, and about 2% stock replies (``ok``, ``thanks``) that do repeat."""
     rnd = random.Random(seed)
     sentences: dict[str, list[str]] = defaultdict(list)
     for text, locale in corpus_texts():
@@ -108,12 +111,19 @@ def unique_comments(events: Iterable[dict[str, Any]], seed: int
             yield event | {"comment": rnd.choice(STOCK)}
             continue
         parts = sentences.get(str(event.get("locale", "")).split("-")[0]) or pool
-        count = rnd.choices((1, 2, 3), (0.6, 0.33, 0.07))[0]
+        count = rnd.choices(list(SENTENCES), list(SENTENCES.values()))[0] or rnd.randint(5, 12)
         text = " ".join(rnd.choice(parts) for _ in range(count))
         while text in seen:
             text = f"{text} #{rnd.randrange(10_000, 99_999)}"
         seen.add(text)
         yield event | {"comment": text}
+
+
+def length_profile(comments: list[str]) -> dict[str, int]:
+    """Percentiles and the longest of the comments' lengths, in characters."""
+    lengths = sorted(map(len, comments))
+    return {f"p{q}": lengths[len(lengths) * q // 100] for q in (50, 90, 99)} | {
+        "max": lengths[-1]}
 
 
 def mix(seed: int, count: int, now: float) -> Iterator[dict[str, Any]]:
@@ -239,9 +249,11 @@ def measure_worker(settings: Settings, base: str, work: Path) -> dict[str, Any]:
         total = sum(sent.sent.values())
         out: dict[str, Any] = {"events": total,
                                "comment_share": round(len(comments) / total, 4),
-                               "unique_share": round(len(set(comments)) / len(comments), 4)}
+                               "unique_share": round(len(set(comments)) / len(comments), 4),
+                               "comment_chars": length_profile(comments)}
         say(f"worker: {total:,} generated events, {out['comment_share']:.1%} commented, "
-            f"{out['unique_share']:.1%} of comments unique, drained by a worker without "
+            f"{out['unique_share']:.1%} of comments unique (characters: "
+            f"{out['comment_chars']}), drained by a worker without "
             f"enrichment, one with, one without again (the rate after the first {SKIP:.0%})")
         # Without, with, without again: the machine's other load changes between drains.
         out["ingest_alone"] = [plain_drain(local.bootstrap, base, work, total, "plain")]

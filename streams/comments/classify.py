@@ -86,9 +86,10 @@ class Classifier:
         return model_version()
 
     def warm(self) -> None:
-        """Load the encoder and the heads now: a broken install fails at start, not on the
-        first comment, and the first batch does not wait for the load."""
+        """Load the encoder, the heads and the language guesser now: a broken install fails
+        at start, not on the first comment, and the first batch does not wait for the load."""
         _ = self.heads, self.version
+        self.languages.warm()
         self.encoder.encode(["ok"])
 
     @property

@@ -1,6 +1,7 @@
 """The traffic of ``cxpulse bench comments``: comments nobody wrote before, in the event's
-language, about as long as real ones (a long tail included), with the few stock replies that do repeat. (The bench
-itself runs real workers for minutes: the lead runs it, the tests check what it feeds.)"""
+language, about as long as real ones (a long tail included), with the few stock replies
+that do repeat. (The bench itself runs real workers for minutes: the lead runs it, the
+tests check what it feeds.)"""
 
 from __future__ import annotations
 

@@ -172,7 +172,6 @@ def measure_model(settings: Settings) -> dict[str, Any]:
                             engine=settings.comment_engine)
     started = time.perf_counter()
     classifier.warm()
-    classifier.languages.guess("bonjour", None)
     results["load_s"] = round(time.perf_counter() - started, 2)
     results["rss_loaded_mb"] = round(rss_mb(), 1)
     say(f"model loaded in {results['load_s']} s; resident memory {results['rss_start_mb']} MB "

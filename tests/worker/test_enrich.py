@@ -16,6 +16,7 @@ from collections import Counter
 import pytest
 
 from streams.comments.classify import Classifier
+from streams.comments.encoder import Encoder
 from streams.comments.enrichment import Enricher
 from streams.comments.labels import LANGUAGES, THEMES
 from streams.config import Settings
@@ -87,6 +88,18 @@ def test_the_model_thread_yields_the_cpu_to_the_ingest() -> None:
     with model_thread() as model:
         assert model.submit(niceness).result() == min(19, before + MODEL_NICE)
     assert niceness() == before  # nice is per thread: the ingest's is untouched
+
+
+def test_the_encoders_other_threads_share_the_model_threads_priority() -> None:
+    def niceness() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    encoder = Encoder(2)
+    with model_thread() as model:
+        lowered = model.submit(niceness).result()
+        assert model.submit(encoder.encode, ["Très bien", "Too slow"]).result().shape == (2, 384)
+    # The slice thread was started by the model thread: it inherited its priority.
+    assert encoder._pool.submit(niceness).result() == lowered > niceness()
 
 
 @pytest.mark.integration

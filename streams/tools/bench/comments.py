@@ -4,9 +4,9 @@ Real comments are nearly all unique, so the cache that keeps ``ok`` and ``thanks
 cheap does not help them: every stage here feeds text the model has not seen.
 
 - **Load**: encoder, heads and language guesser loaded, and the resident memory they add.
-- **Encoder ceiling**: the same sample of the corpora's comments through the encoder
+- **Encoder ceiling**: the same sample of the worker stage's comments through the encoder
   alone in batches of 1, 8 and 32 (and ``CX_COMMENT_BATCH``), with 1 and 2 encoder threads
-  (each in a fresh process: OpenMP reads its thread count once): comments/s and CPU
+  (each in a fresh process, as a worker loads it): comments/s and CPU
   cores used (a shared machine's wall rates say how busy it was; comments per CPU-second
   does not); then a short comment alone and 2,000-character reviews (clipped).
 - **Masking**: the personal-data masker per test-set comment, as is and with personal data.
@@ -177,7 +177,7 @@ def measure_model(settings: Settings) -> dict[str, Any]:
     say(f"model loaded in {results['load_s']} s; resident memory {results['rss_start_mb']} MB "
         f"-> {results['rss_loaded_mb']} MB")
     sizes = tuple(sorted({*BATCHES, settings.comment_batch}))
-    say(f"encoder ceiling: {CEILING_TEXTS} unique corpus comments per batch size {sizes}")
+    say(f"encoder ceiling: {CEILING_TEXTS} unique comments of the mix per batch size {sizes}")
     spawn = multiprocessing.get_context("spawn")
     for threads in (1, 2):
         with ProcessPoolExecutor(1, mp_context=spawn) as pool:

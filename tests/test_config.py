@@ -50,6 +50,7 @@ def test_notify_keywords_default_read_and_off() -> None:
     ("CX_COMMENT_THEMES", "9 lives=size"), ("CX_COMMENT_THEMES", "sizing="),
     ("CX_COMMENT_THEMES", "delivery=late"), ("CX_COMMENT_BATCH", "0"),
     ("CX_PII_MASK", "email,ssn"), ("CX_PII_MASK", "phones"), ("CX_WORKER_ROLE", "scorer"),
+    ("CX_COMMENT_ENGINE", "fast"),
 ])
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
@@ -66,6 +67,8 @@ def test_comment_settings_default_and_read() -> None:
     assert read.comment_themes == {"sizing": ("size", "taille"), "gift": ("gift",)}
     assert default.worker_role == "all"
     assert Settings.from_env({"CX_WORKER_ROLE": " Enrich"}).worker_role == "enrich"
+    assert default.comment_engine == "built"
+    assert Settings.from_env({"CX_COMMENT_ENGINE": "Bundled"}).comment_engine == "bundled"
 
 
 def test_pii_mask_is_on_by_default_and_configurable() -> None:

@@ -98,7 +98,8 @@ def classifier_for(settings: Settings) -> Classifier:
     from streams.comments.classify import Classifier
 
     return Classifier(settings.comment_languages, threads=settings.comment_threads,
-                      extra_themes=settings.comment_themes)
+                      extra_themes=settings.comment_themes,
+                      engine=settings.comment_engine)
 
 
 def cmd_classify(source: str, as_json: bool, settings: Settings) -> int:

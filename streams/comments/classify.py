@@ -68,9 +68,10 @@ class Classifier:
     """Turns (comment, locale) pairs into ``Insight`` values; loads the model on first use."""
 
     def __init__(self, languages: Sequence[str] = LANGUAGES, *, threads: int = 1,
-                 extra_themes: Mapping[str, Sequence[str]] | None = None) -> None:
+                 extra_themes: Mapping[str, Sequence[str]] | None = None,
+                 engine: str = "built") -> None:
         self.languages = LanguageGuesser(languages)
-        self.encoder = Encoder(threads)
+        self.encoder = Encoder(threads, engine)
         self.extra_themes = keyword_themes(extra_themes or {})
         self._cache: OrderedDict[tuple[str, str | None], Insight] = OrderedDict()
         self.encoded = 0
@@ -85,9 +86,10 @@ class Classifier:
         return model_version()
 
     def warm(self) -> None:
-        """Load the encoder and the heads now: a broken install fails at start, not on the
-        first comment, and the first batch does not wait for the load."""
+        """Load the encoder, the heads and the language guesser now: a broken install fails
+        at start, not on the first comment, and the first batch does not wait for the load."""
         _ = self.heads, self.version
+        self.languages.warm()
         self.encoder.encode(["ok"])
 
     @property

@@ -1,6 +1,7 @@
 """Store comment insights and their facts; list recent comments with what they say.
 
-``store_insights`` is the enrichment consumer's write: insight rows keyed by event
+The enrichment's SQL (its domain is ``streams.comments.enrichment``). ``store_insights``
+is the enrichment consumer's write: insight rows keyed by event
 id (the newest enrichment wins) and one fact per comment (``comment:<event id>``)
 beside the score facts. It returns the scope-minutes the facts touch; the
 caller rewrites them with ``queries.scoring.rewrite_minutes``, as scoring does,
@@ -11,34 +12,16 @@ deduplicated facts.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Any
 
-from streams.comments.labels import SENTIMENTS, Insight
+from streams.comments.enrichment import Enriched, Enrichment
+from streams.comments.labels import SENTIMENTS
 from streams.core.facts import FACT_COLUMNS, comment_fact
 from streams.core.insights import INSIGHT_COLUMNS, insight_row
-from streams.core.stats import Scope
 from streams.core.units import format_time
-from streams.queries.scoring import MinuteKey, query_in
+from streams.queries.scoring import MinuteKey, query_in, rewrite_minutes
 from streams.warehouse import Warehouse
 from streams.warehouse.sql import OCCURRED_MS, sql_literal
-
-
-@dataclass(frozen=True, slots=True)
-class Enriched:
-    """One feedback comment with what it says, as the enrichment consumer stores it."""
-
-    event_id: str
-    scope: Scope
-    """(tenant, channel, touchpoint) of the feedback."""
-    occurred_ms: int
-    """The feedback's event time, epoch milliseconds."""
-    locale: str
-    comment: str
-    """Personal data already masked: the only form ever stored; empty for a revision
-    without a comment (``insight`` None), which withdraws an older revision's comment."""
-    insight: Insight | None
-    revision: int = 0
 
 
 def store_insights(warehouse: Warehouse, enriched: list[Enriched], model_version: str,
@@ -81,6 +64,15 @@ def store_insights(warehouse: Warehouse, enriched: list[Enriched], model_version
                  f"WHERE (tenant, event_id) IN {values}"))]
     warehouse.insert("score_facts", facts, FACT_COLUMNS)
     return {fact[:4] for fact in facts}
+
+
+def store_enrichment(warehouse: Warehouse, enrichment: Enrichment, model_version: str) -> int:
+    """Insights, then their comment facts' minutes, in the order the worker's sink writes
+    and settles them (for offline loads); returns the minutes rewritten."""
+    if not enrichment.enriched:
+        return 0
+    return rewrite_minutes(warehouse, store_insights(warehouse, enrichment.enriched,
+                                                     model_version))
 
 
 LISTED = ("event_id", "tenant", "channel", "touchpoint", "locale", "comment", "language",

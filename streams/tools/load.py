@@ -15,14 +15,15 @@ from typing import Any
 import orjson
 
 from streams.comments.classify import Classifier
+from streams.comments.enrichment import Enricher
 from streams.comments.pii import KINDS, masker
 from streams.core.contract import TOPIC_OF_TYPE, Validator
 from streams.core.ingest import build_batch
 from streams.core.pseudonyms import Pseudonym
 from streams.core.rows import COLUMNS, Batch, Record
+from streams.queries.comments import store_enrichment
 from streams.queries.scoring import score_batch
 from streams.warehouse import Warehouse
-from streams.worker.enrich import Enricher, store
 
 
 def insert_rows(warehouse: Warehouse, batch: Batch) -> None:
@@ -52,7 +53,8 @@ def load(warehouse: Warehouse, events: Iterable[dict[str, Any]], *, deadline_ms:
         insert_rows(warehouse, batch)
         score_batch(warehouse, batch.accepted, deadline_ms)
         if enricher is not None:
-            store(warehouse, enricher.classify(batch.accepted), enricher.classifier.version)
+            store_enrichment(warehouse, enricher.classify(batch.accepted),
+                             enricher.classifier.version)
         accepted += len(batch.accepted)
         if progress is not None:
             progress(offset)

@@ -3,8 +3,9 @@
 Faust runs the worker's life cycle, the web server (the read API and ``/metrics`` of
 ``streams.worker.api``), leader election and the leader's timers (``streams.worker.leader``);
 the high-volume ingest is the batch consumer of ``streams.worker.ingest``, and the comment
-enrichment another one (``streams.worker.enrich``), each in its consumer group, started with
-the app as ``CX_WORKER_ROLE`` says.
+enrichment another one (``streams.worker.enrich``; its domain is
+``streams.comments.enrichment``), each in its consumer group, started with the app as
+``CX_WORKER_ROLE`` says.
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
 """The enrichment edge: feedback messages in, comment insights and comment minutes out.
 
+The service only: what a batch becomes is ``streams.comments.enrichment``, its SQL
+``streams.queries.comments``.
+
 A batch consumer of ``cx.feedback`` in a consumer group of its own (``CX_APP_ID`` +
 ``-enrich``), the ingest's loop (``IngestService``) with another writer: so a slow
 model holds back only its own offsets, never the raw events, the scores and the
@@ -23,20 +26,19 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 from streams.comments.classify import Classifier
+from streams.comments.enrichment import FEEDBACK_TOPIC, Enricher, Enrichment
 from streams.config import Settings
 from streams.core.contract import Validator, ValidEvent
-from streams.core.ingest import Masker, masked_event
+from streams.core.ingest import Masker
 from streams.core.rows import Batch
-from streams.kafka import TOPIC_OF_TYPE
-from streams.queries.comments import Enriched, store_insights
-from streams.queries.scoring import rewrite_minutes
-from streams.warehouse import LazyWarehouse, Warehouse
+from streams.queries.comments import store_insights
+from streams.warehouse import LazyWarehouse
 from streams.worker import metrics
 from streams.worker.ingest import Fetched, IngestService
 from streams.worker.sink import retry, rewrite
@@ -44,7 +46,6 @@ from streams.worker.sink import retry, rewrite
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-FEEDBACK_TOPIC = TOPIC_OF_TYPE["feedback"]
 WAIT_STEP_S = 0.25
 MAX_WAIT_S = 30.0
 """The longest a batch of comments waits for the worker's own ingest: under a load that
@@ -67,83 +68,6 @@ def lower_priority() -> None:
 def model_thread() -> ThreadPoolExecutor:
     """The one thread the model runs in, at a lower priority (``lower_priority``)."""
     return ThreadPoolExecutor(1, thread_name_prefix="cx-comments", initializer=lower_priority)
-
-@dataclass(slots=True)
-class Enrichment:
-    """One batch's insights, ready to store, and what it took."""
-
-    enriched: list[Enriched] = field(default_factory=list)
-    encoded: int = 0
-    """Comments that went through the encoder (the rest came from the cache)."""
-    seconds: float = 0.0
-
-
-class Enricher:
-    """Validate, mask and classify a batch of feedback messages (no I/O)."""
-
-    def __init__(self, validator: Validator, classifier: Classifier,
-                 masker: Masker | None) -> None:
-        self.validator = validator
-        self.classifier = classifier
-        self._mask = masker
-
-    def enrich(self, payloads: Sequence[bytes | None], now: float) -> Enrichment:
-        """Insights for the valid feedback with a non-blank comment, masked first as the
-        ingest masks it (so the model never sees personal data; the ingest counts it)."""
-        started = time.monotonic()
-        out = self.classify(self.accept(payloads, now))
-        out.seconds = time.monotonic() - started
-        return out
-
-    def accept(self, payloads: Sequence[bytes | None], now: float) -> list[ValidEvent]:
-        """The valid feedback among ``payloads``, masked; the rest is the ingest's to
-        dead-letter, with the reason."""
-        events = []
-        for payload in payloads:
-            try:
-                valid = self.validator.check(payload or b"", FEEDBACK_TOPIC, now)
-            except Exception:
-                continue
-            if type(valid) is not ValidEvent or valid.type != "feedback":
-                continue
-            events.append(valid if self._mask is None
-                          else masked_event(valid, self._mask, Counter()))
-        return events
-
-    def classify(self, events: Sequence[ValidEvent]) -> Enrichment:
-        """Insights for the feedback among validated, masked events that has a comment."""
-        started = time.monotonic()
-        out = Enrichment()
-        feedback = [valid for valid in events if valid.type == "feedback"]
-        picked = [(valid, valid.event.comment) for valid in feedback  # type: ignore[union-attr]
-                  if (valid.event.comment or "").strip()]  # type: ignore[union-attr]
-        if picked:
-            before = self.classifier.encoded
-            insights = self.classifier.classify(
-                [(text, valid.event.locale or None) for valid, text in picked])
-            out.encoded = self.classifier.encoded - before
-            out.enriched = [
-                Enriched(valid.event.event_id, valid.event.scope, valid.occurred_ms,
-                         valid.event.locale or "", text, insight,
-                         valid.event.revision)  # type: ignore[union-attr]
-                for (valid, text), insight in zip(picked, insights, strict=True)]
-        # A later revision without a comment withdraws an older revision's comment.
-        out.enriched += [
-            Enriched(valid.event.event_id, valid.event.scope, valid.occurred_ms,
-                     valid.event.locale or "", "", None, valid.event.revision)  # type: ignore[union-attr]
-            for valid in feedback if valid.event.revision  # type: ignore[union-attr]
-            and not (valid.event.comment or "").strip()]  # type: ignore[union-attr]
-        out.seconds = time.monotonic() - started
-        return out
-
-
-def store(warehouse: Warehouse, enrichment: Enrichment, model_version: str) -> int:
-    """Insights, then their comment facts' minutes; returns the minutes rewritten."""
-    if not enrichment.enriched:
-        return 0
-    return rewrite_minutes(warehouse, store_insights(warehouse, enrichment.enriched,
-                                                     model_version))
-
 
 class Backlog:
     """The age of the oldest feedback fetched and not yet enriched and committed.
@@ -247,7 +171,8 @@ class EnrichService(IngestService):
                  wait: Callable[[], bool] | None = None, **kwargs: object) -> None:
         """``wait``: whether to hold the next batch back (``CommentSink.write``)."""
         classifier = Classifier(settings.comment_languages, threads=settings.comment_threads,
-                                extra_themes=settings.comment_themes)
+                                extra_themes=settings.comment_themes,
+                                engine=settings.comment_engine)
         self.enricher = Enricher(validator, classifier, masker)
         self.backlog = Backlog()
         self.sink = CommentSink(self.enricher, settings.warehouse_url, model_thread(), wait)

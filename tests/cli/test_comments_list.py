@@ -7,8 +7,9 @@ import time
 import orjson
 import pytest
 
+from streams.comments.enrichment import Enriched
 from streams.comments.labels import Insight
-from streams.queries.comments import Enriched, store_insights
+from streams.queries.comments import store_insights
 from streams.warehouse import connect
 from streams.warehouse.migrate import migrate
 from tests.cli.test_cli import cxpulse, one_line_error

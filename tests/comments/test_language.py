@@ -54,3 +54,14 @@ def test_close_kin_of_a_configured_language_keeps_it() -> None:
     Persian: the restricted model is sure, so they keep their language."""
     assert GUESSER.guess("bagus banget kak, pengiriman cepat", None) == "id"
     assert GUESSER.guess("ممتاز", None) == "ar"
+
+
+def test_warm_loads_both_identifiers_from_one_read_of_the_model() -> None:
+    """The worker warms the guesser at start: the first batch of comments does not pay the
+    load, and the restricted identifier is a copy that leaves the unrestricted one whole."""
+    guesser = LanguageGuesser(("en", "de"))
+    guesser.warm()
+    assert {"_identifier", "_unrestricted"} <= set(vars(guesser))
+    text = "Le colis est arrivé avec trois jours de retard."
+    assert guesser._unrestricted.classify(text)[0] == "fr"  # not restricted by the copy
+    assert guesser._identifier.classify(text)[0] in ("en", "de")

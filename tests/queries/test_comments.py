@@ -12,10 +12,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from streams.comments.enrichment import Enriched
 from streams.comments.labels import THEMES, Insight
 from streams.core.contract import parse_timestamp
 from streams.core.stats import Stats, comment_stats, minute_of
-from streams.queries.comments import Enriched, recent_comments, store_insights
+from streams.queries.comments import recent_comments, store_insights
 from streams.queries.scoring import rewrite_minutes
 from streams.queries.verify import differences, stored_minutes
 from streams.queries.windows import window_scores

@@ -15,13 +15,14 @@ from collections.abc import Iterator
 import orjson
 import pytest
 
+from streams.comments.enrichment import Enriched
 from streams.comments.labels import Insight
 from streams.core.contract import TOPIC_OF_TYPE, Validator, parse_timestamp
 from streams.core.rows import COLUMNS, Batch, Record
 from streams.core.stats import STAT_COLUMNS
 from streams.queries import erasure
 from streams.queries.cases import record_notified
-from streams.queries.comments import Enriched, store_insights
+from streams.queries.comments import store_insights
 from streams.queries.erasure import (
     ERASED_TABLES,
     delete,

@@ -13,6 +13,7 @@ import time
 import orjson
 import pytest
 
+from streams.comments.enrichment import Enriched
 from streams.comments.labels import Insight
 from streams.core.contract import TOPIC_OF_TYPE, Validator, parse_timestamp
 from streams.core.rows import COLUMNS, Batch, Record
@@ -25,7 +26,7 @@ from streams.core.stats import (
     needs_followup,
 )
 from streams.queries.cases import unmet_cases
-from streams.queries.comments import Enriched, recent_comments, store_insights
+from streams.queries.comments import recent_comments, store_insights
 from streams.queries.scoring import rewrite_minutes, score_batch
 from streams.queries.verify import differences
 from streams.warehouse import Warehouse

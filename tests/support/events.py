@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -12,6 +13,7 @@ from streams.core.contract import TOPIC_OF_TYPE
 
 CHANNELS = ("web", "mobile_app", "email", "chat", "messaging", "voice", "store", "social")
 OFFSETS = (0, 60, 330, -300, 420, 180, 540)
+PERSONAL = "Contact me at jane.doe@example.com or +33 6 12 34 56 78, the parcel never came."
 
 
 def stamp(moment: float, offset_minutes: int = 0) -> str:
@@ -76,3 +78,10 @@ def hostile(now: float) -> list[tuple[str, bytes | None, bytes | None, str]]:
         ("cx.interactions", None, fb(), "wrong_topic"),
         ("cx.followups", None, b'{"type": "followup"}', "schema_violation"),
     ]
+
+
+def feedback_event(event_id: str, comment: object, **extra: object) -> bytes:
+    return orjson.dumps({"event_id": event_id, "type": "feedback", "tenant": "acme-shop",
+                         "channel": "chat", "touchpoint": "support", "survey": "nps",
+                         "score": 2, "occurred_at": stamp(time.time() - 60, 0),
+                         "comment": comment, **extra})

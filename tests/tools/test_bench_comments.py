@@ -1,6 +1,7 @@
 """The traffic of ``cxpulse bench comments``: comments nobody wrote before, in the event's
-language, about as long as real ones, with the few stock replies that do repeat. (The bench
-itself runs real workers for minutes: the lead runs it, the tests check what it feeds.)"""
+language, about as long as real ones (a long tail included), with the few stock replies
+that do repeat. (The bench itself runs real workers for minutes: the lead runs it, the
+tests check what it feeds.)"""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ def test_nearly_every_comment_is_new_and_in_its_language() -> None:
     assert len(set(texts) & set(corpus)) / len(texts) < 0.5  # recombined, not copied
     mean = statistics.mean(map(len, texts))
     assert 0.8 < mean / statistics.mean(map(len, corpus)) < 1.4
+    assert 0.02 < sum(len(text) > 300 for text in texts) / len(texts) < 0.1  # the long tail
     assert len({e["event_id"] for e in events}) == len(events)
     sample = [(e["comment"], e["locale"]) for e in comments
               if e["comment"] not in STOCK and e["locale"][:2] in ("fr", "de", "id", "es")][:80]

@@ -131,9 +131,10 @@ def test_upgrade_carries_every_row_and_answers_as_before(warehouse: Warehouse) -
 
 def test_upgrade_to_comment_statistics_keeps_the_minutes_and_counts_comments(
         warehouse: Warehouse) -> None:
+    from streams.comments.enrichment import Enriched
     from streams.comments.labels import Insight
     from streams.core.contract import parse_timestamp
-    from streams.queries.comments import Enriched, store_insights
+    from streams.queries.comments import store_insights
     from streams.queries.scoring import rewrite_minutes
 
     own = OwnDatabase(warehouse, "upgrade_comments")

@@ -13,23 +13,21 @@ import threading
 import time
 from collections import Counter
 
-import orjson
 import pytest
 
 from streams.comments.classify import Classifier
+from streams.comments.encoder import Encoder
+from streams.comments.enrichment import Enricher
 from streams.comments.labels import LANGUAGES, THEMES
-from streams.comments.pii import masker
 from streams.config import Settings
 from streams.core.contract import Validator
 from streams.core.rows import Batch
 from streams.tools.bench.comments import mix
 from streams.tools.generate import TrafficSpec, generate
 from streams.warehouse import connect
-from streams.worker.enrich import MODEL_NICE, WAIT_STEP_S, CommentSink, Enricher, model_thread
-from tests.support.events import hostile, record, stamp
+from streams.worker.enrich import MODEL_NICE, WAIT_STEP_S, CommentSink, model_thread
+from tests.support.events import PERSONAL, feedback_event, record, stamp
 from tests.support.services import CXPULSE, produce, wait_until, worker_env
-
-PERSONAL = "Contact me at jane.doe@example.com or +33 6 12 34 56 78, the parcel never came."
 
 
 def commented_feedback(now: float) -> list[dict]:
@@ -43,53 +41,6 @@ def insight_counts(warehouse) -> tuple[int, int]:
     row = warehouse.query(f"SELECT count() AS n, uniqExact(event_id) AS ids "
                           f"FROM {warehouse.database}.comment_insights FINAL")[0]
     return int(row["n"]), int(row["ids"])
-
-
-def feedback_event(event_id: str, comment: object, **extra: object) -> bytes:
-    return orjson.dumps({"event_id": event_id, "type": "feedback", "tenant": "acme-shop",
-                         "channel": "chat", "touchpoint": "support", "survey": "nps",
-                         "score": 2, "occurred_at": stamp(time.time() - 60, 0),
-                         "comment": comment, **extra})
-
-
-def test_enricher_masks_first_and_skips_what_the_ingest_dead_letters() -> None:
-    enricher = Enricher(Validator(max_event_bytes=65536, max_age_seconds=86400),
-                        Classifier(), masker())
-    payloads = [value for _, _, value, _ in hostile(time.time())] + [
-        None, b"", feedback_event("blank", "   "), feedback_event("none", None),
-        feedback_event("pii", f"{PERSONAL} Terrible!", locale="en-GB"),
-        feedback_event("fr", "Colis jamais arrivé, remboursez-moi !", locale="fr-FR"),
-        feedback_event("fr-again", "Colis  jamais arrivé, remboursez-moi !", locale="fr-FR"),
-    ]
-    enrichment = enricher.enrich(payloads, time.time())
-    by_id = {e.event_id: e for e in enrichment.enriched}
-    assert sorted(by_id) == ["fr", "fr-again", "pii"]
-    assert "jane.doe" not in by_id["pii"].comment and "[phone]" in by_id["pii"].comment
-    assert by_id["pii"].scope == ("acme-shop", "chat", "support")
-    assert by_id["pii"].locale == "en-GB"
-    assert by_id["pii"].insight.label == "negative"
-    assert by_id["fr"].insight.language == "fr" and "delivery" in by_id["fr"].insight.themes
-    assert enrichment.encoded == 2  # the same text twice (spacing aside) is encoded once
-    assert enricher.enrich([feedback_event("x", "ok")] * 3, time.time()).encoded == 1
-
-
-def test_a_later_revision_without_a_comment_withdraws_the_older_one() -> None:
-    enricher = Enricher(Validator(max_event_bytes=65536, max_age_seconds=86400),
-                        Classifier(), None)
-    def without_comment(event_id: str, **extra: object) -> bytes:
-        event = orjson.loads(feedback_event(event_id, "", **extra))
-        del event["comment"]
-        return orjson.dumps(event)
-
-    enrichment = enricher.enrich([
-        without_comment("r0"), without_comment("r1", revision=1),
-        feedback_event("r2", "  ", revision=2), feedback_event("r3", "late", revision=3)],
-        time.time())
-    by_id = {e.event_id: e for e in enrichment.enriched}
-    assert sorted(by_id) == ["r1", "r2", "r3"]  # revision 0 has nothing older to withdraw
-    assert [(by_id[k].insight, by_id[k].comment, by_id[k].revision) for k in ("r1", "r2")] == [
-        (None, "", 1), (None, "", 2)]
-    assert by_id["r3"].insight is not None and by_id["r3"].revision == 3
 
 
 @pytest.mark.integration
@@ -137,6 +88,18 @@ def test_the_model_thread_yields_the_cpu_to_the_ingest() -> None:
     with model_thread() as model:
         assert model.submit(niceness).result() == min(19, before + MODEL_NICE)
     assert niceness() == before  # nice is per thread: the ingest's is untouched
+
+
+def test_the_encoders_other_threads_share_the_model_threads_priority() -> None:
+    def niceness() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    encoder = Encoder(2)
+    with model_thread() as model:
+        lowered = model.submit(niceness).result()
+        assert model.submit(encoder.encode, ["Très bien", "Too slow"]).result().shape == (2, 384)
+    # The slice thread was started by the model thread: it inherited its priority.
+    assert encoder._pool.submit(niceness).result() == lowered > niceness()
 
 
 @pytest.mark.integration

@@ -10,9 +10,10 @@ scoring cost per batch with and without a month of history stored.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import orjson
@@ -25,7 +26,13 @@ from streams.core.ingest import build_batch
 from streams.core.rows import Batch, Record
 from streams.kafka import SOURCE_TOPICS
 from streams.kafka.produce import record_of
-from streams.queries.scoring import score_batch
+from streams.queries.scoring import (
+    MINUTE_COLUMNS,
+    recompute,
+    rewrite_rollups,
+    score_batch,
+    store_facts,
+)
 from streams.queries.synthetic import fill_history
 from streams.tools.generate import TrafficSpec, generate
 from streams.tools.load import insert_rows
@@ -152,6 +159,66 @@ def scoring_ms(url: str, records: list[KafkaRecord], now: float, batches: int = 
         score_batch(warehouse, batch.accepted, DEADLINE_MS)
         times.append(time.perf_counter() - started)
     return statistics.median(times) * 1000
+
+
+SINK_STAGES: dict[str, str] = {
+    "validate": "validate + mask + build rows",
+    "raw_insert": "ClickHouse insert of the raw rows",
+    "facts": "facts and cases: lookups + insert",
+    "minutes": "settle: minutes recomputed + insert",
+    "rollups": "settle: hour and day rollups rewritten",
+}
+"""A batch's steps through the worker, in order."""
+
+
+def sink_stages(url: str, records: list[KafkaRecord], now: float,
+                batch_rows: int = 10_000) -> dict[str, dict[str, float]]:
+    """Each step of a batch alone (``SINK_STAGES``), over every record in batches of
+    ``batch_rows`` settled one by one (a worker under load settles several together, so
+    the settle's share here is an upper bound), into a fresh database: its ceiling in
+    events/s, its share of the time and the share of its time this process spent on the
+    CPU (the rest is waiting for ClickHouse), which says what bounds it."""
+    warehouse = connect(url)
+    migrate(warehouse)
+    check = validator()
+    wall, cpu = dict.fromkeys(SINK_STAGES, 0.0), dict.fromkeys(SINK_STAGES, 0.0)
+    for start in range(0, len(records), batch_rows):
+        chunk = [Record(topic, 0, start + index, value) for index, (topic, _, value)
+                 in enumerate(records[start:start + batch_rows])]
+        with _timed(wall, cpu, "validate"):
+            batch = build_batch(chunk, check, now)
+        with _timed(wall, cpu, "raw_insert"):
+            insert_rows(warehouse, batch)
+        with _timed(wall, cpu, "facts"):
+            touched = store_facts(warehouse, batch.accepted, DEADLINE_MS)
+        with _timed(wall, cpu, "minutes"):
+            warehouse.insert("score_minutes", recompute(warehouse, sorted(touched)),
+                             MINUTE_COLUMNS)
+        with _timed(wall, cpu, "rollups"):
+            rewrite_rollups(warehouse, touched)
+    total = sum(wall.values())
+    result = {name: {"per_s": len(records) / max(spent, 1e-9), "share": spent / total,
+                     "cpu_share": min(cpu[name] / max(spent, 1e-9), 1.0),
+                     "bound": _bound(cpu[name] / max(spent, 1e-9))}
+              for name, spent in wall.items()}
+    result["all"] = {"per_s": len(records) / total, "share": 1.0,
+                     "cpu_share": min(sum(cpu.values()) / total, 1.0),
+                     "bound": _bound(sum(cpu.values()) / total)}
+    return result
+
+
+def _bound(cpu_share: float) -> str:
+    """What a step waits for most: this process's CPU (Python), or the ClickHouse server."""
+    return "CPU in Python" if cpu_share >= 0.5 else "ClickHouse server"
+
+
+@contextlib.contextmanager
+def _timed(wall: dict[str, float], cpu: dict[str, float], name: str) -> Iterator[None]:
+    """Add the wall and CPU seconds of the block to ``name``."""
+    started, used = time.perf_counter(), time.process_time()
+    yield
+    wall[name] += time.perf_counter() - started
+    cpu[name] += time.process_time() - used
 
 
 def scoring_with_history(base_url: str, records: list[KafkaRecord], now: float,

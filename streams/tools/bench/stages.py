@@ -27,11 +27,10 @@ from streams.core.rows import Batch, Record
 from streams.kafka import SOURCE_TOPICS
 from streams.kafka.produce import record_of
 from streams.queries.scoring import (
-    MINUTE_COLUMNS,
-    recompute,
     rewrite_rollups,
     score_batch,
     store_facts,
+    write_minutes,
 )
 from streams.queries.synthetic import fill_history
 from streams.tools.generate import TrafficSpec, generate
@@ -192,8 +191,7 @@ def sink_stages(url: str, records: list[KafkaRecord], now: float,
         with _timed(wall, cpu, "facts"):
             touched = store_facts(warehouse, batch.accepted, DEADLINE_MS)
         with _timed(wall, cpu, "minutes"):
-            warehouse.insert("score_minutes", recompute(warehouse, sorted(touched)),
-                             MINUTE_COLUMNS)
+            write_minutes(warehouse, touched)
         with _timed(wall, cpu, "rollups"):
             rewrite_rollups(warehouse, touched)
     total = sum(wall.values())

@@ -15,13 +15,19 @@ def test_each_sink_step_is_measured_with_its_share_and_bound(server_url: str) ->
     steps = [found[name] for name in stages.SINK_STAGES]
     assert abs(sum(step["share"] for step in steps) - 1.0) < 1e-9
     assert all(step["per_s"] > 0 and 0 <= step["cpu_share"] <= 1 for step in steps)
-    assert all(step["bound"] in ("CPU in Python", "ClickHouse server") for step in steps)
+    assert all(step["bound"].startswith(("CPU in Python", "ClickHouse server CPU", "waiting"))
+               and step["cpu_us_per_event"] > 0 for step in steps)
+    assert found["raw_insert"]["server_cpu_share"] > 0
     # Steps in sequence: the whole is slower than its slowest step.
     assert found["all"]["per_s"] < min(step["per_s"] for step in steps)
     table = report({"raw_consume_per_s": 200_000.0, "sink_stages": found,
-                    "server_workers_1": {"events_per_s": 50_000.0},
+                    "server_workers_1": {"events_per_s": 50_000.0,
+                                         "worker_cpu_us_per_event": 21.0,
+                                         "machine_busy_share": 0.97},
                     "latency_at_80pct": {"rate": 40_000.0, "p50_s": 0.5, "p99_s": 1.5}})
     assert "sink: settle: hour and day rollups rewritten" in table
+    assert "(worker CPU 21.0 us/event, machine 97% busy)" in table
+    assert "events per CPU-second" in table
     assert "1 worker / raw ceiling: 25.0% (target 20%)" in table
     assert "latency at 80% of capacity (40,000/s): p50 0.50s p99 1.50s (target p99 < 2s)" \
         in table

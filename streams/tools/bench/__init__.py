@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
 import tempfile
 import time
@@ -122,7 +123,9 @@ def _drain_stages(results: dict[str, Any], bootstrap: str, settings: Settings, w
         done = workers.throughput(bootstrap, url, work, count, expected)
         results[key] = done
         say(f"  {count} worker(s) end to end into {engine}: {done['events_per_s']:,.0f} "
-            f"events/s, peak RSS {done['peak_rss_mib']:.0f} MiB")
+            f"events/s, peak RSS {done['peak_rss_mib']:.0f} MiB, worker CPU "
+            f"{done['worker_cpu_us_per_event']:.1f} us/event, machine "
+            f"{done['machine_busy_share']:.0%} busy")
 
 
 def _server_stages(results: dict[str, Any], settings: Settings, work: Path, base: str,
@@ -141,7 +144,7 @@ def _server_stages(results: dict[str, Any], settings: Settings, work: Path, base
                                                 settings.batch_rows)
     for name, done in results["sink_stages"].items():
         say(f"  sink step {name}: {done['per_s']:,.0f}/s, {done['share']:.0%} of the time, "
-            f"{done['cpu_share']:.0%} on this process's CPU ({done['bound']})")
+            f"{done['cpu_us_per_event']:.1f} us CPU/event ({done['bound']})")
     results["scoring"] = stages.scoring_with_history(base, records, now, HISTORY_FACT_ROWS)
     say(f"  scoring a 10k batch: {results['scoring']['empty_ms_per_batch']:.0f} ms empty, "
         f"{results['scoring']['month_ms_per_batch']:.0f} ms with a month stored "
@@ -178,6 +181,14 @@ LABELS = {
 }
 
 
+def _cpu(done: Any) -> str:
+    """The workers' CPU per event and how busy the machine was, for a worker stage."""
+    if not isinstance(done, dict) or "worker_cpu_us_per_event" not in done:
+        return ""
+    return (f" (worker CPU {done['worker_cpu_us_per_event']:.1f} us/event, machine "
+            f"{done['machine_busy_share']:.0%} busy)")
+
+
 def report(results: dict[str, Any]) -> str:
     """The side-by-side table for people (the JSON follows it): each stage's rate and what
     bounds it, then the sink's steps alone, then the targets."""
@@ -187,11 +198,21 @@ def report(results: dict[str, Any]) -> str:
         return "-" if value is None else f"{value:,.0f}/s"
 
     lines = [f"{'stage':46}{'rate':>11}  bound"]
-    lines += [f"{label:46}{rate(key):>11}  {BOUNDS[key]}" for key, label in LABELS.items()]
+    lines += [f"{label:46}{rate(key):>11}  {BOUNDS[key]}{_cpu(results.get(key))}"
+              for key, label in LABELS.items()]
     for name, done in (results.get("sink_stages") or {}).items():
         label = stages.SINK_STAGES.get(name, "sink steps together, one core")
-        lines.append(f"{'  sink: ' + label:46}{done['per_s']:>9,.0f}/s  {done['bound']} "
-                     f"({done['cpu_share']:.0%} CPU here; {done['share']:.0%} of the sink)")
+        lines.append(f"{'  sink: ' + label:46}{done['per_s']:>9,.0f}/s  {done['bound']}; "
+                     f"{done['share']:.0%} of the sink's time, CPU "
+                     f"{done['cpu_us_per_event']:.1f} us/event (Python {done['cpu_share']:.0%}, "
+                     f"server {done['server_cpu_share']:.0%} of its time)")
+    whole = (results.get("sink_stages") or {}).get("all")
+    if whole:
+        cores = os.cpu_count() or 1
+        lines.append(f"sink CPU {whole['cpu_us_per_event']:.1f} us/event (Python + server): "
+                     f"{whole['events_per_cpu_s']:,.0f} events per CPU-second, at most "
+                     f"{whole['events_per_cpu_s'] * cores:,.0f}/s on this machine's {cores} "
+                     "cores before Kafka, the broker and enrichment take theirs")
     ceiling = results.get("raw_consume_per_s") or 0.0
     one = (results.get("server_workers_1") or {}).get("events_per_s", 0.0)
     two = (results.get("server_workers_2") or {}).get("events_per_s", 0.0)

@@ -35,7 +35,7 @@ from streams.queries.scoring import (
 from streams.queries.synthetic import fill_history
 from streams.tools.generate import TrafficSpec, generate
 from streams.tools.load import insert_rows
-from streams.warehouse import connect
+from streams.warehouse import Warehouse, connect
 from streams.warehouse.migrate import migrate
 from streams.worker.ingest import Fetched, IngestService
 
@@ -171,52 +171,65 @@ SINK_STAGES: dict[str, str] = {
 
 
 def sink_stages(url: str, records: list[KafkaRecord], now: float,
-                batch_rows: int = 10_000) -> dict[str, dict[str, float]]:
+                batch_rows: int = 10_000) -> dict[str, dict[str, Any]]:
     """Each step of a batch alone (``SINK_STAGES``), over every record in batches of
     ``batch_rows`` settled one by one (a worker under load settles several together, so
-    the settle's share here is an upper bound), into a fresh database: its ceiling in
-    events/s, its share of the time and the share of its time this process spent on the
-    CPU (the rest is waiting for ClickHouse), which says what bounds it."""
+    the settle's share here is an upper bound), into a fresh database.
+
+    Per step: its ceiling in events/s, its share of the time, the CPU it costs per event
+    in this process and in the server's query threads (``system.events``), and so what
+    bounds it. ``events_per_cpu_s`` is what a fully busy core buys: the ceiling of a
+    machine whose cores run the worker and the server and nothing else."""
     warehouse = connect(url)
     migrate(warehouse)
     check = validator()
-    wall, cpu = dict.fromkeys(SINK_STAGES, 0.0), dict.fromkeys(SINK_STAGES, 0.0)
+    spent: dict[str, list[float]] = {name: [0.0, 0.0, 0.0] for name in SINK_STAGES}
     for start in range(0, len(records), batch_rows):
         chunk = [Record(topic, 0, start + index, value) for index, (topic, _, value)
                  in enumerate(records[start:start + batch_rows])]
-        with _timed(wall, cpu, "validate"):
+        with _timed(warehouse, spent["validate"]):
             batch = build_batch(chunk, check, now)
-        with _timed(wall, cpu, "raw_insert"):
+        with _timed(warehouse, spent["raw_insert"]):
             insert_rows(warehouse, batch)
-        with _timed(wall, cpu, "facts"):
+        with _timed(warehouse, spent["facts"]):
             touched = store_facts(warehouse, batch.accepted, DEADLINE_MS)
-        with _timed(wall, cpu, "minutes"):
+        with _timed(warehouse, spent["minutes"]):
             write_minutes(warehouse, touched)
-        with _timed(wall, cpu, "rollups"):
+        with _timed(warehouse, spent["rollups"]):
             rewrite_rollups(warehouse, touched)
-    total = sum(wall.values())
-    result = {name: {"per_s": len(records) / max(spent, 1e-9), "share": spent / total,
-                     "cpu_share": min(cpu[name] / max(spent, 1e-9), 1.0),
-                     "bound": _bound(cpu[name] / max(spent, 1e-9))}
-              for name, spent in wall.items()}
-    result["all"] = {"per_s": len(records) / total, "share": 1.0,
-                     "cpu_share": min(sum(cpu.values()) / total, 1.0),
-                     "bound": _bound(sum(cpu.values()) / total)}
-    return result
+    total = sum(wall for wall, _, _ in spent.values())
+    spent["all"] = [sum(times[part] for times in spent.values()) for part in range(3)]
+    return {name: _step(len(records), total, *times) for name, times in spent.items()}
 
 
-def _bound(cpu_share: float) -> str:
-    """What a step waits for most: this process's CPU (Python), or the ClickHouse server."""
-    return "CPU in Python" if cpu_share >= 0.5 else "ClickHouse server"
+def _step(events: int, total: float, wall: float, here: float, server: float
+          ) -> dict[str, Any]:
+    here_share, server_share = here / max(wall, 1e-9), server / max(wall, 1e-9)
+    bound = "CPU in Python" if here_share >= 0.5 else "ClickHouse server CPU" \
+        if server_share >= 0.5 else "waiting: round trips, disk, the machine's other load"
+    return {"per_s": events / max(wall, 1e-9), "share": wall / max(total, 1e-9),
+            "cpu_share": min(here_share, 1.0), "server_cpu_share": min(server_share, 1.0),
+            "cpu_us_per_event": (here + server) / events * 1e6,
+            "events_per_cpu_s": events / max(here + server, 1e-9), "bound": bound}
+
+
+def server_cpu_s(warehouse: Warehouse) -> float:
+    """CPU seconds the server's query threads used since it started (``system.events``)."""
+    rows = warehouse.query("SELECT sum(value) AS us FROM system.events WHERE event IN "
+                           "('UserTimeMicroseconds', 'SystemTimeMicroseconds')")
+    return float(rows[0]["us"] or 0) / 1e6
 
 
 @contextlib.contextmanager
-def _timed(wall: dict[str, float], cpu: dict[str, float], name: str) -> Iterator[None]:
-    """Add the wall and CPU seconds of the block to ``name``."""
+def _timed(warehouse: Warehouse, spent: list[float]) -> Iterator[None]:
+    """Add the block's wall seconds, this process's CPU seconds and the server's to
+    ``spent``."""
+    server = server_cpu_s(warehouse)
     started, used = time.perf_counter(), time.process_time()
     yield
-    wall[name] += time.perf_counter() - started
-    cpu[name] += time.process_time() - used
+    spent[0] += time.perf_counter() - started
+    spent[1] += time.process_time() - used
+    spent[2] += server_cpu_s(warehouse) - server
 
 
 def scoring_with_history(base_url: str, records: list[KafkaRecord], now: float,

@@ -205,8 +205,9 @@ def sink_stages(url: str, records: list[KafkaRecord], now: float,
 def _step(events: int, total: float, wall: float, here: float, server: float
           ) -> dict[str, Any]:
     here_share, server_share = here / max(wall, 1e-9), server / max(wall, 1e-9)
-    bound = "CPU in Python" if here_share >= 0.5 else "ClickHouse server CPU" \
-        if server_share >= 0.5 else "waiting: round trips, disk, the machine's other load"
+    bound = "CPU in Python" if here >= server else "ClickHouse server CPU"
+    if here_share + server_share < 0.5:  # no I/O in validation: then it is the other load
+        bound += ", mostly waiting (round trips, or cores busy elsewhere)"
     return {"per_s": events / max(wall, 1e-9), "share": wall / max(total, 1e-9),
             "cpu_share": min(here_share, 1.0), "server_cpu_share": min(server_share, 1.0),
             "cpu_us_per_event": (here + server) / events * 1e6,

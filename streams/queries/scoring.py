@@ -36,7 +36,7 @@ from streams.core.rows import REVISIONS_TABLE
 from streams.core.stats import STAT_COLUMNS
 from streams.queries.windows import STAT_SUMS, stats_of_sums
 from streams.warehouse import Warehouse
-from streams.warehouse.sql import OCCURRED_MS, in_list, sql_literal
+from streams.warehouse.sql import OCCURRED_MS, column_list, in_list, sql_literal
 
 
 def _utc(seconds: int) -> str:
@@ -256,53 +256,62 @@ def rollup_columns(column: str) -> tuple[str, ...]:
     return ("tenant", "channel", "touchpoint", column, *STAT_COLUMNS, "version", "computed_at")
 
 
-def recompute_rollup(warehouse: Warehouse, source: str, source_column: str, size_s: int,
-                     buckets: list[MinuteKey]) -> list[tuple[Any, ...]]:
-    """Absolute sums of ``source`` (FINAL) for these scope-buckets, versioned by the sum of
-    the source versions (which only grow)."""
-    now = int(time.time())
-    wanted = set(buckets)
-    rows = []
-    bucket = f"toDateTime(intDiv(toUnixTimestamp({source_column}), {size_s}) * {size_s})"
-    for chunk in _chunks(sorted(buckets, key=lambda key: (key[3], key)), 500):
-        low, high = chunk[0][3], chunk[-1][3] + size_s
-        tuples = in_list([(*scope, _utc(start)) for *scope, start in chunk])
-        for row in warehouse.query(
-                f"SELECT tenant, channel, touchpoint, toUnixTimestamp({bucket}) AS bucket_s, "
-                f"{STAT_SUMS}, sum(version) AS versions "
-                f"FROM {warehouse.database}.{source} FINAL "
-                f"WHERE {source_column} >= toDateTime({low}) "
-                f"AND {source_column} < toDateTime({high}) "
-                f"AND (tenant, channel, touchpoint, {bucket}) IN {tuples} "
-                f"GROUP BY tenant, channel, touchpoint, bucket_s"):
-            key = (row["tenant"], row["channel"], row["touchpoint"], int(row["bucket_s"]))
-            if key in wanted:
-                rows.append((*key, *stats_of_sums(row).as_dict().values(),
-                             int(row["versions"]), now))
-    return rows
+def rollup_sql(warehouse: Warehouse, rollup: tuple[str, str, str, str, int], low_s: int,
+               high_s: int, buckets: list[MinuteKey] | None = None) -> str:
+    """``INSERT … SELECT`` of one of ``ROLLUPS``: absolute sums of its source (FINAL) per
+    scope and bucket for the source rows in [low, high) (and only these scope-buckets, if
+    given), versioned by the sum of the source versions (which only grow). ClickHouse
+    computes and writes them: no rows cross the wire."""
+    table, bucket_column, source, column, size_s = rollup
+    bucket = f"toDateTime(intDiv(toUnixTimestamp({column}), {size_s}) * {size_s})"
+    sums = ", ".join(f"sum({name})" for name in STAT_COLUMNS)
+    only = "" if buckets is None else (
+        f" AND (tenant, channel, touchpoint, {bucket}) IN "
+        f"{in_list([(*scope, _utc(start)) for *scope, start in buckets])}")
+    return (f"INSERT INTO {warehouse.database}.{table} "
+            f"{column_list(rollup_columns(bucket_column))} "
+            f"SELECT tenant, channel, touchpoint, {bucket} AS bucket, {sums}, sum(version), "
+            f"now() FROM {warehouse.database}.{source} FINAL "
+            f"WHERE {column} >= toDateTime({low_s}) AND {column} < toDateTime({high_s}){only} "
+            "GROUP BY tenant, channel, touchpoint, bucket")
 
 
 def rewrite_rollups(warehouse: Warehouse, keys: set[MinuteKey]) -> None:
     """Rewrite the hours, then the days, that these (just rewritten) minutes fall in.
 
-    One query per table and settle: the cost is bounded by the touched scopes
-    (at most 60 minutes per hour and 24 hours per day are summed), not by history.
+    One statement per table, settle and 500 buckets: the cost is bounded by the touched
+    scopes (at most 60 minutes per hour and 24 hours per day are summed), not by history.
     """
-    for table, column, source, source_column, size_s in ROLLUPS:
-        buckets = sorted({(*scope, start - start % size_s) for *scope, start in keys})
-        warehouse.insert(table, recompute_rollup(warehouse, source, source_column, size_s,
-                                                 buckets), rollup_columns(column))
+    for rollup in ROLLUPS:
+        size_s = rollup[4]
+        buckets = sorted({(*scope, start - start % size_s) for *scope, start in keys},
+                         key=lambda key: (key[3], key))
+        for chunk in _chunks(buckets, 500):
+            warehouse.execute(rollup_sql(warehouse, rollup, chunk[0][3],
+                                         chunk[-1][3] + size_s, chunk))
+
+
+def write_minutes(warehouse: Warehouse, keys: set[MinuteKey]) -> None:
+    """Recompute these scope-minutes from the stored facts and write them, in ClickHouse
+    (``INSERT … SELECT``, as ``recompute`` reads them): no rows cross the wire."""
+    sums = ", ".join(f"sum({name})" for name in STAT_COLUMNS)
+    for chunk in _chunks([(*scope, _utc(minute)) for *scope, minute in sorted(keys)]):
+        warehouse.execute(
+            f"INSERT INTO {warehouse.database}.score_minutes {column_list(MINUTE_COLUMNS)} "
+            f"SELECT tenant, channel, touchpoint, minute, {sums}, count() + sum(version), "
+            f"now() FROM {warehouse.database}.score_facts FINAL "
+            f"WHERE (tenant, channel, touchpoint, minute) IN {in_list(chunk)} "
+            "GROUP BY tenant, channel, touchpoint, minute")
 
 
 def rewrite_minutes(warehouse: Warehouse, keys: set[MinuteKey]) -> int:
-    """Recompute these scope-minutes from the stored facts and write them, then their hours
-    and days; returns the count of minutes."""
+    """Rewrite these scope-minutes from the stored facts, then their hours and days;
+    returns the count of minutes."""
     if not keys:
         return 0
-    minutes = recompute(warehouse, sorted(keys))
-    warehouse.insert("score_minutes", minutes, MINUTE_COLUMNS)
+    write_minutes(warehouse, keys)
     rewrite_rollups(warehouse, keys)
-    return len(minutes)
+    return len(keys)
 
 
 def score_batch(warehouse: Warehouse, events: list[ValidEvent], deadline_ms: int) -> int:

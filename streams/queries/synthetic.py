@@ -8,7 +8,7 @@ import time
 
 from streams.core.buckets import DAY_S
 from streams.core.stats import STAT_COLUMNS
-from streams.queries.scoring import MINUTE_COLUMNS, ROLLUPS, rollup_columns
+from streams.queries.scoring import MINUTE_COLUMNS, ROLLUPS, rollup_sql
 from streams.warehouse import Warehouse
 
 MINUTE_VALUES = {"interactions": "10 + rand(1) % 20", "failures": "rand(2) % 2",
@@ -43,19 +43,10 @@ def build_rollups(warehouse: Warehouse, first_s: int, last_s: int) -> None:
     """Hours, then days, of the minutes in [first, last), 30 days per statement (the worker
     writes them batch by batch; one GROUP BY over a year would need several GiB), then
     merged, so reads meet one row per bucket."""
-    sums = ", ".join(f"sum({column})" for column in STAT_COLUMNS)
-    for table, bucket_column, source, column, size_s in ROLLUPS:
+    for rollup in ROLLUPS:
         for start in range(first_s, last_s, 30 * DAY_S):
-            bucket = f"toDateTime(intDiv(toUnixTimestamp({column}), {size_s}) * {size_s})"
-            columns = ", ".join(rollup_columns(bucket_column))
-            warehouse.execute(
-                f"INSERT INTO {warehouse.database}.{table} ({columns}) SELECT tenant, channel, "
-                "touchpoint, "
-                f"{bucket} AS bucket, {sums}, sum(version), now() "
-                f"FROM {warehouse.database}.{source} FINAL "
-                f"WHERE {column} >= toDateTime({start}) "
-                f"AND {column} < toDateTime({min(last_s, start + 30 * DAY_S)}) "
-                "GROUP BY tenant, channel, touchpoint, bucket")
+            warehouse.execute(rollup_sql(warehouse, rollup, start,
+                                         min(last_s, start + 30 * DAY_S)))
     for table in ("score_minutes", "score_hours", "score_days"):
         warehouse.execute(f"OPTIMIZE TABLE {warehouse.database}.{table} FINAL")
 

@@ -10,9 +10,10 @@ scoring cost per batch with and without a month of history stored.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import orjson
@@ -25,11 +26,16 @@ from streams.core.ingest import build_batch
 from streams.core.rows import Batch, Record
 from streams.kafka import SOURCE_TOPICS
 from streams.kafka.produce import record_of
-from streams.queries.scoring import score_batch
+from streams.queries.scoring import (
+    rewrite_rollups,
+    score_batch,
+    store_facts,
+    write_minutes,
+)
 from streams.queries.synthetic import fill_history
 from streams.tools.generate import TrafficSpec, generate
 from streams.tools.load import insert_rows
-from streams.warehouse import connect
+from streams.warehouse import Warehouse, connect
 from streams.warehouse.migrate import migrate
 from streams.worker.ingest import Fetched, IngestService
 
@@ -152,6 +158,79 @@ def scoring_ms(url: str, records: list[KafkaRecord], now: float, batches: int = 
         score_batch(warehouse, batch.accepted, DEADLINE_MS)
         times.append(time.perf_counter() - started)
     return statistics.median(times) * 1000
+
+
+SINK_STAGES: dict[str, str] = {
+    "validate": "validate + mask + build rows",
+    "raw_insert": "ClickHouse insert of the raw rows",
+    "facts": "facts and cases: lookups + insert",
+    "minutes": "settle: minutes recomputed + insert",
+    "rollups": "settle: hour and day rollups rewritten",
+}
+"""A batch's steps through the worker, in order."""
+
+
+def sink_stages(url: str, records: list[KafkaRecord], now: float,
+                batch_rows: int = 10_000) -> dict[str, dict[str, Any]]:
+    """Each step of a batch alone (``SINK_STAGES``), over every record in batches of
+    ``batch_rows`` settled one by one (a worker under load settles several together, so
+    the settle's share here is an upper bound), into a fresh database.
+
+    Per step: its ceiling in events/s, its share of the time, the CPU it costs per event
+    in this process and in the server's query threads (``system.events``), and so what
+    bounds it. ``events_per_cpu_s`` is what a fully busy core buys: the ceiling of a
+    machine whose cores run the worker and the server and nothing else."""
+    warehouse = connect(url)
+    migrate(warehouse)
+    check = validator()
+    spent: dict[str, list[float]] = {name: [0.0, 0.0, 0.0] for name in SINK_STAGES}
+    for start in range(0, len(records), batch_rows):
+        chunk = [Record(topic, 0, start + index, value) for index, (topic, _, value)
+                 in enumerate(records[start:start + batch_rows])]
+        with _timed(warehouse, spent["validate"]):
+            batch = build_batch(chunk, check, now)
+        with _timed(warehouse, spent["raw_insert"]):
+            insert_rows(warehouse, batch)
+        with _timed(warehouse, spent["facts"]):
+            touched = store_facts(warehouse, batch.accepted, DEADLINE_MS)
+        with _timed(warehouse, spent["minutes"]):
+            write_minutes(warehouse, touched)
+        with _timed(warehouse, spent["rollups"]):
+            rewrite_rollups(warehouse, touched)
+    total = sum(wall for wall, _, _ in spent.values())
+    spent["all"] = [sum(times[part] for times in spent.values()) for part in range(3)]
+    return {name: _step(len(records), total, *times) for name, times in spent.items()}
+
+
+def _step(events: int, total: float, wall: float, here: float, server: float
+          ) -> dict[str, Any]:
+    here_share, server_share = here / max(wall, 1e-9), server / max(wall, 1e-9)
+    bound = "CPU in Python" if here >= server else "ClickHouse server CPU"
+    if here_share + server_share < 0.5:  # no I/O in validation: then it is the other load
+        bound += ", mostly waiting (round trips, or cores busy elsewhere)"
+    return {"per_s": events / max(wall, 1e-9), "share": wall / max(total, 1e-9),
+            "cpu_share": min(here_share, 1.0), "server_cpu_share": min(server_share, 1.0),
+            "cpu_us_per_event": (here + server) / events * 1e6,
+            "events_per_cpu_s": events / max(here + server, 1e-9), "bound": bound}
+
+
+def server_cpu_s(warehouse: Warehouse) -> float:
+    """CPU seconds the server's query threads used since it started (``system.events``)."""
+    rows = warehouse.query("SELECT sum(value) AS us FROM system.events WHERE event IN "
+                           "('UserTimeMicroseconds', 'SystemTimeMicroseconds')")
+    return float(rows[0]["us"] or 0) / 1e6
+
+
+@contextlib.contextmanager
+def _timed(warehouse: Warehouse, spent: list[float]) -> Iterator[None]:
+    """Add the block's wall seconds, this process's CPU seconds and the server's to
+    ``spent``."""
+    server = server_cpu_s(warehouse)
+    started, used = time.perf_counter(), time.process_time()
+    yield
+    spent[0] += time.perf_counter() - started
+    spent[1] += time.process_time() - used
+    spent[2] += server_cpu_s(warehouse) - server
 
 
 def scoring_with_history(base_url: str, records: list[KafkaRecord], now: float,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import subprocess
 import sys
 import time
@@ -85,6 +86,19 @@ def rss_mib(pid: int) -> float:
     return _status_mib(pid, "VmRSS")
 
 
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(busy, total) CPU ticks of the whole machine since boot (``/proc/stat``)."""
+    values = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
+    return sum(values) - idle, sum(values)
+
+
 def empty_agent_rate(bootstrap: str, expected: int) -> float:
     """Messages/s of a Faust agent that does nothing but take batches: Faust's ceiling."""
     command = [sys.executable, "-m", "streams.tools.bench_faust", bootstrap, str(expected),
@@ -107,6 +121,7 @@ class Workers:
             "CX_CLICKHOUSE_URL": url, "CX_DATA_DIR": str(work / f"{name}-{index}"),
             "CX_METRICS_PORT": str(port), "CX_APP_ID": f"bench-{name}",
             "CX_SESSION_TIMEOUT": "6"} | (extra or {}) for index, port in enumerate(self.ports)]
+        self.at_first: tuple[float, tuple[int, int]] = (0.0, machine_ticks())
         self.processes = [self._spawn(index) for index in range(count)]
 
     def _spawn(self, index: int) -> subprocess.Popen[bytes]:
@@ -150,6 +165,7 @@ class Workers:
             written = self.written()
             if written and first is None:
                 first = time.perf_counter()
+                self.at_first = (self.cpu_s(), machine_ticks())
             if written >= expected and first is not None:
                 return max(time.perf_counter() - first, 1e-3)
             # Rendering /metrics costs the worker CPU (thousands of gauge series once
@@ -166,6 +182,17 @@ class Workers:
             time.sleep(0.2)
         raise RuntimeError(f"bench workers never owned all {partitions} partitions")
 
+    def cpu_s(self) -> float:
+        return sum(cpu_s(process.pid) for process in self.processes)
+
+    def cpu_since_first(self, events: int) -> dict[str, float]:
+        """The workers' CPU per event since the first row was written, and the share of
+        the whole machine's cores busy meanwhile (every process: the noise of a shared
+        machine shows here)."""
+        (cpu, (busy, total)), (busy_now, total_now) = self.at_first, machine_ticks()
+        return {"worker_cpu_us_per_event": (self.cpu_s() - cpu) / events * 1e6,
+                "machine_busy_share": (busy_now - busy) / max(total_now - total, 1)}
+
     def peak_rss_mib(self) -> float:
         return max(peak_rss_mib(process.pid) for process in self.processes)
 
@@ -173,7 +200,11 @@ class Workers:
         for process in self.processes:
             process.terminate()
         for process in self.processes:
-            process.wait(timeout=30)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # a loaded machine: the run's numbers stand
+                process.kill()
+                process.wait()
 
 
 def warehouse_for(base: str | None, work: Path, name: str) -> str:
@@ -191,7 +222,7 @@ def throughput(bootstrap: str, base: str | None, work: Path, count: int,
     try:
         seconds = workers.wait_for(expected)
         return {"events_per_s": expected / seconds, "seconds": seconds,
-                "peak_rss_mib": workers.peak_rss_mib()}
+                "peak_rss_mib": workers.peak_rss_mib(), **workers.cpu_since_first(expected)}
     finally:
         workers.stop()
 

@@ -45,7 +45,7 @@ class Head:
     def activate(self, logits: np.ndarray) -> np.ndarray:
         """Probabilities from logits: independent (sigmoid) or one of the labels (softmax)."""
         if self.multi_label:
-            return 1.0 / (1.0 + np.exp(-logits))
+            return 1.0 / (1.0 + np.exp(-logits.clip(-60, 60)))  # no overflow warning
         logits = logits - logits.max(axis=1, keepdims=True)
         odds = np.exp(logits)
         return odds / odds.sum(axis=1, keepdims=True)
@@ -98,8 +98,11 @@ class Heads:
     def read(self, vectors: np.ndarray, texts: Sequence[str]
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Sentiment, emotion and theme probabilities of each comment: its vector's, mixed
-        with its words' where there is a lexical head."""
+        with its words' where there is a lexical head and the comment has a letter (the
+        encoder alone reads emoji: few were in the lexical heads' training)."""
         words = None
+        worded = np.array([any(char.isalpha() for char in text) for text in texts],
+                          dtype=bool).reshape(-1, 1)
         out = []
         for name, head in (("sentiment", self.sentiment), ("emotion", self.emotion),
                            ("themes", self.themes)):
@@ -108,7 +111,7 @@ class Heads:
                 lexical = self.lexical[name]
                 if words is None:
                     words = SparseRows(texts, len(lexical.weights))
-                share = self.mix[name]
+                share = self.mix[name] * worded
                 logits = (1 - share) * logits + share * lexical.logits(words)
             out.append(head.activate(logits))
         return out[0], out[1], out[2]

@@ -107,3 +107,6 @@ def test_lexical_heads_are_mixed_in_and_survive_the_trip_through_json(tmp_path: 
     step = np.abs(lexical.weights).max(axis=0) / 127
     assert (np.abs(loaded.lexical["sentiment"].weights - lexical.weights) <= step / 2 + 1e-6).all()
     assert np.allclose(loaded.read(vectors, texts)[0], mixed, atol=0.02)
+    # no letter, nothing for the words to say: the vector's reading alone
+    alone = heads.read(vectors[:2], ["👎", "!!"])[0]
+    assert np.allclose(alone, head.probabilities(vectors[:2]))

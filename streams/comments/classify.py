@@ -120,10 +120,8 @@ class Classifier:
 
     def _read(self, keys: list[tuple[str, str | None]], vectors: np.ndarray) -> list[Insight]:
         heads = self.heads
-        sentiment = heads.sentiment.probabilities(vectors)
-        emotion = read_emotions(sentiment, heads.emotion.probabilities(vectors),
-                                heads.sentiment.labels, heads.emotion.labels)
-        themes = heads.themes.probabilities(vectors)
+        sentiment, emotions, themes = heads.read(vectors, [text for text, _ in keys])
+        emotion = read_emotions(sentiment, emotions, heads.sentiment.labels, heads.emotion.labels)
         labels = heads.sentiment.labels
         negative, positive = labels.index("negative"), labels.index("positive")
         thresholds = heads.themes.thresholds

@@ -2,11 +2,14 @@
 
 Pure numpy, no I/O beyond reading and writing the JSON file: a head is a
 weight matrix and a bias; ``softmax`` heads pick one label, ``sigmoid`` heads
-(themes) keep every label above its own threshold.
+(themes) keep every label above its own threshold. A head may have a lexical
+partner over the comment's hashed words (``lexical``) whose logits are mixed into
+its own; those weights are many, so they are stored quantised to 8 bits.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,8 +19,12 @@ from typing import Any, Final
 import numpy as np
 
 from streams.comments.labels import EMOTIONS_BY_SENTIMENT
+from streams.comments.lexical import SparseRows
 
 HEADS_FILE: Final = Path(__file__).with_name("model") / "heads.json"
+QUANTISED_ROWS: Final = 4096
+"""Heads with more weight rows than this (the lexical ones) are stored as 8-bit integers
+with one scale per label: a quarter of the size of rounded decimals, the same labels."""
 
 
 @dataclass(frozen=True)
@@ -32,18 +39,30 @@ class Head:
     thresholds: np.ndarray | None = None
     """Per label, for multi-label heads: the probability at which a label is kept."""
 
-    def probabilities(self, vectors: np.ndarray) -> np.ndarray:
-        logits = vectors @ self.weights + self.bias
+    def logits(self, rows: np.ndarray | SparseRows) -> np.ndarray:
+        return rows @ self.weights + self.bias
+
+    def activate(self, logits: np.ndarray) -> np.ndarray:
+        """Probabilities from logits: independent (sigmoid) or one of the labels (softmax)."""
         if self.multi_label:
-            return 1.0 / (1.0 + np.exp(-logits))
+            return 1.0 / (1.0 + np.exp(-logits.clip(-60, 60)))  # no overflow warning
         logits = logits - logits.max(axis=1, keepdims=True)
         odds = np.exp(logits)
         return odds / odds.sum(axis=1, keepdims=True)
 
+    def probabilities(self, rows: np.ndarray | SparseRows) -> np.ndarray:
+        return self.activate(self.logits(rows))
+
     def as_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"labels": list(self.labels), "multi_label": self.multi_label,
-                                "weights": np.round(self.weights, 6).tolist(),
                                 "bias": np.round(self.bias, 6).tolist()}
+        if len(self.weights) > QUANTISED_ROWS:
+            scale = np.abs(self.weights).max(axis=0).clip(1e-12) / 127
+            packed = np.round(self.weights / scale).astype(np.int8)
+            data |= {"rows": len(self.weights), "scale": scale.tolist(),
+                     "weights_q8": base64.b64encode(packed.tobytes()).decode()}
+        else:
+            data["weights"] = np.round(self.weights, 6).tolist()
         if self.thresholds is not None:
             data["thresholds"] = np.round(self.thresholds, 4).tolist()
         return data
@@ -51,7 +70,12 @@ class Head:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Head:
         thresholds = data.get("thresholds")
-        return cls(tuple(data["labels"]), np.asarray(data["weights"], dtype=np.float32),
+        if "weights_q8" in data:
+            packed = np.frombuffer(base64.b64decode(data["weights_q8"]), dtype=np.int8)
+            weights = packed.reshape(data["rows"], -1) * np.asarray(data["scale"], np.float32)
+        else:
+            weights = np.asarray(data["weights"], dtype=np.float32)
+        return cls(tuple(data["labels"]), weights.astype(np.float32),
                    np.asarray(data["bias"], dtype=np.float32), bool(data["multi_label"]),
                    None if thresholds is None else np.asarray(thresholds, dtype=np.float32))
 
@@ -66,10 +90,38 @@ class Heads:
     about: dict[str, Any] = field(default_factory=dict)
     view: str = "query"
     """The encoder prefix the heads read (``encoder.VIEWS``): vectors of the other one differ."""
+    lexical: dict[str, Head] = field(default_factory=dict)
+    """By head name: a head over the comments' hashed words (``lexical.SparseRows``)."""
+    mix: dict[str, float] = field(default_factory=dict)
+    """By head name: the share of the lexical head's logits in the mixed ones."""
+
+    def read(self, vectors: np.ndarray, texts: Sequence[str]
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Sentiment, emotion and theme probabilities of each comment: its vector's, mixed
+        with its words' where there is a lexical head and the comment has a letter (the
+        encoder alone reads emoji: few were in the lexical heads' training)."""
+        words = None
+        worded = np.array([any(char.isalpha() for char in text) for text in texts],
+                          dtype=bool).reshape(-1, 1)
+        out = []
+        for name, head in (("sentiment", self.sentiment), ("emotion", self.emotion),
+                           ("themes", self.themes)):
+            logits = head.logits(vectors)
+            if name in self.lexical:
+                lexical = self.lexical[name]
+                if words is None:
+                    words = SparseRows(texts, len(lexical.weights))
+                share = self.mix[name] * worded
+                logits = (1 - share) * logits + share * lexical.logits(words)
+            out.append(head.activate(logits))
+        return out[0], out[1], out[2]
 
     def dump(self, path: Path = HEADS_FILE) -> None:
         data = {"about": self.about, "view": self.view, "sentiment": self.sentiment.as_json(),
                 "emotion": self.emotion.as_json(), "themes": self.themes.as_json()}
+        if self.lexical:
+            data["lexical"] = {name: {"mix": self.mix[name], **head.as_json()}
+                               for name, head in self.lexical.items()}
         path.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n")
 
 
@@ -89,12 +141,15 @@ def load_heads(path: Path = HEADS_FILE) -> Heads:
     except FileNotFoundError:
         raise FileNotFoundError(f"comment model heads missing: {path} (train them with "
                                 "`python -m streams.comments.train`)") from None
+    lexical = data.get("lexical", {})
     return Heads(Head.from_json(data["sentiment"]), Head.from_json(data["emotion"]),
-                 Head.from_json(data["themes"]), data.get("about", {}), data.get("view", "query"))
+                 Head.from_json(data["themes"]), data.get("about", {}), data.get("view", "query"),
+                 {name: Head.from_json(head) for name, head in lexical.items()},
+                 {name: float(head["mix"]) for name, head in lexical.items()})
 
 
-def fit(vectors: np.ndarray, targets: np.ndarray, *, multi_label: bool, l2: float = 1e-3,
-        steps: int = 600, rate: float = 0.05, seed: int = 7,
+def fit(vectors: np.ndarray | SparseRows, targets: np.ndarray, *, multi_label: bool,
+        l2: float = 1e-3, steps: int = 600, rate: float = 0.05, seed: int = 7,
         balance: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
     """Weights and bias of a linear head, by full-batch Adam on cross-entropy plus L2.
 

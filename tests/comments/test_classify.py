@@ -128,7 +128,7 @@ def test_an_unsure_reading_of_an_unknown_language_is_neutral(classifier: Classif
     texts = ["Het pakket is nooit aangekomen en niemand reageert.", "Ik ben tevreden",
              "Sipariş hâlâ gelmedi", "Dostawa była szybka", "Доставка очень медленная"]
     vectors = classifier.encoder.encode(texts, classifier.heads.view)
-    sure = classifier.heads.sentiment.probabilities(vectors).max(axis=1) >= UNKNOWN_SURE
+    sure = classifier.heads.read(vectors, texts)[0].max(axis=1) >= UNKNOWN_SURE
     for text, confident, insight in zip(texts, sure, classifier.classify(
             [(text, None) for text in texts]), strict=True):
         assert insight.language == "und", text

@@ -5,8 +5,9 @@ from pathlib import Path
 
 import numpy as np
 
-from streams.comments.heads import Head, Heads, fit, load_heads, read_emotions
+from streams.comments.heads import QUANTISED_ROWS, Head, Heads, fit, load_heads, read_emotions
 from streams.comments.labels import EMOTIONS, SENTIMENTS
+from streams.comments.lexical import SparseRows
 
 
 def _blobs(seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
@@ -84,3 +85,28 @@ def test_the_view_travels_with_the_heads(tmp_path: Path) -> None:
     del older["view"]  # files written before views were recorded read the query view
     (tmp_path / "heads.json").write_text(json.dumps(older))
     assert load_heads(tmp_path / "heads.json").view == "query"
+
+
+def test_lexical_heads_are_mixed_in_and_survive_the_trip_through_json(tmp_path: Path) -> None:
+    vectors, targets = _blobs()
+    texts = [("great " if label == 2 else "awful ") + str(row % 7)
+             for row, label in enumerate(targets.argmax(axis=1))]
+    weights, bias = fit(vectors, targets, multi_label=False, steps=50)
+    head = Head(("a", "b", "c"), weights, bias)
+    words = SparseRows(texts, 8192)
+    lexical = Head(("a", "b", "c"), *fit(words, targets, multi_label=False, steps=50))
+    assert len(lexical.weights) > QUANTISED_ROWS
+    heads = Heads(head, head, head, {}, "passage", {"sentiment": lexical}, {"sentiment": 0.3})
+    mixed, emotion, _ = heads.read(vectors, texts)
+    expected = head.activate(0.7 * head.logits(vectors) + 0.3 * lexical.logits(words))
+    assert np.allclose(mixed, expected) and np.allclose(emotion, head.probabilities(vectors))
+    heads.dump(tmp_path / "heads.json")
+    loaded = load_heads(tmp_path / "heads.json")
+    assert loaded.mix == {"sentiment": 0.3} and set(loaded.lexical) == {"sentiment"}
+    # 8-bit weights: within half a step of the largest weight of each label
+    step = np.abs(lexical.weights).max(axis=0) / 127
+    assert (np.abs(loaded.lexical["sentiment"].weights - lexical.weights) <= step / 2 + 1e-6).all()
+    assert np.allclose(loaded.read(vectors, texts)[0], mixed, atol=0.02)
+    # no letter, nothing for the words to say: the vector's reading alone
+    alone = heads.read(vectors[:2], ["👎", "!!"])[0]
+    assert np.allclose(alone, head.probabilities(vectors[:2]))

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
 import gc
+from typing import Final
 
 
 def tune_gc() -> None:
@@ -17,3 +21,38 @@ def tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
+
+
+ARENAS: Final = 2
+"""glibc malloc arenas: one per thread by default (up to 8 per core), each keeping its own
+freed memory; the worker's threads (encoder, warehouse calls) need no more than two."""
+RELEASE_EVERY_S: Final = 60.0
+"""How often a long-running server hands freed heap pages back to the system."""
+_M_ARENA_MAX: Final = -8
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
+    return libc if hasattr(libc, "malloc_trim") and hasattr(libc, "mallopt") else None
+
+
+def limit_arenas(count: int = ARENAS) -> bool:
+    """Fewer malloc arenas: whether it took effect (False off glibc)."""
+    libc = _libc()
+    return bool(libc and libc.mallopt(_M_ARENA_MAX, count))
+
+
+def release_memory() -> bool:
+    """Return the heap's free pages to the system; whether any went (False off glibc).
+
+    A catch-up after an outage fills the heap with batches of messages (each a malloc'd
+    ``bytes``); freed, they leave pages that glibc keeps, pinned by a few live objects
+    between them, so a soak's resident memory climbed with every fault without any leak.
+    ``malloc_trim`` gives those pages back; once a minute it costs milliseconds.
+    """
+    libc = _libc()
+    return bool(libc and libc.malloc_trim(0))

@@ -15,7 +15,7 @@ from aiohttp import web
 from streams.collect.app import STATE, create_collector, server_options
 from streams.config import Settings
 from streams.dependencies import folding
-from streams.process import tune_gc
+from streams.process import limit_arenas, tune_gc
 from streams.web.answers import QuietBadRequests
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,7 @@ def run_collector(settings: Settings, *, bootstrap: str, host: str, port: int) -
                         "%(message)s")
     logging.getLogger("aiohttp.server").addFilter(QuietBadRequests())
     tune_gc()
+    limit_arenas()
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         runner.run(serve(settings, bootstrap=bootstrap, host=host, port=port))
 

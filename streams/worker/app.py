@@ -29,6 +29,7 @@ from streams.core.ingest import build_batch
 from streams.core.scores import parse_weights
 from streams.dependencies import Watch, dependencies
 from streams.kafka.security import KafkaSecurity
+from streams.process import RELEASE_EVERY_S, release_memory
 from streams.warehouse import LazyWarehouse
 from streams.worker import metrics
 from streams.worker.api import WEB_SETTINGS, add_api, web_options
@@ -94,6 +95,14 @@ def publisher(app: faust.App) -> Publish:
     return publish
 
 
+def add_memory_release(app: faust.App) -> None:
+    """Freed heap pages go back to the system once a minute (``process.release_memory``)."""
+
+    @app.timer(RELEASE_EVERY_S)
+    async def release_freed_memory() -> None:
+        release_memory()
+
+
 def create_app(settings: Settings) -> faust.App:
     """The worker's Faust app, with its ingest or enrichment service or both (per
     ``CX_WORKER_ROLE``), the leader's timers and the web pages.
@@ -109,6 +118,7 @@ def create_app(settings: Settings) -> faust.App:
     mask = masker(settings.pii_mask)
     watch = Watch(dependencies(settings), metrics.record_dependency)
     app.add_dependency(Watching(watch))  # from the first moment, not after the rebalance
+    add_memory_release(app)
     if settings.worker_role == "enrich":
         start_with(app, EnrichService(settings, validator, mask, beacon=app.beacon))
         add_api(app, settings, reader, weights, watch.problems)

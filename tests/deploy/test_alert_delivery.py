@@ -228,14 +228,16 @@ def test_worker_alert_reaches_the_webhook(kafka, server_url, start_worker, start
     env = worker_env(kafka, server_url, tmp_path) | {
         "CX_ALERT_SECONDS": "1", "CX_ALERT_WINDOWS": "1h", "CX_ALERT_BASELINE": "4h",
         "CX_SNAPSHOT_SECONDS": "1"}
-    events = tmp_path / "events.jsonl"
-    cxpulse("generate", "--seed", "7", "--backfill", "--duration", "6h", "--rate", "2",
-            "--scenario", "failure-spike", "--output", str(events), env=env)
-    cxpulse("produce", str(events), env=env)
     worker = start_worker(env)
     manager = start_alertmanager(render_alertmanager(webhook))
     worker.wait_ready()
     start_prometheus(render_prometheus([f"127.0.0.1:{worker.port}"], manager))
+    # The traffic ends when it is generated and the detector's windows end at its pass: made
+    # once everything is up, so a slow start does not slide the spike out of the 1 h window.
+    events = tmp_path / "events.jsonl"
+    cxpulse("generate", "--seed", "7", "--backfill", "--duration", "6h", "--rate", "2",
+            "--scenario", "failure-spike", "--output", str(events), env=env)
+    cxpulse("produce", str(events), env=env)
 
     def incident_alert() -> tuple[str, dict[str, Any]] | None:
         return next(((receiver, alert) for receiver, alert in webhook.alerts()

@@ -95,11 +95,10 @@ def classify_stream(classifier: Classifier, lines: Iterable[bytes], out: IO[str]
 
 
 def classifier_for(settings: Settings) -> Classifier:
+    """The worker's classifier; its module (numpy, the model) loads only when one is needed."""
     from streams.comments.classify import Classifier
 
-    return Classifier(settings.comment_languages, threads=settings.comment_threads,
-                      extra_themes=settings.comment_themes,
-                      engine=settings.comment_engine)
+    return Classifier.from_settings(settings)
 
 
 def cmd_classify(source: str, as_json: bool, settings: Settings) -> int:

@@ -13,7 +13,6 @@ from streams.config import Settings
 from streams.console import say
 from streams.core.units import parse_duration
 from streams.kafka import admin
-from streams.kafka.security import KafkaSecurity
 from streams.warehouse import connect
 from streams.warehouse.migrate import ensure_schema
 
@@ -22,9 +21,8 @@ from streams.warehouse.migrate import ensure_schema
 def pipeline_ready(settings: Settings, *, start_local: bool) -> Iterator[Settings]:
     """Kafka reachable with topics, ClickHouse migrated: the settings to run with."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    with admin.bootstrap_for(settings.kafka_bootstrap, settings.data_dir,
-                             KafkaSecurity.of(settings), start_local=start_local) as bootstrap:
-        created = admin.create_topics(bootstrap, settings.partitions, KafkaSecurity.of(settings))
+    with admin.kafka_for(settings, start_local=start_local) as (bootstrap, security):
+        created = admin.create_topics(bootstrap, settings.partitions, security)
         if created:
             say(f"created topics {', '.join(created)} ({settings.partitions} partitions)")
         say(ensure_schema(connect(settings.warehouse_url), settings.clickhouse_cluster,

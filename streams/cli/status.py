@@ -21,7 +21,6 @@ from streams.config import Settings
 from streams.core.units import format_time
 from streams.kafka import admin
 from streams.kafka.lag import INGEST, consumer_groups, group_lags
-from streams.kafka.security import KafkaSecurity
 from streams.queries import status as warehouse_status
 from streams.warehouse import connect, one_line
 
@@ -65,9 +64,7 @@ def gather(settings: Settings) -> Report:
             warehouse.close()
 
     def kafka() -> str:
-        security = KafkaSecurity.of(settings)
-        with admin.bootstrap_for(settings.kafka_bootstrap, settings.data_dir, security,
-                                 start_local=False) as bootstrap:
+        with admin.kafka_for(settings) as (bootstrap, security):
             groups = consumer_groups(settings.app_id, enrich=settings.comment_enrich)
             lags = group_lags(bootstrap, groups, security)
         report["consumer_groups"] = [lag.as_dict() for lag in lags]

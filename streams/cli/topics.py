@@ -7,13 +7,11 @@ import argparse
 
 from streams.config import Settings
 from streams.kafka import admin
-from streams.kafka.security import KafkaSecurity
 
 
 def cmd_topics(args: argparse.Namespace, settings: Settings) -> int:
-    with admin.bootstrap_for(settings.kafka_bootstrap, settings.data_dir,
-                             KafkaSecurity.of(settings), start_local=False) as bootstrap:
-        created = admin.create_topics(bootstrap, settings.partitions, KafkaSecurity.of(settings))
+    with admin.kafka_for(settings) as (bootstrap, security):
+        created = admin.create_topics(bootstrap, settings.partitions, security)
     print(f"created: {', '.join(created)}" if created else "all topics exist")
     return 0
 

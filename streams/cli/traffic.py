@@ -14,15 +14,12 @@ from streams.config import Settings
 from streams.console import say
 from streams.core.units import parse_duration, parse_time
 from streams.kafka import admin
-from streams.kafka.security import KafkaSecurity
 
 
 def cmd_produce(args: argparse.Namespace, settings: Settings) -> int:
     from streams.kafka.produce import produce_lines
 
-    security = KafkaSecurity.of(settings)
-    with admin.bootstrap_for(settings.kafka_bootstrap, settings.data_dir, security,
-                             start_local=False) as bootstrap:
+    with admin.kafka_for(settings) as (bootstrap, security):
         if args.file == "-":
             report = produce_lines(bootstrap, security, sys.stdin.buffer, args.topic)
         else:
@@ -70,12 +67,11 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
                 count += 1
         say(f"wrote {count} events")
         return 0
-    with admin.bootstrap_for(settings.kafka_bootstrap, settings.data_dir,
-                             KafkaSecurity.of(settings), start_local=False) as bootstrap:
+    with admin.kafka_for(settings) as (bootstrap, security):
         mode = "live" if live else "backfill"
         say(f"generating {args.scenario} traffic ({mode}): ~{args.rate:g} events/s for "
             f"{args.duration:g}s of event time to {bootstrap}")
-        report = asyncio.run(send_stream(bootstrap, KafkaSecurity.of(settings),
+        report = asyncio.run(send_stream(bootstrap, security,
                                          paced(events, 1.0 if live else None), Report()))
     say(report.summary())
     return 0

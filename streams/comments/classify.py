@@ -28,7 +28,7 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Final
+from typing import Final, Protocol
 
 import numpy as np
 
@@ -36,21 +36,20 @@ from streams.comments.encoder import Encoder
 from streams.comments.heads import HEADS_FILE, Heads, load_heads, read_emotions
 from streams.comments.labels import LANGUAGES, UNKNOWN_LANGUAGE, Insight
 from streams.comments.language import LanguageGuesser
-from streams.comments.pii import PLACEHOLDER
+from streams.comments.lexical import PLACEHOLDERS, has_letter
 
 CACHE_SIZE: Final = 20_000
 """Insights remembered by (text, locale): a few MB, and a hit costs no encoder time."""
 ENCODER_TAG: Final = "e5s-q4"
 UNKNOWN_SURE: Final = 0.8
 """Probability of a positive or negative label that stands for a comment in no known language."""
-_PLACEHOLDERS: Final = re.compile("|".join(map(re.escape, PLACEHOLDER.values())))
 
 
 def readable(text: str) -> bool:
     """Whether anything is left to read once masked personal data is set aside: a letter or
     a pictograph (emoji, star); digits and punctuation alone say nothing."""
-    return any(unicodedata.category(char)[0] == "L" or unicodedata.category(char) == "So"
-               for char in _PLACEHOLDERS.sub(" ", text))
+    return has_letter(text) or any(unicodedata.category(char) == "So"
+                                   for char in PLACEHOLDERS.sub(" ", text))
 
 
 def model_version(path: Path = HEADS_FILE) -> str:
@@ -62,6 +61,20 @@ def keyword_themes(spec: Mapping[str, Sequence[str]]) -> dict[str, re.Pattern[st
     """Configured themes as word-prefix patterns: ``{"sizing": ["size", "taille"]}``."""
     return {name: re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, words)) + ")",
                              re.IGNORECASE) for name, words in spec.items() if words}
+
+
+class CommentSettings(Protocol):
+    """The part of ``streams.config.Settings`` a classifier is made from (named here, not
+    imported: the config imports this package)."""
+
+    @property
+    def comment_languages(self) -> Sequence[str]: ...
+    @property
+    def comment_threads(self) -> int: ...
+    @property
+    def comment_themes(self) -> Mapping[str, Sequence[str]]: ...
+    @property
+    def comment_engine(self) -> str: ...
 
 
 class Classifier:
@@ -76,6 +89,12 @@ class Classifier:
         self._cache: OrderedDict[tuple[str, str | None], Insight] = OrderedDict()
         self.encoded = 0
         """Comments that went through the encoder (cache misses), for metrics."""
+
+    @classmethod
+    def from_settings(cls, settings: CommentSettings) -> Classifier:
+        """The classifier the CX_COMMENT_* settings describe, as the worker runs it."""
+        return cls(settings.comment_languages, threads=settings.comment_threads,
+                   extra_themes=settings.comment_themes, engine=settings.comment_engine)
 
     @cached_property
     def heads(self) -> Heads:

@@ -19,7 +19,7 @@ from typing import Any, Final
 import numpy as np
 
 from streams.comments.labels import EMOTIONS_BY_SENTIMENT
-from streams.comments.lexical import SparseRows
+from streams.comments.lexical import SparseRows, has_letter
 
 HEADS_FILE: Final = Path(__file__).with_name("model") / "heads.json"
 QUANTISED_ROWS: Final = 4096
@@ -101,8 +101,7 @@ class Heads:
         with its words' where there is a lexical head and the comment has a letter (the
         encoder alone reads emoji: few were in the lexical heads' training)."""
         words = None
-        worded = np.array([any(char.isalpha() for char in text) for text in texts],
-                          dtype=bool).reshape(-1, 1)
+        worded = np.array([has_letter(text) for text in texts], dtype=bool).reshape(-1, 1)
         out = []
         for name, head in (("sentiment", self.sentiment), ("emotion", self.emotion),
                            ("themes", self.themes)):

@@ -18,6 +18,8 @@ from typing import Final
 
 import numpy as np
 
+from streams.comments.pii import PLACEHOLDER
+
 BUCKETS: Final = 1 << 14
 GRAMS: Final = (2, 5)
 """Character n-gram lengths (inclusive) taken inside each word, with its boundaries."""
@@ -25,6 +27,13 @@ _TOKENS: Final = re.compile(r"\w+|[^\w\s]")
 _ARABIC_MARKS: Final = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
 _ARABIC_LETTERS: Final = str.maketrans("أإآٱىة", "اااايه")
 _REPEATS: Final = re.compile(r"(.)\1{2,}")
+PLACEHOLDERS: Final = re.compile("|".join(map(re.escape, PLACEHOLDER.values())))
+"""The masker's placeholders (``[phone]``): their letters are ours, not the customer's."""
+
+
+def has_letter(text: str) -> bool:
+    """Whether the customer wrote a letter: one outside the masking placeholders."""
+    return any(unicodedata.category(char)[0] == "L" for char in PLACEHOLDERS.sub(" ", text))
 
 
 def normalise(text: str) -> str:

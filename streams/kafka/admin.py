@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from streams.config import Settings
 from streams.kafka import ALL_TOPICS, KafkaError, KafkaUnavailable, broker
 from streams.kafka.security import PLAINTEXT, KafkaSecurity, client_failure, quiet_clients
 from streams.ports import wait_for_port
@@ -86,6 +87,17 @@ def bootstrap_for(bootstrap: str | None, data_dir: Path, security: KafkaSecurity
             f"{data_dir} (start one with 'cxpulse worker' or 'cxpulse demo')")
     with broker.local_broker(Path(data_dir)) as address:  # reuses a running one
         yield address
+
+
+@contextlib.contextmanager
+def kafka_for(settings: Settings, *,
+              start_local: bool = False) -> Iterator[tuple[str, KafkaSecurity]]:
+    """The Kafka the settings name (see ``bootstrap_for``) and the security to speak to it
+    with, read from the settings once for every client the command opens."""
+    security = KafkaSecurity.of(settings)
+    with bootstrap_for(settings.kafka_bootstrap, settings.data_dir, security,
+                       start_local=start_local) as bootstrap:
+        yield bootstrap, security
 
 
 def create_topics(bootstrap: str, partitions: int, security: KafkaSecurity) -> list[str]:

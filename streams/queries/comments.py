@@ -69,8 +69,6 @@ def store_insights(warehouse: Warehouse, enriched: list[Enriched], model_version
 def store_enrichment(warehouse: Warehouse, enrichment: Enrichment, model_version: str) -> int:
     """Insights, then their comment facts' minutes, in the order the worker's sink writes
     and settles them (for offline loads); returns the minutes rewritten."""
-    if not enrichment.enriched:
-        return 0
     return rewrite_minutes(warehouse, store_insights(warehouse, enrichment.enriched,
                                                      model_version))
 

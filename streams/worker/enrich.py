@@ -170,10 +170,7 @@ class EnrichService(IngestService):
     def __init__(self, settings: Settings, validator: Validator, masker: Masker | None, *,
                  wait: Callable[[], bool] | None = None, **kwargs: object) -> None:
         """``wait``: whether to hold the next batch back (``CommentSink.write``)."""
-        classifier = Classifier(settings.comment_languages, threads=settings.comment_threads,
-                                extra_themes=settings.comment_themes,
-                                engine=settings.comment_engine)
-        self.enricher = Enricher(validator, classifier, masker)
+        self.enricher = Enricher(validator, Classifier.from_settings(settings), masker)
         self.backlog = Backlog()
         self.sink = CommentSink(self.enricher, settings.warehouse_url, model_thread(), wait)
         # Batches of at most CX_COMMENT_BATCH messages, cut after at most a second.

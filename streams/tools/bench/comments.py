@@ -167,9 +167,7 @@ def ceiling(languages: tuple[str, ...], threads: int, sizes: tuple[int, ...],
 def measure_model(settings: Settings) -> dict[str, Any]:
     """Load a worker's classifier here, then the ceiling grid in fresh processes."""
     results: dict[str, Any] = {"rss_start_mb": round(rss_mb(), 1)}
-    classifier = Classifier(settings.comment_languages, threads=settings.comment_threads,
-                            extra_themes=settings.comment_themes,
-                            engine=settings.comment_engine)
+    classifier = Classifier.from_settings(settings)
     started = time.perf_counter()
     classifier.warm()
     results["load_s"] = round(time.perf_counter() - started, 2)

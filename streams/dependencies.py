@@ -25,7 +25,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final
-from urllib.parse import urlsplit
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from streams.config import Settings
 from streams.console import say
@@ -40,6 +41,7 @@ from streams.core.outages import (
 from streams.kafka import KafkaError, KafkaUnavailable
 from streams.kafka.security import KafkaSecurity
 from streams.warehouse import WarehouseError, WarehouseUnavailable, connect
+from streams.warehouse.native import address_of
 
 log = logging.getLogger(__name__)
 
@@ -78,30 +80,28 @@ def dependencies(settings: Settings, bootstrap: str | None = None,
                                 _kafka_probe(bootstrap, KafkaSecurity.of(settings))))
     url = warehouse_url or settings.warehouse_url
     if not url.startswith("chdb:"):
-        parts = urlsplit(url)
-        port = parts.port or (9440 if parts.scheme == "clickhouses" else 9000)
-        address = f"{parts.scheme}://{parts.hostname}:{port}{parts.path}"  # no password
-        found.append(Dependency("clickhouse", "ClickHouse", address, "CX_CLICKHOUSE_URL",
+        found.append(Dependency("clickhouse", "ClickHouse", address_of(url), "CX_CLICKHOUSE_URL",
                                 _clickhouse_probe(url)))
     return found
 
 
 def _kafka_probe(bootstrap: str, security: KafkaSecurity) -> Callable[[], None]:
-    from streams.kafka.admin import check_login, check_reachable
+    from streams.kafka.admin import check_reachable, login, login_failure
 
     def probe() -> None:
         try:
             check_reachable(bootstrap, security, timeout=1.0)
         except KafkaUnavailable:
             raise KafkaUnavailable("nothing answers on its port") from None
-        try:
-            check_login(bootstrap, security, timeout=3.0)
-        except KafkaUnavailable as error:
-            if "closed the connection" not in str(error):
-                raise
+        try:  # not check_login: its quieting of aiokafka's loggers would hide the service's
+            asyncio.run(login(bootstrap, security, timeout=3.0))
+        except Exception as error:
+            failure = login_failure(bootstrap, security, error)
+            _, closed, hint = str(failure).partition("closed the connection: ")
+            if not isinstance(failure, KafkaUnavailable) or not closed:
+                raise failure from None
             raise KafkaUnavailable(  # said for start-up and outages alike
-                "it closed the connection (down, restarting or cut off? a TLS or SASL "
-                "listener needs CX_KAFKA_SECURITY_PROTOCOL)") from None
+                f"it closed the connection (down, restarting or cut off?): {hint}") from None
 
     return probe
 
@@ -112,9 +112,8 @@ def _clickhouse_probe(url: str) -> Callable[[], None]:
         try:
             warehouse.query("SELECT 1")
         except WarehouseUnavailable as error:  # "ClickHouse at <where>: ...": said already
-            text = str(error)
-            raise WarehouseUnavailable(text.split(": ", 1)[-1] if text.startswith(
-                "ClickHouse at ") else text) from None
+            raise WarehouseUnavailable(str(error).removeprefix(
+                f"ClickHouse at {address_of(url)}: ")) from None
         finally:
             warehouse.close()
 
@@ -218,6 +217,22 @@ class NotReady:
 
 Record = Callable[[str, bool, float], None]
 """(dependency, up, seconds down since the last call): the service's metrics."""
+
+
+def dependency_metrics(registry: CollectorRegistry) -> Record:
+    """The dependency metrics in ``registry`` (the worker's global one, or a collector's own),
+    and how a ``Watch`` records a probe in them."""
+    up = Gauge("cx_dependency_up", "1 while the dependency (kafka, clickhouse) answers this "
+               "process's probes, 0 while it is down", ["dependency"], registry=registry)
+    down_seconds = Counter("cx_dependency_down_seconds", "Seconds the dependency (kafka, "
+                           "clickhouse) was down, as this process's probes saw it",
+                           ["dependency"], registry=registry)
+
+    def record(name: str, is_up: bool, seconds: float) -> None:
+        up.labels(name).set(1 if is_up else 0)
+        down_seconds.labels(name).inc(seconds)
+
+    return record
 
 
 class Watch:

@@ -31,7 +31,7 @@ from streams.core.contract import DEADLETTER_TOPIC, Validator
 from streams.core.intake import IntakeError, admit, decode_body
 from streams.core.keys import ApiKey, presented_key
 from streams.core.limits import FailureLimiter, TokenBuckets
-from streams.dependencies import Watch, dependencies
+from streams.dependencies import Watch, about, dependencies
 from streams.kafka.produce import producer, send_all
 from streams.kafka.security import KafkaSecurity
 from streams.queries.keys import list_keys
@@ -157,7 +157,8 @@ class Collector:
             self._logged_kafka = now
             log.warning("Kafka at %s did not acknowledge a request (answered 503): %s",
                         self.bootstrap, type(failure).__name__ + (f": {failure}" if str(failure)
-                                                                  else ""))
+                                                                  else ""),
+                        extra=about("kafka", "collect requests"))
 
 
 STATE: Final = web.AppKey("collector", Collector)

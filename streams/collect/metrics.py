@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from streams.dependencies import dependency_metrics
+
 ACK_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -37,15 +39,5 @@ class CollectorMetrics:
                                         "waiting for ClickHouse", registry=r)
         self.pii_masked = Counter("cx_collect_pii_masked", "Personal data masked in dead "
                                   "letters, by kind", ["kind"], registry=r)
-        self.dependency_up = Gauge("cx_dependency_up", "1 while the dependency (kafka, "
-                                   "clickhouse) answers this process's probes, 0 while it is "
-                                   "down", ["dependency"], registry=r)
-        self.dependency_down_seconds = Counter("cx_dependency_down_seconds", "Seconds the "
-                                               "dependency (kafka, clickhouse) was down, as "
-                                               "this process's probes saw it", ["dependency"],
-                                               registry=r)
-
-    def record_dependency(self, name: str, up: bool, down_seconds: float) -> None:
+        self.record_dependency = dependency_metrics(r)
         """One probe of a dependency (``streams.dependencies.Watch``)."""
-        self.dependency_up.labels(name).set(1 if up else 0)
-        self.dependency_down_seconds.labels(name).inc(down_seconds)

@@ -29,6 +29,32 @@ def check_reachable(bootstrap: str, security: KafkaSecurity = PLAINTEXT,
     raise KafkaUnavailable(f"cannot reach Kafka at {bootstrap} (CX_KAFKA_BOOTSTRAP)")
 
 
+async def login(bootstrap: str, security: KafkaSecurity, timeout: float) -> None:
+    """Fetch metadata once with the configured security: no retry, and the client libraries'
+    loggers left as they are (the dependency probe runs it every few seconds, beside the
+    service's own clients); ``login_failure`` says what a failure means."""
+    from aiokafka import AIOKafkaClient
+
+    client = AIOKafkaClient(bootstrap_servers=bootstrap, client_id="cxpulse-check",
+                            request_timeout_ms=int(timeout * 1000), **security.aiokafka())
+    try:
+        await asyncio.wait_for(client.bootstrap(), timeout)
+    finally:
+        await client.close()
+
+
+def login_failure(bootstrap: str, security: KafkaSecurity, error: Exception) -> KafkaError:
+    """``login``'s failure as one line; ``KafkaUnavailable`` when the broker closed the
+    connection or did not answer in time (worth retrying), not when it refused the login."""
+    from aiokafka.errors import KafkaConnectionError
+
+    failure = client_failure(bootstrap, security, error)
+    if isinstance(error, KafkaConnectionError | TimeoutError) \
+            and "refused SASL" not in str(failure):
+        return KafkaUnavailable(str(failure))
+    return failure
+
+
 def check_login(bootstrap: str, security: KafkaSecurity, wait: float = 0.0,
                 timeout: float = 5.0) -> None:
     """Fetch metadata once with the configured security, so a refused login or a plaintext
@@ -38,31 +64,16 @@ def check_login(bootstrap: str, security: KafkaSecurity, wait: float = 0.0,
     (or briefly cut off): services pass ``wait`` to retry that for a while; a refused
     login fails at once.
     """
-    from aiokafka import AIOKafkaClient
-    from aiokafka.errors import KafkaConnectionError
-
-    async def login() -> None:
-        client = AIOKafkaClient(bootstrap_servers=bootstrap, client_id="cxpulse-check",
-                                request_timeout_ms=int(timeout * 1000), **security.aiokafka())
-        try:
-            await asyncio.wait_for(client.bootstrap(), timeout)
-        finally:
-            await client.close()
-
     deadline = time.monotonic() + wait
     while True:
         try:
             with quiet_clients():
-                asyncio.run(login())
+                asyncio.run(login(bootstrap, security, timeout))
             return
         except Exception as error:
-            failure = client_failure(bootstrap, security, error)
-            retry = isinstance(error, KafkaConnectionError | TimeoutError) and "refused SASL" \
-                not in str(failure)
-            if not retry:
+            failure = login_failure(bootstrap, security, error)
+            if not isinstance(failure, KafkaUnavailable) or time.monotonic() >= deadline:
                 raise failure from None
-            if time.monotonic() >= deadline:
-                raise KafkaUnavailable(str(failure)) from None
         time.sleep(0.5)
 
 

@@ -39,15 +39,19 @@ def _hint(text: str) -> str:
     return ""
 
 
+def address_of(url: str) -> str:
+    """Where a ``clickhouse(s)://`` URL points, never with its password: it names the server
+    in every message and page."""
+    parts = urlsplit(url)
+    port = parts.port or (9440 if parts.scheme == "clickhouses" else 9000)
+    return f"{parts.scheme}://{parts.hostname or 'localhost'}:{port}/{database_of(url)}"
+
+
 class NativeWarehouse:
     def __init__(self, url: str) -> None:
         parts = urlsplit(url)
         self.database = database_of(url)
-        host = parts.hostname or "localhost"
-        secure = parts.scheme == "clickhouses"
-        # Never the password: this names the server in every message and page.
-        self._where = f"{parts.scheme}://{host}:{parts.port or (9440 if secure else 9000)}/" \
-                      f"{self.database}"
+        self._where = address_of(url)
         query = parse_qs(parts.query)
         if query.get("verify", ["true"])[0].lower() in ("0", "false", "no", "off"):
             raise WarehouseError(f"ClickHouse at {self._where}: verify=false is refused; give "
@@ -78,7 +82,8 @@ class NativeWarehouse:
             with self._lock:
                 return fn()
         except _ERRORS as error:
-            text, hint = one_line(error), _hint(one_line(error))
+            text = one_line(error)
+            hint = _hint(text)
             kind = WarehouseUnavailable if isinstance(error, _UNAVAILABLE) and not hint \
                 else WarehouseError
             raise kind(f"ClickHouse at {self._where}: {type(error).__name__}: {text}{hint}"

@@ -28,6 +28,7 @@ from streams.config import Settings
 from streams.core import reads
 from streams.core.keys import ApiKey, presented_key
 from streams.core.limits import FailureLimiter
+from streams.dependencies import about
 from streams.queries.alerting import alert_rows, history
 from streams.queries.cases import unmet_cases
 from streams.queries.comments import recent_comments
@@ -228,7 +229,8 @@ class ReadApi:
         now = time.monotonic()
         if now - self._logged_warehouse > LOG_EVERY:
             self._logged_warehouse = now
-            log.warning("read API answered 503: %s", one_line(error))
+            log.warning("read API answered 503: %s", one_line(error),
+                        extra=about("clickhouse", "read API"))
 
 
 def add_api(app: faust.App, settings: Settings, reader: LazyWarehouse,

@@ -9,9 +9,10 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 
 from streams.core.rows import DEADLETTER_TABLE, Batch, as_dict
+from streams.dependencies import dependency_metrics
 
 EVENTS = Counter("cx_events", "Messages consumed, by source topic and outcome (accepted|rejected)",
                  ["topic", "outcome"])
@@ -74,17 +75,8 @@ ENRICH_LAG_SECONDS = Gauge(
     "insight of (0: caught up)")
 ENRICH_PARTITIONS = Gauge("cx_enrich_assigned_partitions",
                           "cx.feedback partitions this worker enriches after the last rebalance")
-DEPENDENCY_UP = Gauge("cx_dependency_up", "1 while the dependency (kafka, clickhouse) answers "
-                      "this process's probes, 0 while it is down", ["dependency"])
-DEPENDENCY_DOWN_SECONDS = Counter("cx_dependency_down_seconds",
-                                  "Seconds the dependency (kafka, clickhouse) was down, as this "
-                                  "process's probes saw it", ["dependency"])
-
-
-def record_dependency(name: str, up: bool, down_seconds: float) -> None:
-    """One probe of a dependency (``streams.dependencies.Watch``)."""
-    DEPENDENCY_UP.labels(name).set(1 if up else 0)
-    DEPENDENCY_DOWN_SECONDS.labels(name).inc(down_seconds)
+record_dependency = dependency_metrics(REGISTRY)
+"""One probe of a dependency (``streams.dependencies.Watch``)."""
 
 
 def keep_lag(assigned: set[tuple[str, int]]) -> None:

@@ -44,12 +44,12 @@ async def retry(what: str, step: Callable[[], Awaitable[None]]) -> None:
     known down the outage's own lines count it instead (``streams.dependencies``).
     """
     attempt = 0
-    extra: dict[str, Any] | None = None
+    extra: dict[str, Any] | None
     while True:
         try:
             await step()
             if attempt:
-                log.warning("%s succeeded after %d retries", what, attempt, extra=extra)
+                log.warning("%s succeeded after %d retries", what, attempt)  # no extra: not folded
             return
         except (TimeoutError, WarehouseError, OSError, KafkaError) as error:
             reason = str(error)

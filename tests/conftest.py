@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, settings
 
 from streams.kafka import broker
 from streams.ports import free_port
+from streams.tools.proxy import TcpProxy
 from streams.warehouse import Warehouse, connect
 from streams.warehouse.local import ClickHouseServer
-from tests.support.proxy import TcpProxy
 from tests.support.services import (
     Alertmanager,
     Collector,

@@ -211,6 +211,18 @@ MINUTE_COLUMNS = ("tenant", "channel", "touchpoint", "minute", *STAT_COLUMNS, "v
                   "computed_at")
 
 
+def _minute_sums_sql(warehouse: Warehouse, minute: str, values: str) -> str:
+    """``SELECT`` of the absolute sums of the stored facts (FINAL) for the scope-minutes in
+    the IN list ``values``, in ``MINUTE_COLUMNS`` order (``minute``: how the minute is
+    selected), versioned by the count of facts plus the sum of their versions: one query
+    for ``recompute`` to read and ``write_minutes`` to insert, so they cannot drift."""
+    return (f"SELECT tenant, channel, touchpoint, {minute}, {STAT_SUMS}, "
+            f"count() + sum(version) AS versions, now() AS computed_at "
+            f"FROM {warehouse.database}.score_facts FINAL "
+            f"WHERE (tenant, channel, touchpoint, minute) IN {values} "
+            "GROUP BY tenant, channel, touchpoint, minute")
+
+
 def recompute(warehouse: Warehouse, keys: list[MinuteKey]) -> list[tuple[Any, ...]]:
     """Absolute sums of the stored facts for these scope-minutes (``MINUTE_COLUMNS``),
     versioned by the count of facts plus the sum of their versions: a new fact, a met
@@ -221,12 +233,8 @@ def recompute(warehouse: Warehouse, keys: list[MinuteKey]) -> list[tuple[Any, ..
     # Minutes as 'YYYY-MM-DD hh:mm:ss' literals so the IN matches the primary key itself
     # (a function of `minute` there would make ClickHouse scan the whole table).
     literal_keys = [(*scope, _utc(minute)) for *scope, minute in keys]
-    for row in query_in(warehouse, literal_keys, lambda values: (
-            f"SELECT tenant, channel, touchpoint, toUnixTimestamp(minute) AS minute_s, "
-            f"{STAT_SUMS}, count() + sum(version) AS versions "
-            f"FROM {warehouse.database}.score_facts FINAL "
-            f"WHERE (tenant, channel, touchpoint, minute) IN {values} "
-            "GROUP BY tenant, channel, touchpoint, minute")):
+    for row in query_in(warehouse, literal_keys, lambda values: _minute_sums_sql(
+            warehouse, "toUnixTimestamp(minute) AS minute_s", values)):
         stats = stats_of_sums(row)
         rows.append((row["tenant"], row["channel"], row["touchpoint"], int(row["minute_s"]),
                      *stats.as_dict().values(), int(row["versions"]), now))
@@ -264,13 +272,12 @@ def rollup_sql(warehouse: Warehouse, rollup: tuple[str, str, str, str, int], low
     computes and writes them: no rows cross the wire."""
     table, bucket_column, source, column, size_s = rollup
     bucket = f"toDateTime(intDiv(toUnixTimestamp({column}), {size_s}) * {size_s})"
-    sums = ", ".join(f"sum({name})" for name in STAT_COLUMNS)
     only = "" if buckets is None else (
         f" AND (tenant, channel, touchpoint, {bucket}) IN "
         f"{in_list([(*scope, _utc(start)) for *scope, start in buckets])}")
     return (f"INSERT INTO {warehouse.database}.{table} "
             f"{column_list(rollup_columns(bucket_column))} "
-            f"SELECT tenant, channel, touchpoint, {bucket} AS bucket, {sums}, sum(version), "
+            f"SELECT tenant, channel, touchpoint, {bucket} AS bucket, {STAT_SUMS}, sum(version), "
             f"now() FROM {warehouse.database}.{source} FINAL "
             f"WHERE {column} >= toDateTime({low_s}) AND {column} < toDateTime({high_s}){only} "
             "GROUP BY tenant, channel, touchpoint, bucket")
@@ -294,14 +301,10 @@ def rewrite_rollups(warehouse: Warehouse, keys: set[MinuteKey]) -> None:
 def write_minutes(warehouse: Warehouse, keys: set[MinuteKey]) -> None:
     """Recompute these scope-minutes from the stored facts and write them, in ClickHouse
     (``INSERT … SELECT``, as ``recompute`` reads them): no rows cross the wire."""
-    sums = ", ".join(f"sum({name})" for name in STAT_COLUMNS)
     for chunk in _chunks([(*scope, _utc(minute)) for *scope, minute in sorted(keys)]):
         warehouse.execute(
             f"INSERT INTO {warehouse.database}.score_minutes {column_list(MINUTE_COLUMNS)} "
-            f"SELECT tenant, channel, touchpoint, minute, {sums}, count() + sum(version), "
-            f"now() FROM {warehouse.database}.score_facts FINAL "
-            f"WHERE (tenant, channel, touchpoint, minute) IN {in_list(chunk)} "
-            "GROUP BY tenant, channel, touchpoint, minute")
+            + _minute_sums_sql(warehouse, "minute", in_list(chunk)))
 
 
 def rewrite_minutes(warehouse: Warehouse, keys: set[MinuteKey]) -> int:

@@ -10,6 +10,7 @@ from streams.core.buckets import DAY_S
 from streams.core.stats import STAT_COLUMNS
 from streams.queries.scoring import MINUTE_COLUMNS, ROLLUPS, rollup_sql
 from streams.warehouse import Warehouse
+from streams.warehouse.sql import column_list
 
 MINUTE_VALUES = {"interactions": "10 + rand(1) % 20", "failures": "rand(2) % 2",
                  "nps_n": "3", "nps_promoters": "rand(3) % 2", "nps_detractors": "rand(4) % 2",
@@ -30,7 +31,7 @@ def fill_minutes(warehouse: Warehouse, first_s: int, last_s: int, *,
     stats = ", ".join(MINUTE_VALUES.get(column, "0") for column in STAT_COLUMNS)
     scope = "number % " + str(count)
     warehouse.execute(
-        f"INSERT INTO {warehouse.database}.score_minutes ({', '.join(MINUTE_COLUMNS)}) SELECT "
+        f"INSERT INTO {warehouse.database}.score_minutes {column_list(MINUTE_COLUMNS)} SELECT "
         f"concat('tenant', toString(intDiv({scope}, {channels * touchpoints}))), "
         f"concat('channel', toString(intDiv({scope}, {touchpoints}) % {channels})), "
         f"concat('touchpoint', toString({scope} % {touchpoints})), "

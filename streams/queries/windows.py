@@ -144,12 +144,11 @@ def window_scores(warehouse: Warehouse, *, end_ms: int, window_ms: int, deadline
 def daily_totals(warehouse: Warehouse, table: str, column: str, start_s: int,
                  end_s: int) -> list[dict[str, Any]]:
     """Every statistic summed per UTC day over all scopes in [start, end): ``d`` (days since
-    the epoch) and ``t_<statistic>``, from ``score_minutes``, ``score_hours`` or
-    ``score_days`` (``column``: its bucket), so a trend can be read from any grain and the
-    grains compared."""
-    sums = ", ".join(f"sum({c}) AS t_{c}" for c in STAT_COLUMNS)
+    the epoch) and ``total_<statistic>`` (``STAT_SUMS``), from ``score_minutes``,
+    ``score_hours`` or ``score_days`` (``column``: its bucket), so a trend can be read from
+    any grain and the grains compared."""
     return warehouse.query(
-        f"SELECT intDiv(toUnixTimestamp({column}), 86400) AS d, {sums} "
+        f"SELECT intDiv(toUnixTimestamp({column}), 86400) AS d, {STAT_SUMS} "
         f"FROM {warehouse.database}.{table} FINAL "
         f"WHERE {column} >= toDateTime({start_s}) AND {column} < toDateTime({end_s}) "
         "GROUP BY d ORDER BY d")

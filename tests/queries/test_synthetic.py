@@ -36,7 +36,7 @@ def test_minutes_fill_every_scope_on_its_stride_and_roll_up_exactly(warehouse: W
 
         build_rollups(own, first_s, END_S)
         minutes = daily_totals(own, "score_minutes", "minute", first_s, END_S)
-        assert len(minutes) == 3 and all(int(day["t_interactions"]) > 0 for day in minutes)
+        assert len(minutes) == 3 and all(int(day["total_interactions"]) > 0 for day in minutes)
         assert daily_totals(own, "score_hours", "hour", first_s, END_S) == minutes
         assert daily_totals(own, "score_days", "day", first_s, END_S) == minutes
         assert daily_totals(own, "score_days", "day", first_s + DAY_S, END_S) == minutes[1:]

@@ -9,9 +9,9 @@ import time
 
 import pytest
 
+from streams.tools.proxy import TcpProxy
 from streams.warehouse import connect
 from tests.support.events import record, valid_events
-from tests.support.proxy import TcpProxy
 from tests.support.services import CXPULSE, produce, table_count, wait_until, worker_env
 from tests.worker.test_app import expected_counts
 

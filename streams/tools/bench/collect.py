@@ -48,6 +48,7 @@ from streams.tools.bench import server_base
 from streams.tools.bench.workers import (
     bucket_delta,
     bucket_quantile,
+    cpu_s,
     histogram_buckets,
     metric_lines,
     warehouse_for,
@@ -145,12 +146,6 @@ def load(work: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(work)
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         return runner.run(work)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (/proc/PID/stat, in clock ticks)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def closed_loop(url: str, key: str, payloads: list[bytes], connections: int,
@@ -314,13 +309,13 @@ def measure(stack: Stack, plan: Plan) -> dict[str, Any]:
         warm = load(closed_loop(url, key, payloads[kind], connections,
                                        plan.warmup_seconds))
         accepted += warm.accepted
-        cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        cpu = {name: cpu_s(pid) for name, pid in pids.items()}
         acks = ack_buckets(stack.port)
         begun = time.perf_counter()
         tally = load(closed_loop(url, key, payloads[kind], connections,
                                         plan.capacity_seconds))
         wall = time.perf_counter() - begun
-        used = {name: cpu_seconds(pid) - cpu[name] for name, pid in pids.items()}
+        used = {name: cpu_s(pid) - cpu[name] for name, pid in pids.items()}
         accepted += tally.accepted
         done = tally.summary(wall) | ack_quantiles(acks, ack_buckets(stack.port)) | {
             "cores": {name: round(seconds / wall, 2) for name, seconds in used.items()},

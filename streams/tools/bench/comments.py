@@ -52,7 +52,7 @@ from streams.kafka.produce import Report, aiter_of, record_of, send_stream
 from streams.kafka.security import PLAINTEXT
 from streams.tools.bench import server_base
 from streams.tools.bench.stages import masking_cost
-from streams.tools.bench.workers import Workers, latency, warehouse_for
+from streams.tools.bench.workers import Workers, cpu_s, latency, warehouse_for
 from streams.tools.generate import TrafficSpec, generate
 
 BATCHES = (1, 8, 32)
@@ -76,12 +76,6 @@ TARGET_INGEST_SHARE = 0.8
 def rss_mb() -> float:
     """Peak resident memory of this process so far (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time a process has used so far (user and system, all threads)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def corpus_texts() -> list[tuple[str, str | None]]:
@@ -264,12 +258,12 @@ def measure_worker(settings: Settings, base: str, work: Path) -> dict[str, Any]:
             say(f"  ingest of a worker with enrichment on (its model waits while the ingest "
                 f"is behind): {out['ingest_enriching']}")
             encoded, started, lag = busy.counter("cx_comments_encoded_total"), time.time(), []
-            cpu = cpu_seconds(busy.processes[0].pid)
+            cpu = cpu_s(busy.processes[0].pid)
             while time.time() - started < WINDOW_S:
                 time.sleep(1.0)
                 lag.append(busy.gauge("cx_enrichment_lag_seconds"))
             done = busy.counter("cx_comments_encoded_total") - encoded
-            spent, cpu = time.time() - started, cpu_seconds(busy.processes[0].pid) - cpu
+            spent, cpu = time.time() - started, cpu_s(busy.processes[0].pid) - cpu
             out["unique_comments_per_s"] = round(done / spent, 1)
             out["worker_cores"] = round(cpu / spent, 2)
             out["unique_per_cpu_s"] = round(done / max(cpu, 1e-3), 1)

@@ -29,6 +29,7 @@ from streams.core.buckets import DAY_S, MINUTE_S
 from streams.queries.synthetic import build_rollups, fill_minutes, stored_rows
 from streams.queries.windows import daily_totals, scope_totals
 from streams.tools.bench import server_base
+from streams.tools.bench.stages import DEADLINE_MS
 from streams.warehouse import Warehouse, connect
 from streams.warehouse.migrate import migrate
 
@@ -38,7 +39,6 @@ RUNS = 5
 YEAR_DAYS = 364
 FIRST_DAYS = 91
 END_S = 1_798_761_600  # 2027-01-01T00:00Z
-DEADLINE_MS = Settings().followup_deadline_ms  # CX_FOLLOWUP_HOURS's default
 
 
 def _median_s(read: Callable[[], Any]) -> float:

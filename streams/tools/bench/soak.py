@@ -33,11 +33,14 @@ import orjson
 
 from streams.config import Settings
 from streams.console import say
+from streams.core.rows import DEADLETTER_TABLE, TABLE_OF_TYPE
 from streams.kafka import admin, broker
 from streams.kafka.produce import Record, Report, aiter_of, record_of, send_stream
 from streams.kafka.security import PLAINTEXT
 from streams.ports import free_port
+from streams.queries.landed import landed as landed_so_far
 from streams.queries.verify import differences
+from streams.queries.windows import STAT_SUMS, stats_of_sums
 from streams.tools.bench import stages, workers
 from streams.tools.generate import TrafficSpec, generate
 from streams.tools.generate.pace import paced
@@ -52,8 +55,6 @@ SHARE = 0.5
 CAPACITY_EVENTS = 30_000
 PROGRESS_SECONDS = 60.0
 LATENCY = "cx_score_latency_seconds"
-TABLE_OF_TYPE = {"interaction": "interactions", "feedback": "feedback", "followup": "followups"}
-FEEDBACK_COUNTS = "nps_n + csat5_n + csat10_n + ces_n"
 TARGETS = {"events_lost": 0, "events_duplicated": 0, "verify_differences": 0,
            "unexpected_exits": 0, "rss_growth_pct_per_hour": 10.0,
            "log_lines_per_worker_per_fault": 50}
@@ -330,9 +331,9 @@ class Soak:
     # --- the end ------------------------------------------------------------------------
 
     def landed_rows(self) -> int:
-        db = self.warehouse.database
-        return sum(int(self.warehouse.query(f"SELECT count() AS n FROM {db}.{table}")[0]["n"])
-                   for table in TABLE_OF_TYPE.values())
+        """Raw rows as stored, duplicates not yet merged included: to see progress."""
+        counts = landed_so_far(self.warehouse).counts
+        return sum(counts[table] for table in TABLE_OF_TYPE.values())
 
     def landed(self) -> dict[str, int]:
         """Events per raw table, each once (FINAL: the engine's deduplication applied)."""
@@ -378,17 +379,14 @@ class Soak:
             "drained_s": drained_s, "verified_s": round(self.elapsed() - sent_s - drained_s, 1)}
 
     def scored(self) -> dict[str, int]:
-        row = self.warehouse.query(
-            f"SELECT sum(interactions) AS interactions, sum({FEEDBACK_COUNTS}) AS feedback "
-            f"FROM {self.warehouse.database}.score_minutes FINAL")[0]
-        return {name: int(row[name]) for name in ("interactions", "feedback")}
+        stats = stats_of_sums(self.warehouse.query(
+            f"SELECT {STAT_SUMS} FROM {self.warehouse.database}.score_minutes FINAL")[0])
+        return {"interactions": stats.interactions, "feedback": stats.feedback}
 
     def results(self, load: Load, rate: float, sent_s: float, produced: dict[str, int],
                 found: list[dict[str, Any]]) -> dict[str, Any]:
         landed, scored = self.landed(), self.scored()  # read together: rows may still come
-        db = self.warehouse.database
-        deadletters = int(self.warehouse.query(
-            f"SELECT count() AS n FROM {db}.deadletters")[0]["n"])
+        deadletters = landed_so_far(self.warehouse).counts[DEADLETTER_TABLE]
         warmup = min(600.0, self.plan.duration / 4)  # caches and the model fill up first
         rss = [{"process": name, "pid": pid, **rss_growth(series, warmup)}
                for (name, pid), series in self.rss.items()]

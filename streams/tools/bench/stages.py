@@ -182,13 +182,13 @@ def sink_stages(url: str, records: list[KafkaRecord], now: float,
     machine whose cores run the worker and the server and nothing else."""
     warehouse = connect(url)
     migrate(warehouse)
-    check = validator()
+    check, masks = validator(), masker()
     spent: dict[str, list[float]] = {name: [0.0, 0.0, 0.0] for name in SINK_STAGES}
     for start in range(0, len(records), batch_rows):
         chunk = [Record(topic, 0, start + index, value) for index, (topic, _, value)
                  in enumerate(records[start:start + batch_rows])]
         with _timed(warehouse, spent["validate"]):
-            batch = build_batch(chunk, check, now)
+            batch = build_batch(chunk, check, now, masks)
         with _timed(warehouse, spent["raw_insert"]):
             insert_rows(warehouse, batch)
         with _timed(warehouse, spent["facts"]):

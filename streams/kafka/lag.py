@@ -18,11 +18,13 @@ from streams.kafka import SOURCE_TOPICS
 from streams.kafka.security import PLAINTEXT, KafkaSecurity
 
 INGEST, ENRICH = "ingest", "enrich"
+"""The worker's consumer groups, after ``CX_APP_ID-``: its services join them by these names
+(``worker.ingest``, ``worker.enrich``), and lag reads the same ones."""
 
 
 def consumer_groups(app_id: str, *, enrich: bool = True) -> dict[str, tuple[str, ...]]:
     """The worker's consumer groups (``CX_APP_ID-ingest``, and ``CX_APP_ID-enrich`` unless
-    ``CX_COMMENT_ENRICH`` is off, as ``worker.ingest.IngestService`` names them) and the
+    ``CX_COMMENT_ENRICH`` is off, as the worker's services name them) and the
     topics each consumes."""
     groups = {f"{app_id}-{INGEST}": SOURCE_TOPICS}
     if enrich:

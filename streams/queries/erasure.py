@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,8 +53,9 @@ LAST = ("interactions", "feedback", "followups", "feedback_revisions")
 were the customer's, so an interrupted run can be finished by running it again."""
 AUDIT_COLUMNS = ("id", "erased_at", "tenant", "customer_hash", "salt_id", "operator",
                  "key_id", "counts", "rows_removed")
-CHUNK = 1000
-"""Event ids per mutation: each mutation's text stays far below ``max_query_size``."""
+QUERY_BYTES = 200_000
+"""Literals per ``ALTER TABLE ... DELETE``: below ClickHouse's ``max_query_size`` (256 KiB),
+so a first pass over years of closed cases is a few mutations, not thousands."""
 
 Progress = Callable[[str], None]
 
@@ -73,9 +74,19 @@ def _ids(warehouse: Warehouse, sql: str) -> list[str]:
     return sorted({row["event_id"] for row in warehouse.query(sql)})
 
 
-def _in(column: str, values: list[str]) -> list[str]:
-    return [f"{column} IN {in_list(values[start:start + CHUNK])}"
-            for start in range(0, len(values), CHUNK)]
+def in_chunks(columns: str, values: Sequence[Any]) -> list[str]:
+    """``columns IN (..)`` conditions over ``values`` (ids, or key tuples for ``(a, b)``), one
+    mutation each, each within ``QUERY_BYTES``; none for no values."""
+    chunks: list[list[str]] = [[]]
+    size = 0
+    for value in values:
+        literal = sql_literal(value)
+        if chunks[-1] and size + len(literal) > QUERY_BYTES:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(literal)
+        size += len(literal) + 2
+    return [f"{columns} IN ({', '.join(chunk)})" for chunk in chunks if chunk]
 
 
 def who(tenant: str, customer: str) -> str:
@@ -97,14 +108,14 @@ def find(warehouse: Warehouse, tenant: str, customer: str) -> Found:
              *(COMMENT_FACT_PREFIX + event_id for event_id in by_feedback)]
     found.conditions = {
         "interactions": [who_] if found.interactions else [],
-        "feedback": _in("event_id", by_feedback),
-        "followups": [who_, *_in("feedback_id", by_feedback)],
-        "feedback_revisions": _in("event_id", by_feedback),
-        "comment_insights": _in("event_id", by_feedback),
-        "followup_cases": [who_, *_in("feedback_id", by_feedback)],
-        "notifications": [*_in("event_id", by_feedback), f"match(payload, {pattern})"],
+        "feedback": in_chunks("event_id", by_feedback),
+        "followups": [who_, *in_chunks("feedback_id", by_feedback)],
+        "feedback_revisions": in_chunks("event_id", by_feedback),
+        "comment_insights": in_chunks("event_id", by_feedback),
+        "followup_cases": [who_, *in_chunks("feedback_id", by_feedback)],
+        "notifications": [*in_chunks("event_id", by_feedback), f"match(payload, {pattern})"],
         "deadletters": [f"match(payload, {pattern}) OR match(message, {pattern})"],
-        "score_facts": _in("event_id", facts),
+        "score_facts": in_chunks("event_id", facts),
     }
     return found
 
@@ -194,10 +205,13 @@ class Deleter:
     """Deletes by mutations on one node or every shard of a cluster, then waits until done."""
 
     def __init__(self, warehouse: Warehouse, cluster: str | None = None,
-                 progress: Progress = lambda _: None) -> None:
+                 progress: Progress = lambda _: None, *, ddl: ClusterDDL | None = None) -> None:
+        """``ddl``: the cluster's translator when the caller has one (else ``primed`` here)."""
         self.warehouse = warehouse
         self.progress = progress
-        self.ddl = None if cluster is None else primed(warehouse.database, cluster)
+        if ddl is None and cluster is not None:
+            ddl = primed(warehouse.database, cluster)
+        self.ddl = ddl
 
     def __call__(self, conditions: dict[str, list[str]]) -> None:
         conditions = {table: wheres for table, wheres in conditions.items() if wheres}
@@ -336,9 +350,9 @@ def forget(warehouse: Warehouse, tenant: str, customer: str, *, deadline_ms: int
         facts, cases = rescored(warehouse, others, deadline_ms, unless=who(tenant, customer))
         progress(f"rescoring {len(facts)} feedback of others its follow-ups had met")
         remove({"score_facts": [f"({where}) AND followup_met = 1"
-                                for where in _in("event_id", others)],
+                                for where in in_chunks("event_id", others)],
                 "followup_cases": [f"({where}) AND withdrawn = 0"
-                                   for where in _in("feedback_id", others)]})
+                                   for where in in_chunks("feedback_id", others)]})
         warehouse.insert("score_facts", facts, FACT_COLUMNS)
         warehouse.insert("followup_cases", cases, CASE_COLUMNS)
         keys |= {fact[:4] for fact in facts}

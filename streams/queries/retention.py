@@ -23,15 +23,12 @@ from dataclasses import dataclass, field
 from streams.core.alerts import FIRING
 from streams.core.buckets import DAY_S, month_end
 from streams.core.incidents import OPEN
-from streams.core.retention import AGE, CLOSED, MONTHS, RESOLVED, RULES
-from streams.queries.erasure import Deleter, primed
+from streams.core.retention import AGE, CLOSED, MONTHS, RESOLVED, RULES, SETTABLE
+from streams.queries.erasure import Deleter, in_chunks, primed
 from streams.warehouse import Warehouse
-from streams.warehouse.cluster import LOCAL_SUFFIX
+from streams.warehouse.cluster import LOCAL_SUFFIX, ClusterDDL
 from streams.warehouse.sql import in_list, sql_literal
 
-QUERY_BYTES = 200_000
-"""Key literals per ``ALTER TABLE ... DELETE``: below ClickHouse's ``max_query_size``
-(256 KiB), so a first pass over years of closed cases is a few mutations, not thousands."""
 RETAINED = tuple(table for table, rule in RULES.items() if rule.how == MONTHS)
 """The tables whose whole months go, each partitioned by month of event time."""
 
@@ -55,11 +52,13 @@ def expired(warehouse: Warehouse, *, days: int, now_s: int, cluster: str | None 
 
 
 def apply_retention(warehouse: Warehouse, *, days: int, now_s: int,
-                    cluster: str | None = None) -> dict[str, list[int]]:
-    """Drop the expired partitions (on every shard with ``cluster``); returns what was
-    dropped (table -> months)."""
+                    cluster: str | None = None, ddl: ClusterDDL | None = None
+                    ) -> dict[str, list[int]]:
+    """Drop the expired partitions (on every shard with ``cluster``, translated by ``ddl``,
+    ``primed`` for it when not given); returns what was dropped (table -> months)."""
     dropped = expired(warehouse, days=days, now_s=now_s, cluster=cluster)
-    ddl = None if cluster is None else primed(warehouse.database, cluster)
+    if ddl is None and cluster is not None:
+        ddl = primed(warehouse.database, cluster)
     for table, months in dropped.items():
         for month in months:
             statement = f"ALTER TABLE {warehouse.database}.{table} DROP PARTITION {month}"
@@ -82,19 +81,6 @@ def _before(column: str, cutoff_s: int) -> str:
     return f"{column} < toDateTime({int(cutoff_s)})"
 
 
-def _keyed(columns: tuple[str, ...], keys: list[tuple[str, ...]]) -> list[str]:
-    """``(a, b) IN ((..), ..)`` conditions, one mutation each, each within ``QUERY_BYTES``."""
-    names, chunks, chunk, size = f"({', '.join(columns)})", [], [], 0
-    for key in keys:
-        literal = sql_literal(key)
-        if chunk and size + len(literal) > QUERY_BYTES:
-            chunks.append(chunk)
-            chunk, size = [], 0
-        chunk.append(literal)
-        size += len(literal) + 2
-    return [f"{names} IN ({', '.join(part)})" for part in [*chunks, chunk] if part]
-
-
 def selected(warehouse: Warehouse, table: str, cutoff_s: int) -> tuple[list[str], int]:
     """The ``DELETE WHERE`` conditions selecting ``table``'s rows older than ``cutoff_s`` by
     its rule (one mutation each; none when nothing goes), and how many rows they select as
@@ -106,12 +92,12 @@ def selected(warehouse: Warehouse, table: str, cutoff_s: int) -> tuple[list[str]
             f"SELECT tenant, feedback_id FROM (SELECT tenant, feedback_id, opened_at, met_at, "
             f"withdrawn FROM {db}.{table} FINAL) WHERE {old} "
             "AND (isNotNull(met_at) OR withdrawn = 1) ORDER BY tenant, feedback_id")]
-        return _keyed(("tenant", "feedback_id"), keys), len(keys)
+        return in_chunks("(tenant, feedback_id)", keys), len(keys)
     if rule.how == RESOLVED and table == "incidents":  # the latest version not open
         keys = [(row["tenant"], row["id"]) for row in warehouse.query(
             f"SELECT tenant, id FROM (SELECT tenant, id, state, {rule.column} "
             f"FROM {db}.{table} FINAL) WHERE {old} AND state != '{OPEN}' ORDER BY tenant, id")]
-        return _keyed(("tenant", "id"), keys), len(keys)
+        return in_chunks("(tenant, id)", keys), len(keys)
     if rule.how == RESOLVED and table == "alerts":  # every change, but a firing alert's
         scope = ("tenant", "channel", "touchpoint", "metric")
         firing = [tuple(row[c] for c in scope) for row in warehouse.query(
@@ -137,21 +123,24 @@ def prune(warehouse: Warehouse, days: Mapping[str, int | None], *, now_s: int,
     seen to skip one of them (a first pass over 12k closed cases left 3,921 behind while
     ``system.mutations`` said done)."""
     done = Pass()
+    ddl = None if cluster is None or dry_run else primed(warehouse.database, cluster)
     event_days = days.get(RETAINED[0])  # one CX_RETENTION_DAYS for them all
-    if event_days is not None:
-        act = expired if dry_run else apply_retention
-        done.months = act(warehouse, days=event_days, now_s=now_s, cluster=cluster)
+    if event_days is not None and dry_run:
+        done.months = expired(warehouse, days=event_days, now_s=now_s, cluster=cluster)
+    elif event_days is not None:
+        done.months = apply_retention(warehouse, days=event_days, now_s=now_s, cluster=cluster,
+                                      ddl=ddl)
     wanted: dict[str, list[str]] = {}
-    for table, rule in RULES.items():
+    for table in SETTABLE:
         kept = days.get(table)
-        if rule.how not in (AGE, CLOSED, RESOLVED) or kept is None:
+        if kept is None:
             continue
         where, rows = selected(warehouse, table, now_s - kept * DAY_S)
         if rows:
             done.rows[table] = rows
             wanted[table] = where
     if not dry_run:
-        deleter = Deleter(warehouse, cluster)
+        deleter = Deleter(warehouse, cluster, ddl=ddl)
         for table, where in wanted.items():
             for condition in where:  # one at a time: see ``prune``'s note on 18.16
                 deleter({table: [condition]})

@@ -11,7 +11,7 @@ from streams.queries.alerting import alert_rows, history
 from streams.queries.incidents import listing
 from streams.warehouse import Warehouse
 from streams.warehouse.cluster import LOCAL_SUFFIX
-from streams.warehouse.migrate import migration_files
+from streams.warehouse.migrate import applied_versions, migration_files, pending_files
 from streams.warehouse.sql import sql_literal
 
 
@@ -51,14 +51,9 @@ def tables(warehouse: Warehouse) -> list[dict[str, Any]]:
 
 def schema(warehouse: Warehouse) -> dict[str, Any]:
     """The migrations applied and pending: the schema version is the newest applied."""
-    files = [version for version, _ in migration_files()]
-    db = warehouse.database
-    known = warehouse.query(f"SELECT name FROM system.tables WHERE database = {sql_literal(db)} "
-                            "AND name = 'schema_migrations'")
-    applied = sorted({row["version"] for row in warehouse.query(
-        f"SELECT version FROM {db}.schema_migrations")}) if known else []
-    return {"version": applied[-1] if applied else None, "latest": files[-1],
-            "pending": [version for version in files if version not in applied]}
+    done = applied_versions(warehouse)
+    return {"version": max(done) if done else None, "latest": migration_files()[-1][0],
+            "pending": [version for version, _ in pending_files(warehouse)]}
 
 
 def open_alerts(warehouse: Warehouse) -> list[dict[str, Any]]:

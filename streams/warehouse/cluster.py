@@ -84,6 +84,18 @@ def split_top_level(text: str) -> list[str]:
     return [part for part in parts if part]
 
 
+def read_renames(pairs: str) -> list[tuple[str, str]]:
+    """(old, new) of each ``db.a TO db.b`` in the pairs of a ``RENAME TABLE``; the one reader
+    of them (the translator, and ``resume`` when it reruns or follows a swap)."""
+    found = []
+    for part in split_top_level(pairs):
+        pair = re.fullmatch(r"(\w+\.\w+)\s+TO\s+(\w+\.\w+)", part, re.IGNORECASE)
+        if not pair:
+            raise ClusterError(f"RENAME TABLE: cannot read {part!r} (use db.a TO db.b)")
+        found.append((pair[1], pair[2]))
+    return found
+
+
 def _past_quote(text: str, start: int) -> int:
     end = text.find(text[start], start + 1)
     while end > 0 and text[end - 1] == "\\":
@@ -225,12 +237,7 @@ class ClusterDDL:
         return altered
 
     def _rename(self, head: re.Match[str], text: str) -> list[str]:
-        pairs = []
-        for part in split_top_level(text[head.end():]):
-            pair = re.fullmatch(r"(\w+\.\w+)\s+TO\s+(\w+\.\w+)", part, re.IGNORECASE)
-            if not pair:
-                raise ClusterError(f"RENAME TABLE: cannot read {part!r} (use db.a TO db.b)")
-            pairs.append((pair[1], pair[2]))
+        pairs = read_renames(text[head.end():])
         moves, drops, creates = [], [], []
         keys = dict(self.sharded)
         for old, new in pairs:

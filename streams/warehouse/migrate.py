@@ -127,7 +127,8 @@ def applied_versions(warehouse: Warehouse) -> dict[str, int]:
         f"SELECT version, toUnixTimestamp(min(applied_at)) AS at FROM {table} GROUP BY version")}
 
 
-def _pending(warehouse: Warehouse, until: str = "~") -> list[tuple[str, str]]:
+def pending_files(warehouse: Warehouse, until: str = "~") -> list[tuple[str, str]]:
+    """(version, SQL text) of each file not applied yet (up to ``until``), in order."""
     done = applied_versions(warehouse)
     return [(version, sql) for version, sql in migration_files()
             if version not in done and version <= until]
@@ -188,13 +189,11 @@ class FileRun:
         if plan_ is None:
             self.warehouse.execute(statement)
             return
-        table, expression = plan_
-        for value in resume.chunk_values(self.warehouse, table, expression):
-            if (step, str(value)) in self.done:
+        for chunk, condition in resume.chunks(self.warehouse, *plan_):
+            if (step, chunk) in self.done:
                 continue
-            condition = f"{expression} = {value}"
             self.warehouse.execute(resume.with_condition(statement, condition))
-            self._ran(step, str(value), condition=condition)
+            self._ran(step, chunk, condition=condition)
 
     def _catch_up(self, step: int, statement: str) -> None:
         """After a swap ``t TO t_old, t_new TO t`` that follows a copy of ``t`` into ``t_new``:
@@ -233,9 +232,8 @@ class FileRun:
             elif parts:
                 self.warehouse.execute(text)  # unmarked: all again, the engine keeps one row
         elif plan_:
-            expression = plan_[1]
-            for value in resume.chunk_values(self.warehouse, aside, expression):
-                self.warehouse.execute(resume.with_condition(text, f"{expression} = {value}"))
+            for _, condition in resume.chunks(self.warehouse, aside, plan_[1]):
+                self.warehouse.execute(resume.with_condition(text, condition))
         else:
             self.warehouse.execute(text)
 
@@ -255,12 +253,12 @@ def migrate(warehouse: Warehouse, cluster: str | None = None, *, wait_s: float =
     (_, setup), *versions = steps
     for statement in setup:
         warehouse.execute(statement)
-    if not _pending(warehouse, until) or not schema_lock.take(
-            warehouse, wait_s, lambda: bool(_pending(warehouse, until)), cluster):
+    if not pending_files(warehouse, until) or not schema_lock.take(
+            warehouse, wait_s, lambda: bool(pending_files(warehouse, until)), cluster):
         return []
     applied = []
     try:
-        pending = {version for version, _ in _pending(warehouse, until)}
+        pending = {version for version, _ in pending_files(warehouse, until)}
         for version, stmts in versions:
             if version not in pending:
                 continue
@@ -308,7 +306,7 @@ def ensure_schema(warehouse: Warehouse, cluster: str | None, *, migrate_on_start
         applied = migrate(warehouse, cluster)
         return (f"warehouse {warehouse.description}: "
                 + (f"applied {', '.join(applied)}" if applied else "schema up to date"))
-    missing = [version for version, _ in _pending(warehouse)]
+    missing = [version for version, _ in pending_files(warehouse)]
     if missing:
         done = applied_versions(warehouse)
         raise SchemaBehind(

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 
 from streams.warehouse import Warehouse
-from streams.warehouse.cluster import split_top_level
+from streams.warehouse.cluster import ClusterError, read_renames, split_top_level
 
 _FLAGS = re.IGNORECASE | re.DOTALL
 _ON_CLUSTER = r"(?:\s+ON\s+CLUSTER\s+(?P<cluster>'[^']*'|\w+))?"
@@ -25,7 +25,6 @@ _CREATE = re.compile(r"CREATE\s+(?:TABLE|VIEW|MATERIALIZED\s+VIEW)\s+(?!IF\s)(?P
                      r"(?P<table>\w+)", _FLAGS)
 _DROP = re.compile(r"DROP\s+(?:TABLE|VIEW)\s+(?!IF\s)(?P<db>\w+)\.(?P<table>\w+)", _FLAGS)
 _RENAME = re.compile(r"RENAME\s+TABLE\s+(?P<pairs>.*?)" + _ON_CLUSTER + r"\s*$", _FLAGS)
-_PAIR = re.compile(r"(?P<old>\w+\.\w+)\s+TO\s+(?P<new>\w+\.\w+)", _FLAGS)
 _ALTER = re.compile(r"ALTER\s+TABLE\s+(?P<db>\w+)\.(?P<table>\w+)" + _ON_CLUSTER + r"\s+", _FLAGS)
 _ADD = re.compile(r"ADD\s+COLUMN\s+(?:IF\s+NOT\s+EXISTS\s+)?`?(?P<name>\w+)`?", _FLAGS)
 _DROP_COLUMN = re.compile(r"DROP\s+COLUMN\s+(?:IF\s+EXISTS\s+)?`?(?P<name>\w+)`?", _FLAGS)
@@ -70,11 +69,15 @@ def _drop(warehouse: Warehouse, head: re.Match[str], text: str) -> str | None:
 
 
 def rename_pairs(statement: str) -> list[tuple[str, str]]:
-    """(old, new) names of a ``RENAME TABLE`` statement; empty for any other statement."""
+    """(old, new) names of a ``RENAME TABLE`` statement (``ON CLUSTER`` or not); empty for any
+    other statement, or one whose pairs are not ``db.a TO db.b`` (the server judges it)."""
     head = _RENAME.match(statement.strip())
     if not head:
         return []
-    return [(pair["old"], pair["new"]) for pair in _PAIR.finditer(head["pairs"])]
+    try:
+        return read_renames(head["pairs"])
+    except ClusterError:
+        return []
 
 
 def _rename(warehouse: Warehouse, head: re.Match[str], text: str) -> str | None:
@@ -138,6 +141,13 @@ def chunk_values(warehouse: Warehouse, source: str, expression: str) -> list[int
         raise ValueError(f"/* chunk per {expression} */ over {source}: the expression must "
                          "give integers (e.g. toYYYYMM(t), toYYYYMMDD(t))")
     return values
+
+
+def chunks(warehouse: Warehouse, source: str, expression: str) -> list[tuple[str, str]]:
+    """(chunk as recorded, the condition limiting a copy to it) per value of ``expression``
+    over ``source``: what a chunked copy, and its catch-up, run one by one."""
+    return [(str(value), f"{expression} = {value}")
+            for value in chunk_values(warehouse, source, expression)]
 
 
 def with_condition(statement: str, condition: str) -> str:

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from streams.warehouse import Warehouse, WarehouseError
@@ -68,8 +70,20 @@ def describe(found: dict[str, Any] | None) -> str:
     return f"held by pid {found['pid']} on {found['host']} since {since} UTC ({found['command']})"
 
 
+def command() -> str:
+    """This process's command, program and subcommands (``cxpulse worker start``, ``cxpulse
+    migrate``): every migrator records what it really is. Options are left out (a value
+    may be a secret)."""
+    words = [Path(sys.argv[0]).name] if sys.argv and sys.argv[0] else ["python"]
+    for word in sys.argv[1:4]:
+        if word.startswith("-"):
+            break
+        words.append(word)
+    return " ".join(words)
+
+
 def take(warehouse: Warehouse, wait_s: float, still_needed: Callable[[], bool],
-         cluster: str | None = None, command: str = "cxpulse migrate") -> bool:
+         cluster: str | None = None) -> bool:
     """Hold the lock (on every node of a cluster, so workers on different shards take turns);
     False if ``still_needed`` says the work was done by another meanwhile."""
     table = f"{warehouse.database}.{LOCK}"
@@ -84,7 +98,7 @@ def take(warehouse: Warehouse, wait_s: float, still_needed: Callable[[], bool],
         else:
             try:
                 warehouse.insert(LOCK, [(socket.gethostname(), os.getpid(), int(time.time()),
-                                         command)], ("host", "pid", "since", "command"))
+                                         command())], ("host", "pid", "since", "command"))
             except BaseException:
                 release(warehouse, cluster)
                 raise

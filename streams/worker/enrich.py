@@ -37,6 +37,7 @@ from streams.config import Settings
 from streams.core.contract import Validator, ValidEvent
 from streams.core.ingest import Masker
 from streams.core.rows import Batch
+from streams.kafka.lag import ENRICH
 from streams.queries.comments import store_insights
 from streams.warehouse import LazyWarehouse
 from streams.worker import metrics
@@ -177,7 +178,7 @@ class EnrichService(IngestService):
         bounded = replace(settings, batch_rows=settings.comment_batch,
                           batch_seconds=min(settings.batch_seconds, 1.0))
         super().__init__(bounded, self._prepare, self.sink, self._committed,
-                         topics=[FEEDBACK_TOPIC], group="enrich", **kwargs)
+                         topics=[FEEDBACK_TOPIC], group=ENRICH, **kwargs)
 
     def _prepare(self, records: list[ConsumerRecord], now: float) -> Batch:
         self.backlog.fetched(records)

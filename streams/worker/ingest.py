@@ -37,6 +37,7 @@ from streams.config import Settings
 from streams.core.rows import Batch
 from streams.dependencies import about
 from streams.kafka import SOURCE_TOPICS
+from streams.kafka.lag import INGEST
 from streams.kafka.security import KafkaSecurity
 from streams.worker import metrics
 from streams.worker.checkpoint import Checkpoint
@@ -98,7 +99,7 @@ class IngestService(Service):
 
     def __init__(self, settings: Settings, prepare: Prepare, sink: Writer,
                  written: Callable[[Fetched, AIOKafkaConsumer], None], *,
-                 topics: Sequence[str] = SOURCE_TOPICS, group: str = "ingest",
+                 topics: Sequence[str] = SOURCE_TOPICS, group: str = INGEST,
                  consumer: Callable[[], AIOKafkaConsumer] | None = None, **kwargs: object
                  ) -> None:
         """``topics`` are consumed in the group ``CX_APP_ID`` + ``-`` + ``group``;

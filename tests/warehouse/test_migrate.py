@@ -241,3 +241,21 @@ def test_the_rollup_carry_over_needs_no_memory_setting_raised(server_url: str) -
     finally:
         small.close()
         loader.close()
+
+
+def test_the_lock_names_the_command_that_took_it(embedded_warehouse: Warehouse,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker migrating on start is recorded as itself, not as ``cxpulse migrate``; an
+    option's value (maybe a secret) is not recorded."""
+    own = OwnDatabase(embedded_warehouse, "lockcmd")
+    own.execute(f"CREATE DATABASE {own.database}")
+    try:
+        monkeypatch.setattr("sys.argv", ["/usr/bin/cxpulse", "worker", "start",
+                                         "--password", "hunter2"])
+        assert schema_lock.take(own, 1.0, lambda: True)
+        found = schema_lock.holder(own)
+        assert found is not None and found["command"] == "cxpulse worker start"
+        assert "(cxpulse worker start)" in status(own)["lock"]["state"]
+    finally:
+        schema_lock.release(own)
+        own.close()

@@ -18,7 +18,9 @@ order and a new leader give the same incidents, ids and versions):
 
 Incidents never merge, so an id, once given, stays: it is derived from the
 tenant and the primary signal (the earliest firing; ties: critical first, then
-the smallest p-value, then the key).
+the likelier cause: the service's own signals, failures and silence, before what
+customers answered or wrote, and the health index, made of both, last; then the
+smallest p-value, then the key).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from streams.core.alerts import ALERT_COLUMNS, FIRING, RESOLVED, Change
-from streams.core.drops import AlertKey
+from streams.core.drops import SILENT, AlertKey
 from streams.core.stats import ALL, Scope
 from streams.core.units import format_time
 
@@ -42,6 +44,9 @@ INCIDENT_COLUMNS: Final = ("tenant", "id", "channel", "touchpoint", "state", "se
 TIMES: Final = ("primary_at", "opened_at", "updated_at", "resolved_at")
 """Columns holding times (epoch seconds in an ``Incident``, RFC 3339 in its document)."""
 _SEVERITY_RANK: Final = {"critical": 0, "warning": 1}
+_CAUSE_RANK: Final = {"failure_rate": 0, SILENT: 0, "health": 2}
+"""At one instant, which metric leads (others 1): a failing checkout also drags its CSAT
+and the health index down, and the big samples of those can give them smaller p-values."""
 
 
 @dataclass(slots=True)
@@ -138,8 +143,10 @@ def change_of(row: Mapping[str, Any]) -> Change:
 
 def _order(change: Change) -> tuple[Any, ...]:
     """Time, then resolutions before firings (a pass resolves and fires at one instant,
-    and an episode is open through its resolution instant either way), then the key."""
+    and an episode is open through its resolution instant either way), then the primary
+    signal's ties (see the module rule)."""
     return (change.at, change.state == FIRING, _SEVERITY_RANK.get(change.severity, 2),
+            _CAUSE_RANK.get(change.key[3], 1),
             change.p_value if change.p_value is not None else 1.0, change.key)
 
 

@@ -145,6 +145,22 @@ def test_every_permutation_of_a_tie_gives_the_same_primary() -> None:
     assert primaries == {"csat"}
 
 
+def test_at_one_instant_and_severity_the_likelier_cause_leads() -> None:
+    """A failing checkout drags its CSAT and the health index down in the same pass; their
+    larger samples give them smaller p-values, yet the failures lead."""
+    tie = [ch("web", "checkout", "health", FIRING, 600, severity="critical", p_value=7.7e-28),
+           ch("web", "checkout", "csat", FIRING, 600, severity="critical", p_value=3.7e-6),
+           ch("web", "checkout", "failure_rate", FIRING, 600, severity="critical",
+              p_value=7.3e-24),
+           ch("web", ALL, "failure_rate", FIRING, 600, p_value=4.6e-12)]
+    for order in itertools.permutations(tie):
+        assert incidents(list(order))[0].primary_metric == "failure_rate"
+    # without a service signal, customers' answers lead the composite
+    assert incidents(tie[:2])[0].primary_metric == "csat"
+    # an earlier firing leads whatever it is
+    assert incidents([ch("web", ALL, "health", FIRING, 540), *tie])[0].primary_metric == "health"
+
+
 def test_a_resolution_without_its_firing_is_ignored() -> None:
     assert incidents([ch("app", ALL, "csat", RESOLVED, 600)]) == []
     assert episodes([ch("app", ALL, "csat", RESOLVED, 600)]) == []

@@ -15,6 +15,9 @@ from pathlib import Path
 from streams.ports import free_port
 from streams.warehouse import WarehouseError, connect
 
+START_SECONDS = 90
+"""How long a started server may take to answer: a restart with many parts on a busy
+machine took over 30 s."""
 CLICKHOUSE_CONFIG = """<?xml version="1.0"?>
 <yandex>
   <logger><level>warning</level><log>{dir}/server.log</log><errorlog>{dir}/error.log</errorlog>
@@ -88,7 +91,7 @@ class ClickHouseServer:
             [self.binary, f"--config-file={self.root / 'config.xml'}"], cwd=self.root,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
         probe = connect(self.url("default"))
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + START_SECONDS
         try:
             while True:
                 try:

@@ -30,13 +30,14 @@ from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaConnectionError, KafkaError
 from mode import Service
 
 from streams.config import Settings
+from streams.core.limits import backoff
 from streams.core.rows import Batch
 from streams.dependencies import about
-from streams.kafka import SOURCE_TOPICS
+from streams.kafka import FETCH_LIMITS, SOURCE_TOPICS
 from streams.kafka.lag import INGEST
 from streams.kafka.security import KafkaSecurity
 from streams.worker import metrics
@@ -137,17 +138,32 @@ class IngestService(Service):
             # A ClickHouse outage holds the fetch loop back (backpressure); the member
             # stays in its group for this long without fetching.
             max_poll_interval_ms=600_000,
-            max_partition_fetch_bytes=8 << 20, fetch_max_bytes=64 << 20,
-            **KafkaSecurity.of(s).aiokafka())
+            **FETCH_LIMITS, **KafkaSecurity.of(s).aiokafka())
 
     async def on_start(self) -> None:
-        self._consumer = consumer = self._make_consumer()
-        consumer.subscribe(self._topics, listener=_Rebalance(self))
-        await consumer.start()
+        consumer = await self._started_consumer()
         self._tasks = [asyncio.create_task(self._fetch_loop(consumer), name="ingest-fetch"),
                        asyncio.create_task(self._write_loop(consumer), name="ingest-write")]
         for task in self._tasks:
             task.add_done_callback(self._on_task_done)
+
+    async def _started_consumer(self) -> AIOKafkaConsumer:
+        """A subscribed, started consumer. A broker gone since the worker's start-up wait is
+        waited for again (its outage lines count the attempts), not a crash."""
+        attempt = 0
+        while True:
+            self._consumer = consumer = self._make_consumer()  # rebalances may come in start
+            consumer.subscribe(self._topics, listener=_Rebalance(self))
+            try:
+                await consumer.start()
+                return consumer
+            except KafkaConnectionError as error:
+                with contextlib.suppress(KafkaError):
+                    await consumer.stop()  # the half-started client's connections
+                attempt += 1
+                log.warning("ingest: cannot start consuming (%s); retrying", error,
+                            extra=about("kafka", f"{self._group} start"))
+                await asyncio.sleep(backoff(attempt, first=0.5, cap=15.0))
 
     def _on_task_done(self, task: asyncio.Task[None]) -> None:
         """A loop that ends other than by being stopped is a bug: crash, don't idle."""

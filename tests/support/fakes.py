@@ -41,6 +41,8 @@ class FakeConsumer:
         """Raised by the next ``getmany`` calls, one each (a broker away for a moment)."""
         self.commit_errors: list[Exception] = []
         """Raised by the next ``commit`` calls, one each (e.g. the group moved on)."""
+        self.start_errors: list[Exception] = []
+        """Raised by the next ``start`` calls, one each (the broker gone while starting)."""
         self.started = self.stopped = False
         self._assigned = set(assigned)
         self._positions: dict[TopicPartition, int] = {}
@@ -63,6 +65,8 @@ class FakeConsumer:
         self._listener = listener
 
     async def start(self) -> None:
+        if self.start_errors:
+            raise self.start_errors.pop(0)
         self.started = True
         await self._assign(self._assigned)
 

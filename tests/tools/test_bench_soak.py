@@ -12,7 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streams.tools.bench.soak import FAULTS, Plan, report, rss_growth, window_p99
+from streams.tools.bench.soak import FAULTS, Plan, line_shapes, report, rss_growth, window_p99
 from tests.cli.test_cli import cxpulse, one_line_error
 
 
@@ -46,7 +46,11 @@ def test_a_short_soak_loses_nothing_through_every_fault(tmp_path: Path) -> None:
     # The killed worker and the restarted server are new processes, sampled apart.
     assert sum(row["process"] == "worker-0" for row in results["rss"]) == 2
     assert sum(row["process"] == "clickhouse-server" for row in results["rss"]) == 2
+    assert all(row["series"][0][1] == round(row["first_mib"]) for row in results["rss"])
     assert report(results) in result.stdout.decode()
+    # the workers' logs are kept beside the report, restarts appended
+    kept = sorted(path.name for path in tmp_path.glob("soak.json.*.log"))
+    assert kept == ["soak.json.soak-0.log", "soak.json.soak-1.log"], kept
     progress = result.stderr.decode()
     assert "fault 3, worker SIGKILL worker-0" in progress and "events landed" in progress
 
@@ -86,3 +90,14 @@ def test_rss_growth_is_a_slope_after_the_warm_up() -> None:
     assert row["growth_pct_per_hour"] == pytest.approx(60.0)
     assert (row["first_mib"], row["last_mib"], row["max_mib"]) == (10.0, 109.0, 109.0)
     assert rss_growth(start_up, warmup=10)["growth_pct_per_hour"] is None
+
+
+def test_line_shapes_fold_times_pids_and_digits(tmp_path: Path) -> None:
+    log = tmp_path / "worker.log"
+    log.write_text("started\n"
+                   "[2026-12-07 13:19:01,494] [6039] [WARNING] kafka down: 3 attempts, 12s\n"
+                   "[2026-12-07 13:20:01,001] [6039] [WARNING] kafka down: 4 attempts, 72s\n"
+                   "[2026-12-07 13:20:09,100] [6040] [WARNING] kafka back after 80s\n")
+    assert line_shapes(log, 1, 4) == [(2, "[WARNING] kafka down: # attempts, #s"),
+                                      (1, "[WARNING] kafka back after #s")]
+    assert line_shapes(log, 0, 2, top=1) == [(1, "started")]

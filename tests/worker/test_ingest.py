@@ -267,6 +267,24 @@ def test_a_broker_away_for_a_moment_is_retried_not_a_crash() -> None:
     run(scenario)
 
 
+def test_a_broker_gone_while_the_consumer_starts_is_waited_for_not_a_crash(
+        caplog: pytest.LogCaptureFixture) -> None:
+    async def scenario() -> None:
+        rig = Rig({})
+        rig.add(100)
+        rig.consumer.start_errors += [KafkaConnectionError("Unable to bootstrap")] * 2
+        async with running(rig):
+            await until(lambda: rig.consumer.committed == rig.ends())
+            assert not rig.service.crashed
+        assert rig.messages_written() == 100
+
+    with caplog.at_level(logging.WARNING):
+        run(scenario)
+    retries = [r for r in caplog.records if "cannot start consuming" in r.getMessage()]
+    assert len(retries) == 2 and all(r.levelno == logging.WARNING for r in retries)
+    assert all(r.exc_info is None for r in caplog.records)
+
+
 def test_settled_until_follows_what_is_written_and_settled() -> None:
     async def scenario() -> None:
         rig = Rig({})

@@ -11,6 +11,7 @@ import pytest
 
 from streams.tools.proxy import TcpProxy
 from streams.warehouse import connect
+from streams.worker.run import STOP_GRACE_S
 from tests.support.events import record, valid_events
 from tests.support.services import CXPULSE, produce, table_count, wait_until, worker_env
 from tests.worker.test_app import expected_counts
@@ -82,3 +83,33 @@ def test_a_broker_then_a_clickhouse_outage_lose_nothing_and_log_little(
         assert result.returncode == 0, result.stdout.decode()[-2000:]
     finally:
         clickhouse_proxy.stop()
+
+
+def test_a_worker_told_to_stop_while_the_broker_is_cut_stops(proxied_kafka, server_url,
+                                                              start_worker, tmp_path) -> None:
+    """SIGTERM during a broker outage: the worker ends within its drain bound and a few
+    seconds, instead of waiting on a broker that does not answer."""
+    bootstrap, proxy = proxied_kafka
+    worker = start_worker(worker_env(bootstrap, server_url, tmp_path))
+    worker.wait_ready()
+    events = valid_events(20, time.time(), prefix="before-stop")
+    produce(bootstrap, [record(e) for e in events])
+    warehouse = connect(server_url)
+    wait_until(lambda: all(table_count(warehouse, table) == n
+                           for table, n in expected_counts(events).items()), 60,
+               "the ingest consuming")
+    proxy.cut()
+    wait_until(lambda: worker.counter("cx_dependency_up", dependency="kafka") == 0, 15,
+               "kafka down in cx_dependency_up")
+    asked = time.monotonic()
+    worker.process.terminate()
+    try:
+        code = worker.process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        code = None
+    took = time.monotonic() - asked
+    assert code == 0, (code, took, worker.lines()[-10:])
+    print(f"stopped {took:.1f}s after SIGTERM with the broker cut")
+    assert took < 6 + STOP_GRACE_S + 10  # CX_SESSION_TIMEOUT, the grace, a start-up's slack
+    lines = worker.lines()
+    assert not any("Traceback" in line for line in lines), lines[-20:]

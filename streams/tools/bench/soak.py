@@ -19,6 +19,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
+import shutil
 import statistics
 import tempfile
 import threading
@@ -59,6 +61,8 @@ TARGETS = {"events_lost": 0, "events_duplicated": 0, "verify_differences": 0,
            "unexpected_exits": 0, "rss_growth_pct_per_hour": 10.0,
            "log_lines_per_worker_per_fault": 50}
 """Issue 20's bar. Only the first four decide the exit status: the others are measured."""
+NOISY_LINES = 20
+"""A fault window with this many lines of a worker gets its most written lines reported."""
 STALL_SECONDS = 120.0
 """After the load, an event not landed once no row arrived for this long is lost."""
 VERIFY_SECONDS = 60.0
@@ -79,6 +83,8 @@ class Fault:
     p99_before_s: float | None = None
     p99_after_s: float | None = None
     log_lines: dict[str, int] = field(default_factory=dict)
+    log_shapes: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+    """Per worker, its most written lines of the window (digits as #), with their counts."""
 
 
 @dataclass
@@ -145,15 +151,30 @@ def rss_growth(series: list[tuple[float, float]], warmup: float) -> dict[str, An
         slope = statistics.linear_regression([at for at, _ in settled],
                                              [mib for _, mib in settled]).slope
         growth = round(100 * slope * 3600 / settled[0][1], 1)
+    step = max(1, len(series) // 60)  # about a sample a minute in a 1 h run
     return {"samples": len(series), "first_mib": round(series[0][1], 1),
             "last_mib": round(series[-1][1], 1),
             "max_mib": round(max(mib for _, mib in series), 1),
-            "growth_pct_per_hour": growth}
+            "growth_pct_per_hour": growth,
+            "series": [(round(at), round(mib)) for at, mib in series[::step]]}
 
 
 def line_count(path: Path) -> int:
     with path.open("rb") as log:
         return sum(1 for _ in log)
+
+
+_STAMP = re.compile(rb"^\[[^]]*\] \[\d+\] ")
+_DIGITS = re.compile(rb"\d+")
+
+
+def line_shapes(path: Path, start: int, end: int, top: int = 3) -> list[tuple[int, str]]:
+    """The ``top`` most written lines ``start`` to ``end`` of a log, the time and pid cut
+    and digits folded, with their counts: what an operator would have read."""
+    with path.open("rb") as log:
+        lines = [line for n, line in enumerate(log) if start <= n < end]
+    shapes = Counter(_DIGITS.sub(b"#", _STAMP.sub(b"", line.rstrip()))[:160] for line in lines)
+    return [(count, shape.decode(errors="replace")) for shape, count in shapes.most_common(top)]
 
 
 class Load:
@@ -282,9 +303,12 @@ class Soak:
     def close_window(self, lines: list[int]) -> None:
         """The last fault's log lines per worker: from its start to now (``lines``)."""
         if self.faults:
-            self.faults[-1].log_lines = {
-                f"worker-{index}": now - then for index, (now, then)
-                in enumerate(zip(lines, self.window_lines, strict=True))}
+            pairs = list(enumerate(zip(lines, self.window_lines, strict=True)))
+            self.faults[-1].log_lines = {f"worker-{index}": now - then
+                                         for index, (now, then) in pairs}
+            self.faults[-1].log_shapes = {
+                f"worker-{index}": line_shapes(self.fleet.logs[index], then, now)
+                for index, (now, then) in pairs if now > then}
 
     # --- sampling -------------------------------------------------------------------------
 
@@ -451,6 +475,8 @@ def run(settings: Settings, *, duration: float, fault_every: float, outage: floa
         print(orjson.dumps(results, option=orjson.OPT_INDENT_2).decode(), flush=True)
         if output:
             Path(output).write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
+            for log in sorted(work.glob("soak-*.log")):  # the workers' whole logs, kept
+                shutil.copyfile(log, f"{output}.{log.name}")
         say(f"soak: removing {work} (the server's many small files take a while)")
     decisive = ("events_lost", "events_duplicated", "verify_differences", "unexpected_exits")
     return 0 if all(results["met"][key] for key in decisive) else 1
@@ -507,6 +533,11 @@ def report(results: dict[str, Any]) -> str:
         lines.append(f"{fault['number']:<6} {clock(fault['at_s']):<6} {kind:<24} "
                      f"{fault['down_s']:>4.0f}s  {seconds(fault['p99_before_s']):<11} "
                      f"{seconds(fault['p99_after_s']):<11} {logs}")
+    for fault in results["faults"]:  # what the talkative windows said
+        for name, shapes in fault.get("log_shapes", {}).items():
+            if fault["log_lines"][name] >= NOISY_LINES:
+                lines += [f"  fault {fault['number']} {name}: {count}x {shape}"
+                          for count, shape in shapes]
     lines += ["", "process            pid      first MiB  last MiB  max MiB  growth %/h"]
     for row in results["rss"]:
         growth = row["growth_pct_per_hour"]

@@ -24,7 +24,7 @@ from streams.config import Settings
 from streams.core.contract import Validator
 from streams.core.ingest import build_batch
 from streams.core.rows import Batch, Record
-from streams.kafka import SOURCE_TOPICS
+from streams.kafka import FETCH_LIMITS, SOURCE_TOPICS
 from streams.kafka.produce import record_of
 from streams.queries.scoring import (
     rewrite_rollups,
@@ -58,8 +58,7 @@ async def raw_consume_rate(bootstrap: str, expected: int) -> float:
     """The ceiling: aiokafka fetch + orjson decode, nothing else."""
     consumer = AIOKafkaConsumer(*SOURCE_TOPICS, bootstrap_servers=bootstrap,
                                 group_id="bench-raw", auto_offset_reset="earliest",
-                                enable_auto_commit=False, max_partition_fetch_bytes=8 << 20,
-                                fetch_max_bytes=64 << 20)
+                                enable_auto_commit=False, **FETCH_LIMITS)
     await consumer.start()
     try:
         seen, started = 0, None

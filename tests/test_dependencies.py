@@ -4,15 +4,18 @@ longer than CX_STARTUP_TIMEOUT exits 3 with one line; the log filter folds clien
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import re
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
 
 import pytest
+from aiokafka.errors import KafkaConnectionError
 
 from streams.core.outages import EXIT_STARTUP_TIMEOUT
 from streams.dependencies import Dependency, FoldClientErrors, Watch, about, about_failure
@@ -130,6 +133,27 @@ def test_the_filter_lets_client_errors_through_once_a_minute_and_folds_known_out
     now[0] = 61.0
     again = records("aiokafka.conn", "Unable connect to node with id %s")
     assert fold.filter(again) and again.getMessage().endswith("(1 more like it folded)")
+    # Faust's formatter turns args None into (None,): a folded line formats all the same
+    from mode.utils.logging import ExtensionFormatter
+    assert ExtensionFormatter(io.StringIO(), fmt="%(message)s").format(again) == \
+        "Unable connect to node with id %s (1 more like it folded)"
+    rebalanced = records("streams.worker.ingest", "ingest: commit failed (%s); replayed",
+                         args=("Commit cannot be completed since the group has already\n"
+                               "            rebalanced",))
+    assert fold.filter(rebalanced) and rebalanced.getMessage() == (
+        "ingest: commit failed (Commit cannot be completed since the group has already "
+        "rebalanced); replayed")  # one line
+    now[0] = 122.0
+    try:
+        raise KafkaConnectionError("Connection at here:1 closed")
+    except KafkaConnectionError:
+        failed = records("aiokafka.consumer.fetcher", "Failed fetch messages from %s: %s",
+                         args=None, exc_info=sys.exc_info())
+    failed.args = (111, "closed")
+    assert fold.filter(failed)
+    assert ExtensionFormatter(io.StringIO(), fmt="%(message)s").format(failed) == (
+        "Failed fetch messages from 111: closed (KafkaConnectionError: KafkaConnectionError: "
+        "Connection at here:1 closed)")
     ours = records("streams.worker.sink", "ClickHouse insert failed",
                    **about("clickhouse", "ClickHouse insert"))
     assert fold.filter(ours)  # not known down: our own retry line stays

@@ -344,24 +344,30 @@ def _client_of(logger: str) -> str:
     return "connections"
 
 
+def _reword(record: logging.LogRecord, text: str) -> None:
+    """The record's message, final: args ``()``, not None (Faust's formatter would make None
+    ``(None,)`` and format the text with it)."""
+    record.msg, record.args = text, ()
+
+
 def _flatten(record: logging.LogRecord) -> None:
     """A message on one line (a Kafka error's text can hold several); a traceback, kept for
     the unexpected, still follows it."""
     with contextlib.suppress(Exception):  # a message that cannot format is logging's to report
         message = record.getMessage()
         if "\n" in message:
-            record.msg, record.args = " ".join(message.split()), ()
+            _reword(record, " ".join(message.split()))
 
 
 def _one_line(record: logging.LogRecord, held: int) -> None:
     """A client's error without its traceback, saying how many like it were held back."""
     if record.exc_info and record.exc_info[1] is not None:
         error = record.exc_info[1]
-        record.msg, record.args = f"{record.getMessage()} ({type(error).__name__}: " \
-                                  f"{str(error).splitlines()[0] if str(error) else ''})", ()
+        _reword(record, f"{record.getMessage()} ({type(error).__name__}: "
+                        f"{str(error).splitlines()[0] if str(error) else ''})")
         record.exc_info, record.exc_text = None, None
     if held:
-        record.msg, record.args = f"{record.getMessage()} ({held} more like it folded)", ()
+        _reword(record, f"{record.getMessage()} ({held} more like it folded)")
 
 
 @contextlib.contextmanager

@@ -16,6 +16,7 @@ import urllib.request
 
 import pytest
 from aiokafka.errors import KafkaConnectionError
+from mode.utils.logging import ExtensionFormatter
 
 from streams.core.outages import EXIT_STARTUP_TIMEOUT
 from streams.dependencies import Dependency, FoldClientErrors, Watch, about, about_failure
@@ -134,7 +135,6 @@ def test_the_filter_lets_client_errors_through_once_a_minute_and_folds_known_out
     again = records("aiokafka.conn", "Unable connect to node with id %s")
     assert fold.filter(again) and again.getMessage().endswith("(1 more like it folded)")
     # Faust's formatter turns args None into (None,): a folded line formats all the same
-    from mode.utils.logging import ExtensionFormatter
     assert ExtensionFormatter(io.StringIO(), fmt="%(message)s").format(again) == \
         "Unable connect to node with id %s (1 more like it folded)"
     rebalanced = records("streams.worker.ingest", "ingest: commit failed (%s); replayed",
@@ -171,8 +171,6 @@ def test_the_filter_lets_client_errors_through_once_a_minute_and_folds_known_out
 
 
 def test_a_failure_is_marked_with_the_dependency_whose_client_raised_it() -> None:
-    from aiokafka.errors import KafkaConnectionError
-
     assert about_failure(WarehouseUnavailable("gone"), "insert") == about("clickhouse", "insert")
     assert about_failure(KafkaConnectionError("closed"), "publish") == about("kafka", "publish")
     assert about_failure(ValueError("a bug"), "insert") is None  # always logged

@@ -534,7 +534,7 @@ def report(results: dict[str, Any]) -> str:
                      f"{fault['down_s']:>4.0f}s  {seconds(fault['p99_before_s']):<11} "
                      f"{seconds(fault['p99_after_s']):<11} {logs}")
     for fault in results["faults"]:  # what the talkative windows said
-        for name, shapes in fault.get("log_shapes", {}).items():
+        for name, shapes in fault["log_shapes"].items():
             if fault["log_lines"][name] >= NOISY_LINES:
                 lines += [f"  fault {fault['number']} {name}: {count}x {shape}"
                           for count, shape in shapes]

@@ -152,6 +152,20 @@ class Batch:
     accepted: list[ValidEvent] = field(default_factory=list)
     pii: Counter[str] = field(default_factory=Counter)
     """Personal data masked in this batch, by kind (``core.ingest.Masker``)."""
+    occurred_ms: list[int] = field(default_factory=list)
+    """The accepted events' times, once ``written`` dropped the events."""
+
+    def written(self) -> Batch:
+        """What is still read of the batch once it is written (its metrics): the dead
+        letters' rows, the masked-PII counts and the events' times.
+
+        A catch-up holds several written batches until they are settled; their rows and
+        events were most of a worker's peak memory, and a higher peak leaves a higher
+        resident size behind (freed memory stays pinned by the few objects still alive).
+        """
+        dead = self.rows.get(DEADLETTER_TABLE)
+        return Batch(rows={DEADLETTER_TABLE: dead} if dead else {}, pii=self.pii,
+                     occurred_ms=[event.occurred_ms for event in self.accepted])
 
     def add_event(self, event: ValidEvent, source: Message, now: int) -> None:
         self.accepted.append(event)

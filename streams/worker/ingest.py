@@ -63,7 +63,8 @@ class Writer(Protocol):
 
 @dataclass(slots=True)
 class Fetched:
-    """One consumed batch: its rows, and what to commit once they are written."""
+    """One consumed batch: its rows (``Batch.written`` once they are), and what to commit
+    once they are written."""
 
     batch: Batch
     offsets: dict[TopicPartition, int]
@@ -270,6 +271,7 @@ class IngestService(Service):
                 continue
             fetched = await self._queue.get()
             touched = await self._sink.write(fetched.batch)
+            fetched.batch = fetched.batch.written()
             checkpoint.add(fetched, touched, time.monotonic())
 
     @staticmethod

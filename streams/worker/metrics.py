@@ -135,7 +135,7 @@ def record_batch(fetched: Written, consumer: AIOKafkaConsumer) -> None:
     SINK_BATCH_ROWS.observe(sum(fetched.topics.values()))
     now = fetched.validated_at
     observe_many(EVENT_LAG_SECONDS,
-                 (max(0.0, now - event.occurred_ms / 1000) for event in batch.accepted))
+                 (max(0.0, now - occurred_ms / 1000) for occurred_ms in batch.occurred_ms))
     written_ms = time.time() * 1000
     observe_many(SCORE_LATENCY_SECONDS,
                  (max(0.0, (written_ms - sent) / 1000) for sent in fetched.sent_ms))

@@ -82,3 +82,20 @@ def test_batch_groups_rows_by_table() -> None:
         "touchpoint": "delivery", "minute": 1_795_344_300, "has_comment": 1,
         "needs_followup": 1}
     assert len(batch) == 5 and len(batch.accepted) == 4 and len(batch.deadletters) == 1
+
+
+def test_a_written_batch_keeps_only_what_its_metrics_read() -> None:
+    batch = Batch()
+    events = [validator.check(orjson.dumps(EXAMPLES[kind]), topic, NOW)
+              for kind, topic in (("interaction", "cx.interactions"), ("feedback", "cx.feedback"))]
+    for event in events:
+        batch.add_event(event, Record("cx.x", 0, 0), 0)
+    batch.add_rejection(Rejection("invalid_json", "x"), Record("cx.feedback", 0, 9), b"", 0)
+    batch.pii["email"] += 2
+    written = batch.written()
+    assert set(written.rows) == {"deadletters"}
+    assert written.rows["deadletters"] == batch.rows["deadletters"]
+    assert written.accepted == [] and written.deadletters == []
+    assert written.occurred_ms == [event.occurred_ms for event in events]
+    assert written.pii == {"email": 2}
+    assert Batch().written().rows == {}

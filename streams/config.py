@@ -279,7 +279,10 @@ class Settings:
         default=30, metadata=_env("CX_MAX_EVENT_AGE_DAYS", _integer(minimum=1)))
     max_event_bytes: int = field(
         default=64 * 1024, metadata=_env("CX_MAX_EVENT_BYTES", _integer(minimum=1024)))
-    batch_rows: int = field(default=10_000, metadata=_env("CX_BATCH_ROWS", _integer(minimum=1)))
+    batch_rows: int = field(default=5_000, metadata=_env("CX_BATCH_ROWS", _integer(minimum=1)))
+    """5,000 drains as fast as 10,000 (42.5k vs 42.2k events/s, one worker) with 47 MiB less
+    peak memory in a catch-up, and a lower peak leaves a lower resident size behind;
+    2,500 drains 16% slower."""
     batch_seconds: float = field(default=0.5, metadata=_env("CX_BATCH_SECONDS", _positive))
     startup_timeout: float = field(default=300.0, metadata=_env("CX_STARTUP_TIMEOUT", _wait))
     """How long a worker or collector waits at start for Kafka and ClickHouse before it exits

@@ -3,6 +3,8 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+# Test processes: most integration tests wait on services, so two share two cores well.
+TEST_WORKERS ?= 2
 
 .PHONY: demo test bench lint system-deps venv clean
 
@@ -22,7 +24,7 @@ demo: venv
 
 test: venv system-deps
 	$(BIN)/ruff check streams tests
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 bench: venv
 	$(BIN)/cxpulse bench

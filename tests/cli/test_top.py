@@ -73,7 +73,10 @@ class Tmux:
     def __init__(self, socket: Path) -> None:
         self.status = socket.with_name("exit-status")
         self.base = [system_binary("tmux"), "-u", "-f", "/dev/null", "-S", str(socket)]
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("CX_")} | {
+        # The pane's size is the terminal's: a runner's COLUMNS/LINES (pytest-xdist sets
+        # 80x24) would override it for the command inside.
+        self.env = {k: v for k, v in os.environ.items()
+                    if not k.startswith("CX_") and k not in ("COLUMNS", "LINES")} | {
             "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
 
     def tmux(self, *args: str) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 
 from streams.cli import alerts as alerts_cli
 from streams.cli import bench as bench_cli
@@ -56,8 +58,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def stop_on_hangup() -> None:
+    """A closed terminal (SIGHUP) stops a command as Ctrl-C does, so what it started (the
+    demo's broker and worker) stops too; killed outright, it left the broker running.
+    Not under ``nohup`` (SIGHUP ignored), nor off the main thread (tests call ``main``)."""
+    try:
+        if signal.getsignal(signal.SIGHUP) is signal.SIG_DFL:
+            signal.signal(signal.SIGHUP, lambda *_: os.kill(os.getpid(), signal.SIGINT))
+    except (AttributeError, ValueError):  # no SIGHUP here, or not the main thread
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    stop_on_hangup()
     try:
         settings = Settings.from_env()
         return int(args.func(args, settings) or 0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -68,3 +69,23 @@ def test_bad_settings_name_the_variable(tmp_path: Path) -> None:
         "CX_CLICKHOUSE_URL": f"clickhouse://default:@127.0.0.1:{port}/cx"}), f"{port}")
     one_line_error(cxpulse("produce", str(tmp_path / "missing.jsonl"),
                            env={"CX_KAFKA_BOOTSTRAP": "127.0.0.1:1"}), "127.0.0.1:1")
+
+
+def test_a_hangup_interrupts_unless_it_is_ignored() -> None:
+    """``stop_on_hangup``: SIGHUP becomes Ctrl-C (KeyboardInterrupt, so ``main`` stops what
+    it started); under ``nohup`` (SIGHUP ignored) it stays ignored."""
+    script = ("import os, signal, sys\n"
+              "from streams.cli.main import stop_on_hangup\n"
+              "if sys.argv[1] == 'nohup':\n"
+              "    signal.signal(signal.SIGHUP, signal.SIG_IGN)\n"
+              "stop_on_hangup()\n"
+              "try:\n"
+              "    os.kill(os.getpid(), signal.SIGHUP)\n"
+              "    signal.sigtimedwait([], 0.5) if hasattr(signal, 'sigtimedwait') else None\n"
+              "    print('still running')\n"
+              "except KeyboardInterrupt:\n"
+              "    print('interrupted')\n")
+    for mode, expected in (("default", "interrupted"), ("nohup", "still running")):
+        done = subprocess.run([sys.executable, "-c", script, mode], capture_output=True,
+                              timeout=60, check=True)
+        assert done.stdout.decode().strip() == expected, (mode, done)

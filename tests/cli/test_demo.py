@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 from pathlib import Path
 
@@ -34,7 +35,8 @@ def test_demo_shows_events_landing_and_stops_its_broker(tmp_path: Path) -> None:
 @pytest.mark.integration
 def test_demo_makes_a_key_top_reads_its_worker_with(tmp_path: Path) -> None:
     """The demo's worker needs a key like any other; the demo makes one (an admin key, in a
-    file only its owner reads) and says how ``top --worker`` uses it."""
+    file only its owner reads) and says how ``top --worker`` uses it. A hang-up (its
+    terminal closed) stops it like Ctrl-C: key revoked, broker stopped."""
     port = free_port()
     clean = {k: v for k, v in os.environ.items() if not k.startswith("CX_")}
     log = tmp_path / "demo.out"
@@ -55,10 +57,14 @@ def test_demo_makes_a_key_top_reads_its_worker_with(tmp_path: Path) -> None:
             "top to show the demo's tenants")
         assert b"nordwind" in top.stdout and key.encode() not in top.stdout + top.stderr
         one_line_error(cxpulse("top", "--worker", url), "answered 401")
-    finally:
-        demo.terminate()
-        demo.wait(timeout=60)
+    finally:  # as when its terminal is closed: it stops what it started
+        demo.send_signal(signal.SIGHUP)
+        try:
+            demo.wait(timeout=90)
+        finally:
+            demo.kill()
     assert not key_file.exists()  # revoked and removed when the demo stops
+    assert not (tmp_path / "data" / "broker.json").exists()  # and its broker stopped
 
 
 @pytest.mark.integration

@@ -32,6 +32,11 @@ def test_demo_shows_events_landing_and_stops_its_broker(tmp_path: Path) -> None:
     assert not (tmp_path / "data" / "broker.json").exists()
 
 
+def _hangup_by_default() -> None:
+    """SIGHUP as a terminal's process has it, whatever the test runner inherited (nohup)."""
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
 @pytest.mark.integration
 def test_demo_makes_a_key_top_reads_its_worker_with(tmp_path: Path) -> None:
     """The demo's worker needs a key like any other; the demo makes one (an admin key, in a
@@ -41,9 +46,10 @@ def test_demo_makes_a_key_top_reads_its_worker_with(tmp_path: Path) -> None:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("CX_")}
     log = tmp_path / "demo.out"
     demo = subprocess.Popen(
-        [CXPULSE, "demo", "--duration", "60s", "--rate", "50", "--history", "1m"], cwd=tmp_path,
+        [CXPULSE, "demo", "--duration", "180s", "--rate", "50", "--history", "1m"], cwd=tmp_path,
         env=clean | {"CX_DATA_DIR": str(tmp_path / "data"), "CX_METRICS_PORT": str(port)},
-        stdout=log.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        stdout=log.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        preexec_fn=_hangup_by_default)
     try:
         key_file = tmp_path / "data" / "demo-key"
         url = f"http://127.0.0.1:{port}"
@@ -60,9 +66,10 @@ def test_demo_makes_a_key_top_reads_its_worker_with(tmp_path: Path) -> None:
     finally:  # as when its terminal is closed: it stops what it started
         demo.send_signal(signal.SIGHUP)
         try:
-            demo.wait(timeout=90)
+            stopped = demo.wait(timeout=60)  # well before its own end
         finally:
             demo.kill()
+    assert stopped == 0
     assert not key_file.exists()  # revoked and removed when the demo stops
     assert not (tmp_path / "data" / "broker.json").exists()  # and its broker stopped
 

@@ -58,13 +58,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _hang_up(*_: object) -> None:
+    """As Ctrl-C: through SIGINT's handler (a worker's own stop), or, when SIGINT is ignored
+    (a job started in the background by a script), as the KeyboardInterrupt it would raise."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        raise KeyboardInterrupt
+    os.kill(os.getpid(), signal.SIGINT)
+
+
 def stop_on_hangup() -> None:
     """A closed terminal (SIGHUP) stops a command as Ctrl-C does, so what it started (the
     demo's broker and worker) stops too; killed outright, it left the broker running.
     Not under ``nohup`` (SIGHUP ignored), nor off the main thread (tests call ``main``)."""
     try:
         if signal.getsignal(signal.SIGHUP) is signal.SIG_DFL:
-            signal.signal(signal.SIGHUP, lambda *_: os.kill(os.getpid(), signal.SIGINT))
+            signal.signal(signal.SIGHUP, _hang_up)
     except (AttributeError, ValueError):  # no SIGHUP here, or not the main thread
         pass
 

@@ -73,19 +73,25 @@ def test_bad_settings_name_the_variable(tmp_path: Path) -> None:
 
 def test_a_hangup_interrupts_unless_it_is_ignored() -> None:
     """``stop_on_hangup``: SIGHUP becomes Ctrl-C (KeyboardInterrupt, so ``main`` stops what
-    it started); under ``nohup`` (SIGHUP ignored) it stays ignored."""
+    it started), whether SIGINT is at Python's default or ignored (a background job); under
+    ``nohup`` (SIGHUP ignored) it stays ignored."""
     script = ("import os, signal, sys\n"
               "from streams.cli.main import stop_on_hangup\n"
-              "signal.signal(signal.SIGHUP, signal.SIG_IGN if sys.argv[1] == 'nohup'\n"
-              "              else signal.SIG_DFL)  # whatever this test's runner had\n"
+              "hup, intr = sys.argv[1:]\n"  # set here: whatever this test's runner had
+              "signal.signal(signal.SIGHUP, signal.SIG_IGN if hup == 'ignored'\n"
+              "              else signal.SIG_DFL)\n"
+              "signal.signal(signal.SIGINT, signal.SIG_IGN if intr == 'ignored'\n"
+              "              else signal.default_int_handler)\n"
               "stop_on_hangup()\n"
               "try:\n"
               "    os.kill(os.getpid(), signal.SIGHUP)\n"
-              "    signal.sigtimedwait([], 0.5) if hasattr(signal, 'sigtimedwait') else None\n"
+              "    signal.sigtimedwait([], 0.5)\n"
               "    print('still running')\n"
               "except KeyboardInterrupt:\n"
               "    print('interrupted')\n")
-    for mode, expected in (("default", "interrupted"), ("nohup", "still running")):
-        done = subprocess.run([sys.executable, "-c", script, mode], capture_output=True,
+    cases = {("default", "default"): "interrupted", ("default", "ignored"): "interrupted",
+             ("ignored", "default"): "still running"}
+    for (hup, intr), expected in cases.items():
+        done = subprocess.run([sys.executable, "-c", script, hup, intr], capture_output=True,
                               timeout=60, check=True)
-        assert done.stdout.decode().strip() == expected, (mode, done)
+        assert done.stdout.decode().strip() == expected, (hup, intr, done)

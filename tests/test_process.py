@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import weakref
 from pathlib import Path
 
 from streams.process import limit_arenas, release_memory
@@ -31,3 +32,23 @@ def test_freed_pages_pinned_by_a_few_live_messages_go_back_to_the_system() -> No
 
 def test_arenas_can_be_limited() -> None:
     assert limit_arenas(2)
+
+
+class _Node:
+    """An object in a reference cycle, as clickhouse-driver's columns are."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_cyclic_garbage_is_collected_though_the_collector_is_tuned_down() -> None:
+    gc.disable()  # as rare as a full pass under tune_gc's thresholds
+    try:
+        node = _Node()
+        gone = weakref.ref(node)
+        del node
+        assert gone() is not None  # a cycle: reference counting alone does not free it
+        release_memory()
+        assert gone() is None
+    finally:
+        gc.enable()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import ctypes.util
 import functools
@@ -27,7 +28,8 @@ ARENAS: Final = 2
 """glibc malloc arenas: one per thread by default (up to 8 per core), each keeping its own
 freed memory; the worker's threads (encoder, warehouse calls) need no more than two."""
 RELEASE_EVERY_S: Final = 60.0
-"""How often a worker collects cyclic garbage and hands freed heap pages back to the system."""
+"""How often a long-running server collects cyclic garbage and hands freed heap pages back
+to the system."""
 _M_ARENA_MAX: Final = -8
 
 
@@ -63,3 +65,10 @@ def release_memory() -> bool:
     gc.collect()
     libc = _libc()
     return bool(libc and libc.malloc_trim(0))
+
+
+async def release_memory_every(seconds: float = RELEASE_EVERY_S) -> None:
+    """``release_memory`` every ``seconds``, for as long as the server runs (a task of it)."""
+    while True:
+        await asyncio.sleep(seconds)
+        release_memory()

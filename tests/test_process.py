@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import weakref
 from pathlib import Path
 
-from streams.process import limit_arenas, release_memory
+from streams.process import limit_arenas, release_memory, release_memory_every
 
 
 def resident_mib() -> float:
@@ -49,6 +50,25 @@ def test_cyclic_garbage_is_collected_though_the_collector_is_tuned_down() -> Non
         del node
         assert gone() is not None  # a cycle: reference counting alone does not free it
         release_memory()
+        assert gone() is None
+    finally:
+        gc.enable()
+
+
+def test_a_server_releases_memory_on_its_own_clock() -> None:
+    """``release_memory_every``, the collector's task (a worker uses a Faust timer)."""
+
+    async def run_briefly() -> None:
+        task = asyncio.create_task(release_memory_every(0.01))
+        await asyncio.sleep(0.2)
+        task.cancel()
+
+    gc.disable()
+    try:
+        node = _Node()
+        gone = weakref.ref(node)
+        del node
+        asyncio.run(run_briefly())
         assert gone() is None
     finally:
         gc.enable()

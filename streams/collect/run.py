@@ -15,7 +15,7 @@ from aiohttp import web
 from streams.collect.app import STATE, create_collector, server_options
 from streams.config import Settings
 from streams.dependencies import folding
-from streams.process import limit_arenas, tune_gc
+from streams.process import limit_arenas, release_memory_every, tune_gc
 from streams.web.answers import QuietBadRequests
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,7 @@ async def serve(settings: Settings, *, bootstrap: str, host: str, port: int,
                            **server_options(settings))
     with folding(app[STATE].watch):
         await runner.setup()
+        releasing = asyncio.create_task(release_memory_every())  # gc tuned as a worker's
         try:
             site = web.TCPSite(runner, host, port, backlog=1024, reuse_address=True)
             await site.start()
@@ -44,6 +45,7 @@ async def serve(settings: Settings, *, bootstrap: str, host: str, port: int,
                 ready.set()
             await stop.wait()
         finally:
+            releasing.cancel()
             await runner.cleanup()
 
 

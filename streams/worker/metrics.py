@@ -39,7 +39,7 @@ SINK_BATCH_ROWS = Histogram(
 SCORE_LATENCY_SECONDS = Histogram(
     "cx_score_latency_seconds",
     "Kafka message timestamp to its raw row and scores written in ClickHouse",
-    buckets=(0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60, 300))
+    buckets=(0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60, 120, 180, 300))
 CONSUMER_LAG = Gauge("cx_consumer_lag", "Messages behind the end of a source partition",
                      ["topic", "partition"])
 API_KEYS = Gauge("cx_api_keys", "Keys in the read API's ring (revoked ones included)")

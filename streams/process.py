@@ -27,9 +27,9 @@ def tune_gc() -> None:
 ARENAS: Final = 2
 """glibc malloc arenas: one per thread by default (up to 8 per core), each keeping its own
 freed memory; the worker's threads (encoder, warehouse calls) need no more than two."""
-RELEASE_EVERY_S: Final = 60.0
+RELEASE_EVERY_S: Final = 20.0
 """How often a long-running server collects cyclic garbage and hands freed heap pages back
-to the system."""
+to the system: often enough that an outage's or a catch-up's garbage does not pile up."""
 _M_ARENA_MAX: Final = -8
 
 
@@ -57,10 +57,12 @@ def release_memory() -> bool:
     oldest generation: clickhouse-driver's column objects, tens of thousands a minute, and
     during a broker outage aiokafka's failed connections with their sockets and tracebacks.
     Measured in a soak: pymalloc's allocated blocks grew 56 -> 86 MiB in three minutes
-    before a full pass. One pass a minute keeps that to a minute's worth (tens to a few
-    hundred ms). Then ``malloc_trim``: a catch-up after an outage fills the heap with
-    batches of messages (each a malloc'd ``bytes``); freed, they leave pages that glibc
-    keeps, pinned by a few live objects between them; the trim gives them back.
+    before a full pass. A pass every ``RELEASE_EVERY_S`` keeps that to 20 seconds' worth
+    (a pass took 25-260 ms with a minute's worth).
+
+    Then ``malloc_trim``: a catch-up after an outage fills the heap with batches of
+    messages (each a malloc'd ``bytes``); freed, they leave pages that glibc keeps, pinned
+    by a few live objects between them; the trim gives them back.
     """
     gc.collect()
     libc = _libc()

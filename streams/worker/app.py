@@ -96,8 +96,8 @@ def publisher(app: faust.App) -> Publish:
 
 
 def add_memory_release(app: faust.App) -> None:
-    """Cyclic garbage is collected and freed heap pages go back to the system once a minute
-    (``process.release_memory``)."""
+    """Cyclic garbage is collected and freed heap pages go back to the system every
+    ``RELEASE_EVERY_S`` (``process.release_memory``)."""
 
     @app.timer(RELEASE_EVERY_S)
     async def release_freed_memory() -> None:

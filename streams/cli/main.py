@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _stop(*_: object) -> None:
+def _hang_up(*_: object) -> None:
     """As Ctrl-C: through SIGINT's handler (a worker's own stop), or, when SIGINT is ignored
     (a job started in the background by a script), as the KeyboardInterrupt it would raise."""
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
@@ -66,24 +66,20 @@ def _stop(*_: object) -> None:
     os.kill(os.getpid(), signal.SIGINT)
 
 
-def stop_on_signals() -> None:
-    """A closed terminal (SIGHUP) or a polite kill (SIGTERM: ``kill``, systemd, Kubernetes)
-    stops a command as Ctrl-C does, so what it started (the demo's or the soak's broker,
-    server and workers) stops too; killed outright, those kept running. A signal that is
-    ignored (SIGHUP under ``nohup``) stays ignored; a worker or collector replaces these with
-    its own stop once it runs. Not off the main thread (tests call ``main``)."""
-    for name in ("SIGHUP", "SIGTERM"):
-        number = getattr(signal, name, None)
-        try:
-            if number is not None and signal.getsignal(number) is signal.SIG_DFL:
-                signal.signal(number, _stop)
-        except ValueError:  # not the main thread
-            return
+def stop_on_hangup() -> None:
+    """A closed terminal (SIGHUP) stops a command as Ctrl-C does, so what it started (the
+    demo's broker and worker) stops too; killed outright, it left the broker running.
+    Not under ``nohup`` (SIGHUP ignored), nor off the main thread (tests call ``main``)."""
+    try:
+        if signal.getsignal(signal.SIGHUP) is signal.SIG_DFL:
+            signal.signal(signal.SIGHUP, _hang_up)
+    except (AttributeError, ValueError):  # no SIGHUP here, or not the main thread
+        pass
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    stop_on_signals()
+    stop_on_hangup()
     try:
         settings = Settings.from_env()
         return int(args.func(args, settings) or 0)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import weakref
+from collections.abc import Iterator
 from pathlib import Path
 
 from streams.process import limit_arenas, release_memory, release_memory_every
@@ -42,17 +44,25 @@ class _Node:
         self.me = self
 
 
-def test_cyclic_garbage_is_collected_though_the_collector_is_tuned_down() -> None:
-    gc.disable()  # as rare as a full pass under tune_gc's thresholds
+@contextlib.contextmanager
+def cyclic_garbage() -> Iterator[weakref.ref[_Node]]:
+    """One unreachable object in a cycle, with the collector off (as rare as a full pass
+    under tune_gc's thresholds); yields a weak reference to it."""
+    gc.disable()
     try:
         node = _Node()
         gone = weakref.ref(node)
         del node
         assert gone() is not None  # a cycle: reference counting alone does not free it
-        release_memory()
-        assert gone() is None
+        yield gone
     finally:
         gc.enable()
+
+
+def test_cyclic_garbage_is_collected_though_the_collector_is_tuned_down() -> None:
+    with cyclic_garbage() as gone:
+        release_memory()
+        assert gone() is None
 
 
 def test_a_server_releases_memory_on_its_own_clock() -> None:
@@ -63,12 +73,6 @@ def test_a_server_releases_memory_on_its_own_clock() -> None:
         await asyncio.sleep(0.2)
         task.cancel()
 
-    gc.disable()
-    try:
-        node = _Node()
-        gone = weakref.ref(node)
-        del node
+    with cyclic_garbage() as gone:
         asyncio.run(run_briefly())
         assert gone() is None
-    finally:
-        gc.enable()
